@@ -1,0 +1,40 @@
+# One command each on a fresh machine (only Python 3.11, pip, git and make needed):
+#   make demo   - start the emulator, plan, apply, re-plan against examples/
+#   make test   - the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test lint demo golden bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -c "from reconciler.core.yamldoc import c_parser_in_use as c; assert c(), 'ruamel.yaml C parser missing'"
+	touch $(STAMP)
+
+test: install
+	$(BIN)/pytest -q -n 2 --dist loadfile
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+demo: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+# Refresh the renderer golden files on purpose (review the diff before committing).
+golden: install
+	PISYNC_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/core/test_render.py
+
+bench: install
+	$(BIN)/python benchmarks/bench_validate.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .demo

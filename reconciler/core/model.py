@@ -1,0 +1,149 @@
+"""Frozen values the core passes around: desired state, live state and their parts.
+
+A *user record* is the canonical, comparable form of a user that both sides are reduced to:
+a mapping from a field name of :data:`USER_FIELDS` to a canonical value (strings, bools,
+``None``, and sorted tuples for the set-like keys). Desired users carry only the fields the
+YAML writes (managed fields); live users carry all of them. The diff compares the two
+field by field, so "a key you omit keeps its live value" falls out of the representation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Canonical user fields in display order (SPEC §2.1 keys; ``login`` flattened).
+USER_FIELDS: tuple[str, ...] = (
+    "forenames",
+    "surname",
+    "email",
+    "type",
+    "enabled",
+    "lite",
+    "parent",
+    "organisation",
+    "theme",
+    "expires",
+    "login.password",
+    "login.external",
+    "login.mfa",
+    "privileges",
+    "roles",
+    "categories",
+    "variables",
+    "restrictions",
+)
+#: Fields whose value is a sorted tuple compared as a set.
+SET_FIELDS: frozenset[str] = frozenset(
+    {"privileges", "roles", "categories", "variables", "restrictions"}
+)
+#: Role fields in display order.
+ROLE_FIELDS: tuple[str, ...] = ("description", "categories", "privileges")
+
+UserRecord = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class SourcePos:
+    """A place in a file; ``line`` and ``col`` are 1-based."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class Variable:
+    """A user variable: a clear ``value``, or a secret read from the environment ``env``.
+
+    ``digest`` is the sha256 of a secret's value (filled by the shell when it reads the
+    environment, and by the adapter for live secure values): secrets are compared by digest
+    and never rendered.
+    """
+
+    name: str
+    value: str | None = None
+    env: str | None = None
+    secure: bool = False
+    digest: str | None = field(default=None, compare=True)
+
+    @property
+    def sensitive(self) -> bool:
+        return self.secure or self.env is not None
+
+    def comparable(self) -> tuple[str, str | None, bool]:
+        """What equality means for a variable: name, value (or its digest), secure flag."""
+        if self.sensitive:
+            return (self.name, self.digest, self.secure)
+        return (self.name, self.value, self.secure)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class Restriction:
+    connection: str
+    column: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserSpec:
+    """One declared user: its managed fields and where it was declared."""
+
+    usercode: str  # upper case
+    fields: UserRecord
+    source: SourcePos | None = None
+    #: positions of each written key (``"roles"``, ``"login.mfa"``…), for plan-time errors
+    key_pos: Mapping[str, SourcePos] = field(default_factory=dict)
+    prune: bool = True
+    ignore: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoleSpec:
+    name: str
+    fields: Mapping[str, Any]  # managed role fields (description, categories, privileges)
+    source: SourcePos | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DesiredState:
+    users: tuple[UserSpec, ...] = ()
+    roles: tuple[RoleSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveUser:
+    """A live user: its canonical record, and the raw payload pisync merges writes onto."""
+
+    usercode: str
+    id: str  # the server's id, as a string (ids may be numbers or strings)
+    record: UserRecord
+    payload: Mapping[str, Any] | None = None  # the syncPayload element, when read
+    super_admin: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveRole:
+    name: str
+    id: str
+    fields: Mapping[str, Any]
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Category:
+    name: str
+    id: str
+    parent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveState:
+    users: Mapping[str, LiveUser]  # by upper-case usercode
+    roles: Mapping[str, LiveRole]  # by casefolded name
+    categories: Mapping[str, Category]  # by casefolded name
+    signed_in_as: str | None = None  # upper-case usercode of the account pisync uses

@@ -1,0 +1,83 @@
+"""The privilege names of SPEC §2.1 and the user types.
+
+A privilege is a boolean flag of the sync payload's ``user`` section other than the login,
+state and read-only flags. The names are the payload's own field names, so a YAML author can
+look them up in the Panintelligence documentation. The list is the 44 flags seen in the only
+complete payload example (pi-api-reference §3.3).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PRIVILEGES: Final[tuple[str, ...]] = (
+    "accessAccount",
+    "anonymousCharts",
+    "applySavedFilters",
+    "audit",
+    "canLogInAsAnotherUser",
+    "canViewChartEmbeddingLink",
+    "canViewChartInfoDetails",
+    "carouselForCategory",
+    "carouselForDashboard",
+    "clientExcludePasswordExpiry",
+    "collaborate",
+    "displayChartInfo",
+    "displayDisabledButtons",
+    "editCategories",
+    "editChartStyles",
+    "editCharts",
+    "editConnections",
+    "editOwnPassword",
+    "editOwnStylesheet",
+    "editReports",
+    "editRoles",
+    "editServerSettings",
+    "editSql",
+    "editThemes",
+    "editUserAccess",
+    "editUsers",
+    "editVariables",
+    "enableDebugging",
+    "enableWarnings",
+    "exportToCsv",
+    "exportToExcel",
+    "exportToPpt",
+    "exportToWord",
+    "logoutEnabled",
+    "modifyLayouts",
+    "orgAdmin",
+    "pdf",
+    "saveFilters",
+    "saveLayouts",
+    "schedule",
+    "scheduleToEmail",
+    "subscription",
+)
+
+PRIVILEGE_SET: Final[frozenset[str]] = frozenset(PRIVILEGES)
+
+#: Privileges that let a user change who can see what: granting one is flagged in plans.
+ESCALATING_PRIVILEGES: Final[frozenset[str]] = frozenset(
+    {
+        "canLogInAsAnotherUser",
+        "editConnections",
+        "editRoles",
+        "editServerSettings",
+        "editSql",
+        "editUserAccess",
+        "editUsers",
+        "editVariables",
+        "orgAdmin",
+    }
+)
+
+#: Friendly user type names (SPEC §2.1) and the payload's ``userTypeId``.
+USER_TYPES: Final[dict[str, int]] = {
+    "administrator": 0,
+    "designer": 1,
+    "chart-explorer": 2,
+    "user": 3,
+    "chart-viewer": 4,
+}
+USER_TYPE_NAMES: Final[dict[int, str]] = {v: k for k, v in USER_TYPES.items()}
