@@ -1,0 +1,151 @@
+"""Safety guards (SPEC §5): checked before any write; each names itself, its numbers and the
+override. A plan that trips one is applied only with ``--force``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.core.config import Config
+from reconciler.core.model import LiveState
+from reconciler.core.plan import Action, Kind, Plan
+
+OVERRIDE = "re-run with --force if this is intended"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Violation:
+    guard: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.guard}] {self.message}; {OVERRIDE}"
+
+
+def check(
+    plan: Plan,
+    live: LiveState,
+    config: Config,
+    *,
+    desired_objects: int | None,
+    signed_in_as: str | None,
+) -> list[Violation]:
+    """Every guard the plan trips, in a fixed order."""
+    out = _prune_limits(plan, config)
+    removing = [c for c in plan.changes if c.action in (Action.DISABLE, Action.DELETE)]
+    if desired_objects == 0 and removing:
+        out.append(
+            Violation(
+                guard="empty-desired-state",
+                message=(
+                    f"the desired state declares no users or roles, but the plan would disable"
+                    f" or delete {len(removing)} object(s) on a non-empty server"
+                    " (wrong --path or sources?)"
+                ),
+            )
+        )
+    protected = sorted(
+        c.key for c in plan.changes if c.kind is Kind.USER and config.is_protected(c.key)
+    )
+    if protected:
+        out.append(
+            Violation(
+                guard="protected-user",
+                message=(
+                    f"the plan changes protected user(s) {', '.join(protected)} (users.protected)"
+                ),
+            )
+        )
+    if live.users and _enabled_admins_after(plan, live) == 0:
+        out.append(
+            Violation(
+                guard="last-administrator",
+                message="after this plan no enabled administrator would remain",
+            )
+        )
+    if signed_in_as:
+        lock = _lockout(plan, signed_in_as.upper())
+        if lock:
+            out.append(Violation(guard="lockout", message=lock))
+    return out
+
+
+def _prune_limits(plan: Plan, config: Config) -> list[Violation]:
+    pruned = sum(
+        1
+        for c in plan.changes
+        if c.kind is Kind.USER and c.action in (Action.DISABLE, Action.DELETE)
+    )
+    if not pruned:
+        return []
+    s = config.safety
+    out = []
+    if pruned > s.max_prune_count:
+        out.append(
+            Violation(
+                guard="max-prune-count",
+                message=(
+                    f"the plan disables or deletes {pruned} users, more than"
+                    f" safety.max_prune_count ({s.max_prune_count})"
+                ),
+            )
+        )
+    managed = plan.managed_live_users
+    if managed >= s.min_users_for_percent and managed > 0:
+        percent = 100.0 * pruned / managed
+        if percent > s.max_prune_percent:
+            out.append(
+                Violation(
+                    guard="max-prune-percent",
+                    message=(
+                        f"the plan disables or deletes {pruned} of {managed} managed live users"
+                        f" ({percent:.1f}%), more than safety.max_prune_percent"
+                        f" ({s.max_prune_percent:g}%)"
+                    ),
+                )
+            )
+    return out
+
+
+def _after(record: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    return {**record, **desired}
+
+
+def _enabled_admins_after(plan: Plan, live: LiveState) -> int:
+    changes = {c.key: c for c in plan.changes if c.kind is Kind.USER}
+    count = 0
+    for code in live.users.keys() | changes.keys():
+        change = changes.get(code)
+        user = live.users.get(code)
+        if change is not None and change.action in (Action.DISABLE, Action.DELETE):
+            continue
+        record = _after(user.record if user else {}, change.desired if change else {})
+        admin = record.get("type") == "administrator" or (user is not None and user.super_admin)
+        if admin and record.get("enabled", True) is not False:
+            count += 1
+    return count
+
+
+def _lockout(plan: Plan, me: str) -> str | None:
+    for c in plan.changes:
+        if c.kind is not Kind.USER or c.key != me:
+            continue
+        if c.action in (Action.DISABLE, Action.DELETE):
+            return f"the plan would {c.action.value} {me}, the account pisync signs in with"
+        fields = {f.path: f for f in c.fields}
+        reasons = []
+        if (f := fields.get("enabled")) is not None and f.after is False:
+            reasons.append("disable it")
+        if (f := fields.get("type")) is not None and f.before == "administrator":
+            reasons.append(f"make it a {f.after} instead of an administrator")
+        f = fields.get("privileges")
+        if f is not None and "editUsers" in (f.before or ()) and "editUsers" not in f.after:
+            reasons.append("remove its editUsers privilege")
+        if (f := fields.get("login.password")) is not None and f.after is False:
+            reasons.append("turn off its password login")
+        if reasons:
+            return (
+                f"the plan would {' and '.join(reasons)} for {me}, the account pisync signs in with"
+            )
+    return None

@@ -1,0 +1,339 @@
+"""The plan: what apply will do, as one immutable value.
+
+A :class:`Plan` is computed once by :func:`reconciler.core.diff.diff`, rendered many ways by
+:mod:`reconciler.core.render`, saved as JSON (``plan --out``) and executed by the shell. It
+never holds a secret's value: sensitive fields carry :data:`SENSITIVE` instead.
+
+Order (:func:`change_order`), and why:
+
+1. roles created or updated — users may reference them, and sync rejects unknown roles;
+2. users created or updated — a new user after the new user named as its ``parent``;
+3. users disabled or deleted — after every write that could still need them (a parent);
+4. roles deleted — last, when no user written before can still reference them.
+
+Within a phase, changes are sorted by key (casefolded), so the same inputs always give the
+same plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from reconciler.core.model import SourcePos
+
+FORMAT_VERSION = 1
+SENSITIVE = "(sensitive)"
+
+
+class Action(Enum):
+    """A closed set of verbs; each carries the symbol the text plan shows."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DISABLE = "disable"
+    DELETE = "delete"
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+
+_SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DISABLE: "-", Action.DELETE: "-"}
+
+
+class Kind(Enum):
+    ROLE = "role"
+    USER = "user"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldChange:
+    """One field of one object: ``before`` and ``after`` as JSON values.
+
+    For set-like fields both are sorted lists; a secret's value is never here: a change to
+    it is ``before == after == SENSITIVE`` with ``sensitive`` true.
+    """
+
+    path: str
+    before: Any
+    after: Any
+    sensitive: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "before": self.before, "after": self.after}
+        if self.sensitive:
+            out["sensitive"] = True
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FieldChange:
+        return cls(
+            path=data["path"],
+            before=data["before"],
+            after=data["after"],
+            sensitive=bool(data.get("sensitive", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    """One object to write.
+
+    ``desired`` holds the managed values apply overlays on the live object (JSON form;
+    secrets as ``{"env": NAME, "secure": bool}``, never a value). ``fingerprint`` is the
+    sha256 of the live object as planned (None for a create); a saved plan is stale when a
+    re-read object's fingerprint differs.
+    """
+
+    kind: Kind
+    key: str
+    action: Action
+    fields: tuple[FieldChange, ...] = ()
+    desired: Mapping[str, Any] = field(default_factory=dict)
+    fingerprint: str | None = None
+    live_id: str | None = None
+    source: SourcePos | None = None
+
+    @property
+    def label(self) -> str:
+        return f'role "{self.key}"' if self.kind is Kind.ROLE else f"user {self.key}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "key": self.key,
+            "action": self.action.value,
+            "fields": [f.to_dict() for f in self.fields],
+            "desired": dict(self.desired),
+            "fingerprint": self.fingerprint,
+            "live_id": self.live_id,
+            "source": None if self.source is None else str(self.source),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Change:
+        src = data.get("source")
+        return cls(
+            kind=Kind(data["kind"]),
+            key=data["key"],
+            action=Action(data["action"]),
+            fields=tuple(FieldChange.from_dict(f) for f in data.get("fields", ())),
+            desired=dict(data.get("desired") or {}),
+            fingerprint=data.get("fingerprint"),
+            live_id=data.get("live_id"),
+            source=_parse_pos(src) if src else None,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessChange:
+    """What a user can reach, before and after the plan, in words (effective access)."""
+
+    usercode: str
+    gained_roles: tuple[str, ...] = ()
+    lost_roles: tuple[str, ...] = ()
+    gained_categories: tuple[str, ...] = ()
+    lost_categories: tuple[str, ...] = ()
+    gained_privileges: tuple[str, ...] = ()
+    lost_privileges: tuple[str, ...] = ()
+    type_change: tuple[str | None, str | None] | None = None
+    escalation: bool = False
+    #: categories each gained role brings, for the sentence "gains role X (categories …)"
+    role_categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "usercode": self.usercode,
+            "gained_roles": list(self.gained_roles),
+            "lost_roles": list(self.lost_roles),
+            "gained_categories": list(self.gained_categories),
+            "lost_categories": list(self.lost_categories),
+            "gained_privileges": list(self.gained_privileges),
+            "lost_privileges": list(self.lost_privileges),
+            "type_change": None if self.type_change is None else list(self.type_change),
+            "escalation": self.escalation,
+            "role_categories": {k: list(v) for k, v in self.role_categories.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AccessChange:
+        tc = d.get("type_change")
+        return cls(
+            usercode=d["usercode"],
+            gained_roles=tuple(d.get("gained_roles", ())),
+            lost_roles=tuple(d.get("lost_roles", ())),
+            gained_categories=tuple(d.get("gained_categories", ())),
+            lost_categories=tuple(d.get("lost_categories", ())),
+            gained_privileges=tuple(d.get("gained_privileges", ())),
+            lost_privileges=tuple(d.get("lost_privileges", ())),
+            type_change=None if tc is None else (tc[0], tc[1]),
+            escalation=bool(d.get("escalation", False)),
+            role_categories={k: tuple(v) for k, v in (d.get("role_categories") or {}).items()},
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Expiry:
+    usercode: str
+    expires: str  # ISO date
+    days: int  # negative: already expired
+    enabled: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "usercode": self.usercode,
+            "expires": self.expires,
+            "days": self.days,
+            "enabled": self.enabled,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Expiry:
+        return cls(
+            usercode=d["usercode"], expires=d["expires"], days=d["days"], enabled=d["enabled"]
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Counts:
+    create: int = 0
+    update: int = 0
+    disable: int = 0
+    delete: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.create + self.update + self.disable + self.delete
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    server: str
+    changes: tuple[Change, ...] = ()
+    targets: tuple[str, ...] = ()  # non-empty: a partial plan (``--target``)
+    access: tuple[AccessChange, ...] = ()
+    expiring: tuple[Expiry, ...] = ()
+    warnings: tuple[str, ...] = ()
+    #: how many live users the prune guard measures against (managed, in scope)
+    managed_live_users: int = 0
+
+    @property
+    def counts(self) -> Counts:
+        c = Counter(ch.action for ch in self.changes)
+        return Counts(
+            create=c[Action.CREATE],
+            update=c[Action.UPDATE],
+            disable=c[Action.DISABLE],
+            delete=c[Action.DELETE],
+        )
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = self.counts
+        return {
+            "format_version": FORMAT_VERSION,
+            "server": self.server,
+            "targets": list(self.targets),
+            "summary": {
+                "create": counts.create,
+                "update": counts.update,
+                "disable": counts.disable,
+                "delete": counts.delete,
+            },
+            "changes": [c.to_dict() for c in self.changes],
+            "access": [a.to_dict() for a in self.access],
+            "expiring": [e.to_dict() for e in self.expiring],
+            "warnings": list(self.warnings),
+            "managed_live_users": self.managed_live_users,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f"plan format_version {version!r} is not supported (expected {FORMAT_VERSION})"
+            )
+        return cls(
+            server=data["server"],
+            changes=tuple(Change.from_dict(c) for c in data.get("changes", ())),
+            targets=tuple(data.get("targets", ())),
+            access=tuple(AccessChange.from_dict(a) for a in data.get("access", ())),
+            expiring=tuple(Expiry.from_dict(e) for e in data.get("expiring", ())),
+            warnings=tuple(data.get("warnings", ())),
+            managed_live_users=int(data.get("managed_live_users", 0)),
+        )
+
+
+_PHASE = {
+    (Kind.ROLE, Action.CREATE): 0,
+    (Kind.ROLE, Action.UPDATE): 0,
+    (Kind.USER, Action.CREATE): 1,
+    (Kind.USER, Action.UPDATE): 1,
+    (Kind.USER, Action.DISABLE): 2,
+    (Kind.USER, Action.DELETE): 2,
+    (Kind.ROLE, Action.DELETE): 3,
+    (Kind.ROLE, Action.DISABLE): 3,
+}
+
+
+def phase(change: Change) -> int:
+    """The apply phase (0-3) of a change; see the module docstring."""
+    return _PHASE[(change.kind, change.action)]
+
+
+def change_order(changes: Iterable[Change]) -> tuple[Change, ...]:
+    """Sort changes into apply order: phase, then parents before children, then key."""
+    items = list(changes)
+    depth = parent_depths(items)
+    return tuple(sorted(items, key=lambda c: (phase(c), _depth(c, depth), c.key.casefold(), c.key)))
+
+
+def _depth(change: Change, depth: Mapping[str, int]) -> int:
+    return depth.get(change.key, 0) if change.kind is Kind.USER else 0
+
+
+def parent_depths(changes: Sequence[Change]) -> dict[str, int]:
+    """Depth of each created user in the chain of created parents (0 = parent not created)."""
+    parents = {
+        c.key: str(c.desired.get("parent") or "").upper()
+        for c in changes
+        if c.kind is Kind.USER and c.action is Action.CREATE
+    }
+    depth: dict[str, int] = {}
+
+    def walk(key: str, seen: frozenset[str]) -> int:
+        if key in depth:
+            return depth[key]
+        parent = parents.get(key, "")
+        d = 0 if parent not in parents or parent in seen else 1 + walk(parent, seen | {key})
+        depth[key] = d
+        return d
+
+    for key in parents:
+        walk(key, frozenset())
+    return depth
+
+
+def fingerprint(obj: Any) -> str:
+    """sha256 of the canonical JSON of a live object (sorted keys, no whitespace)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _parse_pos(text: str) -> SourcePos | None:
+    file, _, rest = text.rpartition(":")
+    file2, _, line = file.rpartition(":")
+    try:
+        return SourcePos(file=file2, line=int(line), col=int(rest))
+    except ValueError:
+        return None
