@@ -1,0 +1,361 @@
+"""The Panintelligence wire format, and every guess (``[G]``) pisync makes about it.
+
+This is the one module that knows JSON field names, paths and shapes. Each choice the public
+sources do not establish is marked ``[G]`` with its pi-api-reference item (U1…U24), and listed
+in the README's "API compatibility" section, so a correction against a real server is a
+change here only. Everything is pure: JSON in, model values out, and back.
+
+Accepted shapes (SPEC quality bar: "accept every shape the reference allows"):
+
+- lists: a bare JSON array, or a page envelope ``{"content": [...], "totalElements": …}``;
+- ids: numbers or strings (kept as strings);
+- role/category references: a bare string, or an object with ``roleIdentifier`` /
+  ``categoryIdentifier`` / ``name`` / ``description`` / ``identifier``;
+- restrictions: one element per value ``{dataConnectionIdentifier, columnIdentifier,
+  value}`` [G U2], or ``{connection, column, values}``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.core.model import Category, LiveRole, LiveUser, Restriction, Variable
+from reconciler.core.privileges import PRIVILEGES, USER_TYPE_NAMES, USER_TYPES
+
+BASE_PATH = "/pi/api/v2"
+TOKENS = "/tokens"
+KEEP_ALIVE = "/tokens/keepAlive"
+USERS = "/users"
+SYNC = "/users/sync"
+SYNC_PAYLOAD = "/users/syncPayload"  # [G U5] ?usercode=
+ROLES = "/roles"  # [G U13]
+CATEGORIES = "/categories"
+PAGE_SIZE = 500  # [G U16] servers may cap it lower; paging copes (see page_info)
+
+#: Read-only or derived ``user`` fields: never diffed, never sent (SPEC §2.1). [G U22]
+READ_ONLY_USER_FIELDS = frozenset(
+    {"id", "readableUserCode", "superAdmin", "passwordExpired", "parentId", "orgId", "ownerOrgId"}
+)
+
+_ROLE_REF_KEYS = ("roleIdentifier", "name", "roleName", "identifier", "description")  # [G U3]
+_CATEGORY_REF_KEYS = ("categoryIdentifier", "description", "name", "identifier")  # [G U4]
+
+
+class WireError(ValueError):
+    """A response whose shape the reference does not allow; the message says what and where."""
+
+
+# --- lists and pages ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Any]
+    total: int | None  # totalElements, when the server says
+    last: bool | None  # the envelope's own "last" flag, when present
+    enveloped: bool
+
+
+def page_info(body: Any, what: str) -> Page:
+    """A list response: a bare array (older servers) or a ``{content: [...]}`` envelope."""
+    if isinstance(body, list):
+        return Page(items=body, total=None, last=None, enveloped=False)
+    if isinstance(body, Mapping) and isinstance(body.get("content"), list):
+        total = body.get("totalElements")
+        last = body.get("last")
+        return Page(
+            items=list(body["content"]),
+            total=total if isinstance(total, int) and not isinstance(total, bool) else None,
+            last=last if isinstance(last, bool) else None,
+            enveloped=True,
+        )
+    raise WireError(f"{what}: expected a JSON array or an object with a 'content' array")
+
+
+def ident(value: Any) -> str:
+    """An id as a string; ids may be numbers or strings."""
+    if isinstance(value, bool) or value is None:
+        raise WireError(f"expected an id (number or string), got {value!r}")
+    if isinstance(value, (int, str)):
+        return str(value)
+    raise WireError(f"expected an id (number or string), got {type(value).__name__}")
+
+
+def token_from(body: Any) -> str:
+    if isinstance(body, Mapping) and isinstance(body.get("token"), str) and body["token"]:
+        return str(body["token"])
+    raise WireError("POST /tokens: the response has no 'token' string")
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+def payload_element(body: Any, usercode: str) -> dict[str, Any]:
+    """The one element of a ``GET /users/syncPayload`` answer (an array, or the object)."""
+    element = body[0] if isinstance(body, list) and len(body) == 1 else body
+    if not isinstance(element, Mapping) or not isinstance(element.get("user"), Mapping):
+        raise WireError(f"syncPayload for {usercode}: expected [{{'user': {{…}}, …}}]")
+    return dict(element)
+
+
+def user_code(obj: Mapping[str, Any]) -> str:
+    code = obj.get("usercode")
+    if not isinstance(code, str) or not code:
+        raise WireError(f"a user object has no usercode: keys {sorted(obj)[:8]}")
+    return code.upper()
+
+
+def live_user(summary: Mapping[str, Any], element: Mapping[str, Any] | None) -> LiveUser:
+    """A live user from its ``GET /users`` object and (when read) its syncPayload element."""
+    user = element["user"] if element is not None else summary
+    record = record_from_user(user)
+    if element is not None:
+        record.update(
+            roles=_names(element.get("userRoles"), _ROLE_REF_KEYS, "userRoles"),
+            categories=_names(element.get("userCategories"), _CATEGORY_REF_KEYS, "userCategories"),
+            variables=variables_from(element.get("variables")),
+            restrictions=restrictions_from(element.get("restrictions")),
+        )
+    return LiveUser(
+        usercode=user_code(summary),
+        id=ident(summary.get("id", user.get("id"))),
+        record=record,
+        payload=element,
+        super_admin=summary.get("superAdmin") is True or user.get("superAdmin") is True,
+    )
+
+
+def record_from_user(user: Mapping[str, Any]) -> dict[str, Any]:
+    """Canonical scalar fields and privileges from a ``user`` section."""
+    type_id = user.get("userTypeId")
+    expires = user.get("userExpirationDate")
+    return {
+        "forenames": user.get("forenames"),
+        "surname": user.get("surname"),
+        "email": user.get("email") or None,
+        "type": USER_TYPE_NAMES.get(type_id) if isinstance(type_id, int) else None,
+        "enabled": user.get("clientEnabled") is not False,
+        "lite": user.get("lite") is True,
+        "parent": _upper(user.get("parentIdentifier")),
+        "organisation": user.get("orgIdentifier"),
+        "theme": user.get("themeName"),
+        "expires": str(expires)[:10] if expires else None,  # [G U10] ISO date
+        "login.password": user.get("allowPasswordLogin") is True,
+        "login.external": user.get("allowExternalLogin") is True,
+        "login.mfa": user.get("requireMfa") is True,
+        "privileges": tuple(p for p in PRIVILEGES if user.get(p) is True),
+    }
+
+
+def _upper(value: Any) -> str | None:
+    return value.upper() if isinstance(value, str) and value else None
+
+
+def _names(items: Any, keys: Sequence[str], what: str) -> tuple[str, ...]:
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise WireError(f"{what}: expected an array")
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        name = next(
+            (item[k] for k in keys if isinstance(item, Mapping) and isinstance(item.get(k), str)),
+            None,
+        )
+        if name is None:
+            raise WireError(f"{what}: cannot read a name from {item!r}")
+        out.append(name)
+    return tuple(sorted(set(out), key=lambda s: (s.casefold(), s)))
+
+
+def variables_from(items: Any) -> tuple[Variable, ...]:
+    """``[{name, value, isSecure}]`` [G U1]; a secure value is kept only as its digest."""
+    out = []
+    for item in items or ():
+        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
+            raise WireError(f"variables: cannot read {item!r}")
+        value = item.get("value")
+        value = "" if value is None else str(value)
+        secure = item.get("isSecure", item.get("secure")) is True
+        out.append(
+            Variable(name=item["name"], digest=_sha(value), secure=True)
+            if secure
+            else Variable(name=item["name"], value=value)
+        )
+    return tuple(sorted(out, key=lambda v: v.name))
+
+
+def restrictions_from(items: Any) -> tuple[Restriction, ...]:
+    """Group per-value elements into one Restriction per (connection, column). [G U2]"""
+    groups: dict[tuple[str, str], set[str]] = {}
+    for item in items or ():
+        if not isinstance(item, Mapping):
+            raise WireError(f"restrictions: cannot read {item!r}")
+        conn = item.get("dataConnectionIdentifier", item.get("connection"))
+        col = item.get("columnIdentifier", item.get("column"))
+        values = item.get("values", [item.get("value")])
+        if not isinstance(conn, str) or not isinstance(col, str) or not isinstance(values, list):
+            raise WireError(f"restrictions: cannot read {item!r}")
+        groups.setdefault((conn, col), set()).update(str(v) for v in values if v is not None)
+    return tuple(
+        Restriction(connection=c, column=k, values=tuple(sorted(v)))
+        for (c, k), v in sorted(groups.items())
+    )
+
+
+def sync_element(
+    base: Mapping[str, Any] | None,
+    usercode: str,
+    desired: Mapping[str, Any],
+    secrets: Mapping[str, str],
+) -> dict[str, Any]:
+    """The complete payload element for ``POST /users/sync``.
+
+    Sync is not additive (S1), so the element is the live payload (``base``) with the managed
+    values of ``desired`` (plan JSON form) overlaid; read-only fields are dropped. ``secrets``
+    resolves ``{"env": NAME}`` variables; a missing one raises KeyError (the shell checks
+    first).
+    """
+    element: dict[str, Any] = (
+        copy.deepcopy(dict(base))
+        if base is not None
+        else {
+            "user": {},
+            "variables": [],
+            "restrictions": [],
+            "userRoles": [],
+            "userCategories": [],
+        }
+    )
+    user = {
+        k: v for k, v in dict(element.get("user") or {}).items() if k not in READ_ONLY_USER_FIELDS
+    }
+    user["usercode"] = usercode
+    for key, value in desired.items():
+        _overlay(element, user, key, value, secrets)
+    element["user"] = user
+    return element
+
+
+_SCALARS = {
+    "forenames": "forenames",
+    "surname": "surname",
+    "email": "email",
+    "enabled": "clientEnabled",
+    "lite": "lite",
+    "organisation": "orgIdentifier",
+    "theme": "themeName",
+    "expires": "userExpirationDate",
+    "login.password": "allowPasswordLogin",
+    "login.external": "allowExternalLogin",
+    "login.mfa": "requireMfa",
+}
+
+
+def _overlay(
+    element: dict[str, Any],
+    user: dict[str, Any],
+    key: str,
+    value: Any,
+    secrets: Mapping[str, str],
+) -> None:
+    if key in _SCALARS:
+        user[_SCALARS[key]] = value
+    elif key == "type":
+        user["userTypeId"] = USER_TYPES[value]
+    elif key == "parent":
+        user["parentIdentifier"] = value
+    elif key == "privileges":
+        granted = set(value)
+        user.update({p: p in granted for p in PRIVILEGES})
+    elif key == "roles":
+        element["userRoles"] = [{"roleIdentifier": r} for r in value]  # [G U3]
+    elif key == "categories":
+        element["userCategories"] = [{"categoryIdentifier": c} for c in value]  # [G U4]
+    elif key == "variables":
+        element["variables"] = [_variable_out(n, v, secrets) for n, v in sorted(value.items())]
+    elif key == "restrictions":
+        element["restrictions"] = [  # [G U2] one element per value
+            {
+                "dataConnectionIdentifier": r["connection"],
+                "columnIdentifier": r["column"],
+                "value": v,
+            }
+            for r in value
+            for v in r["values"]
+        ]
+    else:
+        raise WireError(f"unknown managed field {key!r}")
+
+
+def _variable_out(name: str, value: Any, secrets: Mapping[str, str]) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        resolved = secrets[value["env"]] if "env" in value else value["value"]
+        return {"name": name, "value": resolved, "isSecure": bool(value.get("secure", False))}
+    return {"name": name, "value": value, "isSecure": False}  # [G U1]
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- roles and categories -----------------------------------------------------------------
+
+
+def live_role(obj: Mapping[str, Any]) -> LiveRole:
+    """A role object [G U13]: ``{id, name, description, categories, privileges}``."""
+    name = obj.get("name")
+    if not isinstance(name, str) or not name:
+        raise WireError(f"a role object has no name: {sorted(obj)[:8]}")
+    privs = obj.get("privileges") or ()
+    if isinstance(privs, Mapping):  # also accept {flag: bool}
+        privs = [k for k, v in privs.items() if v is True]
+    return LiveRole(
+        name=name,
+        id=ident(obj.get("id")),
+        fields={
+            "description": obj.get("description"),
+            "categories": _names(
+                obj.get("categories"), _CATEGORY_REF_KEYS, f"role {name} categories"
+            ),
+            "privileges": tuple(sorted(str(p) for p in privs)),
+        },
+        raw=dict(obj),
+    )
+
+
+def role_body(
+    name: str, desired: Mapping[str, Any], base: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``POST /roles`` / ``PUT /roles/{id}`` body: the live role with managed fields overlaid."""
+    body = {k: v for k, v in dict(base or {}).items() if k != "id"}
+    body["name"] = name
+    if "description" in desired:
+        body["description"] = desired["description"]
+    if "categories" in desired:
+        body["categories"] = [{"categoryIdentifier": c} for c in desired["categories"]]
+    if "privileges" in desired:
+        body["privileges"] = list(desired["privileges"])
+    return body
+
+
+def category(obj: Mapping[str, Any]) -> Category:
+    """A category: named by its unique ``description`` (S9); parent by ``parentId`` [G U15]."""
+    name = obj.get("description", obj.get("name"))
+    if not isinstance(name, str) or not name:
+        raise WireError(f"a category object has no description: {sorted(obj)[:8]}")
+    parent = obj.get("parentId")
+    if isinstance(parent, Mapping):
+        parent = parent.get("id")
+    return Category(
+        name=name,
+        id=ident(obj.get("id")),
+        parent_id=None if parent in (None, 0, "0", "") else ident(parent),
+    )

@@ -1,0 +1,207 @@
+"""``pisync apply``: plan (or read a saved plan), check guards and staleness, confirm, execute,
+report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from reconciler.core.diff import live_fingerprint
+from reconciler.core.guards import check
+from reconciler.core.model import LiveRole, LiveState, LiveUser
+from reconciler.core.plan import Action, Kind, Plan, fingerprint
+from reconciler.errors import GuardError, StalePlanError, UsageError
+from reconciler.shell import run as flows
+from reconciler.shell.apply import ApplyResult, Outcome, execute
+from reconciler.shell.client import PiClient
+from reconciler.shell.console import ProgressReporter, make_console, print_plain, print_segments
+from reconciler.shell.live import read_live
+from reconciler.shell.run import Settings
+
+
+async def apply_flow(
+    settings: Settings,
+    *,
+    planfile: str | None,
+    paths: Sequence[str],
+    auto_approve: bool,
+    force: bool,
+    parallelism: int | None,
+    report: str | None,
+) -> int:
+    from reconciler.core import render
+
+    out = make_console(no_color=settings.no_color)
+    err = make_console(stderr=True, no_color=settings.no_color)
+    if planfile is not None:
+        plan = flows.read_plan_file(planfile)
+        loaded = None
+        config = _config_only(settings)
+        url = flows.server_url(settings, config)
+        if plan.server.rstrip("/") != url:
+            raise StalePlanError(
+                f"the plan was made against {plan.server}, not {url}; plan again for this server"
+            )
+        secrets = _plan_secrets(plan, settings.env)
+    else:
+        loaded = flows.load_desired(paths, settings)
+        config = loaded.config
+        url = flows.server_url(settings, config)
+        secrets = flows.read_secrets(loaded.desired, settings.env)
+    concurrency = parallelism or config.server.concurrency
+    progress = ProgressReporter(err, quiet=settings.quiet)
+    async with flows.make_client(settings, config, url, concurrency) as client:
+        if loaded is not None:
+            with progress.task("Reading users"):
+                plan, live = await flows.read_and_diff(
+                    loaded, client, secrets, targets=(), progress=progress.update
+                )
+            print_segments(out, render.text_lines(plan))
+        else:
+            live = await refresh(client, plan, concurrency)
+        if plan.empty:
+            if planfile is not None:
+                print_plain(out, "No changes. Panintelligence matches the desired state.")
+            return 0
+        desired_count = (
+            None if loaded is None else len(loaded.desired.users) + len(loaded.desired.roles)
+        )
+        violations = check(
+            plan,
+            live,
+            config,
+            desired_objects=desired_count,
+            signed_in_as=settings.env.get("PISYNC_USERNAME"),
+        )
+        if violations and not force:
+            raise GuardError(
+                "apply blocked by safety guard(s):\n  " + "\n  ".join(str(v) for v in violations)
+            )
+        if planfile is None and not auto_approve and not _confirm(out):
+            return 1 if flows.is_interactive() else 64
+        stop = asyncio.Event()
+        flows.install_stop_handlers(asyncio.get_running_loop(), stop)
+        with progress.task("Applying"):
+            result = await execute(
+                plan,
+                client,
+                live,
+                secrets=secrets,
+                concurrency=concurrency,
+                report=lambda o, done, total: progress.update(done, total),
+                stop=stop,
+            )
+    _print_result(out, result)
+    if report:
+        write_report(report, plan, result, interrupted=stop.is_set())
+    if stop.is_set():
+        print_plain(
+            out, "Interrupted: in-flight changes finished; run pisync apply again to converge."
+        )
+        return 130
+    flows.raise_for_failures(result)
+    return 0
+
+
+def _confirm(out: Any) -> bool:
+    if not flows.is_interactive():
+        raise UsageError(
+            "apply needs confirmation but there is no terminal; pass --auto-approve, or apply"
+            " a saved plan (pisync plan --out plan.json; pisync apply plan.json)"
+        )
+    import typer
+
+    return bool(typer.confirm("Apply these changes?", default=False))
+
+
+def _config_only(settings: Settings) -> Any:
+    from reconciler.shell.load import find_config, load_config
+
+    return load_config(find_config(settings.config))
+
+
+def _plan_secrets(plan: Plan, env: Mapping[str, str]) -> dict[str, str]:
+    names = {
+        ref["env"]
+        for c in plan.changes
+        for ref in (c.desired.get("variables") or {}).values()
+        if isinstance(ref, Mapping) and "env" in ref
+    }
+    missing = sorted(n for n in names if n not in env)
+    if missing:
+        raise UsageError(
+            f"the plan needs environment variable(s) {', '.join(missing)}, which are not set"
+        )
+    return {n: env[n] for n in names}
+
+
+async def refresh(client: PiClient, plan: Plan, concurrency: int) -> LiveState:
+    """Re-read the objects a saved plan touches; refuse (stale) if any changed since."""
+    touched = {c.key for c in plan.changes if c.kind is Kind.USER}
+    live = await read_live(
+        client, payload_for=lambda code: code in touched, concurrency=concurrency
+    )
+    stale = []
+    for c in plan.changes:
+        current: LiveUser | LiveRole | None = (
+            live.users.get(c.key) if c.kind is Kind.USER else live.roles.get(c.key.casefold())
+        )
+        if c.action is Action.CREATE:
+            if current is not None:
+                stale.append(f"{c.label} was created on the server since the plan was made")
+            continue
+        if current is None:
+            stale.append(f"{c.label} no longer exists on the server")
+            continue
+        now = (
+            live_fingerprint(current)
+            if isinstance(current, LiveUser)
+            else fingerprint(dict(current.raw) or dict(current.fields))
+        )
+        if now != c.fingerprint:
+            stale.append(f"{c.label} changed on the server since the plan was made")
+    if stale:
+        raise StalePlanError(
+            "the saved plan is stale; nothing was applied:\n  "
+            + "\n  ".join(stale)
+            + "\nRun pisync plan again and review the new plan."
+        )
+    return live
+
+
+def _print_result(out: Any, result: ApplyResult) -> None:
+    for o in result.failed:
+        print_plain(out, f"  ! {o.change.label} ({o.change.action.value}) failed: {o.message}")
+    print_plain(out, flows.apply_summary(result))
+
+
+def write_report(path: str, plan: Plan, result: ApplyResult, *, interrupted: bool) -> None:
+    """The JSON report: every change with its outcome (no secrets: plans hold none)."""
+    done = {(o.change.kind, o.change.key, o.change.action) for o in result.outcomes}
+    rows = [o.to_dict() for o in result.outcomes] + [
+        Outcome(change=c, ok=False, message="not started", attempts=0).to_dict()
+        | {"outcome": "not_started"}
+        for c in plan.changes
+        if (c.kind, c.key, c.action) not in done
+    ]
+    body = {
+        "format_version": 1,
+        "server": plan.server,
+        "interrupted": interrupted,
+        "summary": {
+            "created": result.count(Action.CREATE),
+            "updated": result.count(Action.UPDATE),
+            "disabled": result.count(Action.DISABLE),
+            "deleted": result.count(Action.DELETE),
+            "failed": len(result.failed),
+        },
+        "changes": rows,
+    }
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, target)

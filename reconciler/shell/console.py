@@ -1,0 +1,108 @@
+"""Terminal output: rich consoles, plan colouring, progress. The only module that styles text.
+
+User data is never parsed as markup: lines are built from ``Text`` segments and consoles run
+with ``highlight=False`` and ``markup=False``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+STYLES = {
+    "create": "green",
+    "update": "yellow",
+    "delete": "red",
+    "sensitive": "magenta",
+    "warning": "bold yellow",
+    "heading": "bold",
+    "error": "bold red",
+}
+
+
+def make_console(
+    *, stderr: bool = False, no_color: bool = False, file: TextIO | None = None
+) -> Console:
+    from rich.console import Console
+
+    no_color = no_color or bool(os.environ.get("NO_COLOR"))
+    return Console(
+        file=file,
+        stderr=stderr,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=True,
+        color_system=None if no_color else "auto",
+    )
+
+
+def print_segments(console: Console, lines: Iterable[tuple[tuple[str, str | None], ...]]) -> None:
+    """Print renderer lines (text, style-name) segments, coloured only on a terminal."""
+    from rich.text import Text
+
+    for line in lines:
+        text = Text()
+        for chunk, style in line:
+            colour = STYLES.get(style or "") if console.is_terminal else None
+            text.append(chunk, style=colour or "")
+        console.print(text)
+
+
+def print_plain(console: Console, text: str) -> None:
+    """Print text exactly as given (no markup, no wrapping surprises)."""
+    console.file.write(text if text.endswith("\n") else text + "\n")
+    console.file.flush()
+
+
+def error(console: Console, message: str) -> None:
+    from rich.text import Text
+
+    style = STYLES["error"] if console.is_terminal else None
+    console.print(Text("Error: ", style=style) + Text(message))
+
+
+class ProgressReporter:
+    """A progress bar on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        self._console = console
+        self._enabled = console.is_terminal and not quiet
+        self._progress: Any = None
+        self._task: Any = None
+
+    @contextmanager
+    def task(self, description: str) -> Iterator[ProgressReporter]:
+        if not self._enabled:
+            yield self
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        with Progress(
+            description,
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self._console,
+            transient=True,
+        ) as progress:
+            self._progress = progress
+            self._task = progress.add_task(description, total=None)
+            try:
+                yield self
+            finally:
+                self._progress = None
+
+    def update(self, done: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, total=total)
+
+
+def stdout_is_tty() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,192 @@
+"""The wire adapter: every shape the reference allows in, the canonical shape out."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+
+from reconciler.core.model import Category, LiveRole, LiveUser, Restriction, Variable
+from reconciler.core.privileges import PRIVILEGES
+from reconciler.pi import wire
+
+
+def element(**user: Any) -> dict[str, Any]:
+    return {
+        "user": {"usercode": "JSMITH", "id": 7, "userTypeId": 1, "clientEnabled": True, **user},
+        "variables": [
+            {"name": "region", "value": "North", "isSecure": False},
+            {"name": "db", "value": "s3cret", "isSecure": True},
+        ],
+        "restrictions": [
+            {
+                "dataConnectionIdentifier": "Sales DB",
+                "columnIdentifier": "Region",
+                "value": "North",
+            },
+            {"dataConnectionIdentifier": "Sales DB", "columnIdentifier": "Region", "value": "East"},
+        ],
+        "userRoles": [{"roleIdentifier": "Finance Viewer"}, "sales viewer"],
+        "userCategories": [{"categoryIdentifier": "Finance"}, {"description": "Budgets"}],
+    }
+
+
+def test_live_user_reads_every_reference_shape() -> None:
+    summary = {"usercode": "jsmith", "id": 7}
+    user = wire.live_user(
+        summary,
+        element(
+            forenames="John",
+            surname="Smith",
+            email="",
+            parentIdentifier="admin",
+            userExpirationDate="2027-01-31T00:00:00",
+            allowExternalLogin=True,
+            pdf=True,
+            editUsers=True,
+            someFutureFlag=True,
+        ),
+    )
+    assert user == LiveUser(
+        usercode="JSMITH",
+        id="7",
+        record={
+            "forenames": "John",
+            "surname": "Smith",
+            "email": None,
+            "type": "designer",
+            "enabled": True,
+            "lite": False,
+            "parent": "ADMIN",
+            "organisation": None,
+            "theme": None,
+            "expires": "2027-01-31",
+            "login.password": False,
+            "login.external": True,
+            "login.mfa": False,
+            "privileges": ("editUsers", "pdf"),
+            "roles": ("Finance Viewer", "sales viewer"),
+            "categories": ("Budgets", "Finance"),
+            "variables": (
+                Variable(name="db", secure=True, digest=hashlib.sha256(b"s3cret").hexdigest()),
+                Variable(name="region", value="North"),
+            ),
+            "restrictions": (
+                Restriction(connection="Sales DB", column="Region", values=("East", "North")),
+            ),
+        },
+        payload=user.payload,
+        super_admin=False,
+    )
+    assert "s3cret" not in repr(user.record)
+
+
+def test_page_info_accepts_both_shapes() -> None:
+    assert wire.page_info([1], "x") == wire.Page(items=[1], total=None, last=None, enveloped=False)
+    assert wire.page_info({"content": [1], "totalElements": 9, "last": False}, "x") == wire.Page(
+        items=[1], total=9, last=False, enveloped=True
+    )
+
+
+@pytest.mark.parametrize("body", [{"token": ""}, {}, [], "t"])
+def test_token_must_be_a_string(body: Any) -> None:
+    with pytest.raises(wire.WireError):
+        wire.token_from(body)
+
+
+def test_ids_may_be_numbers_or_strings() -> None:
+    assert wire.ident(3) == "3"
+    assert wire.ident("a-1") == "a-1"
+    with pytest.raises(wire.WireError):
+        wire.ident(True)
+
+
+def test_sync_element_overlays_managed_keys_and_keeps_the_rest() -> None:
+    base = element(
+        forenames="John", surname="Smith", pdf=True, someFutureFlag=True, superAdmin=False
+    )
+    out = wire.sync_element(
+        base,
+        "JSMITH",
+        {
+            "email": "j@example.com",
+            "type": "user",
+            "privileges": ["exportToCsv"],
+            "roles": ["Finance Viewer"],
+            "categories": ["Budgets", "Finance"],
+            "variables": {"region": "South", "db": {"env": "DB_PW", "secure": True}},
+            "restrictions": [{"connection": "Sales DB", "column": "Region", "values": ["West"]}],
+            "login.mfa": True,
+            "parent": "ADMIN",
+            "expires": None,
+        },
+        {"DB_PW": "from-env"},
+    )
+    user = out["user"]
+    assert {k: user[k] for k in ("usercode", "forenames", "email", "userTypeId", "requireMfa")} == {
+        "usercode": "JSMITH",
+        "forenames": "John",
+        "email": "j@example.com",
+        "userTypeId": 3,
+        "requireMfa": True,
+    }
+    assert user["parentIdentifier"] == "ADMIN"
+    assert user["userExpirationDate"] is None
+    assert user["someFutureFlag"] is True  # unknown fields survive (sync is not additive)
+    assert "id" not in user and "superAdmin" not in user  # read-only fields are not sent
+    assert {p for p in PRIVILEGES if user[p]} == {"exportToCsv"}
+    assert out["userRoles"] == [{"roleIdentifier": "Finance Viewer"}]
+    assert out["userCategories"] == [
+        {"categoryIdentifier": "Budgets"},
+        {"categoryIdentifier": "Finance"},
+    ]
+    assert out["variables"] == [
+        {"name": "db", "value": "from-env", "isSecure": True},
+        {"name": "region", "value": "South", "isSecure": False},
+    ]
+    assert out["restrictions"] == [
+        {"dataConnectionIdentifier": "Sales DB", "columnIdentifier": "Region", "value": "West"}
+    ]
+    assert base["user"]["id"] == 7  # the live payload itself is untouched
+
+
+def test_sync_element_for_a_new_user_starts_empty() -> None:
+    out = wire.sync_element(None, "NEW", {"forenames": "N", "surname": "U"}, {})
+    assert out == {
+        "user": {"usercode": "NEW", "forenames": "N", "surname": "U"},
+        "variables": [],
+        "restrictions": [],
+        "userRoles": [],
+        "userCategories": [],
+    }
+
+
+def test_roles_and_categories() -> None:
+    role = wire.live_role(
+        {
+            "id": 4,
+            "name": "Sales",
+            "description": "d",
+            "categories": ["B", {"name": "A"}],
+            "privileges": {"pdf": True, "schedule": False},
+        }
+    )
+    assert role == LiveRole(
+        name="Sales",
+        id="4",
+        fields={"description": "d", "categories": ("A", "B"), "privileges": ("pdf",)},
+        raw=role.raw,
+    )
+    assert wire.role_body("Sales", {"categories": ["A"]}, role.raw) == {
+        "name": "Sales",
+        "description": "d",
+        "categories": [{"categoryIdentifier": "A"}],
+        "privileges": {"pdf": True, "schedule": False},
+    }
+    assert wire.category({"id": 2, "description": "Budgets", "parentId": 1}) == Category(
+        name="Budgets", id="2", parent_id="1"
+    )
+    assert wire.category({"id": "1", "description": "Finance", "parentId": None}) == Category(
+        name="Finance", id="1", parent_id=None
+    )
