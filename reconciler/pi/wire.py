@@ -41,6 +41,33 @@ READ_ONLY_USER_FIELDS = frozenset(
     {"id", "readableUserCode", "superAdmin", "passwordExpired", "parentId", "orgId", "ownerOrgId"}
 )
 
+#: What a new user gets for each field a sync payload omits [G U8] (the S6 example's values,
+#: type User). ``pisync import`` writes only values that differ, so files stay short.
+NEW_USER_DEFAULTS: dict[str, Any] = {
+    "email": None,
+    "type": "user",
+    "enabled": True,
+    "lite": False,
+    "organisation": "Dashboard",
+    "theme": "piBerry",
+    "expires": None,
+    "login.password": False,
+    "login.external": True,
+    "login.mfa": False,
+    "privileges": (
+        "accessAccount",
+        "audit",
+        "clientExcludePasswordExpiry",
+        "editOwnPassword",
+        "logoutEnabled",
+        "pdf",
+    ),
+    "roles": (),
+    "categories": (),
+    "variables": (),
+    "restrictions": (),
+}
+
 _ROLE_REF_KEYS = ("roleIdentifier", "name", "roleName", "identifier", "description")  # [G U3]
 _CATEGORY_REF_KEYS = ("categoryIdentifier", "description", "name", "identifier")  # [G U4]
 

@@ -236,6 +236,56 @@ def apply(
     _exit(_guarded(run, settings))
 
 
+# --- import ------------------------------------------------------------------------------
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    out: Annotated[str, typer.Option("--out", help="Folder to write the repository into.")],
+    layout: Annotated[
+        str, typer.Option("--layout", help="per-user | per-role-file | single.")
+    ] = "per-user",
+    include: Annotated[
+        list[str] | None, typer.Option("--include", help="Only usercodes matching GLOB.")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Skip usercodes matching GLOB.")
+    ] = None,
+    with_roles: Annotated[
+        bool, typer.Option("--with-roles/--no-roles", help="Also write users/roles.yaml.")
+    ] = True,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Write desired-state YAML from the live server; a plan right after is empty."""
+    from reconciler.core.export import Layout
+
+    settings: Settings = ctx.obj
+    try:
+        chosen = Layout(layout)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{layout!r} is not one of per-user, per-role-file, single", param_hint="--layout"
+        ) from None
+
+    def run() -> int:
+        from reconciler.shell.import_flow import import_flow
+
+        return asyncio.run(
+            import_flow(
+                settings,
+                out=out,
+                layout=chosen,
+                include=include or [],
+                exclude=exclude or [],
+                with_roles=with_roles,
+                force=force,
+            )
+        )
+
+    _exit(_guarded(run, settings))
+
+
 # --- schema ------------------------------------------------------------------------------
 
 

@@ -1,0 +1,122 @@
+"""``pisync import``: write a desired-state repository from the live server.
+
+Reads every user (list, then syncPayload concurrently) and every role, renders files with
+:mod:`reconciler.core.export`, and writes them — refusing to overwrite existing files unless
+``force``. Writes are all-or-nothing per file (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from reconciler.core.config import Config
+from reconciler.core.export import Export, Layout, export
+from reconciler.errors import UsageError
+from reconciler.pi import wire
+from reconciler.shell import run as flows
+from reconciler.shell.console import ProgressReporter, make_console, print_plain
+from reconciler.shell.live import read_live
+from reconciler.shell.run import Settings
+
+CONFIG_TEMPLATE = """\
+# yaml-language-server: $schema=schemas/pisync-config.schema.json
+# Written by pisync import. Every key has a default; see the pisync README.
+sources: ["users/**/*.y*ml"]
+users:
+  prune: off          # off | disable | delete: what happens to live users not declared
+  protected: [ADMIN]  # never changed, disabled or deleted
+roles:
+  prune: off
+"""
+
+
+async def import_flow(
+    settings: Settings,
+    *,
+    out: str,
+    layout: Layout,
+    include: Sequence[str],
+    exclude: Sequence[str],
+    with_roles: bool,
+    force: bool,
+) -> int:
+    from reconciler.schemas import SCHEMA_NAMES, load_schema
+
+    config = _config(settings)
+    url = flows.server_url(settings, config)
+    err = make_console(stderr=True, no_color=settings.no_color)
+    progress = ProgressReporter(err, quiet=settings.quiet)
+    async with flows.make_client(settings, config, url) as client:
+        with progress.task("Reading users"):
+            live = await read_live(
+                client,
+                payload_for=lambda code: True,
+                concurrency=config.server.concurrency,
+                progress=progress.update,
+            )
+    super_admins = [u.usercode for u in live.users.values() if u.super_admin]
+    result = export(
+        live,
+        defaults=wire.NEW_USER_DEFAULTS,
+        layout=layout,
+        include=include,
+        exclude=exclude,
+        with_roles=with_roles,
+        skip=super_admins,
+        header=f"Imported from {url} by pisync import; edit freely.",
+    )
+    root = Path(out)
+    planned = {root / f.path: f.text for f in result.files}
+    for name in SCHEMA_NAMES:
+        planned[root / "schemas" / name] = json.dumps(load_schema(name), indent=2) + "\n"
+    config_path = root / "pisync.yaml"
+    if not config_path.exists():
+        planned[config_path] = CONFIG_TEMPLATE
+    existing = sorted(str(p) for p in planned if p.exists() and p.parent.name != "schemas")
+    if existing and not force:
+        shown = ", ".join(existing[:5]) + (
+            f" and {len(existing) - 5} more" if len(existing) > 5 else ""
+        )
+        raise UsageError(
+            f"{len(existing)} file(s) already exist ({shown}); pass --force to overwrite them"
+        )
+    for path, text in planned.items():
+        _write(path, text)
+    _summary(settings, result, root, super_admins)
+    return 0
+
+
+def _config(settings: Settings) -> Config:
+    from reconciler.shell.load import find_config, load_config
+
+    path = find_config(settings.config)
+    return load_config(path) if path is not None else Config()
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _summary(settings: Settings, result: Export, root: Path, skipped: list[str]) -> None:
+    out = make_console(no_color=settings.no_color)
+    print_plain(
+        out,
+        f"Imported {result.users} users and {result.roles} roles into {root}"
+        f" ({len(result.files)} files).",
+    )
+    if skipped:
+        print_plain(out, f"Not imported: the super admin {', '.join(sorted(skipped))}.")
+    if result.secret_env:
+        print_plain(out, "Secure variables are not written; set these environment variables:")
+        for env, code, var in result.secret_env:
+            print_plain(out, f"  {env}  (user {code}, variable {var})")
+    print_plain(out, f"Next: cd {root} && pisync plan   # should show no changes")

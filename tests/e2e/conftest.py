@@ -1,0 +1,170 @@
+"""End-to-end harness: a real ``pi-emulator`` process on a free loopback port, and the real
+``pisync`` console script run as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+PISYNC = str(BIN / "pisync")
+EMULATOR = str(BIN / "pi-emulator")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Emulator:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/pi/api/v2"
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            f"{self.base}/_emulator/{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def requests(self) -> list[dict[str, Any]]:
+        body = self.control("GET", "requests")
+        return list(body["requests"] if isinstance(body, dict) else body)
+
+    def clear_requests(self) -> None:
+        self.control("DELETE", "requests")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_emulator(tmp: Path, seed: Mapping[str, Any] | None, *extra: str) -> Emulator:
+    port = free_port()
+    args = [EMULATOR, "--host", "127.0.0.1", "--port", str(port)]
+    if seed is not None:
+        seed_file = tmp / f"seed-{port}.json"
+        seed_file.write_text(json.dumps(seed), encoding="utf-8")
+        args += ["--seed", str(seed_file)]
+    log = (tmp / f"emulator-{port}.log").open("wb")
+    proc = subprocess.Popen([*args, *extra], stdout=log, stderr=subprocess.STDOUT)
+    emu = Emulator(port=port, process=proc)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError((tmp / f"emulator-{port}.log").read_text())
+        try:
+            emu.control("GET", "health")
+            return emu
+        except OSError:
+            time.sleep(0.05)
+    emu.stop()
+    raise RuntimeError("the emulator did not become ready in 20 s")
+
+
+@pytest.fixture
+def emulator_factory(tmp_path: Path) -> Iterator[Any]:
+    started: list[Emulator] = []
+
+    def make(seed: Mapping[str, Any] | None = None, *extra: str) -> Emulator:
+        emu = start_emulator(tmp_path, seed, *extra)
+        started.append(emu)
+        return emu
+
+    yield make
+    for emu in started:
+        emu.stop()
+
+
+@pytest.fixture
+def example_repo(tmp_path: Path) -> Path:
+    """A copy of examples/ so tests may edit it."""
+    dest = tmp_path / "repo"
+    shutil.copytree(ROOT / "examples", dest)
+    return dest
+
+
+@pytest.fixture
+def example_seed() -> dict[str, Any]:
+    return dict(json.loads((ROOT / "examples" / "seed.json").read_text(encoding="utf-8")))
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def all(self) -> str:
+        return self.out + self.err
+
+
+SECRET = "s3cr3t-value-that-must-never-print"
+
+
+def pisync(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+) -> Result:
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("PISYNC_", "GITHUB_"))}
+    full.update(
+        {
+            "PISYNC_USERNAME": "admin",
+            "PISYNC_PASSWORD": "dashboard",
+            "FINANCE_DB_PASSWORD": SECRET,
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+        }
+    )
+    if url is not None:
+        full["PISYNC_URL"] = url
+    full.update(env or {})
+    proc = subprocess.run(
+        [PISYNC, *args],
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    return Result(code=proc.returncode, out=proc.stdout, err=proc.stderr)
