@@ -41,6 +41,9 @@ def effective_access_changes(
         c.key.casefold() for c in changes if c.kind is Kind.ROLE and c.action is not Action.CREATE
     }
     user_changes = {c.key: c for c in changes if c.kind is Kind.USER}
+    deleted = frozenset(
+        c.key.casefold() for c in changes if c.kind is Kind.ROLE and c.action is Action.DELETE
+    )
     codes = set(user_changes)
     if touched_roles:  # one pass over live users, only when a live role's definition changes
         codes |= {
@@ -52,7 +55,7 @@ def effective_access_changes(
     for code in sorted(codes):
         current = live.users.get(code)
         before = _NO_ACCESS if current is None else _access(current.record, before_defs)
-        after = _access(_after_record(code, user_changes.get(code), live), after_defs)
+        after = _access(_after_record(code, user_changes.get(code), live), after_defs, deleted)
         change = _compare(code, before, after, after_defs)
         if change is not None:
             out.append(change)
@@ -69,10 +72,17 @@ def _after_record(code: str, change: Change | None, live: LiveState) -> Mapping[
     return {**base, **change.desired}
 
 
-def _access(record: Mapping[str, Any] | None, defs: RoleDefs) -> _Access:
+def _access(
+    record: Mapping[str, Any] | None, defs: RoleDefs, gone: frozenset[str] = frozenset()
+) -> _Access:
+    """Effective access of a record; roles in ``gone`` (deleted by the plan) no longer count."""
     if record is None or record.get("enabled") is False:
         return _NO_ACCESS
-    roles = {str(r).casefold(): str(r) for r in record.get("roles") or ()}
+    roles = {
+        str(r).casefold(): str(r)
+        for r in record.get("roles") or ()
+        if str(r).casefold() not in gone
+    }
     categories = {str(c).casefold(): str(c) for c in record.get("categories") or ()}
     privileges = set(record.get("privileges") or ())
     for key in roles:

@@ -28,6 +28,7 @@ from typing import Any
 from reconciler.core.access import effective_access_changes
 from reconciler.core.config import Config, RolePrune, UserPrune
 from reconciler.core.model import (
+    ROLE_FIELDS,
     SET_FIELDS,
     USER_FIELDS,
     Category,
@@ -88,7 +89,7 @@ def diff(
     declared = frozenset(u.usercode for u in desired.users)
     user_changes += _prune_users(live, declared, config)
     role_changes = _diff_roles(desired.roles, live, ancestors)
-    role_changes += _prune_roles(desired, live, config, resolved)
+    role_changes += _prune_roles(desired, live, config, resolved, user_changes)
     if wanted:
         user_changes = [c for c in user_changes if c.key in wanted]
         role_changes = _roles_for_targets(role_changes, user_changes)
@@ -98,7 +99,15 @@ def diff(
         changes=changes,
         targets=tuple(sorted(wanted)),
         access=effective_access_changes(changes, desired.roles, live),
-        expiring=_expiring(resolved, live, config, today),
+        expiring=_expiring(
+            resolved,
+            live,
+            config,
+            today,
+            skip={u.usercode for u in desired.users if u.ignore}
+            | {c.key for c in user_changes if c.action in (Action.DISABLE, Action.DELETE)},
+            only=wanted,
+        ),
         warnings=tuple(warnings),
         managed_live_users=managed_live_count(live, config),
     )
@@ -214,13 +223,15 @@ def _diff_roles(
                     kind=Kind.ROLE,
                     key=spec.name,
                     action=Action.CREATE,
-                    fields=_all_changes((k, None, fields[k]) for k in sorted(fields)),
+                    fields=_all_changes((k, None, fields[k]) for k in ROLE_FIELDS if k in fields),
                     desired=desired_json(fields),
                     source=spec.source,
                 )
             )
             continue
-        changed = [k for k in sorted(fields) if not same(k, fields[k], current.fields.get(k))]
+        changed = [
+            k for k in ROLE_FIELDS if k in fields and not same(k, fields[k], current.fields.get(k))
+        ]
         if changed:
             out.append(
                 Change(
@@ -242,13 +253,12 @@ def _prune_roles(
     live: LiveState,
     config: Config,
     resolved: Mapping[str, Mapping[str, Any]],
+    user_changes: Iterable[Change],
 ) -> list[Change]:
     if config.roles_prune is RolePrune.OFF:
         return []
     declared = {r.name.casefold() for r in desired.roles}
-    referenced = {
-        name.casefold() for fields in resolved.values() for name in fields.get("roles", ())
-    }
+    referenced = _roles_held_after(live, resolved, user_changes)
     return [
         Change(
             kind=Kind.ROLE,
@@ -260,6 +270,22 @@ def _prune_roles(
         for key, role in sorted(live.roles.items())
         if key not in declared and key not in referenced
     ]
+
+
+def _roles_held_after(
+    live: LiveState, resolved: Mapping[str, Mapping[str, Any]], user_changes: Iterable[Change]
+) -> set[str]:
+    """Casefolded names of every role some user still holds after the plan: the server
+    refuses to delete a held role, and deleting it would silently change their access."""
+    deleted = {c.key for c in user_changes if c.action is Action.DELETE}
+    held = {
+        str(name).casefold()
+        for code, user in live.users.items()
+        if code not in deleted and "roles" not in resolved.get(code, {})
+        for name in user.record.get("roles") or ()
+    }
+    held.update(n.casefold() for fields in resolved.values() for n in fields.get("roles", ()))
+    return held
 
 
 def _roles_for_targets(roles: list[Change], users: list[Change]) -> list[Change]:
@@ -318,18 +344,20 @@ def field_changes(field: str, before: Any, after: Any) -> tuple[FieldChange, ...
         out.append(
             FieldChange(
                 path=f"variables.{name}",
-                before=_variable_shown(a),
-                after=_variable_shown(b),
+                before=_variable_shown(a, sensitive),
+                after=_variable_shown(b, sensitive),
                 sensitive=sensitive,
             )
         )
     return tuple(out)
 
 
-def _variable_shown(v: Variable | None) -> Any:
+def _variable_shown(v: Variable | None, sensitive: bool) -> Any:
+    """A variable's value as a plan may show it: never a value when either side is secret
+    (an env value replacing a clear one would otherwise print the old secret)."""
     if v is None:
         return None
-    return SENSITIVE if v.sensitive else v.value
+    return SENSITIVE if sensitive else v.value
 
 
 def json_value(field: str, value: Any) -> Any:
@@ -424,11 +452,17 @@ def _expiring(
     live: LiveState,
     config: Config,
     today: dt.date | None,
+    *,
+    skip: set[str],
+    only: frozenset[str],
 ) -> tuple[Expiry, ...]:
+    """Users in scope whose access ends within ``expiring_days`` (or ended, still enabled)."""
     if today is None:
         return ()
     out = []
     for code in sorted(resolved.keys() | live.users.keys()):
+        if code in skip or (only and code not in only):
+            continue
         fields = resolved.get(code, {})
         current = live.users.get(code)
         record = current.record if current is not None else {}
