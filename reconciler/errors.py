@@ -35,9 +35,10 @@ class UsageError(PisyncError):
 class InvalidStateError(PisyncError):
     exit_code = 3
 
-    def __init__(self, message: str, issues: Sequence[Any] = ()) -> None:
+    def __init__(self, message: str, issues: Sequence[Any] = (), stats: Any = None) -> None:
         super().__init__(message)
         self.issues = tuple(issues)
+        self.stats = stats  # what was loaded, when the issues come from loading files
 
 
 class ServerError(PisyncError):

@@ -58,7 +58,12 @@ async def apply_flow(
         if loaded is not None:
             with progress.task("Reading users"):
                 plan, live = await flows.read_and_diff(
-                    loaded, client, secrets, targets=(), progress=progress.update
+                    loaded,
+                    client,
+                    secrets,
+                    targets=(),
+                    progress=progress.update,
+                    settings_env=settings.env,
                 )
             print_segments(out, render.text_lines(plan))
         else:

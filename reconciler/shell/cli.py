@@ -167,7 +167,12 @@ async def _plan(settings: Settings, paths: list[str], targets: list[str]) -> Any
     async with flows.make_client(settings, loaded.config, url) as client:
         with progress.task("Reading users"):
             plan_, live = await flows.read_and_diff(
-                loaded, client, secrets, targets=targets, progress=progress.update
+                loaded,
+                client,
+                secrets,
+                targets=targets,
+                progress=progress.update,
+                settings_env=settings.env,
             )
     return plan_, live
 
@@ -323,10 +328,7 @@ def _guarded(run: Any, settings: Settings, fmt: str = "text") -> int:
         return int(run())
     except InvalidStateError as exc:
         if exc.issues:
-            from reconciler.core import issues as issues_mod
-
-            render = issues_mod.render_github if fmt == "github" else issues_mod.render_text
-            sys.stdout.write(render(exc.issues, issues_mod.Stats()))
+            sys.stdout.write(_invalid_state_report(exc, fmt))
         else:
             error(err, str(exc))
         return exc.exit_code
@@ -336,6 +338,23 @@ def _guarded(run: Any, settings: Settings, fmt: str = "text") -> int:
     except KeyboardInterrupt:
         error(err, "interrupted")
         return 130
+
+
+def _invalid_state_report(exc: InvalidStateError, fmt: str) -> str:
+    """Issues found while loading (with file counts) or at plan time (against live state)."""
+    from reconciler.core import issues as issues_mod
+
+    if exc.stats is not None:
+        render = issues_mod.render_github if fmt == "github" else issues_mod.render_text
+        return str(render(exc.issues, exc.stats))
+    ordered = issues_mod.sort_issues(exc.issues)
+    if fmt == "github":
+        lines = [issues_mod.github_annotation(i) for i in ordered]
+    else:
+        lines = [issues_mod.format_issue(i) for i in ordered]
+    errors, _ = issues_mod.count(ordered)
+    lines.append(f"{errors} error{'s' if errors != 1 else ''}; nothing was planned or applied.")
+    return "\n".join(lines) + "\n"
 
 
 def _exit(code: int) -> None:

@@ -95,6 +95,8 @@ class PiClient:
         self._resume_at = 0.0  # monotonic time before which nobody sends (429 gate)
         self._slots = asyncio.Semaphore(concurrency)
         self.stats = RetryStats()
+        # stamina logs every retry as a WARNING by default; pisync reports retries itself
+        stamina.instrumentation.set_on_retry_hooks([])
         self._http = httpx.AsyncClient(
             base_url=self.url,
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout), pool=None),
@@ -135,7 +137,7 @@ class PiClient:
             )
         self._token = wire.token_from(_json(response, "POST /tokens"))
 
-    async def _ensure_token(self) -> None:
+    async def ensure_token(self) -> None:
         if self._token is None:
             async with self._login_lock:
                 if self._token is None:
@@ -159,7 +161,7 @@ class PiClient:
         idempotent: bool = True,
     ) -> Any:
         """Send one API request with the retry policy; return the JSON body (or None)."""
-        await self._ensure_token()
+        await self.ensure_token()
         response = await self._send(method, path, params=params, json=json, idempotent=idempotent)
         if response.status_code == 401:
             await self._relogin(self._token_of(response))

@@ -24,10 +24,26 @@ async def read_live(
 ) -> LiveState:
     """Read everything a plan needs. ``payload_for(usercode)`` says which users need their
     full syncPayload (declared users and prune candidates); the rest keep the list object."""
-    users_raw, roles_raw, cats_raw = await asyncio.gather(
-        client.list_all(wire.USERS, "users"),
-        client.list_all(wire.ROLES, "roles"),
-        client.list_all(wire.CATEGORIES, "categories"),
+    await client.ensure_token()  # sign in once, before anything runs in parallel
+    lists: dict[str, list[Mapping[str, Any]]] = {}
+
+    def reader(path: str, what: str) -> Callable[[], Any]:
+        async def read() -> None:
+            lists[path] = await client.list_all(path, what)
+
+        return read
+
+    await run_workers(
+        [
+            reader(wire.USERS, "users"),
+            reader(wire.ROLES, "roles"),
+            reader(wire.CATEGORIES, "categories"),
+        ]
+    )
+    users_raw, roles_raw, cats_raw = (
+        lists[wire.USERS],
+        lists[wire.ROLES],
+        lists[wire.CATEGORIES],
     )
     summaries = _by_usercode(users_raw)
     wanted = [code for code in summaries if payload_for(code)]

@@ -58,7 +58,7 @@ def load_desired(paths: Sequence[str], settings: Settings) -> Loaded:
     result = load(paths, config_path)
     errors = [i for i in result.issues if i.severity == "error"]
     if errors or result.desired is None:
-        raise InvalidStateError("the desired state is invalid", result.issues)
+        raise InvalidStateError("the desired state is invalid", result.issues, result.stats)
     return Loaded(
         config=result.config,
         desired=result.desired,
@@ -117,13 +117,29 @@ def make_client(
 ) -> Any:
     from reconciler.shell.client import PiClient
 
+    def on_retry(kind: str, detail: str) -> None:
+        if settings.verbose:
+            sys.stderr.write(f"retrying after {kind}: {detail}\n")
+
     return PiClient(
         url,
         credentials(settings),
         timeout=config.server.timeout,
         concurrency=concurrency or config.server.concurrency,
         verify_tls=config.server.verify_tls,
+        on_retry=on_retry,
     )
+
+
+def today(env: Mapping[str, str]) -> dt.date:
+    """Today, or ``PISYNC_TODAY`` (YYYY-MM-DD) so that expiry sections are reproducible."""
+    pinned = env.get("PISYNC_TODAY")
+    if not pinned:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(pinned)
+    except ValueError:
+        raise UsageError(f"PISYNC_TODAY={pinned!r} is not a date (YYYY-MM-DD)") from None
 
 
 async def read_and_diff(
@@ -133,9 +149,10 @@ async def read_and_diff(
     *,
     targets: Sequence[str],
     progress: Any = None,
+    settings_env: Mapping[str, str] | None = None,
 ) -> tuple[Plan, LiveState]:
     """Read the live state and compute the plan (plan-time reference errors raise)."""
-    from reconciler.core.diff import diff, in_prune_scope
+    from reconciler.core.diff import diff
     from reconciler.core.references import reference_issues
     from reconciler.shell.live import read_live
 
@@ -160,9 +177,8 @@ async def read_and_diff(
         defaults=loaded.defaults,
         secrets=secrets,
         targets=targets,
-        today=dt.date.today(),
+        today=today(settings_env if settings_env is not None else os.environ),
     )
-    del in_prune_scope
     return plan, live
 
 

@@ -55,6 +55,26 @@ class Emulator:
             raw = resp.read()
         return json.loads(raw) if raw else None
 
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the API as the super admin, as another tool or a person in the UI would."""
+        token_req = urllib.request.Request(
+            f"{self.url}/tokens",
+            data=b"{}",
+            method="POST",
+            headers={"Authorization": "Basic admin:dashboard", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(token_req, timeout=10) as resp:
+            token = json.loads(resp.read())["token"]
+        req = urllib.request.Request(
+            f"{self.url}{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
     def requests(self) -> list[dict[str, Any]]:
         body = self.control("GET", "requests")
         return list(body["requests"] if isinstance(body, dict) else body)
@@ -142,6 +162,7 @@ def pisync(
     cwd: Path,
     url: str | None = None,
     env: Mapping[str, str] | None = None,
+    unset: Sequence[str] = (),
     timeout: float = 120,
 ) -> Result:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("PISYNC_", "GITHUB_"))}
@@ -152,11 +173,14 @@ def pisync(
             "FINANCE_DB_PASSWORD": SECRET,
             "NO_COLOR": "1",
             "COLUMNS": "200",
+            "PISYNC_TODAY": "2026-11-26",
         }
     )
     if url is not None:
         full["PISYNC_URL"] = url
     full.update(env or {})
+    for name in unset:
+        full.pop(name, None)
     proc = subprocess.run(
         [PISYNC, *args],
         cwd=cwd,

@@ -134,7 +134,8 @@ def test_sync_element_overlays_managed_keys_and_keeps_the_rest() -> None:
     assert user["parentIdentifier"] == "ADMIN"
     assert user["userExpirationDate"] is None
     assert user["someFutureFlag"] is True  # unknown fields survive (sync is not additive)
-    assert "id" not in user and "superAdmin" not in user  # read-only fields are not sent
+    assert "id" not in user  # read-only fields are not sent
+    assert "superAdmin" not in user
     assert {p for p in PRIVILEGES if user[p]} == {"exportToCsv"}
     assert out["userRoles"] == [{"roleIdentifier": "Finance Viewer"}]
     assert out["userCategories"] == [

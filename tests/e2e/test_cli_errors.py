@@ -1,0 +1,88 @@
+"""What a person sees on bad input: exact messages and exit codes, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import free_port, pisync
+
+pytestmark = pytest.mark.e2e
+
+
+def test_unknown_option_is_a_usage_error_64(tmp_path: Path) -> None:
+    r = pisync(["plan", "--no-such-option"], cwd=tmp_path)
+    assert r.code == 64
+    assert "No such option: --no-such-option" in r.err
+    assert "Traceback" not in r.all
+
+
+def test_no_url_is_a_usage_error(example_repo: Path) -> None:
+    r = pisync(["plan"], cwd=example_repo)
+    assert r.code == 64
+    assert r.err == (
+        "Error: no server URL: pass --url, set PISYNC_URL, or set server.url in pisync.yaml\n"
+    )
+
+
+def test_server_down_is_exit_1_with_a_clear_message(example_repo: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/pi/api/v2"
+    r = pisync(["plan"], cwd=example_repo, url=url)
+    assert r.code == 1
+    assert r.err == (
+        "Error: POST /tokens: cannot connect to the server (is the URL right and the server up?)\n"
+    )
+    assert r.out == ""
+
+
+def test_bad_credentials(emulator_factory: Any, example_repo: Path) -> None:
+    emu = emulator_factory(None)
+    r = pisync(["plan"], cwd=example_repo, url=emu.url, env={"PISYNC_PASSWORD": "wrong"})
+    assert r.code == 1
+    assert r.err == (
+        "Error: the server rejected the credentials of PISYNC_USERNAME (admin): check"
+        " PISYNC_USERNAME and PISYNC_PASSWORD\n"
+    )
+    assert "wrong" not in r.all
+
+
+def test_unknown_role_is_exit_3_with_file_and_line(emulator_factory: Any, tmp_path: Path) -> None:
+    emu = emulator_factory(None)
+    (tmp_path / "users").mkdir()
+    (tmp_path / "users" / "a.yaml").write_text(
+        "users:\n  - usercode: x1\n    forenames: X\n    surname: One\n    roles: [Ghost]\n",
+        encoding="utf-8",
+    )
+    r = pisync(["plan"], cwd=tmp_path, url=emu.url)
+    assert r.code == 3, r.all
+    assert r.out.startswith(
+        'users/a.yaml:5:5: error: user X1: role "Ghost" is neither declared in YAML nor'
+        " present on the server; declare it under roles: or fix the name"
+    )
+
+
+def test_apply_without_a_terminal_needs_auto_approve(
+    emulator_factory: Any, example_repo: Path, example_seed: dict[str, Any]
+) -> None:
+    emu = emulator_factory(example_seed)
+    r = pisync(["apply"], cwd=example_repo, url=emu.url)
+    assert r.code == 64
+    assert r.err.endswith(
+        "Error: apply needs confirmation but there is no terminal; pass --auto-approve, or"
+        " apply a saved plan (pisync plan --out plan.json; pisync apply plan.json)\n"
+    )
+
+
+def test_missing_secret_env_is_exit_3(
+    emulator_factory: Any, example_repo: Path, example_seed: dict[str, Any]
+) -> None:
+    emu = emulator_factory(example_seed)
+    r = pisync(["plan"], cwd=example_repo, url=emu.url, unset=["FINANCE_DB_PASSWORD"])
+    assert r.code == 3, r.all
+    assert r.out.splitlines()[0] == (
+        "users/finance.yaml:31:5: error: user LCHEN: variable warehousePassword reads"
+        " environment variable FINANCE_DB_PASSWORD, which is not set; set it where pisync runs"
+        " (at users[LCHEN].variables.warehousePassword)"
+    )
