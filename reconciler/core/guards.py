@@ -128,6 +128,7 @@ def _enabled_admins_after(plan: Plan, live: LiveState) -> int:
 
 
 def _lockout(plan: Plan, me: str) -> str | None:
+    """Why the plan would lock out ``me`` (the account pisync signs in with), if it would."""
     for c in plan.changes:
         if c.kind is not Kind.USER or c.key != me:
             continue
@@ -136,16 +137,14 @@ def _lockout(plan: Plan, me: str) -> str | None:
         fields = {f.path: f for f in c.fields}
         reasons = []
         if (f := fields.get("enabled")) is not None and f.after is False:
-            reasons.append("disable it")
+            reasons.append(f"disable {me}")
         if (f := fields.get("type")) is not None and f.before == "administrator":
-            reasons.append(f"make it a {f.after} instead of an administrator")
+            reasons.append(f"make {me} a {f.after} instead of an administrator")
         f = fields.get("privileges")
         if f is not None and "editUsers" in (f.before or ()) and "editUsers" not in f.after:
-            reasons.append("remove its editUsers privilege")
+            reasons.append(f"remove the editUsers privilege from {me}")
         if (f := fields.get("login.password")) is not None and f.after is False:
-            reasons.append("turn off its password login")
+            reasons.append(f"turn off password login for {me}")
         if reasons:
-            return (
-                f"the plan would {' and '.join(reasons)} for {me}, the account pisync signs in with"
-            )
+            return f"the plan would {' and '.join(reasons)}, the account pisync signs in with"
     return None
