@@ -1,0 +1,144 @@
+"""The outermost ASGI layer for API requests: request log, latency and injected faults.
+
+It runs before Starlette's own middleware so that it still holds the server's raw ``send``:
+under uvicorn that is a bound method of the connection's request cycle, whose ``transport``
+it closes to drop a connection without any response (the client sees
+``httpx.RemoteProtocolError: Server disconnected without sending a response``). In process
+(``httpx.ASGITransport``, Starlette's TestClient) there is no socket, so a drop raises
+``ConnectionDropped``, itself an ``httpx.RemoteProtocolError``, out of the transport: client
+code sees the same exception class either way.
+
+Faults never touch ``/_emulator``; they apply to ``POST /tokens`` unless
+``faults_on_login`` is false. A 429 is always decided before processing; a 500 or a drop
+happens before processing or, with ``fault_phase: after``, after the handler has run (and
+any write was applied), replacing its response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pi_emulator.reqlog import SYNC_PATH, sync_usercodes
+from pi_emulator.wire import BASE_PATH, JsonObj
+
+if TYPE_CHECKING:
+    from pi_emulator.emulator import Emulator
+
+
+class ConnectionDropped(httpx.RemoteProtocolError):
+    """An injected dropped connection, raised where no socket can be closed (in process)."""
+
+    def __init__(self) -> None:
+        super().__init__("pi-emulator dropped the connection (injected fault)")
+
+
+def is_api_path(path: str) -> bool:
+    return path == BASE_PATH or path.startswith(BASE_PATH + "/")
+
+
+async def serve_api(
+    emulator: Emulator, scope: Scope, receive: Receive, send: Send, app: ASGIApp
+) -> None:
+    """Handle one API request through the log and the fault injector."""
+    method: str = scope["method"]
+    path: str = scope["path"]
+    relative = path[len(BASE_PATH) :] or "/"
+    body = await _read_body(receive)
+    codes = sync_usercodes(body) if method == "POST" and relative == SYNC_PATH else []
+    entry = emulator.log.start(
+        method, path, scope.get("query_string", b"").decode("latin-1"), codes
+    )
+    fault = emulator.faults.decide(method, relative)
+    entry["fault"] = fault
+    config = emulator.faults.config  # as decided, even if changed during the latency
+    delay = emulator.faults.latency()
+    if delay > 0:
+        await asyncio.sleep(delay)
+    if fault == "429":
+        retry = config.retry_after
+        message = f"too many requests (injected fault): retry after {retry} seconds"
+        await _send_json(send, entry, 429, {"message": message}, [(b"retry-after", b"%d" % retry)])
+        return
+    if fault is not None and config.fault_phase == "before":
+        await _fail(fault, send, entry)
+        return
+    swallow = fault is not None
+
+    async def capture(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            entry["appStatus"] = message["status"]
+            if not swallow:
+                entry["status"] = message["status"]
+        if not swallow:
+            await send(message)
+
+    await app(scope, _replay(body, receive), capture)
+    if fault is not None:
+        await _fail(fault, send, entry)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the already-read body to the app, then defers to the server."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _fail(fault: str, send: Send, entry: JsonObj) -> None:
+    if fault == "500":
+        message = "internal server error (injected fault)"
+        await _send_json(send, entry, 500, {"message": message}, [])
+    else:
+        await drop_connection(send)
+
+
+async def drop_connection(send: Send) -> None:
+    """Close the client's connection without a response (see the module docstring)."""
+    transport: Any = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        raise ConnectionDropped
+    transport.close()
+    await asyncio.sleep(0)  # let the server notice the closed connection before we return
+
+
+async def _send_json(
+    send: Send, entry: JsonObj, status: int, data: JsonObj, headers: list[tuple[bytes, bytes]]
+) -> None:
+    body = json.dumps(data).encode()
+    entry["status"] = status
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

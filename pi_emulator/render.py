@@ -1,0 +1,101 @@
+"""Records -> the canonical JSON the emulator returns (one function per object kind)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pi_emulator.model import Category, Restriction, Role, UserRecord, Variable
+from pi_emulator.store import Store
+from pi_emulator.wire import ORG_ID, SUPER_ADMIN_ID, USER_FIELDS, JsonObj, readable_usercode
+
+
+def user_value(store: Store, record: UserRecord, name: str) -> Any:
+    """One field of a user object as returned on the wire (stored or derived)."""
+    match name:
+        case "id":
+            return record.id
+        case "readableUserCode":
+            return readable_usercode(record.usercode)
+        case "superAdmin":
+            return record.id == SUPER_ADMIN_ID
+        case "passwordExpired":
+            return False
+        case "parentId":
+            return record.parent_id
+        case "parentIdentifier":
+            return store.parent_code(record)
+        case "orgId" | "ownerOrgId":
+            return ORG_ID
+        case _:
+            return record.fields[name]
+
+
+def user_section(store: Store, record: UserRecord) -> JsonObj:
+    """The 63-field ``user`` section, in wire.USER_FIELDS order."""
+    derived = {
+        "readableUserCode": readable_usercode(record.usercode),
+        "superAdmin": record.id == SUPER_ADMIN_ID,
+        "passwordExpired": False,
+        "parentId": record.parent_id,
+        "parentIdentifier": store.parent_code(record),
+        "orgId": ORG_ID,
+        "ownerOrgId": ORG_ID,
+    }
+    fields = record.fields
+    return {name: derived[name] if name in derived else fields[name] for name in USER_FIELDS}
+
+
+def user_object(store: Store, record: UserRecord) -> JsonObj:
+    """An element of ``GET /users``: ``id`` then the ``user`` section."""
+    return {"id": record.id, **user_section(store, record)}
+
+
+def variable(item: Variable) -> JsonObj:
+    return {"name": item.name, "value": item.value, "isSecure": item.is_secure}
+
+
+def restriction(item: Restriction) -> JsonObj:
+    return {
+        "dataConnectionIdentifier": item.connection,
+        "columnIdentifier": item.column,
+        "value": item.value,
+    }
+
+
+def sync_element(store: Store, record: UserRecord) -> JsonObj:
+    """One element of the sync payload array, every section in its canonical shape."""
+    return {
+        "user": user_section(store, record),
+        "variables": [variable(v) for v in record.variables],
+        "restrictions": [restriction(r) for r in record.restrictions],
+        "userRoles": [{"roleIdentifier": store.roles[r].name} for r in record.role_ids],
+        "userCategories": [
+            {"categoryIdentifier": store.categories[c].description} for c in record.category_ids
+        ],
+    }
+
+
+def role_object(store: Store, role: Role) -> JsonObj:
+    return {
+        "id": role.id,
+        "name": role.name,
+        "description": role.description,
+        "orgId": ORG_ID,
+        "categories": [
+            {"categoryIdentifier": store.categories[c].description} for c in role.category_ids
+        ],
+        "privileges": list(role.privileges),
+    }
+
+
+def category_object(category: Category) -> JsonObj:
+    return {
+        "id": category.id,
+        "description": category.description,
+        "parentId": category.parent_id,
+        "orgId": ORG_ID,
+        "label": category.label,
+        "helpText": category.help_text,
+        "categoryObjectsPosition": category.objects_position,
+        "cascadeFilters": category.cascade_filters,
+    }

@@ -1,0 +1,32 @@
+"""Fixtures: an in-process emulator behind Starlette's TestClient, and ADMIN's Bearer headers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from emu_helpers import Clock, TestClient, login, make_emulator
+
+from pi_emulator import Emulator, create_app
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def emulator(clock: Clock) -> Emulator:
+    return make_emulator(clock=clock)
+
+
+@pytest.fixture
+def client(emulator: Emulator) -> Iterator[TestClient]:
+    with TestClient(create_app(emulator), base_url="http://pi.test") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth(client: TestClient) -> dict[str, str]:
+    """Bearer headers for the super admin."""
+    return {"Authorization": f"Bearer {login(client)}"}

@@ -1,0 +1,169 @@
+"""The real ``pi-emulator`` console script on a loopback port: HTTP, faults, persistence."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+EMULATOR = str(Path(sys.executable).parent / "pi-emulator")
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "seed.json"
+API = "/pi/api/v2"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [EMULATOR, "--host", "127.0.0.1", "--port", str(self.port), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def wait_ready(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"emulator exited: {self.proc.communicate()}")
+            try:
+                if httpx.get(f"{self.url}/_emulator/health", timeout=0.5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("emulator did not become ready")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.communicate()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[type[Server]]:
+    servers: list[Server] = []
+
+    class Started(Server):
+        def __init__(self, *args: str) -> None:
+            super().__init__(*args)
+            servers.append(self)
+            self.wait_ready()
+
+    yield Started
+    for server in servers:
+        server.stop()
+
+
+@contextlib.contextmanager
+def _client(server: Server) -> Iterator[httpx.Client]:
+    """A client signed in as ADMIN."""
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        token = client.post(f"{API}/tokens", headers={"Authorization": "Basic admin:dashboard"})
+        assert token.status_code == 200
+        client.headers["Authorization"] = f"Bearer {token.json()['token']}"
+        yield client
+
+
+def test_real_http_with_faults_and_persistence(start: type[Server], tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    server = start("--seed", str(EXAMPLE), "--state", str(state_file), "--fault-seed", "7")
+    with _client(server) as client:
+        page = client.get(f"{API}/users", params={"pageSize": 3}).json()
+        assert (page["totalElements"], [u["usercode"] for u in page["content"]]) == (
+            10,
+            ["ADMIN", "ASHAH", "BWONG"],
+        )
+        # a dropped connection is a client-side transport error, not a 500
+        client.put("/_emulator/faults", json={"script": ["drop"]})
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.get(f"{API}/roles")
+        # 429 with Retry-After
+        client.put("/_emulator/faults", json={"script": ["429"], "retry_after": 3})
+        limited = client.get(f"{API}/roles")
+        assert (limited.status_code, limited.headers["retry-after"]) == (429, "3")
+        # a drop after the write: the client sees an error, the user exists anyway
+        client.put("/_emulator/faults", json={"script": ["drop"], "fault_phase": "after"})
+        new_user = [{"user": {"usercode": "jsmith", "forenames": "John", "surname": "Smith"}}]
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.post(f"{API}/users/sync", json=new_user)
+        payload = client.get(f"{API}/users/syncPayload", params={"usercode": "JSMITH"})
+        assert payload.json()[0]["user"]["usercode"] == "JSMITH"
+        log = client.get("/_emulator/requests").json()
+        assert [(e["fault"], e["status"]) for e in log[-4:]] == [
+            ("drop", None),
+            ("429", 429),
+            ("drop", None),
+            (None, 200),
+        ]
+        assert log[-2]["appStatus"] == 200
+    assert server.stop() == 0
+    saved = json.loads(state_file.read_text())
+    assert [u["user"]["usercode"] for u in saved["users"]][-1] == "JSMITH"
+
+    again = start("--seed", str(EXAMPLE), "--state", str(state_file))
+    with _client(again) as client:
+        found = client.get(f"{API}/users", params={"usercode(eq)": "jsmith"}).json()
+        assert [u["id"] for u in found["content"]] == [11]
+
+
+def test_cli_fault_options_apply_from_the_first_request(start: type[Server]) -> None:
+    server = start("--fault-script", "500,none", "--faults-on-login", "true", "--retry-after", "2")
+    with httpx.Client(base_url=server.url) as client:
+        first = client.post(f"{API}/tokens", headers={"Authorization": "Basic admin:dashboard"})
+        assert (first.status_code, first.json()) == (
+            500,
+            {"message": "internal server error (injected fault)"},
+        )
+        second = client.post(f"{API}/tokens", headers={"Authorization": "Basic admin:dashboard"})
+        assert second.status_code == 200
+        faults = client.get("/_emulator/faults").json()
+        assert (faults["retry_after"], faults["script"]) == (2, [])
+
+
+def test_bad_seed_exits_2(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"roles": [{"name": "R", "categories": ["Ghost"]}]}))
+    result = subprocess.run(
+        [EMULATOR, "--port", str(free_port()), "--seed", str(seed)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr == f'pi-emulator: invalid seed {seed}: roles[0]: unknown category "Ghost"\n'
+    )
+
+
+def test_bad_fault_option_exits_2() -> None:
+    result = subprocess.run(
+        [EMULATOR, "--fail-rate", "3"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.endswith(
+        "pi-emulator: error: fail_rate must be a number from 0 to 1, got 3.0\n"
+    )
