@@ -8,8 +8,9 @@ Rules, each with its reason:
   sets when written (``[]`` means none); order in YAML never matters.
 - Role names and categories compare case-insensitively (the server matches them so);
   usercodes are upper case on both sides already.
-- A listed category's ancestors are added before comparing: the server requires them, so
-  without this every such user would show a change on every plan.
+- A user's listed category's ancestors are added before comparing: the server requires them,
+  so without this every such user would show a change on every plan. A role's categories
+  are compared as written.
 - Secrets are compared by sha256 digest; a change shows ``(sensitive)`` on both sides.
 - Live users in ``users.ignore``, with ``pisync: {ignore: true}``, protected (unless declared),
   the super admin, and (when not pruning) every undeclared user never appear as changes.
@@ -212,10 +213,11 @@ def _diff_roles(
     roles: Iterable[RoleSpec], live: LiveState, ancestors: Mapping[str, tuple[str, ...]]
 ) -> list[Change]:
     out = []
+    # A role's categories are compared as written: the parent rule (S2) is about a user's
+    # userCategories, and adding parents to a role would widen what every holder sees.
+    del ancestors
     for spec in roles:
         fields = dict(spec.fields)
-        if "categories" in fields:
-            fields["categories"] = with_ancestors(fields["categories"], ancestors)
         current = live.roles.get(spec.name.casefold())
         if current is None:
             out.append(
