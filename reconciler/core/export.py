@@ -10,7 +10,7 @@ true}``, and the caller tells the user which variables to set.
 from __future__ import annotations
 
 import fnmatch
-import io
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -52,12 +52,16 @@ def export(
     with_roles: bool = True,
     skip: Iterable[str] = (),
     header: str = "",
+    default_parent: str | None = None,
 ) -> Export:
     """Desired-state files for the live users (and roles) selected by the globs.
 
     ``defaults`` are the canonical values a new user gets (omitted from the files);
-    ``skip`` are usercodes never exported (e.g. the super admin).
+    ``skip`` are usercodes never exported (e.g. the super admin); a ``parent`` equal to
+    ``default_parent`` (the account that would create the user) is omitted too.
     """
+    if default_parent:
+        defaults = {**defaults, "parent": default_parent.upper()}
     skipped = {s.upper() for s in skip}
     ancestors = _ancestors(live)
     users = [
@@ -131,7 +135,9 @@ def role_document(role: LiveRole, ancestors: Mapping[str, frozenset[str]]) -> di
     doc: dict[str, Any] = {"name": role.name}
     if role.fields.get("description"):
         doc["description"] = role.fields["description"]
-    doc["categories"] = minimal_categories(role.fields.get("categories") or (), ancestors)
+    # a role's categories are compared as written (no parents added), so write them all
+    del ancestors
+    doc["categories"] = list(role.fields.get("categories") or ())
     doc["privileges"] = list(role.fields.get("privileges") or ())
     return doc
 
@@ -215,17 +221,106 @@ def _ancestors(live: LiveState) -> dict[str, frozenset[str]]:
 
 
 def _dump(body: Mapping[str, Any], header: str, *, depth: int) -> str:
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = None  # leaf lists inline: roles: [Finance Viewer]
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
-    yaml.width = 100
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    buf = io.StringIO()
-    yaml.dump(dict(body), buf)
+    """YAML text for ``{"users": [...]}`` or ``{"roles": [...]}`` (block style, short lists
+    inline, strings quoted only when YAML would read them as something else)."""
     schema = "../" * depth + "schemas/pisync-file.schema.json"
     lines = [MODELINE.format(schema=schema)]
     if header:
         lines.append(f"# {header}")
-    return "\n".join(lines) + "\n" + buf.getvalue()
+    lines.append(
+        "# A key you remove is left as it is on the server; a list you write is complete"
+        " (roles: [] means none)."
+    )
+    for top, entries in body.items():
+        lines.append(f"{top}:")
+        for entry in entries:
+            lines.extend(_mapping(entry, indent=4, first="  - "))
+    return "\n".join(lines) + "\n"
+
+
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9 _.@/()+-]*$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_RESERVED = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
+_INLINE_WIDTH = 88
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    text = str(value)
+    if _DATE.match(text):
+        return text
+    plain = _PLAIN.match(text) and text == text.strip() and text.lower() not in _RESERVED
+    return text if plain and ": " not in text and " #" not in text else _quoted(text)
+
+
+def _key(name: str) -> str:
+    return name if _PLAIN.match(name) and name.lower() not in _RESERVED else _quoted(name)
+
+
+def _quoted(text: str) -> str:
+    """A YAML double-quoted scalar: JSON escapes, plus ``\\u`` for every character YAML 1.2
+    does not allow raw, or would fold (controls, NEL, surrogates, BOM, line separators)."""
+    return "".join(
+        c if _printable(c) else f"\\u{ord(c):04x}" for c in json.dumps(text, ensure_ascii=False)
+    )
+
+
+def _printable(c: str) -> bool:
+    o = ord(c)
+    return (
+        0x20 <= o <= 0x7E
+        or (0xA0 <= o <= 0xD7FF and o not in (0x2028, 0x2029))
+        or (0xE000 <= o <= 0xFFFD and o != 0xFEFF)
+        or o >= 0x10000
+    )
+
+
+def _mapping(entry: Mapping[str, Any], *, indent: int, first: str | None = None) -> list[str]:
+    pad = " " * indent
+    out: list[str] = []
+    for n, (key, value) in enumerate(entry.items()):
+        lead = first if (first is not None and n == 0) else pad
+        out.extend(_field(lead, _key(key), value, indent))
+    return out
+
+
+def _field(lead: str, key: str, value: Any, indent: int) -> list[str]:
+    pad = " " * indent
+    if isinstance(value, Mapping):
+        inline = "{" + ", ".join(f"{_key(k)}: {_scalar(v)}" for k, v in value.items()) + "}"
+        flat = all(not isinstance(v, (Mapping, list)) for v in value.values())
+        if flat and len(lead) + len(key) + len(inline) + 2 <= _INLINE_WIDTH:
+            return [f"{lead}{key}: {inline}"]
+        return [f"{lead}{key}:", *_mapping(value, indent=indent + 2)]
+    if isinstance(value, list):
+        if all(not isinstance(v, (Mapping, list)) for v in value):
+            inline = "[" + ", ".join(_scalar(v) for v in value) + "]"
+            if len(lead) + len(key) + len(inline) + 2 <= _INLINE_WIDTH:
+                return [f"{lead}{key}: {inline}"]
+            return [f"{lead}{key}:", *(f"{pad}  - {_scalar(v)}" for v in value)]
+        out = [f"{lead}{key}:"]
+        for item in value:
+            out.extend(_field_item(item, indent + 2))
+        return out
+    return [f"{lead}{key}: {_scalar(value)}"]
+
+
+def _field_item(item: Any, indent: int) -> list[str]:
+    pad = " " * indent
+    if isinstance(item, Mapping):
+        inline = "{" + ", ".join(f"{_key(k)}: {_inline(v)}" for k, v in item.items()) + "}"
+        if len(pad) + len(inline) + 2 <= _INLINE_WIDTH:
+            return [f"{pad}- {inline}"]
+        return _mapping(item, indent=indent + 2, first=f"{pad}- ")
+    return [f"{pad}- {_scalar(item)}"]
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_scalar(v) for v in value) + "]"
+    return _scalar(value)

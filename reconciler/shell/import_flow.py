@@ -67,6 +67,7 @@ async def import_flow(
         with_roles=with_roles,
         skip=super_admins,
         header=f"Imported from {url} by pisync import; edit freely.",
+        default_parent=settings.env.get("PISYNC_USERNAME"),
     )
     root = Path(out)
     planned = {root / f.path: f.text for f in result.files}
