@@ -28,17 +28,30 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version as dist_version
+
+        sys.stdout.write(f"pisync {dist_version('pisync')}\n")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
     config: Annotated[
         str | None,
-        typer.Option("--config", envvar="PISYNC_CONFIG", help="pisync.yaml to use."),
+        typer.Option(
+            "--config", metavar="FILE", envvar="PISYNC_CONFIG", help="pisync.yaml to use."
+        ),
     ] = None,
     url: Annotated[
         str | None,
         typer.Option(
-            "--url", envvar="PISYNC_URL", help="API base URL, e.g. https://host:8224/pi/api/v2."
+            "--url",
+            metavar="URL",
+            envvar="PISYNC_URL",
+            help="API base URL, e.g. https://host:8224/pi/api/v2.",
         ),
     ] = None,
     no_color: Annotated[
@@ -46,6 +59,12 @@ def main_options(
     ] = False,
     verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="More detail.")] = 0,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors and results.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version."
+        ),
+    ] = False,
 ) -> None:
     ctx.obj = Settings(
         config=config,
@@ -70,12 +89,15 @@ class Format:
 def validate(
     ctx: typer.Context,
     paths: Annotated[
-        list[str] | None, typer.Argument(help="Files or folders (default: sources in pisync.yaml).")
+        list[str] | None,
+        typer.Argument(metavar="PATH", help="Files or folders (default: sources in pisync.yaml)."),
     ] = None,
     fmt: Annotated[
         str | None,
         typer.Option(
-            "--format", help="text | json | github (default: github under GitHub Actions)."
+            "--format",
+            metavar="FORMAT",
+            help="text | json | github (default: github under GitHub Actions).",
         ),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too.")] = False,
@@ -123,19 +145,22 @@ def _render_issues(issues_mod: Any, fmt: str, issues: Any, result: Any) -> str:
 def plan(
     ctx: typer.Context,
     paths: Annotated[
-        list[str] | None, typer.Argument(help="Files or folders (default: sources).")
+        list[str] | None,
+        typer.Argument(metavar="PATH", help="Files or folders (default: sources)."),
     ] = None,
     out: Annotated[
-        str | None, typer.Option("--out", help="Also write the JSON plan to FILE.")
+        str | None, typer.Option("--out", metavar="FILE", help="Also write the JSON plan to FILE.")
     ] = None,
     fmt: Annotated[
-        str | None, typer.Option("--format", help="text | markdown | json | github.")
+        str | None,
+        typer.Option("--format", metavar="FORMAT", help="text | markdown | json | github."),
     ] = None,
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes.")
     ] = False,
     target: Annotated[
-        list[str] | None, typer.Option("--target", help="Only this usercode (repeatable).")
+        list[str] | None,
+        typer.Option("--target", metavar="USERCODE", help="Only this usercode (repeatable)."),
     ] = None,
 ) -> None:
     """Read the live server and show what apply would change. Never writes to the server."""
@@ -205,19 +230,23 @@ def _github_summary(markdown: str) -> None:
 @app.command()
 def apply(
     ctx: typer.Context,
-    planfile: Annotated[str | None, typer.Argument(help="A plan saved by plan --out.")] = None,
+    planfile: Annotated[
+        str | None, typer.Argument(metavar="PLANFILE", help="A plan saved by plan --out.")
+    ] = None,
     auto_approve: Annotated[
         bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Override the safety guards.")] = False,
     parallelism: Annotated[
-        int | None, typer.Option("--parallelism", min=1, max=64, help="Requests in flight.")
+        int | None,
+        typer.Option("--parallelism", metavar="N", min=1, max=64, help="Requests in flight."),
     ] = None,
     report: Annotated[
-        str | None, typer.Option("--report", help="Write a JSON report to FILE.")
+        str | None, typer.Option("--report", metavar="FILE", help="Write a JSON report to FILE.")
     ] = None,
     paths: Annotated[
-        list[str] | None, typer.Option("--path", help="Desired-state files or folders.")
+        list[str] | None,
+        typer.Option("--path", metavar="PATH", help="Desired-state files or folders."),
     ] = None,
 ) -> None:
     """Make the changes of a plan. Without PLANFILE: plan, show, ask (or --auto-approve)."""
@@ -247,15 +276,19 @@ def apply(
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    out: Annotated[str, typer.Option("--out", help="Folder to write the repository into.")],
+    out: Annotated[
+        str, typer.Option("--out", metavar="DIR", help="Folder to write the repository into.")
+    ],
     layout: Annotated[
-        str, typer.Option("--layout", help="per-user | per-role-file | single.")
+        str, typer.Option("--layout", metavar="LAYOUT", help="per-user | per-role-file | single.")
     ] = "per-user",
     include: Annotated[
-        list[str] | None, typer.Option("--include", help="Only usercodes matching GLOB.")
+        list[str] | None,
+        typer.Option("--include", metavar="GLOB", help="Only usercodes matching GLOB."),
     ] = None,
     exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", help="Skip usercodes matching GLOB.")
+        list[str] | None,
+        typer.Option("--exclude", metavar="GLOB", help="Skip usercodes matching GLOB."),
     ] = None,
     with_roles: Annotated[
         bool, typer.Option("--with-roles/--no-roles", help="Also write users/roles.yaml.")
@@ -296,7 +329,9 @@ def import_(
 
 @app.command()
 def schema(
-    out: Annotated[str | None, typer.Option("--out", help="Write the schemas into DIR.")] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", metavar="DIR", help="Write the schemas into DIR.")
+    ] = None,
 ) -> None:
     """Print the JSON Schemas (or write them into a folder)."""
     import json
