@@ -1,5 +1,6 @@
-"""Plan-time checks that need the live state: references to roles and categories that exist
-neither in YAML nor on the server, and new users missing what a create requires."""
+"""Plan-time checks that need the live state: categories that do not exist on the server,
+and new users missing what a create requires. (Roles referenced but declared nowhere are
+checked by :func:`reconciler.core.validate.unknown_role_issues`, which has item positions.)"""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from reconciler.core.model import DesiredState, LiveState, SourcePos, UserSpec
 def reference_issues(
     desired: DesiredState, live: LiveState, defaults: Mapping[str, Any]
 ) -> list[Issue]:
-    """Every unknown role or category reference, and every incomplete new user, at once."""
-    roles = {r.name.casefold() for r in desired.roles} | set(live.roles)
+    """Every unknown category reference, and every incomplete new user, at once."""
     issues: list[Issue] = []
     for role in desired.roles:
         for cat in role.fields.get("categories", ()):
@@ -23,9 +23,6 @@ def reference_issues(
     for user in desired.users:
         if user.ignore:
             continue
-        for name in user.fields.get("roles", ()):
-            if name.casefold() not in roles:
-                issues.append(_unknown_role(user, name, sorted(roles)))
         for cat in user.fields.get("categories", ()):
             if cat.casefold() not in live.categories:
                 issues.append(
@@ -38,18 +35,6 @@ def reference_issues(
 
 def _pos(user: UserSpec, key: str) -> SourcePos | None:
     return user.key_pos.get(key, user.source)
-
-
-def _unknown_role(user: UserSpec, name: str, known: list[str]) -> Issue:
-    return Issue(
-        severity="error",
-        pos=_pos(user, "roles"),
-        message=(
-            f'user {user.usercode}: role "{name}" is neither declared in YAML nor present on'
-            " the server; declare it under roles: or fix the name"
-        ),
-        key_path=f"users[{user.usercode}].roles",
-    )
 
 
 def _unknown(kind: str, name: str, pos: SourcePos | None, owner: str, live: LiveState) -> Issue:

@@ -64,7 +64,7 @@ def print_plain(console: Console, text: str) -> None:
 def error(console: Console, message: str) -> None:
     from rich.text import Text
 
-    style = STYLES["error"] if console.is_terminal else None
+    style = STYLES["error"] if console.is_terminal else ""
     console.print(Text("Error: ", style=style) + Text(message))
 
 

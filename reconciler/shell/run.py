@@ -47,6 +47,7 @@ class Loaded:
     desired: DesiredState
     defaults: Mapping[str, Any]
     warnings: tuple[Issue, ...]
+    undeclared_roles: tuple[Any, ...] = ()  # role references no file declares
 
 
 def load_desired(paths: Sequence[str], settings: Settings) -> Loaded:
@@ -64,6 +65,7 @@ def load_desired(paths: Sequence[str], settings: Settings) -> Loaded:
         desired=result.desired,
         defaults=canonical_defaults(result.config.defaults),
         warnings=tuple(i for i in result.issues if i.severity == "warning"),
+        undeclared_roles=result.undeclared_roles,
     )
 
 
@@ -154,6 +156,7 @@ async def read_and_diff(
     """Read the live state and compute the plan (plan-time reference errors raise)."""
     from reconciler.core.diff import diff
     from reconciler.core.references import reference_issues
+    from reconciler.core.validate import unknown_role_issues
     from reconciler.shell.live import read_live
 
     config = loaded.config
@@ -166,7 +169,9 @@ async def read_and_diff(
     live = await read_live(
         client, payload_for=payload_for, concurrency=config.server.concurrency, progress=progress
     )
-    issues = reference_issues(loaded.desired, live, loaded.defaults)
+    issues = unknown_role_issues(
+        loaded.undeclared_roles, (r.name for r in live.roles.values())
+    ) + reference_issues(loaded.desired, live, loaded.defaults)
     if issues:
         raise InvalidStateError("the desired state references unknown objects", issues)
     plan = diff(

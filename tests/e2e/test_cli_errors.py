@@ -57,9 +57,10 @@ def test_unknown_role_is_exit_3_with_file_and_line(emulator_factory: Any, tmp_pa
     )
     r = pisync(["plan"], cwd=tmp_path, url=emu.url)
     assert r.code == 3, r.all
-    assert r.out.startswith(
-        'users/a.yaml:5:5: error: user X1: role "Ghost" is neither declared in YAML nor'
-        " present on the server; declare it under roles: or fix the name"
+    assert r.out == (
+        'users/a.yaml:5:13: error: role "Ghost" is neither declared in a desired-state file nor'
+        " defined on the server; declare it under roles: (at users[0].roles[0])\n"
+        "1 error; nothing was planned or applied.\n"
     )
 
 

@@ -1,0 +1,266 @@
+"""desired: validated documents -> the canonical DesiredState of model.py."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+
+from reconciler.core.config import Config, RolePrune, UserPrune
+from reconciler.core.desired import (
+    build_desired,
+    canonical_defaults,
+    canonical_user_fields,
+    config_from_document,
+)
+from reconciler.core.model import (
+    USER_FIELDS,
+    DesiredState,
+    Restriction,
+    RoleSpec,
+    SourcePos,
+    UserSpec,
+    Variable,
+)
+from reconciler.core.privileges import PRIVILEGES
+from reconciler.core.validate import validate_files
+from reconciler.core.yamldoc import ParsedFile, parse_yaml
+from reconciler.schemas import load_schema
+
+FULL = """\
+roles:
+  - name: Finance Viewer
+    description: Read-only access
+    categories: [Finance, budgets, Budgets]
+    privileges: [pdf, exportToCsv, pdf]
+  - name: auditors
+users:
+  - usercode: jsmith
+    forenames: John
+    surname: " Smith "
+    email: john.smith@example.com
+    type: designer
+    enabled: true
+    lite: false
+    parent: admin
+    organisation: Dashboard
+    theme: piBerry
+    expires: 2027-01-31
+    login: {mfa: false, password: false, external: true}
+    privileges: [schedule, exportToCsv, pdf, pdf]
+    roles: [finance viewer, Auditors, Finance Viewer]
+    categories: [sales, Sales, Budgets]
+    variables:
+      region: North
+      dbPassword: {env: FINANCE_DB_PASSWORD, secure: true}
+      plain: {value: v, secure: false}
+    restrictions:
+      - {connection: Sales DB, column: Region, values: [North, East, North]}
+      - {connection: A, column: B, values: [c]}
+      - {connection: A, column: B, values: [c]}
+    pisync: {prune: false}
+  - usercode: Able
+    pisync: {ignore: true}
+"""
+
+FILE = "users/a.yaml"
+
+
+def at(line: int, col: int, file: str = FILE) -> SourcePos:
+    return SourcePos(file=file, line=line, col=col)
+
+
+def build(*files: tuple[str, str]) -> DesiredState:
+    parsed = [parse_yaml(text.encode(), name) for name, text in files]
+    assert validate_files(parsed, file_schema=load_schema("pisync-file")) == []
+    return build_desired(parsed)
+
+
+def test_users_in_canonical_form() -> None:
+    state = build((FILE, FULL))
+    able, jsmith = state.users
+    assert able == UserSpec(
+        usercode="ABLE", fields={}, source=at(32, 5), key_pos={}, prune=True, ignore=True
+    )
+    assert jsmith.usercode == "JSMITH"
+    assert jsmith.fields == {
+        "forenames": "John",
+        "surname": " Smith ",  # strings exactly as written
+        "email": "john.smith@example.com",
+        "type": "designer",
+        "enabled": True,
+        "lite": False,
+        "parent": "ADMIN",
+        "organisation": "Dashboard",
+        "theme": "piBerry",
+        "expires": "2027-01-31",
+        "login.password": False,
+        "login.external": True,
+        "login.mfa": False,
+        "privileges": ("exportToCsv", "pdf", "schedule"),
+        "roles": ("Auditors", "finance viewer"),
+        "categories": ("Budgets", "sales"),
+        "variables": (
+            Variable(name="dbPassword", env="FINANCE_DB_PASSWORD", secure=True),
+            Variable(name="plain", value="v", secure=False),
+            Variable(name="region", value="North"),
+        ),
+        "restrictions": (
+            Restriction(connection="A", column="B", values=("c",)),
+            Restriction(connection="Sales DB", column="Region", values=("East", "North")),
+        ),
+    }
+    assert list(jsmith.fields) == [f for f in USER_FIELDS if f in jsmith.fields]
+    assert jsmith.source == at(8, 5)
+    assert jsmith.prune is False
+    assert jsmith.ignore is False
+
+
+def test_key_positions_of_each_written_field() -> None:
+    jsmith = build((FILE, FULL)).users[1]
+    assert set(jsmith.key_pos) == set(jsmith.fields)
+    assert jsmith.key_pos["forenames"] == at(9, 5)
+    assert jsmith.key_pos["login.mfa"] == at(19, 13)
+    assert jsmith.key_pos["login.external"] == at(19, 42)
+    assert jsmith.key_pos["restrictions"] == at(27, 5)
+    assert jsmith.key_pos.get("usercode") is None
+    assert jsmith.key_pos.get("pisync") is None
+    assert jsmith.key_pos.get("login") is None
+
+
+def test_roles_in_canonical_form() -> None:
+    roles = build((FILE, FULL)).roles
+    assert roles == (
+        RoleSpec(name="auditors", fields={}, source=at(6, 5)),
+        RoleSpec(
+            name="Finance Viewer",
+            fields={
+                "description": "Read-only access",
+                "categories": ("budgets", "Finance"),
+                "privileges": ("exportToCsv", "pdf"),
+            },
+            source=at(2, 5),
+        ),
+    )
+
+
+def test_empty_lists_mean_none_and_are_kept() -> None:
+    user = build((FILE, "users:\n  - usercode: a\n    roles: []\n    variables: {}\n")).users[0]
+    assert user.fields == {"roles": (), "variables": ()}
+
+
+def test_file_order_never_changes_the_result() -> None:
+    a = ("users/a.yaml", "users:\n  - usercode: zed\n  - usercode: amy\n")
+    b = ("users/b.yaml", "users:\n  - usercode: Bob\nroles:\n  - name: b\n  - name: A\n")
+    one, two = build(a, b), build(b, a)
+    assert one == two
+    assert [u.usercode for u in one.users] == ["AMY", "BOB", "ZED"]
+    assert [r.name for r in one.roles] == ["A", "b"]
+
+
+def test_the_desired_state_pickles() -> None:
+    state = build((FILE, FULL))
+    again = pickle.loads(pickle.dumps(state))
+    assert again == state
+    assert again.users[1].key_pos["login.mfa"] == at(19, 13)
+
+
+def test_files_without_data_are_skipped() -> None:
+    assert build_desired([ParsedFile(file="x.yaml", data=None)]) == DesiredState()
+
+
+def test_canonical_fields_of_plain_mappings_and_defaults() -> None:
+    defaults = {"type": "user", "login": {"password": False, "external": True}, "roles": ["b", "A"]}
+    expected = {
+        "type": "user",
+        "login.password": False,
+        "login.external": True,
+        "roles": ("A", "b"),
+    }
+    assert canonical_user_fields(defaults) == expected
+    assert canonical_defaults(defaults) == expected
+
+
+def test_config_from_document() -> None:
+    text = (
+        'sources: ["people/*.yaml"]\n'
+        "server: {url: 'https://pi:8224/pi/api/v2', concurrency: 4}\n"
+        "defaults: {type: user, login: {password: false, external: true}}\n"
+        "users: {prune: disable, protected: [ADMIN, OPS_*], ignore: [SVC_*]}\n"
+        "roles: {prune: delete}\n"
+        "safety: {max_prune_count: 3}\n"
+        "plan: {expiring_days: 30}\n"
+    )
+    config = config_from_document(parse_yaml(text.encode(), "pisync.yaml"))
+    assert config.sources == ("people/*.yaml",)
+    assert config.server.url == "https://pi:8224/pi/api/v2"
+    assert config.server.concurrency == 4
+    assert config.defaults == {"type": "user", "login": {"password": False, "external": True}}
+    assert type(config.defaults["login"]) is dict  # plain values, not the YAML view
+    assert config.users_prune is UserPrune.DISABLE
+    assert config.protected == ("ADMIN", "OPS_*")
+    assert config.ignore == ("SVC_*",)
+    assert config.roles_prune is RolePrune.DELETE
+    assert config.safety.max_prune_count == 3
+    assert config.expiring_days == 30
+
+
+def test_config_from_an_empty_or_broken_document_is_the_default() -> None:
+    empty = parse_yaml(b"", "pisync.yaml", allow_empty=True)
+    assert config_from_document(empty) == Config()
+    assert config_from_document(ParsedFile(file="pisync.yaml", data=None)) == Config()
+
+
+# --- any valid document builds -----------------------------------------------------------
+
+NAMES = st.text(st.characters(codec="ascii", categories=("L", "N")), min_size=1, max_size=6)
+USERS = st.fixed_dictionaries(
+    {"usercode": st.from_regex(r"\A[A-Za-z0-9._@-]{1,8}\Z")},
+    optional={
+        "forenames": st.text(max_size=5),
+        "type": st.sampled_from(["administrator", "designer", "user", "chart-viewer"]),
+        "enabled": st.booleans(),
+        "parent": st.from_regex(r"\A[a-z]{1,4}\Z"),
+        "expires": st.none() | st.dates().map(lambda d: d.isoformat()),
+        "login": st.fixed_dictionaries(
+            {}, optional={"mfa": st.booleans(), "external": st.just(True)}
+        ),
+        "privileges": st.lists(st.sampled_from(list(PRIVILEGES)), max_size=4),
+        "roles": st.lists(NAMES, max_size=4),
+        "categories": st.lists(NAMES, max_size=4),
+        "variables": st.dictionaries(
+            NAMES,
+            NAMES
+            | st.fixed_dictionaries({"env": st.just("E"), "secure": st.booleans()})
+            | st.fixed_dictionaries({"value": NAMES}, optional={"secure": st.just(False)}),
+            max_size=3,
+        ),
+        "restrictions": st.lists(
+            st.fixed_dictionaries(
+                {"connection": NAMES, "column": NAMES, "values": st.lists(NAMES, min_size=1)}
+            ),
+            max_size=3,
+        ),
+        "pisync": st.fixed_dictionaries({}, optional={"prune": st.booleans()}),
+    },
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(USERS, max_size=5, unique_by=lambda u: str(u["usercode"]).upper()))
+def test_any_valid_document_builds(users: list[dict[str, Any]]) -> None:
+    users = [u for u in users if str(u.get("parent", "")).upper() != u["usercode"].upper()]
+    out = io.StringIO()
+    YAML(typ="safe").dump({"users": users}, out)
+    parsed = parse_yaml(out.getvalue().encode(), FILE)
+    issues = validate_files([parsed], file_schema=load_schema("pisync-file"))
+    assert [i for i in issues if i.severity == "error"] == []
+    state = build_desired([parsed])
+    assert [u.usercode for u in state.users] == sorted(u["usercode"].upper() for u in users)
+    for spec in state.users:
+        assert set(spec.key_pos) == set(spec.fields)
+        assert list(spec.fields) == [f for f in USER_FIELDS if f in spec.fields]
