@@ -22,33 +22,13 @@ from reconciler.core.model import (
     UserSpec,
 )
 from reconciler.core.plan import AccessChange, Action, Change, Kind
+from tests.core.builders import BASE_RECORD
 
 URL = "https://pi.test/pi/api/v2"
 
-_BASE: dict[str, Any] = {
-    "forenames": "Test",
-    "surname": "User",
-    "email": None,
-    "type": "user",
-    "enabled": True,
-    "lite": False,
-    "parent": None,
-    "organisation": None,
-    "theme": None,
-    "expires": None,
-    "login.password": False,
-    "login.external": True,
-    "login.mfa": False,
-    "privileges": (),
-    "roles": (),
-    "categories": (),
-    "variables": (),
-    "restrictions": (),
-}
-
 
 def luser(code: str, **fields: Any) -> LiveUser:
-    return LiveUser(usercode=code, id=f"id-{code}", record={**_BASE, **fields})
+    return LiveUser(usercode=code, id=f"id-{code}", record={**BASE_RECORD, **fields})
 
 
 def spec(code: str, **fields: Any) -> UserSpec:

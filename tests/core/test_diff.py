@@ -44,37 +44,12 @@ from reconciler.core.plan import (
     Plan,
     fingerprint,
 )
+from tests.core.builders import BASE_RECORD, rec
 
 URL = "https://pi.test/pi/api/v2"
 POS = SourcePos(file="users/a.yaml", line=2, col=5)
 
 # --- builders ------------------------------------------------------------------------------
-
-_BASE: dict[str, Any] = {
-    "forenames": "Test",
-    "surname": "User",
-    "email": None,
-    "type": "user",
-    "enabled": True,
-    "lite": False,
-    "parent": None,
-    "organisation": None,
-    "theme": None,
-    "expires": None,
-    "login.password": False,
-    "login.external": True,
-    "login.mfa": False,
-    "privileges": (),
-    "roles": (),
-    "categories": (),
-    "variables": (),
-    "restrictions": (),
-}
-
-
-def rec(extra: Mapping[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
-    """A complete canonical live record (model.py docstring)."""
-    return {**_BASE, **(extra or {}), **fields}
 
 
 def luser(
@@ -775,7 +750,9 @@ def test_fingerprint_is_stable_and_tracks_the_live_object() -> None:
 
 
 def test_plan_round_trips_through_json() -> None:
-    plan = run(CASES["role create and update, role fields in ROLE_FIELDS order, categories as written"])
+    plan = run(
+        CASES["role create and update, role fields in ROLE_FIELDS order, categories as written"]
+    )
     plan2 = diff(
         DesiredState(
             users=(
@@ -1137,4 +1114,4 @@ def test_applying_a_plan_converges(data: st.DataObject, config: Config) -> None:
 
 def test_user_fields_cover_the_spec_keys() -> None:
     # the table above is written against this list; a new field must get a rule here
-    assert tuple(_BASE) == USER_FIELDS
+    assert tuple(BASE_RECORD) == USER_FIELDS

@@ -50,6 +50,7 @@ from reconciler.core.render import (
     render_text,
     text_lines,
 )
+from tests.core.builders import rec
 
 URL = "https://pi.example.com:8224/pi/api/v2"
 TODAY = dt.date(2026, 1, 10)
@@ -74,31 +75,6 @@ Plan: 1 to create, 1 to update, 1 to disable, 0 to delete.
 
 
 # --- building states ---------------------------------------------------------------------
-
-_BASE: dict[str, Any] = {
-    "forenames": "Test",
-    "surname": "User",
-    "email": None,
-    "type": "user",
-    "enabled": True,
-    "lite": False,
-    "parent": None,
-    "organisation": None,
-    "theme": None,
-    "expires": None,
-    "login.password": False,
-    "login.external": True,
-    "login.mfa": False,
-    "privileges": (),
-    "roles": (),
-    "categories": (),
-    "variables": (),
-    "restrictions": (),
-}
-
-
-def rec(extra: Mapping[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
-    return {**_BASE, **(extra or {}), **fields}
 
 
 def luser(code: str, extra: Mapping[str, Any] | None = None, **fields: Any) -> LiveUser:
