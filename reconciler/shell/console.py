@@ -45,6 +45,10 @@ def make_console(
 
 def print_segments(console: Console, lines: Iterable[tuple[tuple[str, str | None], ...]]) -> None:
     """Print renderer lines (text, style-name) segments, coloured only on a terminal."""
+    if not console.is_terminal:  # plain text: no per-line rich rendering (1-4 s per 1,000s)
+        console.file.write("".join("".join(chunk for chunk, _ in line) + "\n" for line in lines))
+        console.file.flush()
+        return
     from rich.text import Text
 
     for line in lines:
