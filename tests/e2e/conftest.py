@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,42 +16,17 @@ from typing import Any
 
 import pytest
 
+from pi_emulator.process import EmulatorProcess, free_port
+
+__all__ = ["SECRET", "Emulator", "free_port", "pisync", "start_emulator"]
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PISYNC = str(BIN / "pisync")
-EMULATOR = str(BIN / "pi-emulator")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Emulator:
-    port: int
-    process: subprocess.Popen[bytes]
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"{self.base}/pi/api/v2"
-
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(
-            f"{self.base}/_emulator/{path}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            raw = resp.read()
-        return json.loads(raw) if raw else None
+class Emulator(EmulatorProcess):
+    """A real emulator process, plus the API calls and request-log reads tests make."""
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """Call the API as the super admin, as another tool or a person in the UI would."""
@@ -82,37 +55,9 @@ class Emulator:
     def clear_requests(self) -> None:
         self.control("DELETE", "requests")
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
 
 def start_emulator(tmp: Path, seed: Mapping[str, Any] | None, *extra: str) -> Emulator:
-    port = free_port()
-    args = [EMULATOR, "--host", "127.0.0.1", "--port", str(port)]
-    if seed is not None:
-        seed_file = tmp / f"seed-{port}.json"
-        seed_file.write_text(json.dumps(seed), encoding="utf-8")
-        args += ["--seed", str(seed_file)]
-    log = (tmp / f"emulator-{port}.log").open("wb")
-    proc = subprocess.Popen([*args, *extra], stdout=log, stderr=subprocess.STDOUT)
-    emu = Emulator(port=port, process=proc)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError((tmp / f"emulator-{port}.log").read_text())
-        try:
-            emu.control("GET", "health")
-            return emu
-        except OSError:
-            time.sleep(0.05)
-    emu.stop()
-    raise RuntimeError("the emulator did not become ready in 20 s")
+    return Emulator.start(tmp, seed=seed, args=extra, ready_timeout=20)
 
 
 @pytest.fixture

@@ -1,0 +1,449 @@
+"""Benchmark: ``pisync import --out DIR`` of 10,000 users, then ``pisync plan`` on the result.
+
+A ``pi-emulator`` process is started on a free loopback port with ``--latency-ms 20`` and a
+generated seed of ``--users`` users (default 10,000) that looks like a real organisation: a
+two-level category tree, 20 roles, a manager hierarchy (``parentIdentifier``), every user
+type, 1-2 roles and 1-3 categories each, a few privileges, variables (10% with a secure
+one), data-connection restrictions (30%), expiry dates, disabled users, password logins.
+
+Measured, each command in a fresh process (so the peak RSS is its own):
+
+1. baseline: a bare ``httpx`` client doing the same reads as the import (``GET /users`` pages
+   of 500, ``/roles``, ``/categories``, then ``GET /users/syncPayload`` for every user with
+   the same number of requests in flight) and nothing else: the network-and-server floor;
+2. ``pisync import --out DIR``: wall time, users/s, peak RSS, CPU; ratio to the baseline;
+3. ``pisync validate`` in the imported folder (load of the written files, offline);
+4. ``pisync plan --detailed-exitcode`` in the imported folder, with the secure variables
+   the import names (``PISYNC_VAR_<USER>_<NAME>``) set to their seeded values: it must be
+   empty (exit 0); otherwise the first 40 lines of the plan are printed.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_import.py                 # 10,000 users, 20 ms
+    .venv/bin/python benchmarks/bench_import.py --users 2000 --concurrency 16 --keep
+
+``--concurrency N`` sets ``server.concurrency`` (the readers in flight) for the import and
+the plan (default: pisync's own default, 8); the baseline uses the same number.
+``--profile`` also runs the import once more under cProfile and prints the top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import pstats
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pi_emulator.process import EmulatorProcess as Emulator
+
+BIN = Path(sys.executable).parent
+PISYNC = str(BIN / "pisync")
+PYTHON = sys.executable
+DEFAULT_CONCURRENCY = 8  # pisync's server.concurrency default
+
+FORENAMES = ["John", "Mary", "Ahmed", "Li", "Olga", "Sofia", "Kwame", "Aiko", "Pedro", "Anna",
+             "Zoë", "José", "Siobhán", "Łukasz"]  # fmt: skip
+SURNAMES = ["Smith", "Jones", "Khan", "Wang", "Ivanova", "Garcia", "Mensah", "Sato", "Silva",
+            "O'Brien", "Müller", "van der Berg"]  # fmt: skip
+TYPE_IDS = [3, 3, 3, 3, 4, 4, 2, 1, 0]
+CATEGORY_TREE = {
+    "Finance": ["Budgets", "Forecasts", "Payroll", "Tax"],
+    "Sales": ["Sales North", "Sales South", "Sales East", "Sales West"],
+    "HR": ["Recruiting", "Benefits", "Training"],
+    "Operations": ["Logistics", "Facilities", "Procurement"],
+    "Marketing": ["Campaigns", "Brand"],
+    "Support": ["Tier 1", "Tier 2"],
+    "Executive": [],
+}
+LEAVES = [(top, kid) for top, kids in CATEGORY_TREE.items() for kid in kids] + [
+    (top, None) for top, kids in CATEGORY_TREE.items() if not kids
+]
+PRIVILEGES = [
+    "exportToCsv", "exportToExcel", "exportToWord", "exportToPpt", "schedule", "scheduleToEmail",
+    "saveFilters", "applySavedFilters", "subscription", "editCharts", "editReports",
+    "collaborate", "modifyLayouts", "saveLayouts",
+]  # fmt: skip
+DEFAULT_ON = ["accessAccount", "audit", "clientExcludePasswordExpiry", "editOwnPassword",
+              "logoutEnabled", "pdf"]  # fmt: skip
+REGIONS = ["North", "South", "East", "West", "APAC", "UK", "EMEA"]
+ROLES = [f"{dept} {level}" for dept in CATEGORY_TREE for level in ("Viewer", "Analyst", "Lead")][
+    :20
+]
+CONNECTIONS = [("Sales DB", "Region"), ("Finance DW", "Cost Centre"), ("HR Mart", "Department")]
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+def seed_document(users: int, seed: int = 7) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
+    """The seed, and the secure variables' values by (usercode, variable name)."""
+    rng = random.Random(seed)
+    categories: list[dict[str, Any]] = []
+    for top, kids in CATEGORY_TREE.items():
+        categories.append({"name": top, "parent": None, "helpText": f"{top} reporting"})
+        categories += [{"name": k, "parent": top} for k in kids]
+    roles = []
+    for name in ROLES:
+        top, kid = rng.choice(LEAVES)
+        roles.append(
+            {
+                "name": name,
+                "description": f"{name}: generated role",
+                "categories": [top] + ([kid] if kid else []),
+                "privileges": sorted(rng.sample(PRIVILEGES, 2)),
+            }
+        )
+    secrets: dict[tuple[str, str], str] = {}
+    managers = max(1, users // 100)
+    elements = []
+    for i in range(users):
+        code = f"USER{i:06d}" if i >= managers else f"MGR{i:04d}"
+        forenames, surname = rng.choice(FORENAMES), rng.choice(SURNAMES)
+        user: dict[str, Any] = {
+            "usercode": code,
+            "forenames": forenames,
+            "surname": surname,
+            "email": f"{code.lower()}@example.com",
+            "userTypeId": rng.choice(TYPE_IDS),
+        }
+        if i >= managers:
+            user["parentIdentifier"] = f"MGR{rng.randrange(managers):04d}"
+        for flag in rng.sample(PRIVILEGES, rng.randint(0, 4)):
+            user[flag] = True
+        if rng.random() < 0.1:
+            user[rng.choice(DEFAULT_ON)] = False
+        if rng.random() < 0.05:
+            user["clientEnabled"] = False
+        if rng.random() < 0.15:
+            user["userExpirationDate"] = f"2027-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        if rng.random() < 0.2:
+            user.update(allowPasswordLogin=True, password=f"pw-{i}")
+        if rng.random() < 0.05:
+            user["lite"] = True
+        cats: list[str] = []
+        for top, kid in rng.sample(LEAVES, rng.randint(0, 3)):
+            cats += [c for c in (top, kid) if c and c not in cats]
+        variables = [{"name": "region", "value": rng.choice(REGIONS), "isSecure": False}]
+        if rng.random() < 0.3:
+            variables.append(
+                {"name": "costCentre", "value": str(rng.randint(1000, 9999)), "isSecure": False}
+            )
+        if i % 10 == 3:
+            value = f"secret-{i}-{rng.randrange(10**6)}"
+            variables.append({"name": "warehouseKey", "value": value, "isSecure": True})
+            secrets[(code, "warehouseKey")] = value
+        restrictions = []
+        if rng.random() < 0.3:
+            conn, col = rng.choice(CONNECTIONS)
+            restrictions = [
+                {"dataConnectionIdentifier": conn, "columnIdentifier": col, "value": v}
+                for v in rng.sample(REGIONS, rng.randint(1, 2))
+            ]
+        elements.append(
+            {
+                "user": user,
+                "userRoles": [{"roleIdentifier": r} for r in rng.sample(ROLES, rng.randint(0, 2))],
+                "userCategories": [{"categoryIdentifier": c} for c in cats],
+                "variables": variables,
+                "restrictions": restrictions,
+            }
+        )
+    return {"categories": categories, "roles": roles, "users": elements}, secrets
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+def start_emulator(tmp: Path, seed_file: Path, *extra: str) -> Emulator:
+    return Emulator.start(tmp, seed=seed_file, args=extra, ready_timeout=120)
+
+
+# A fresh wrapper process per command, so that RUSAGE_CHILDREN is that command's own peak.
+WRAPPER = r"""
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.run(sys.argv[1:], capture_output=True, text=True, check=False,
+                      stdin=subprocess.DEVNULL)
+wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall_s": wall, "rss_mb": usage.ru_maxrss / 1024,
+                  "cpu_s": usage.ru_utime + usage.ru_stime, "exit": proc.returncode,
+                  "stdout": proc.stdout, "stderr": proc.stderr}))
+"""
+
+# The baseline: the import's reads with a bare httpx client, the same requests in flight.
+RAW_READER = r"""
+import asyncio, base64, json, sys
+import httpx
+
+URL, CONCURRENCY, PAGE = sys.argv[1], int(sys.argv[2]), 500
+
+async def main():
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=URL, limits=limits, timeout=60) as http:
+        basic = base64.b64encode(b"admin:dashboard").decode()
+        r = await http.post("/tokens", json={}, headers={"Authorization": f"Basic {basic}"})
+        http.headers["Authorization"] = "Bearer " + r.json()["token"]
+
+        async def listing(path):
+            items, page = [], 1
+            while True:
+                r = await http.get(path, params={"page": page, "pageSize": PAGE})
+                r.raise_for_status()
+                body = r.json()
+                items += body["content"]
+                if body["last"] or not body["content"]:
+                    return items
+                page += 1
+
+        users, roles, cats = await asyncio.gather(
+            listing("/users"), listing("/roles"), listing("/categories"))
+        codes = iter([u["usercode"] for u in users])
+        payloads = {}
+
+        async def worker():
+            for code in codes:
+                r = await http.get("/users/syncPayload", params={"usercode": code})
+                r.raise_for_status()
+                payloads[code] = r.json()[0]
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        print(json.dumps({"users": len(users), "payloads": len(payloads),
+                          "roles": len(roles), "categories": len(cats)}))
+
+asyncio.run(main())
+"""
+
+
+@dataclass
+class Run:
+    wall_s: float
+    rss_mb: float
+    cpu_s: float
+    exit: int
+    stdout: str
+    stderr: str
+
+    def lines(self) -> list[str]:
+        return (self.stdout + self.stderr).splitlines()
+
+
+def pisync_env(url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PISYNC_", "GITHUB_"))}
+    env.update(
+        PISYNC_URL=url,
+        PISYNC_USERNAME="admin",
+        PISYNC_PASSWORD="dashboard",
+        NO_COLOR="1",
+        COLUMNS="120",
+        PISYNC_TODAY="2026-11-26",
+    )
+    env.update(extra or {})
+    return env
+
+
+def run_wrapped(command: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> Run:
+    proc = subprocess.run(
+        [PYTHON, "-c", WRAPPER, *command],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Run(**json.loads(proc.stdout))
+
+
+def pisync(args: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> Run:
+    return run_wrapped([PISYNC, *args], cwd=cwd, env=env)
+
+
+SECRET_LINE = re.compile(r"^\s+(PISYNC_VAR_\w+)\s+\(user (\S+), variable (.+)\)\s*$")
+
+
+def secret_env(
+    import_out: str, secrets: Mapping[tuple[str, str], str]
+) -> tuple[dict[str, str], list[str]]:
+    """Environment for the plan from the names the import printed; and unmatched lines."""
+    env: dict[str, str] = {}
+    unknown: list[str] = []
+    for line in import_out.splitlines():
+        m = SECRET_LINE.match(line)
+        if not m:
+            continue
+        name, code, var = m.groups()
+        value = secrets.get((code.upper(), var))
+        if value is None:
+            unknown.append(line.strip())
+        else:
+            env[name] = value
+    return env, unknown
+
+
+def machine() -> str:
+    try:
+        nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        nproc = "?"
+    return (
+        f"machine: nproc {nproc.strip()}, os.cpu_count {os.cpu_count()}, "
+        f"{platform.machine()}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def folder_size(root: Path) -> tuple[int, int]:
+    files = [p for p in root.rglob("*") if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def profile_import(work: Path, env: Mapping[str, str], top: int = 30) -> None:
+    out = work / "import.prof"
+    dest = work / "imported-profiled"
+    command = [PYTHON, "-m", "cProfile", "-o", str(out), PISYNC, "import", "--out", str(dest)]
+    run = run_wrapped(command, cwd=work, env=env)
+    print(
+        f"\ncProfile of `pisync import` ({run.wall_s:.2f} s under the profiler, exit {run.exit});"
+        f" top {top} by cumulative, then by own time:"
+    )
+    stats = pstats.Stats(str(out))
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--latency-ms", type=int, default=20)
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="server.concurrency (default: pisync's, 8)"
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip the bare-httpx run")
+    parser.add_argument("--profile", action="store_true", help="also cProfile the import")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args()
+    concurrency = args.concurrency or DEFAULT_CONCURRENCY
+
+    print(machine())
+    tmp = Path(tempfile.mkdtemp(prefix="pisync-bench-import-"))
+    emu: Emulator | None = None
+    try:
+        seed, secrets = seed_document(args.users)
+        seed_file = tmp / "seed.json"
+        seed_file.write_text(json.dumps(seed), encoding="utf-8")
+        started = time.perf_counter()
+        emu = start_emulator(tmp, seed_file, "--latency-ms", str(args.latency_ms))
+        startup = time.perf_counter() - started
+        users_live = int(emu.control("GET", "health")["users"])
+        print(
+            f"seed: {args.users} users ({users_live} live with ADMIN), {len(seed['roles'])} roles,"
+            f" {len(seed['categories'])} categories, {len(secrets)} secure variables, "
+            f"{seed_file.stat().st_size / 1e6:.1f} MB; emulator ready in {startup:.1f} s; "
+            f"--latency-ms {args.latency_ms}; {concurrency} requests in flight; {tmp}"
+        )
+        work = tmp / "work"
+        work.mkdir()
+        if args.concurrency:
+            (work / "pisync.yaml").write_text(
+                f"server:\n  concurrency: {args.concurrency}\n", encoding="utf-8"
+            )
+        env = pisync_env(emu.url)
+
+        baseline: Run | None = None
+        if not args.no_baseline:
+            baseline = run_wrapped(
+                [PYTHON, "-c", RAW_READER, emu.url, str(concurrency)], cwd=work, env=env
+            )
+            if baseline.exit != 0:
+                print("baseline FAILED:\n" + "\n".join(baseline.lines()[-20:]))
+                baseline = None
+
+        dest = work / "imported"
+        cpu_before = emu.cpu_seconds()
+        imp = pisync(["import", "--out", str(dest)], cwd=work, env=env)
+        emu_cpu = emu.cpu_seconds() - cpu_before
+        if imp.exit != 0:
+            print(f"pisync import FAILED (exit {imp.exit}):\n" + "\n".join(imp.lines()[-40:]))
+            return 1
+        summary = [ln for ln in imp.stdout.splitlines() if ln.startswith("Imported")]
+        files, size = folder_size(dest / "users")
+
+        if args.concurrency:
+            text = (dest / "pisync.yaml").read_text(encoding="utf-8")
+            (dest / "pisync.yaml").write_text(
+                text + f"server:\n  concurrency: {args.concurrency}\n", encoding="utf-8"
+            )
+        validate = pisync(["validate"], cwd=dest, env=env)
+        plan_secrets, unknown = secret_env(imp.stdout, secrets)
+        plan = pisync(["plan", "--detailed-exitcode"], cwd=dest, env=env | plan_secrets)
+
+        print(f"import: {summary[0] if summary else imp.stdout.splitlines()[:1]}")
+        print(f"        users/ holds {files} files, {size / 1e6:.1f} MB of YAML")
+        print(
+            f"        {len(plan_secrets)} secure-variable environment names printed and set "
+            f"for the plan (seeded: {len(secrets)})"
+            + (f"; {len(unknown)} NOT matched: {unknown[:3]}" if unknown else "")
+        )
+        print()
+        floor = (args.users + 1) * args.latency_ms / 1000 / concurrency
+        head = f"{'step':<34} {'wall s':>7} {'users/s':>8} {'ratio':>7} {'CPU s':>6} {'RSS MB':>7}"
+        rows = [head, "-" * len(head)]
+
+        def row(label: str, run: Run, ratio: str) -> str:
+            return (
+                f"{label:<34} {run.wall_s:>7.2f} {args.users / run.wall_s:>8.0f} {ratio:>7}"
+                f" {run.cpu_s:>6.2f} {run.rss_mb:>7.0f}"
+            )
+
+        rows.append(
+            f"{'latency bound (N users x 20ms / ' + str(concurrency) + ')':<34} {floor:>7.2f}"
+            f" {args.users / floor:>8.0f}"
+        )
+        if baseline is not None:
+            rows.append(row("baseline: bare httpx, same reads", baseline, "1.00x"))
+        base_s = baseline.wall_s if baseline is not None else floor
+        rows.append(row("pisync import --out DIR", imp, f"{imp.wall_s / base_s:.2f}x"))
+        rows.append(row("pisync validate (imported folder)", validate, ""))
+        rows.append(row("pisync plan (imported folder)", plan, f"{plan.wall_s / base_s:.2f}x"))
+        print(
+            "ratio = wall time over the "
+            + ("bare-httpx baseline" if baseline is not None else "latency bound")
+            + " (same run, same emulator); CPU s / RSS MB = CPU time and peak RSS of the"
+            " command's own process"
+        )
+        print("\n".join(rows))
+        print(f"emulator CPU during the import: {emu_cpu:.2f} s")
+        if validate.exit != 0:
+            print(f"validate of the imported folder FAILED (exit {validate.exit}):")
+            print("\n".join(validate.lines()[:40]))
+        if plan.exit == 0:
+            print("plan in the imported folder: EMPTY (exit 0), as it should be")
+        else:
+            print(f"plan in the imported folder: NOT EMPTY (exit {plan.exit}); first 40 lines:")
+            print("\n".join(plan.lines()[:40]))
+        if args.profile:
+            profile_import(work, env)
+        return 0 if plan.exit == 0 and validate.exit == 0 and not unknown else 1
+    finally:
+        if emu is not None:
+            emu.stop()
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
