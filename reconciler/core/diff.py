@@ -396,7 +396,8 @@ def _variable_ref(v: Variable) -> Any:
 
 
 def live_fingerprint(user: LiveUser) -> str:
-    return fingerprint(dict(user.payload) if user.payload is not None else dict(user.record))
+    """The fingerprint of what was read: the syncPayload when read, else the record."""
+    return fingerprint(user.payload if user.payload is not None else dict(user.record))
 
 
 def sha256(text: str) -> str:

@@ -254,12 +254,22 @@ def _scalar(value: Any) -> str:
     text = str(value)
     if _DATE.match(text):
         return text
-    plain = _PLAIN.match(text) and text == text.strip() and text.lower() not in _RESERVED
-    return text if plain and ": " not in text and " #" not in text else _quoted(text)
+    return text if _is_plain(text) else _quoted(text)
 
 
 def _key(name: str) -> str:
-    return name if _PLAIN.match(name) and name.lower() not in _RESERVED else _quoted(name)
+    return name if _is_plain(name) else _quoted(name)
+
+
+def _is_plain(text: str) -> bool:
+    """Whether YAML reads ``text`` back unquoted as exactly this string."""
+    return bool(
+        _PLAIN.match(text)
+        and text == text.strip()
+        and text.lower() not in _RESERVED
+        and ": " not in text
+        and " #" not in text
+    )
 
 
 def _quoted(text: str) -> str:

@@ -18,14 +18,13 @@ same plan.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from reconciler.core.model import SourcePos
+from reconciler.core.model import FrozenJson, SourcePos, canonical_json
 
 FORMAT_VERSION = 1
 SENSITIVE = "(sensitive)"
@@ -326,7 +325,7 @@ def parent_depths(changes: Sequence[Change]) -> dict[str, int]:
 
 def fingerprint(obj: Any) -> str:
     """sha256 of the canonical JSON of a live object (sorted keys, no whitespace)."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = obj.text if isinstance(obj, FrozenJson) else canonical_json(obj)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -23,7 +23,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.core.model import Category, LiveRole, LiveUser, Restriction, Variable
+from reconciler.core.model import (
+    Category,
+    FrozenJson,
+    LiveRole,
+    LiveUser,
+    Restriction,
+    Variable,
+    plain,
+)
 from reconciler.core.privileges import PRIVILEGES, USER_TYPE_NAMES, USER_TYPES
 
 BASE_PATH = "/pi/api/v2"
@@ -151,7 +159,7 @@ def live_user(summary: Mapping[str, Any], element: Mapping[str, Any] | None) -> 
         usercode=user_code(summary),
         id=ident(summary.get("id", user.get("id"))),
         record=record,
-        payload=element,
+        payload=None if element is None else FrozenJson(element),
         super_admin=summary.get("superAdmin") is True or user.get("superAdmin") is True,
     )
 
@@ -251,7 +259,7 @@ def sync_element(
     first).
     """
     element: dict[str, Any] = (
-        copy.deepcopy(dict(base))
+        copy.deepcopy(plain(base))
         if base is not None
         else {
             "user": {},
