@@ -4,6 +4,11 @@ Each user create/update is one ``POST /users/sync`` with the complete merged pay
 live payload with the plan's managed values overlaid); a disable is the same with
 ``clientEnabled: false``; a delete is ``DELETE /users/{id}``. One failed change does not stop
 the others; the result lists every outcome with the server's message.
+
+A role create (``POST /roles``) is the one write that is not idempotent, so the client never
+resends it once it may have reached the server. When its answer is lost (a dropped
+connection, a 5xx, an unreadable body), apply reads the roles: if the role is there, the
+create happened; if not, it never arrived and is sent once more.
 """
 
 from __future__ import annotations
@@ -15,11 +20,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.core.model import LiveState
+from reconciler.core.model import LiveRole, LiveState
 from reconciler.core.plan import Action, Change, Kind, Plan, parent_depths, phase
-from reconciler.errors import PisyncError
+from reconciler.errors import ConnectionFailed, PisyncError, ServerError, UnexpectedResponse
 from reconciler.pi import wire
-from reconciler.shell.client import PiClient
+from reconciler.shell.client import PiClient, counting
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,21 +123,22 @@ async def _one(
     change: Change, client: PiClient, live: LiveState, secrets: Mapping[str, str]
 ) -> Outcome:
     started = time.monotonic()
-    before = client.stats.attempts
-    try:
-        await write(change, client, live, secrets)
-    except PisyncError as exc:
-        return Outcome(
-            change=change,
-            ok=False,
-            message=str(exc),
-            attempts=max(1, client.stats.attempts - before),
-            seconds=time.monotonic() - started,
-        )
+    # counted per task: the client's own stats mix every worker's requests
+    with counting() as sent:
+        try:
+            await write(change, client, live, secrets)
+        except PisyncError as exc:
+            return Outcome(
+                change=change,
+                ok=False,
+                message=str(exc),
+                attempts=max(1, sent.attempts),
+                seconds=time.monotonic() - started,
+            )
     return Outcome(
         change=change,
         ok=True,
-        attempts=max(1, client.stats.attempts - before),
+        attempts=max(1, sent.attempts),
         seconds=time.monotonic() - started,
     )
 
@@ -157,7 +163,7 @@ async def write(
 async def _write_role(change: Change, client: PiClient, live: LiveState) -> None:
     current = live.roles.get(change.key.casefold())
     if change.action is Action.CREATE:
-        await client.create_role(wire.role_body(change.key, change.desired, None))
+        await _create_role(change, client)
     elif change.action is Action.UPDATE:
         base = current.raw if current is not None else None
         await client.update_role(
@@ -165,6 +171,61 @@ async def _write_role(change: Change, client: PiClient, live: LiveState) -> None
         )
     else:
         await client.delete_role(_required_id(change))
+
+
+async def _create_role(change: Change, client: PiClient) -> None:
+    """``POST /roles`` without ever sending it twice to a server that may have processed it
+    (see the module docstring); a 409 on the second send means the first landed late."""
+    body = wire.role_body(change.key, change.desired, None)
+    try:
+        await client.create_role(body)
+        return
+    except ServerError as exc:
+        if not _answer_lost(exc):
+            raise
+    found = await _find_role(client, change.key)
+    if found is None:
+        try:
+            await client.create_role(body)  # it never arrived: sending it again is safe
+            return
+        except UnexpectedResponse as exc:
+            if exc.status != 409:
+                raise
+        found = await _find_role(client, change.key)
+        if found is None:
+            raise PisyncError(
+                f"{change.label}: the server says the role exists (409) but does not list it"
+            )
+    if not _role_matches(found, change.desired):
+        await client.update_role(found.id, wire.role_body(change.key, change.desired, found.raw))
+
+
+def _answer_lost(exc: ServerError) -> bool:
+    """Whether a failed request may or may not have been processed (we cannot tell)."""
+    if isinstance(exc, ConnectionFailed):
+        return True
+    status = exc.status if isinstance(exc, UnexpectedResponse) else 0
+    return status is None or status == 429 or status >= 500
+
+
+async def _find_role(client: PiClient, name: str) -> LiveRole | None:
+    try:
+        roles = [wire.live_role(o) for o in await client.list_all(wire.ROLES, "roles")]
+    except wire.WireError as exc:
+        raise UnexpectedResponse(str(exc)) from None
+    return next((r for r in roles if r.name.casefold() == name.casefold()), None)
+
+
+def _role_matches(role: LiveRole, desired: Mapping[str, Any]) -> bool:
+    fields = role.fields
+    if "description" in desired and desired["description"] != fields["description"]:
+        return False
+    for key in ("categories", "privileges"):
+        if key in desired and sorted(str(v).casefold() for v in desired[key]) != sorted(
+            str(v).casefold() for v in fields[key]
+        ):
+            return False
+    return True
 
 
 def _required_id(change: Change) -> str:

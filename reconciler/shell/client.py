@@ -11,18 +11,22 @@ Every network call pisync makes goes through :class:`PiClient`. Policy, with rea
 - A request that is not idempotent (``POST /roles``) is retried only when it cannot have
   reached the server (connect errors); the sync endpoint takes the complete payload, so
   repeating it is harmless.
-- A 401 triggers one re-login, then the request is retried once.
+- A 401 triggers one re-login, then the request is sent again (see :meth:`PiClient.call`).
 - Credentials and tokens never appear in messages or logs.
+- :func:`counting` counts the requests one task sends (the apply report's ``attempts``):
+  the client is shared by concurrent workers, so its own ``stats`` cannot say that.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import contextvars
 import datetime as dt
 import email.utils
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +43,7 @@ from reconciler.pi import wire
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 60.0
+MAX_RELOGINS = 3  # per request
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +72,23 @@ class _PreSend(Exception):
 class RetryStats:
     attempts: int = 0
     retries: int = 0
+
+
+_TASK_STATS: contextvars.ContextVar[RetryStats | None] = contextvars.ContextVar(
+    "pisync_task_stats", default=None
+)
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[RetryStats]:
+    """Count the API requests (retries included, sign-ins not) sent inside this block by
+    the current task only; concurrent tasks each count their own."""
+    stats = RetryStats()
+    token = _TASK_STATS.set(stats)
+    try:
+        yield stats
+    finally:
+        _TASK_STATS.reset(token)
 
 
 class PiClient:
@@ -127,7 +149,7 @@ class PiClient:
                 " PISYNC_USERNAME and PISYNC_PASSWORD so pisync can sign in again"
             )
         basic = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
-        response = await self._send(
+        response, _ = await self._send(
             "POST", wire.TOKENS, headers={"Authorization": f"Basic {basic}"}, json={}, auth=False
         )
         if response.status_code == 401:
@@ -143,11 +165,14 @@ class PiClient:
                 if self._token is None:
                     await self.login()
 
-    async def _relogin(self, stale: str | None) -> None:
+    async def _relogin(self, stale: str | None) -> bool:
+        """Sign in again unless another task already replaced ``stale``; True if we did."""
         async with self._login_lock:
-            if self._token == stale:
-                self._token = None
-                await self.login()
+            if self._token != stale:
+                return False
+            self._token = None
+            await self.login()
+            return True
 
     # --- requests ------------------------------------------------------------------------
 
@@ -162,16 +187,24 @@ class PiClient:
     ) -> Any:
         """Send one API request with the retry policy; return the JSON body (or None)."""
         await self.ensure_token()
-        response = await self._send(method, path, params=params, json=json, idempotent=idempotent)
-        if response.status_code == 401:
-            await self._relogin(self._token_of(response))
-            response = await self._send(
-                method, path, params=params, json=json, idempotent=idempotent
-            )
-            if response.status_code == 401:
+        response, tries = await self._send(
+            method, path, params=params, json=json, idempotent=idempotent
+        )
+        relogins, fresh = 0, False
+        while response.status_code == 401:
+            # One re-login per 401, then the request again. A token can also expire while a
+            # retry waits out its backoff, so a 401 after retries earns another re-login (at
+            # most MAX_RELOGINS); a token this call just got, refused on its first use, means
+            # the server refuses fresh tokens: give up.
+            if (fresh and tries == 1) or relogins == MAX_RELOGINS:
                 raise AuthenticationFailed(
                     f"{method} {path}: the server answered 401 after signing in again"
                 )
+            relogins += 1
+            fresh = await self._relogin(self._token_of(response))
+            response, tries = await self._send(
+                method, path, params=params, json=json, idempotent=idempotent
+            )
         if response.status_code >= 400:
             raise UnexpectedResponse(
                 f"{method} {path}: HTTP {response.status_code}: {server_message(response)}",
@@ -196,22 +229,27 @@ class PiClient:
         headers: Mapping[str, str] | None = None,
         auth: bool = True,
         idempotent: bool = True,
-    ) -> httpx.Response:
+    ) -> tuple[httpx.Response, int]:
+        """The response and how many times the request was sent."""
         what = f"{method} {path}"
+        tries = 0
         try:
             async for attempt in stamina.retry_context(
-                on=self._retry_hook(idempotent),
+                on=self._retry_hook(what, idempotent),
                 attempts=self._attempts,
                 timeout=self._total_timeout,
                 wait_initial=0.2,
                 wait_max=5.0,
             ):
                 with attempt:
-                    return await self._once(method, path, params, json, headers, auth)
+                    tries += 1
+                    return await self._once(method, path, params, json, headers, auth), tries
         except _Retryable as exc:
+            # count what was sent: a request that is not idempotent is sent only once, and
+            # the total timeout can end the retries early
+            after = f" after {tries} attempts" if tries > 1 else ""
             raise UnexpectedResponse(
-                f"{what}: HTTP {exc.status} after {self._attempts} attempts: {exc.message}",
-                status=exc.status,
+                f"{what}: HTTP {exc.status}{after}: {exc.message}", status=exc.status
             ) from None
         except (httpx.TransportError, _PreSend) as exc:
             cause = exc.__cause__ if isinstance(exc, _PreSend) else exc
@@ -228,6 +266,8 @@ class PiClient:
         auth: bool,
     ) -> httpx.Response:
         self.stats.attempts += 1
+        if auth and (mine := _TASK_STATS.get()) is not None:
+            mine.attempts += 1
         wait = self._resume_at - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
@@ -248,7 +288,7 @@ class PiClient:
             raise _Retryable(response.status_code, server_message(response), retry_after)
         return response
 
-    def _retry_hook(self, idempotent: bool) -> Callable[[Exception], bool | float]:
+    def _retry_hook(self, what: str, idempotent: bool) -> Callable[[Exception], bool | float]:
         def hook(exc: Exception) -> bool | float:
             if isinstance(exc, _PreSend):
                 decision: bool | float = True
@@ -263,9 +303,11 @@ class PiClient:
             else:
                 decision = False
             if decision is not False and self._on_retry is not None:
-                self._on_retry(type(exc).__name__, str(exc))
+                self._on_retry(*_retry_reason(what, exc))
             if decision is not False:
                 self.stats.retries += 1
+                if (mine := _TASK_STATS.get()) is not None:
+                    mine.retries += 1
             return decision
 
         return hook
@@ -358,6 +400,15 @@ def parse_retry_after(value: str | None) -> float | None:
             return None
         seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
     return max(0.0, min(seconds, MAX_RETRY_AFTER))
+
+
+def _retry_reason(what: str, exc: Exception) -> tuple[str, str]:
+    """(kind, detail) for the ``on_retry`` hook, e.g. ``("HTTP 500", "POST /users/sync: …")``:
+    what was retried and why, in the server's words, never an internal class name."""
+    if isinstance(exc, _Retryable):
+        return f"HTTP {exc.status}", f"{what}: {exc.message}"
+    cause = exc.__cause__ if isinstance(exc, _PreSend) else exc
+    return type(cause).__name__, f"{what}: {describe_transport_error(cause)}"
 
 
 def describe_transport_error(exc: BaseException | None) -> str:
