@@ -111,6 +111,7 @@ def diff(
         ),
         warnings=tuple(warnings),
         managed_live_users=managed_live_count(live, config),
+        desired_objects=len(desired.users) + len(desired.roles),
     )
 
 

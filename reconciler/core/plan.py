@@ -221,6 +221,8 @@ class Plan:
     warnings: tuple[str, ...] = ()
     #: how many live users the prune guard measures against (managed, in scope)
     managed_live_users: int = 0
+    #: users + roles the desired state declared (the empty-desired-state guard; None: unknown)
+    desired_objects: int | None = None
 
     @property
     def counts(self) -> Counts:
@@ -253,6 +255,7 @@ class Plan:
             "expiring": [e.to_dict() for e in self.expiring],
             "warnings": list(self.warnings),
             "managed_live_users": self.managed_live_users,
+            "desired_objects": self.desired_objects,
         }
 
     @classmethod
@@ -270,6 +273,7 @@ class Plan:
             expiring=tuple(Expiry.from_dict(e) for e in data.get("expiring", ())),
             warnings=tuple(data.get("warnings", ())),
             managed_live_users=int(data.get("managed_live_users", 0)),
+            desired_objects=data.get("desired_objects"),
         )
 
 

@@ -72,14 +72,11 @@ async def apply_flow(
             if planfile is not None:
                 print_plain(out, "No changes. Panintelligence matches the desired state.")
             return 0
-        desired_count = (
-            None if loaded is None else len(loaded.desired.users) + len(loaded.desired.roles)
-        )
         violations = check(
             plan,
             live,
             config,
-            desired_objects=desired_count,
+            desired_objects=plan.desired_objects,
             signed_in_as=settings.env.get("PISYNC_USERNAME"),
         )
         if violations and not force:
@@ -89,7 +86,7 @@ async def apply_flow(
         if planfile is None and not auto_approve and not _confirm(out):
             return 1 if flows.is_interactive() else 64
         stop = asyncio.Event()
-        flows.install_stop_handlers(asyncio.get_running_loop(), stop)
+        signals = flows.install_stop_handlers(asyncio.get_running_loop(), stop)
         with progress.task("Applying"):
             result = await execute(
                 plan,
@@ -107,7 +104,7 @@ async def apply_flow(
         print_plain(
             out, "Interrupted: in-flight changes finished; run pisync apply again to converge."
         )
-        return 130
+        return 128 + (signals[0] if signals else 2)  # 130 for SIGINT, 143 for SIGTERM
     flows.raise_for_failures(result)
     return 0
 

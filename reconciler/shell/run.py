@@ -218,11 +218,19 @@ def apply_summary(result: Any) -> str:
     )
 
 
-def install_stop_handlers(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """SIGINT/SIGTERM: stop starting new requests; in-flight ones finish."""
+def install_stop_handlers(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[int]:
+    """SIGINT/SIGTERM: stop starting new requests; in-flight ones finish. The returned list
+    receives the signal numbers that arrived (the exit code is 128 + the first)."""
+    received: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        received.append(sig)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # non-POSIX
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, int(sig))
+    return received
 
 
 def raise_for_failures(result: Any) -> None:
@@ -230,7 +238,8 @@ def raise_for_failures(result: Any) -> None:
         raise ApplyFailed(
             f"{len(result.failed)} change(s) failed"
             + (f", {len(result.not_started)} not started" if result.not_started else "")
-            + "; the rest were applied and a re-run converges"
+            + "; the rest were applied. Fix the causes above (the server's messages) and run"
+            " pisync apply again: it changes only what still differs"
         )
 
 

@@ -488,7 +488,7 @@ def test_secret_equal_by_digest_is_no_change() -> None:
         server=URL,
         secrets={"DB_PW": "s3cret"},
     )
-    assert plan == Plan(server=URL, managed_live_users=1)
+    assert plan == Plan(server=URL, managed_live_users=1, desired_objects=1)
 
 
 def test_changed_secret_is_one_sensitive_field_and_never_a_value() -> None:
@@ -510,6 +510,7 @@ def test_changed_secret_is_one_sensitive_field_and_never_a_value() -> None:
             ),
         ),
         managed_live_users=1,
+        desired_objects=1,
     )
     dumped = json.dumps(plan.to_dict())
     for leak in ("new-pw", "old-pw", sha("new-pw"), sha("old-pw")):
@@ -608,6 +609,7 @@ def test_declared_protected_user_is_planned_and_left_to_the_guard() -> None:
             ),
         ),
         managed_live_users=0,
+        desired_objects=1,
     )
 
 
@@ -621,6 +623,7 @@ def test_declared_user_matching_ignore_glob_warns() -> None:
     assert plan == Plan(
         server=URL,
         warnings=("user SVC_A is declared but matches users.ignore; it is left alone",),
+        desired_objects=1,
     )
 
 
@@ -678,6 +681,7 @@ def test_targets_limit_users_and_keep_the_roles_they_need() -> None:
             ),
         ),
         managed_live_users=2,
+        desired_objects=4,
     )
 
 

@@ -233,6 +233,7 @@ def test_to_dict_shape() -> None:
         "expiring",
         "warnings",
         "managed_live_users",
+        "desired_objects",
     ]
     assert data["format_version"] == FORMAT_VERSION == 1
     assert data["summary"] == {"create": 1, "update": 1, "disable": 1, "delete": 0}

@@ -221,11 +221,6 @@ def test_guard_blocks_a_saved_plan_and_force_passes_it(
     assert_forced(forced, emu, case)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a saved plan does not record how many objects the desired state declared, so"
-    " apply PLANFILE cannot check empty-desired-state (needs a Plan field; see the report)",
-)
 def test_empty_desired_state_guard_blocks_a_saved_plan(emu: Emulator, tmp_path: Path) -> None:
     case = CASES["empty-desired-state"]
     root = repo(tmp_path / "repo", case)
