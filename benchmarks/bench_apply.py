@@ -39,13 +39,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import pstats
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -53,11 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pi_emulator.process import EmulatorProcess as Emulator
-
-BIN = Path(sys.executable).parent
-PISYNC = str(BIN / "pisync")
-PYTHON = sys.executable
+from measure import PISYNC, PYTHON, Run, machine, pisync_env, run_wrapped, start_emulator
 
 FORENAMES = ["John", "Mary", "Ahmed", "Li", "Olga", "Sofia", "Kwame", "Aiko", "Pedro", "Anna"]
 SURNAMES = ["Smith", "Jones", "Khan", "Wang", "Ivanova", "Garcia", "Mensah", "Sato", "Silva"]
@@ -185,66 +177,13 @@ def write_config(path: Path, concurrency: int) -> None:
 # --- processes ---------------------------------------------------------------------------
 
 
-def start_emulator(tmp: Path, seed_file: Path, *extra: str) -> Emulator:
-    return Emulator.start(tmp, seed=seed_file, args=extra, ready_timeout=120)
-
-
-# A fresh wrapper process per command, so that RUSAGE_CHILDREN is that command's own peak.
-WRAPPER = r"""
-import json, resource, subprocess, sys, time
-start = time.perf_counter()
-proc = subprocess.run(sys.argv[1:], capture_output=True, text=True, check=False,
-                      stdin=subprocess.DEVNULL)
-wall = time.perf_counter() - start
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"wall_s": wall, "rss_mb": usage.ru_maxrss / 1024,
-                  "cpu_s": usage.ru_utime + usage.ru_stime, "exit": proc.returncode,
-                  "stdout": proc.stdout, "stderr": proc.stderr}))
-"""
-
-
-@dataclass
-class Run:
-    wall_s: float
-    rss_mb: float
-    cpu_s: float
-    exit: int
-    stdout: str
-    stderr: str
-
-    def tail(self, n: int = 40) -> str:
-        return "\n".join((self.stdout + self.stderr).splitlines()[-n:])
-
-
-def pisync_env(url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PISYNC_", "GITHUB_"))}
-    env.update(
-        PISYNC_URL=url,
-        PISYNC_USERNAME="admin",
-        PISYNC_PASSWORD="dashboard",
-        NO_COLOR="1",
-        COLUMNS="120",
-        PISYNC_TODAY="2026-11-26",
-    )
-    env.update(extra or {})
-    return env
-
-
 def run_pisync(
     args: Sequence[str], *, cwd: Path, env: Mapping[str, str], profile: Path | None = None
 ) -> Run:
     command = [PISYNC, *args]
     if profile is not None:
         command = [PYTHON, "-m", "cProfile", "-o", str(profile), PISYNC, *args]
-    proc = subprocess.run(
-        [PYTHON, "-c", WRAPPER, *command],
-        cwd=cwd,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return Run(**json.loads(proc.stdout))
+    return run_wrapped(command, cwd=cwd, env=env)
 
 
 # --- one level ---------------------------------------------------------------------------
@@ -338,18 +277,6 @@ def profile_level(
 
 
 # --- report ------------------------------------------------------------------------------
-
-
-def machine() -> str:
-    try:
-        nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        nproc = "?"
-    return (
-        f"machine: nproc {nproc.strip()}, os.cpu_count {os.cpu_count()}, "
-        f"{platform.machine()}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}"
-    )
 
 
 def table(levels: Sequence[Level], changes: int, latency_ms: int) -> str:

@@ -31,26 +31,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import pstats
 import random
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pi_emulator.process import EmulatorProcess as Emulator
+from measure import PISYNC, PYTHON, Emulator, Run, machine, pisync_env, run_wrapped, start_emulator
 
-BIN = Path(sys.executable).parent
-PISYNC = str(BIN / "pisync")
-PYTHON = sys.executable
 DEFAULT_CONCURRENCY = 8  # pisync's server.concurrency default
 
 FORENAMES = ["John", "Mary", "Ahmed", "Li", "Olga", "Sofia", "Kwame", "Aiko", "Pedro", "Anna",
@@ -166,23 +158,6 @@ def seed_document(users: int, seed: int = 7) -> tuple[dict[str, Any], dict[tuple
 # --- processes ---------------------------------------------------------------------------
 
 
-def start_emulator(tmp: Path, seed_file: Path, *extra: str) -> Emulator:
-    return Emulator.start(tmp, seed=seed_file, args=extra, ready_timeout=120)
-
-
-# A fresh wrapper process per command, so that RUSAGE_CHILDREN is that command's own peak.
-WRAPPER = r"""
-import json, resource, subprocess, sys, time
-start = time.perf_counter()
-proc = subprocess.run(sys.argv[1:], capture_output=True, text=True, check=False,
-                      stdin=subprocess.DEVNULL)
-wall = time.perf_counter() - start
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"wall_s": wall, "rss_mb": usage.ru_maxrss / 1024,
-                  "cpu_s": usage.ru_utime + usage.ru_stime, "exit": proc.returncode,
-                  "stdout": proc.stdout, "stderr": proc.stderr}))
-"""
-
 # The baseline: the import's reads with a bare httpx client, the same requests in flight.
 RAW_READER = r"""
 import asyncio, base64, json, sys
@@ -227,45 +202,6 @@ asyncio.run(main())
 """
 
 
-@dataclass
-class Run:
-    wall_s: float
-    rss_mb: float
-    cpu_s: float
-    exit: int
-    stdout: str
-    stderr: str
-
-    def lines(self) -> list[str]:
-        return (self.stdout + self.stderr).splitlines()
-
-
-def pisync_env(url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PISYNC_", "GITHUB_"))}
-    env.update(
-        PISYNC_URL=url,
-        PISYNC_USERNAME="admin",
-        PISYNC_PASSWORD="dashboard",
-        NO_COLOR="1",
-        COLUMNS="120",
-        PISYNC_TODAY="2026-11-26",
-    )
-    env.update(extra or {})
-    return env
-
-
-def run_wrapped(command: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> Run:
-    proc = subprocess.run(
-        [PYTHON, "-c", WRAPPER, *command],
-        cwd=cwd,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return Run(**json.loads(proc.stdout))
-
-
 def pisync(args: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> Run:
     return run_wrapped([PISYNC, *args], cwd=cwd, env=env)
 
@@ -290,18 +226,6 @@ def secret_env(
         else:
             env[name] = value
     return env, unknown
-
-
-def machine() -> str:
-    try:
-        nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        nproc = "?"
-    return (
-        f"machine: nproc {nproc.strip()}, os.cpu_count {os.cpu_count()}, "
-        f"{platform.machine()}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}"
-    )
 
 
 def folder_size(root: Path) -> tuple[int, int]:
