@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from reconciler.core.model import LiveRole, LiveState
+from reconciler.core.model import LiveRole, LiveState, LiveUser
 from reconciler.errors import UnexpectedResponse
 from reconciler.pi import wire
 from reconciler.shell.client import PiClient
@@ -40,23 +40,29 @@ async def read_live(
             reader(wire.CATEGORIES, "categories"),
         ]
     )
-    users_raw, roles_raw, cats_raw = (
-        lists[wire.USERS],
-        lists[wire.ROLES],
-        lists[wire.CATEGORIES],
-    )
-    summaries = _by_usercode(users_raw)
-    wanted = [code for code in summaries if payload_for(code)]
-    payloads = await _fetch_payloads(client, wanted, concurrency, progress)
     try:
-        users = {
-            code: wire.live_user(summary, payloads.get(code)) for code, summary in summaries.items()
+        roles = _roles(lists.pop(wire.ROLES))
+        categories = {
+            c.name.casefold(): c for c in (wire.category(o) for o in lists.pop(wire.CATEGORIES))
         }
-        roles = _roles(roles_raw)
-        categories = {c.name.casefold(): c for c in (wire.category(o) for o in cats_raw)}
+        # Reduce the user list at once: a user whose syncPayload will be read needs only its
+        # id from the list, the others become LiveUsers now. The full list objects (dozens
+        # of fields each) are freed before the payloads arrive: peak memory at 100,000 users.
+        users: dict[str, LiveUser] = {}
+        slim: dict[str, dict[str, Any]] = {}
+        for code, summary in _by_usercode(lists.pop(wire.USERS)).items():
+            if payload_for(code):
+                slim[code] = {k: summary[k] for k in _SLIM if k in summary}
+            else:
+                users[code] = wire.live_user(summary, None)
     except wire.WireError as exc:
         raise UnexpectedResponse(str(exc)) from None
-    return LiveState(users=users, roles=roles, categories=categories)
+    await _fetch_payloads(client, slim, users, concurrency, progress)
+    return LiveState(users=dict(sorted(users.items())), roles=roles, categories=categories)
+
+
+#: what a user's list object contributes once its syncPayload is read
+_SLIM = ("usercode", "id", "superAdmin")
 
 
 def _by_usercode(items: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
@@ -81,21 +87,31 @@ def _roles(items: Iterable[Mapping[str, Any]]) -> dict[str, LiveRole]:
 
 
 async def _fetch_payloads(
-    client: PiClient, codes: list[str], concurrency: int, progress: Progress | None
-) -> dict[str, dict[str, Any]]:
-    """syncPayload for each code with ``concurrency`` workers (not one task per user)."""
-    out: dict[str, dict[str, Any]] = {}
-    queue = iter(codes)
-    total = len(codes)
+    client: PiClient,
+    slim: Mapping[str, Mapping[str, Any]],
+    users: dict[str, LiveUser],
+    concurrency: int,
+    progress: Progress | None,
+) -> None:
+    """syncPayload for each code in ``slim`` with ``concurrency`` workers (not one task per
+    user); each becomes a LiveUser as it arrives, so no parsed payload outlives its turn."""
+    queue = iter(list(slim))
+    total = len(slim)
+    done = 0
 
     async def worker() -> None:
+        nonlocal done
         for code in queue:
-            out[code] = await client.sync_payload(code)
+            element = await client.sync_payload(code)
+            try:
+                users[code] = wire.live_user(slim[code], element)
+            except wire.WireError as exc:
+                raise UnexpectedResponse(f"syncPayload for {code}: {exc}") from None
+            done += 1
             if progress is not None:
-                progress(len(out), total)
+                progress(done, total)
 
     await run_workers([worker for _ in range(max(1, min(concurrency, total)))])
-    return out
 
 
 async def run_workers(workers: list[Callable[[], Any]]) -> None:
