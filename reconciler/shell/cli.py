@@ -78,13 +78,6 @@ def main_options(
 # --- validate ----------------------------------------------------------------------------
 
 
-class Format:
-    TEXT = "text"
-    JSON = "json"
-    GITHUB = "github"
-    MARKDOWN = "markdown"
-
-
 @app.command()
 def validate(
     ctx: typer.Context,

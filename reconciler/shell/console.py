@@ -7,7 +7,6 @@ with ``highlight=False`` and ``markup=False``.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
@@ -106,7 +105,3 @@ class ProgressReporter:
     def update(self, done: int, total: int) -> None:
         if self._progress is not None:
             self._progress.update(self._task, completed=done, total=total)
-
-
-def stdout_is_tty() -> bool:
-    return sys.stdout.isatty()
