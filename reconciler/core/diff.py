@@ -90,7 +90,13 @@ def diff(
     declared = frozenset(u.usercode for u in desired.users)
     user_changes += _prune_users(live, declared, config)
     role_changes = _diff_roles(desired.roles, live, ancestors)
-    role_changes += _prune_roles(desired, live, config, resolved, user_changes)
+    pruned_roles, kept_roles = _prune_roles(desired, live, config, resolved, user_changes)
+    role_changes += pruned_roles
+    warnings += [
+        f'role "{name}" is not declared but is still held by users, so roles.prune keeps it;'
+        " declare it, or remove it from those users first"
+        for name in kept_roles
+    ]
     if wanted:
         user_changes = [c for c in user_changes if c.key in wanted]
         role_changes = _roles_for_targets(role_changes, user_changes)
@@ -257,12 +263,14 @@ def _prune_roles(
     config: Config,
     resolved: Mapping[str, Mapping[str, Any]],
     user_changes: Iterable[Change],
-) -> list[Change]:
+) -> tuple[list[Change], list[str]]:
+    """Deletes for undeclared live roles, and the names of those kept because users hold them."""
     if config.roles_prune is RolePrune.OFF:
-        return []
+        return [], []
     declared = {r.name.casefold() for r in desired.roles}
     referenced = _roles_held_after(live, resolved, user_changes)
-    return [
+    undeclared = [(k, r) for k, r in sorted(live.roles.items()) if k not in declared]
+    deletes = [
         Change(
             kind=Kind.ROLE,
             key=role.name,
@@ -270,9 +278,10 @@ def _prune_roles(
             fingerprint=fingerprint(dict(role.raw) or dict(role.fields)),
             live_id=role.id,
         )
-        for key, role in sorted(live.roles.items())
-        if key not in declared and key not in referenced
+        for key, role in undeclared
+        if key not in referenced
     ]
+    return deletes, [role.name for key, role in undeclared if key in referenced]
 
 
 def _roles_held_after(

@@ -643,6 +643,10 @@ def test_roles_prune_keeps_a_role_a_declared_user_still_holds() -> None:
         server=URL,
     )
     assert plan.changes == ()
+    assert plan.warnings == (
+        'role "Held" is not declared but is still held by users, so roles.prune keeps it;'
+        " declare it, or remove it from those users first",
+    )
 
 
 # --- targets -------------------------------------------------------------------------------------
