@@ -89,7 +89,7 @@ def diff(
     ]
     declared = frozenset(u.usercode for u in desired.users)
     user_changes += _prune_users(live, declared, config)
-    role_changes = _diff_roles(desired.roles, live, ancestors)
+    role_changes = _diff_roles(desired.roles, live)
     pruned_roles, kept_roles = _prune_roles(desired, live, config, resolved, user_changes)
     role_changes += pruned_roles
     warnings += [
@@ -216,13 +216,10 @@ def managed_live_count(live: LiveState, config: Config) -> int:
 # --- roles -------------------------------------------------------------------------------
 
 
-def _diff_roles(
-    roles: Iterable[RoleSpec], live: LiveState, ancestors: Mapping[str, tuple[str, ...]]
-) -> list[Change]:
+def _diff_roles(roles: Iterable[RoleSpec], live: LiveState) -> list[Change]:
     out = []
     # A role's categories are compared as written: the parent rule (S2) is about a user's
     # userCategories, and adding parents to a role would widen what every holder sees.
-    del ancestors
     for spec in roles:
         fields = dict(spec.fields)
         current = live.roles.get(spec.name.casefold())

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from reconciler.core.diff import ancestors_index
 from reconciler.core.model import USER_FIELDS, LiveRole, LiveState, LiveUser
 
 MODELINE = "# yaml-language-server: $schema={schema}"
@@ -63,7 +64,10 @@ def export(
     if default_parent:
         defaults = {**defaults, "parent": default_parent.upper()}
     skipped = {s.upper() for s in skip}
-    ancestors = _ancestors(live)
+    ancestors = {
+        key: frozenset(n.casefold() for n in names)
+        for key, names in ancestors_index(live.categories).items()
+    }
     users = [
         u
         for code, u in sorted(live.users.items())
@@ -77,7 +81,7 @@ def export(
     ]
     roles = sorted(live.roles.values(), key=lambda r: r.name.casefold()) if with_roles else []
     if roles:
-        body = {"roles": [role_document(r, ancestors) for r in roles]}
+        body = {"roles": [role_document(r) for r in roles]}
         files.append(ExportFile(path="users/roles.yaml", text=_dump(body, header, depth=1)))
     return Export(
         files=tuple(sorted(files, key=lambda f: f.path)),
@@ -131,12 +135,11 @@ def user_document(
     return {k: doc[k] for k in dict.fromkeys(order) if k in doc}
 
 
-def role_document(role: LiveRole, ancestors: Mapping[str, frozenset[str]]) -> dict[str, Any]:
+def role_document(role: LiveRole) -> dict[str, Any]:
     doc: dict[str, Any] = {"name": role.name}
     if role.fields.get("description"):
         doc["description"] = role.fields["description"]
     # a role's categories are compared as written (no parents added), so write them all
-    del ancestors
     doc["categories"] = list(role.fields.get("categories") or ())
     doc["privileges"] = list(role.fields.get("privileges") or ())
     return doc
@@ -205,19 +208,6 @@ def _group(
         stem = file_stem(roles[0]) if roles else "no-role"
         groups.setdefault(f"users/{stem}.yaml", []).append((u, d))
     return sorted(groups.items())
-
-
-def _ancestors(live: LiveState) -> dict[str, frozenset[str]]:
-    by_id = {c.id: c for c in live.categories.values()}
-    out = {}
-    for key, cat in live.categories.items():
-        chain: set[str] = set()
-        parent = by_id.get(cat.parent_id or "")
-        while parent is not None and parent.name.casefold() not in chain:
-            chain.add(parent.name.casefold())
-            parent = by_id.get(parent.parent_id or "")
-        out[key] = frozenset(chain)
-    return out
 
 
 def _dump(body: Mapping[str, Any], header: str, *, depth: int) -> str:
