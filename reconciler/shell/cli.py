@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated
 
 import typer
 
 from reconciler.errors import InvalidStateError, PisyncError, UsageError
-from reconciler.shell.run import Settings
+from reconciler.shell.settings import Settings
 
 EXIT_USAGE = 64
 
@@ -97,39 +98,24 @@ def validate(
 ) -> None:
     """Check desired-state files offline (schema and cross-file rules). Exit 0 or 3."""
     settings: Settings = ctx.obj
-    chosen = _issue_format(fmt, {"text", "json", "github"})
+    chosen = _format(fmt, {"text", "json", "github"}, settings)
 
     def run() -> int:
-        from reconciler.core import issues as issues_mod
-        from reconciler.shell.load import find_config, load
+        from reconciler.shell.flows.validate import validate_command
 
-        # validate never builds the desired state: ~1.2 s saved at 100,000 users
-        result = load(paths or [], find_config(settings.config), build=False)
-        text = _render_issues(issues_mod, chosen, result.issues, result)
-        sys.stdout.write(text)
-        errors = sum(1 for i in result.issues if i.severity == "error")
-        warnings = len(result.issues) - errors
-        return 3 if errors or (strict and warnings) else 0
+        return validate_command(settings, paths=paths or [], fmt=chosen, strict=strict)
 
     _exit(_guarded(run, settings))
 
 
-def _issue_format(fmt: str | None, allowed: set[str]) -> str:
+def _format(fmt: str | None, allowed: set[str], settings: Settings) -> str:
     if fmt is None:
-        return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+        return "github" if settings.env.get("GITHUB_ACTIONS") == "true" else "text"
     if fmt not in allowed:
         raise typer.BadParameter(
             f"{fmt!r} is not one of {', '.join(sorted(allowed))}", param_hint="--format"
         )
     return fmt
-
-
-def _render_issues(issues_mod: Any, fmt: str, issues: Any, result: Any) -> str:
-    if fmt == "json":
-        return str(issues_mod.render_json(issues, result.stats))
-    if fmt == "github":
-        return str(issues_mod.render_github(issues, result.stats))
-    return str(issues_mod.render_text(issues, result.stats))
 
 
 # --- plan --------------------------------------------------------------------------------
@@ -159,63 +145,21 @@ def plan(
 ) -> None:
     """Read the live server and show what apply would change. Never writes to the server."""
     settings: Settings = ctx.obj
-    chosen = _issue_format(fmt, {"text", "markdown", "json", "github"})
+    chosen = _format(fmt, {"text", "markdown", "json", "github"}, settings)
 
     def run() -> int:
-        plan_, _live = asyncio.run(_plan(settings, paths or [], target or []))
-        _show_plan(settings, plan_, chosen)
-        if out:
-            from reconciler.shell.run import write_plan_file
+        from reconciler.shell.flows.plan import plan_command
 
-            write_plan_file(plan_, out)
-        return 2 if detailed_exitcode and not plan_.empty else 0
+        return plan_command(
+            settings,
+            paths=paths or [],
+            targets=target or [],
+            fmt=chosen,
+            out=out,
+            detailed_exitcode=detailed_exitcode,
+        )
 
     _exit(_guarded(run, settings, fmt=chosen))
-
-
-async def _plan(settings: Settings, paths: list[str], targets: list[str]) -> Any:
-    from reconciler.shell import run as flows
-    from reconciler.shell.console import ProgressReporter, make_console
-
-    loaded = flows.load_desired(paths, settings)
-    url = flows.server_url(settings, loaded.config)
-    secrets = flows.read_secrets(loaded.desired, settings.env)
-    progress = ProgressReporter(
-        make_console(stderr=True, no_color=settings.no_color), quiet=settings.quiet
-    )
-    async with flows.make_client(settings, loaded.config, url) as client:
-        with progress.task("Reading users"):
-            plan_, live = await flows.read_and_diff(
-                loaded,
-                client,
-                secrets,
-                targets=targets,
-                progress=progress.update,
-                settings_env=settings.env,
-            )
-    return plan_, live
-
-
-def _show_plan(settings: Settings, plan_: Any, fmt: str) -> None:
-    from reconciler.core import render
-    from reconciler.shell.console import make_console, print_plain, print_segments
-
-    console = make_console(no_color=settings.no_color)
-    if fmt == "json":
-        print_plain(console, render.render_json(plan_))
-    elif fmt == "markdown":
-        print_plain(console, render.render_markdown(plan_))
-    else:
-        print_segments(console, render.text_lines(plan_))
-        if fmt == "github":
-            _github_summary(render.render_markdown(plan_))
-
-
-def _github_summary(markdown: str) -> None:
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if path:
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(markdown)
 
 
 # --- apply -------------------------------------------------------------------------------
@@ -247,7 +191,7 @@ def apply(
     settings: Settings = ctx.obj
 
     def run() -> int:
-        from reconciler.shell.apply_flow import apply_flow
+        from reconciler.shell.flows.apply import apply_flow
 
         return asyncio.run(
             apply_flow(
@@ -301,7 +245,7 @@ def import_(
         ) from None
 
     def run() -> int:
-        from reconciler.shell.import_flow import import_flow
+        from reconciler.shell.flows.import_ import import_flow
 
         return asyncio.run(
             import_flow(
@@ -323,32 +267,21 @@ def import_(
 
 @app.command()
 def schema(
+    ctx: typer.Context,
     out: Annotated[
         str | None, typer.Option("--out", metavar="DIR", help="Write the schemas into DIR.")
     ] = None,
 ) -> None:
     """Print the JSON Schemas (or write them into a folder)."""
-    import json
-    from pathlib import Path
+    from reconciler.shell.flows.schema import schema_command
 
-    from reconciler.schemas import SCHEMA_NAMES, load_schema
-
-    if out is None:
-        for name in SCHEMA_NAMES:
-            sys.stdout.write(json.dumps(load_schema(name), indent=2) + "\n")
-        raise typer.Exit(0)
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in SCHEMA_NAMES:
-        (folder / name).write_text(json.dumps(load_schema(name), indent=2) + "\n", encoding="utf-8")
-        sys.stdout.write(f"wrote {folder / name}\n")
-    _exit(0)
+    _exit(_guarded(lambda: schema_command(out=out), ctx.obj))
 
 
 # --- errors and exit codes ---------------------------------------------------------------
 
 
-def _guarded(run: Any, settings: Settings, fmt: str = "text") -> int:
+def _guarded(run: Callable[[], int], settings: Settings, fmt: str = "text") -> int:
     """Run a command body, turning pisync errors into a message on stderr and an exit code."""
     from reconciler.shell.console import error, make_console
 
@@ -357,7 +290,9 @@ def _guarded(run: Any, settings: Settings, fmt: str = "text") -> int:
         return int(run())
     except InvalidStateError as exc:
         if exc.issues:
-            sys.stdout.write(_invalid_state_report(exc, fmt))
+            from reconciler.shell.flows.validate import invalid_state_report
+
+            sys.stdout.write(invalid_state_report(exc, fmt))
         else:
             error(err, str(exc))
         return exc.exit_code
@@ -367,23 +302,6 @@ def _guarded(run: Any, settings: Settings, fmt: str = "text") -> int:
     except KeyboardInterrupt:
         error(err, "interrupted")
         return 130
-
-
-def _invalid_state_report(exc: InvalidStateError, fmt: str) -> str:
-    """Issues found while loading (with file counts) or at plan time (against live state)."""
-    from reconciler.core import issues as issues_mod
-
-    if exc.stats is not None:
-        render = issues_mod.render_github if fmt == "github" else issues_mod.render_text
-        return str(render(exc.issues, exc.stats))
-    ordered = issues_mod.sort_issues(exc.issues)
-    if fmt == "github":
-        lines = [issues_mod.github_annotation(i) for i in ordered]
-    else:
-        lines = [issues_mod.format_issue(i) for i in ordered]
-    errors, _ = issues_mod.count(ordered)
-    lines.append(f"{errors} error{'s' if errors != 1 else ''}; nothing was planned or applied.")
-    return "\n".join(lines) + "\n"
 
 
 def _exit(code: int) -> None:

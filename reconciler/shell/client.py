@@ -40,20 +40,11 @@ from reconciler.errors import (
     UnexpectedResponse,
 )
 from reconciler.pi import wire
+from reconciler.shell.settings import Credentials
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 60.0
 MAX_RELOGINS = 3  # per request
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Credentials:
-    username: str | None = None
-    password: str | None = None
-    token: str | None = None
-
-    def __repr__(self) -> str:  # never show secrets, even in a traceback
-        return "Credentials(***)"
 
 
 class _Retryable(Exception):

@@ -17,7 +17,8 @@ from reconciler.errors import (
     IncompleteRead,
     UnexpectedResponse,
 )
-from reconciler.shell.client import Credentials, PiClient, parse_retry_after
+from reconciler.shell.client import PiClient, parse_retry_after
+from reconciler.shell.settings import Credentials
 
 URL = "http://pi.test/pi/api/v2"
 CREDS = Credentials(username="admin", password="dashboard")

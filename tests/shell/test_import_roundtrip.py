@@ -22,9 +22,10 @@ from reconciler.core.export import Layout, export
 from reconciler.core.model import LiveState
 from reconciler.core.privileges import PRIVILEGES
 from reconciler.pi.wire import NEW_USER_DEFAULTS
-from reconciler.shell.client import Credentials, PiClient
+from reconciler.shell.client import PiClient
 from reconciler.shell.live import read_live
 from reconciler.shell.load import load
+from reconciler.shell.settings import Credentials
 
 CATEGORIES = [
     {"name": "Finance", "parent": None},

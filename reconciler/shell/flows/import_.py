@@ -2,24 +2,25 @@
 
 Reads every user (list, then syncPayload concurrently) and every role, renders files with
 :mod:`reconciler.core.export`, and writes them — refusing to overwrite existing files unless
-``force``. Writes are all-or-nothing per file (temp file + rename).
+``force``. Writes are all-or-nothing per file (:func:`~reconciler.shell.files.write_atomic`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler.core.config import Config
 from reconciler.core.export import Export, Layout, export
 from reconciler.errors import UsageError
 from reconciler.pi import wire
-from reconciler.shell import run as flows
+from reconciler.schemas import SCHEMA_NAMES, load_schema
+from reconciler.shell.connect import make_client
 from reconciler.shell.console import ProgressReporter, make_console, print_plain
+from reconciler.shell.files import write_atomic
 from reconciler.shell.live import read_live
-from reconciler.shell.run import Settings
+from reconciler.shell.load import find_config, load_config
+from reconciler.shell.settings import Settings, server_url
 
 CONFIG_TEMPLATE = """\
 # yaml-language-server: $schema=schemas/pisync-config.schema.json
@@ -43,13 +44,11 @@ async def import_flow(
     with_roles: bool,
     force: bool,
 ) -> int:
-    from reconciler.schemas import SCHEMA_NAMES, load_schema
-
-    config = _config(settings)
-    url = flows.server_url(settings, config)
+    config = load_config(find_config(settings.config))
+    url = server_url(settings, config)
     err = make_console(stderr=True, no_color=settings.no_color)
     progress = ProgressReporter(err, quiet=settings.quiet)
-    async with flows.make_client(settings, config, url) as client:
+    async with make_client(settings, config, url) as client:
         with progress.task("Reading users"):
             live = await read_live(
                 client,
@@ -84,27 +83,10 @@ async def import_flow(
         raise UsageError(
             f"{len(existing)} file(s) already exist ({shown}); pass --force to overwrite them"
         )
-    for path, text in planned.items():
-        _write(path, text)
+    for target, text in planned.items():
+        write_atomic(target, text)
     _summary(settings, result, root, super_admins)
     return 0
-
-
-def _config(settings: Settings) -> Config:
-    from reconciler.shell.load import find_config, load_config
-
-    path = find_config(settings.config)
-    return load_config(path) if path is not None else Config()
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _summary(settings: Settings, result: Export, root: Path, skipped: list[str]) -> None:

@@ -5,22 +5,31 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from reconciler.core import render
 from reconciler.core.diff import live_fingerprint
 from reconciler.core.guards import check
 from reconciler.core.model import LiveRole, LiveState, LiveUser
 from reconciler.core.plan import Action, Kind, Plan, fingerprint
-from reconciler.errors import GuardError, StalePlanError, UsageError
-from reconciler.shell import run as flows
+from reconciler.errors import ApplyFailed, GuardError, StalePlanError, UsageError
 from reconciler.shell.apply import ApplyResult, Outcome, execute
 from reconciler.shell.client import PiClient
+from reconciler.shell.connect import make_client
 from reconciler.shell.console import ProgressReporter, make_console, print_plain, print_segments
+from reconciler.shell.files import write_atomic
+from reconciler.shell.flows.desired import load_desired
+from reconciler.shell.flows.plan import read_and_diff
 from reconciler.shell.live import read_live
-from reconciler.shell.run import Settings
+from reconciler.shell.load import find_config, load_config
+from reconciler.shell.planfile import read_plan_file
+from reconciler.shell.secrets import desired_needs, plan_needs, read_secrets
+from reconciler.shell.settings import Settings, server_url
+from reconciler.shell.signals import install_stop_handlers, is_interactive
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 async def apply_flow(
@@ -33,37 +42,35 @@ async def apply_flow(
     parallelism: int | None,
     report: str | None,
 ) -> int:
-    from reconciler.core import render
-
     out = make_console(no_color=settings.no_color)
     err = make_console(stderr=True, no_color=settings.no_color)
     if planfile is not None:
-        plan = flows.read_plan_file(planfile)
+        plan = read_plan_file(planfile)
         loaded = None
-        config = _config_only(settings)
-        url = flows.server_url(settings, config)
+        config = load_config(find_config(settings.config))
+        url = server_url(settings, config)
         if plan.server.rstrip("/") != url:
             raise StalePlanError(
                 f"the plan was made against {plan.server}, not {url}; plan again for this server"
             )
-        secrets = _plan_secrets(plan, settings.env)
+        secrets = read_secrets(plan_needs(plan), settings.env)
     else:
-        loaded = flows.load_desired(paths, settings)
+        loaded = load_desired(paths, settings)
         config = loaded.config
-        url = flows.server_url(settings, config)
-        secrets = flows.read_secrets(loaded.desired, settings.env)
+        url = server_url(settings, config)
+        secrets = read_secrets(desired_needs(loaded.desired), settings.env)
     concurrency = parallelism or config.server.concurrency
     progress = ProgressReporter(err, quiet=settings.quiet)
-    async with flows.make_client(settings, config, url, concurrency) as client:
+    async with make_client(settings, config, url, concurrency) as client:
         if loaded is not None:
             with progress.task("Reading users"):
-                plan, live = await flows.read_and_diff(
+                plan, live = await read_and_diff(
                     loaded,
                     client,
                     secrets,
                     targets=(),
                     progress=progress.update,
-                    settings_env=settings.env,
+                    env=settings.env,
                 )
             print_segments(out, render.text_lines(plan))
         else:
@@ -84,9 +91,9 @@ async def apply_flow(
                 "apply blocked by safety guard(s):\n  " + "\n  ".join(str(v) for v in violations)
             )
         if planfile is None and not auto_approve and not _confirm(out):
-            return 1 if flows.is_interactive() else 64
+            return 1 if is_interactive() else 64
         stop = asyncio.Event()
-        signals = flows.install_stop_handlers(asyncio.get_running_loop(), stop)
+        signals = install_stop_handlers(asyncio.get_running_loop(), stop)
         with progress.task("Applying"):
             result = await execute(
                 plan,
@@ -105,12 +112,12 @@ async def apply_flow(
             out, "Interrupted: in-flight changes finished; run pisync apply again to converge."
         )
         return 128 + (signals[0] if signals else 2)  # 130 for SIGINT, 143 for SIGTERM
-    flows.raise_for_failures(result)
+    raise_for_failures(result)
     return 0
 
 
-def _confirm(out: Any) -> bool:
-    if not flows.is_interactive():
+def _confirm(out: Console) -> bool:
+    if not is_interactive():
         raise UsageError(
             "apply needs confirmation but there is no terminal; pass --auto-approve, or apply"
             " a saved plan (pisync plan --out plan.json; pisync apply plan.json)"
@@ -118,27 +125,6 @@ def _confirm(out: Any) -> bool:
     import typer
 
     return bool(typer.confirm("Apply these changes?", default=False))
-
-
-def _config_only(settings: Settings) -> Any:
-    from reconciler.shell.load import find_config, load_config
-
-    return load_config(find_config(settings.config))
-
-
-def _plan_secrets(plan: Plan, env: Mapping[str, str]) -> dict[str, str]:
-    names = {
-        ref["env"]
-        for c in plan.changes
-        for ref in (c.desired.get("variables") or {}).values()
-        if isinstance(ref, Mapping) and "env" in ref
-    }
-    missing = sorted(n for n in names if n not in env)
-    if missing:
-        raise UsageError(
-            f"the plan needs environment variable(s) {', '.join(missing)}, which are not set"
-        )
-    return {n: env[n] for n in names}
 
 
 async def refresh(client: PiClient, plan: Plan, concurrency: int) -> LiveState:
@@ -175,10 +161,28 @@ async def refresh(client: PiClient, plan: Plan, concurrency: int) -> LiveState:
     return live
 
 
-def _print_result(out: Any, result: ApplyResult) -> None:
+def _print_result(out: Console, result: ApplyResult) -> None:
     for o in result.failed:
         print_plain(out, f"  ! {o.change.label} ({o.change.action.value}) failed: {o.message}")
-    print_plain(out, flows.apply_summary(result))
+    print_plain(out, apply_summary(result))
+
+
+def apply_summary(result: ApplyResult) -> str:
+    return (
+        f"Apply complete: {result.count(Action.CREATE)} created, {result.count(Action.UPDATE)}"
+        f" updated, {result.count(Action.DISABLE)} disabled, {result.count(Action.DELETE)}"
+        f" deleted, {len(result.failed)} failed."
+    )
+
+
+def raise_for_failures(result: ApplyResult) -> None:
+    if result.failed or result.not_started:
+        raise ApplyFailed(
+            f"{len(result.failed)} change(s) failed"
+            + (f", {len(result.not_started)} not started" if result.not_started else "")
+            + "; the rest were applied. Fix the causes above (the server's messages) and run"
+            " pisync apply again: it changes only what still differs"
+        )
 
 
 def write_report(path: str, plan: Plan, result: ApplyResult, *, interrupted: bool) -> None:
@@ -203,7 +207,4 @@ def write_report(path: str, plan: Plan, result: ApplyResult, *, interrupted: boo
         },
         "changes": rows,
     }
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
+    write_atomic(path, json.dumps(body, indent=2) + "\n", what="the report")

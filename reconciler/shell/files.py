@@ -1,0 +1,27 @@
+"""Writing files so that a reader never sees half of one: temp file in the same folder, then
+rename. Every file pisync writes (plans, reports, imported repositories) goes through here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from reconciler.errors import UsageError
+
+
+def write_atomic(path: str | Path, text: str, *, what: str = "") -> None:
+    """Write ``text`` to ``path`` (folders created), all or nothing.
+
+    A failure raises :class:`~reconciler.errors.UsageError` naming the file (``what``, e.g.
+    "the plan", says what it was) and leaves no temp file behind.
+    """
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        label = f"{what} to {target}" if what else str(target)
+        raise UsageError(f"cannot write {label}: {exc.strerror or exc}") from None

@@ -1,0 +1,40 @@
+"""Loading the desired state for a command that needs it valid (plan, apply)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.core.config import Config
+from reconciler.core.desired import canonical_defaults
+from reconciler.core.issues import Issue
+from reconciler.core.model import DesiredState
+from reconciler.core.validate import RoleRef
+from reconciler.errors import InvalidStateError
+from reconciler.shell.load import find_config, load
+from reconciler.shell.settings import Settings
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Loaded:
+    config: Config
+    desired: DesiredState
+    defaults: Mapping[str, Any]
+    warnings: tuple[Issue, ...]
+    undeclared_roles: tuple[RoleRef, ...] = ()  # role references no file declares
+
+
+def load_desired(paths: Sequence[str], settings: Settings) -> Loaded:
+    """Load and validate the desired state; any error raises InvalidStateError (exit 3)."""
+    result = load(paths, find_config(settings.config))
+    errors = [i for i in result.issues if i.severity == "error"]
+    if errors or result.desired is None:
+        raise InvalidStateError("the desired state is invalid", result.issues, result.stats)
+    return Loaded(
+        config=result.config,
+        desired=result.desired,
+        defaults=canonical_defaults(result.config.defaults),
+        warnings=tuple(i for i in result.issues if i.severity == "warning"),
+        undeclared_roles=result.undeclared_roles,
+    )

@@ -1,0 +1,43 @@
+"""``pisync validate`` and the one way problems (Issues) are printed, by any command."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from reconciler.core import issues as issues_mod
+from reconciler.core.issues import Issue, Stats
+from reconciler.errors import InvalidStateError
+from reconciler.shell.load import find_config, load
+from reconciler.shell.settings import Settings
+
+
+def validate_command(settings: Settings, *, paths: Sequence[str], fmt: str, strict: bool) -> int:
+    """Exit 0 when valid (warnings allowed unless ``strict``), else 3."""
+    # validate never builds the desired state: ~1.2 s saved at 100,000 users
+    result = load(paths, find_config(settings.config), build=False)
+    sys.stdout.write(render_issues(result.issues, result.stats, fmt))
+    errors, warnings = issues_mod.count(result.issues)
+    return 3 if errors or (strict and warnings) else 0
+
+
+def render_issues(issues: Sequence[Issue], stats: Stats, fmt: str) -> str:
+    if fmt == "json":
+        return issues_mod.render_json(issues, stats)
+    if fmt == "github":
+        return issues_mod.render_github(issues, stats)
+    return issues_mod.render_text(issues, stats)
+
+
+def invalid_state_report(exc: InvalidStateError, fmt: str) -> str:
+    """Issues found while loading (with file counts) or at plan time (against live state)."""
+    if exc.stats is not None:
+        return render_issues(exc.issues, exc.stats, "github" if fmt == "github" else "text")
+    ordered = issues_mod.sort_issues(exc.issues)
+    if fmt == "github":
+        lines = [issues_mod.github_annotation(i) for i in ordered]
+    else:
+        lines = [issues_mod.format_issue(i) for i in ordered]
+    errors, _ = issues_mod.count(ordered)
+    lines.append(f"{errors} error{'s' if errors != 1 else ''}; nothing was planned or applied.")
+    return "\n".join(lines) + "\n"
