@@ -33,7 +33,8 @@ from reconciler.core.model import (
     UserSpec,
     Variable,
 )
-from reconciler.core.yamldoc import FieldPositions, ParsedFile, PosDict, PosList
+from reconciler.core.yamldoc import ParsedFile
+from reconciler.core.yamlpos import FieldPositions, PosDict, PosList
 
 # Keys that are not user fields: the identity, and pisync's own per-user controls.
 _NOT_FIELDS = frozenset({"usercode", "pisync", "login"})

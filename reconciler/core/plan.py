@@ -17,14 +17,13 @@ same plan.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from reconciler.core.model import FrozenJson, SourcePos, canonical_json
+from reconciler.core.model import SourcePos
 
 FORMAT_VERSION = 1
 SENSITIVE = "(sensitive)"
@@ -325,12 +324,6 @@ def parent_depths(changes: Sequence[Change]) -> dict[str, int]:
     for key in parents:
         walk(key, frozenset())
     return depth
-
-
-def fingerprint(obj: Any) -> str:
-    """sha256 of the canonical JSON of a live object (sorted keys, no whitespace)."""
-    text = obj.text if isinstance(obj, FrozenJson) else canonical_json(obj)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _parse_pos(text: str) -> SourcePos | None:

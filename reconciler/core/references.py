@@ -1,14 +1,15 @@
-"""Plan-time checks that need the live state: categories that do not exist on the server,
-and new users missing what a create requires. (Roles referenced but declared nowhere are
-checked by :func:`reconciler.core.validate.unknown_role_issues`, which has item positions.)"""
+"""Plan-time checks that need the live state: roles and categories that do not exist on the
+server, and new users missing what a create requires."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reconciler.core.issues import Issue
+from reconciler.core.issues import Issue, error, sort_issues
 from reconciler.core.model import DesiredState, LiveState, SourcePos, UserSpec
+from reconciler.core.rules import RoleRef
+from reconciler.core.suggest import did_you_mean
 
 
 def reference_issues(
@@ -67,3 +68,21 @@ def _create_issues(user: UserSpec, defaults: Mapping[str, Any]) -> list[Issue]:
             key_path=f"users[{user.usercode}]",
         )
     ]
+
+
+def unknown_role_issues(refs: Iterable[RoleRef], live_roles: Iterable[str]) -> list[Issue]:
+    """Errors for the references among ``refs`` that name no live role either."""
+    live = {name.casefold(): name for name in live_roles}
+    issues = []
+    for ref in refs:
+        if ref.role.casefold() in live:
+            continue
+        message = (
+            f'role "{ref.role}" is neither declared in a desired-state file nor defined on '
+            "the server; declare it under roles:"
+        )
+        hint = did_you_mean(ref.role, live.values())
+        if hint:
+            message += f', or did you mean "{hint}"?'
+        issues.append(error(ref.pos, message, ref.key_path))
+    return sort_issues(issues)

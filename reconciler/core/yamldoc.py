@@ -15,9 +15,10 @@ How it reads, and why:
   differences, all pinned by tests: timestamps stay text (an unquoted ``2027-01-31`` is the
   string ``"2027-01-31"``, so authors need not quote dates and the schema checks them); mapping
   keys are always their text (JSON Schema needs string keys); a plain ``=`` is text.
-- Mappings load as :class:`PosDict` and sequences as :class:`PosList`: a ``dict``/``list`` that
-  also knows the position of itself, of each key and value, or of each item. Positions are
-  stored packed (one int each) and turned into :class:`SourcePos` only when asked for.
+- Mappings load as :class:`~reconciler.core.yamlpos.PosDict` and sequences as
+  :class:`~reconciler.core.yamlpos.PosList` (values that know where they were written);
+  plain scalars are resolved by :mod:`reconciler.core.yamlscalars`; syntax errors get their
+  hints from :mod:`reconciler.core.yamlhints`.
 
 Rejected, each with a message that says what to do: files over ``max_bytes`` (checked before
 parsing), bytes that are not UTF-8 (at the first bad byte's line), control characters, tabs
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,30 @@ from ruamel.yaml.events import (
 
 from reconciler.core.issues import Issue, error
 from reconciler.core.model import SourcePos
+from reconciler.core.yamlhints import syntax_issue
+from reconciler.core.yamlpos import (
+    SHIFT,
+    FieldPositions,
+    PosDict,
+    PosList,
+    PosMap,
+    new_posdict,
+    unpack,
+)
+from reconciler.core.yamlscalars import PLAIN_FIRST, resolve_plain
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_DEPTH",
+    "FieldPositions",
+    "ParsedFile",
+    "PosDict",
+    "PosList",
+    "PosMap",
+    "c_parser_in_use",
+    "new_posdict",
+    "parse_yaml",
+]
 
 
 def _find_c_parser() -> Any:
@@ -69,178 +94,6 @@ DEFAULT_MAX_BYTES = 10_000_000
 DEFAULT_MAX_DEPTH = 100
 #: After this many problems in one file the rest of it is not read.
 MAX_ISSUES_PER_FILE = 20
-
-# Positions are packed into one int: (0-based line << 32) | 0-based column.
-_SHIFT = 32
-_MASK = (1 << _SHIFT) - 1
-
-
-def _unpack(file: str, packed: int) -> SourcePos:
-    return SourcePos(file=file, line=(packed >> _SHIFT) + 1, col=(packed & _MASK) + 1)
-
-
-class PosMap(Mapping[str, SourcePos]):
-    """A read-only view ``key -> SourcePos`` over packed positions (built lazily)."""
-
-    __slots__ = ("_file", "_packed")
-
-    def __init__(self, file: str, packed: Mapping[str, int]) -> None:
-        self._file = file
-        self._packed = packed
-
-    def __getitem__(self, key: str) -> SourcePos:
-        return _unpack(self._file, self._packed[key])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._packed)
-
-    def __len__(self) -> int:
-        return len(self._packed)
-
-    def __repr__(self) -> str:
-        return f"PosMap({dict(self)!r})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (PosMap, (self._file, dict(self._packed)))
-
-
-class PosDict(dict[str, Any]):
-    """A YAML mapping: a ``dict`` that knows where it, its keys and its values were written."""
-
-    __slots__ = ("_file", "_kpos", "_pos", "_vpos")
-    _file: str
-    _pos: int
-    _kpos: dict[str, int]
-    _vpos: dict[str, int]
-
-    @property
-    def file(self) -> str:
-        return self._file
-
-    @property
-    def pos(self) -> SourcePos:
-        """Where the mapping starts (for a block mapping: its first key)."""
-        return _unpack(self._file, self._pos)
-
-    @property
-    def key_pos(self) -> PosMap:
-        return PosMap(self._file, self._kpos)
-
-    @property
-    def value_pos(self) -> PosMap:
-        return PosMap(self._file, self._vpos)
-
-    def key_at(self, key: str) -> SourcePos:
-        """Where ``key`` is written (the mapping's own position if it has no such key)."""
-        packed = self._kpos.get(key)
-        return self.pos if packed is None else _unpack(self._file, packed)
-
-    def value_at(self, key: str) -> SourcePos:
-        packed = self._vpos.get(key)
-        return self.key_at(key) if packed is None else _unpack(self._file, packed)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # A constructor call plus the items: smaller and ~35% faster to pickle than the
-        # default (slot state), which matters when worker processes send documents back.
-        args = (self._file, self._pos, self._kpos, self._vpos)
-        return (_rebuild_dict, args, None, None, iter(self.items()))
-
-
-class PosList(list[Any]):
-    """A YAML sequence: a ``list`` that knows where it and each item were written."""
-
-    __slots__ = ("_file", "_ipos", "_pos")
-    _file: str
-    _pos: int
-    _ipos: list[int]
-
-    @property
-    def file(self) -> str:
-        return self._file
-
-    @property
-    def pos(self) -> SourcePos:
-        return _unpack(self._file, self._pos)
-
-    @property
-    def item_pos(self) -> tuple[SourcePos, ...]:
-        return tuple(_unpack(self._file, p) for p in self._ipos)
-
-    def item_at(self, index: int) -> SourcePos:
-        """Where item ``index`` is written (the list's own position if out of range)."""
-        if 0 <= index < len(self._ipos):
-            return _unpack(self._file, self._ipos[index])
-        return self.pos
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_list, (self._file, self._pos, self._ipos), None, iter(self))
-
-
-def _rebuild_dict(file: str, pos: int, kpos: dict[str, int], vpos: dict[str, int]) -> PosDict:
-    d = PosDict()
-    d._file, d._pos, d._kpos, d._vpos = file, pos, kpos, vpos
-    return d
-
-
-def _rebuild_list(file: str, pos: int, ipos: list[int]) -> PosList:
-    seq = PosList()
-    seq._file, seq._pos, seq._ipos = file, pos, ipos
-    return seq
-
-
-class FieldPositions(Mapping[str, SourcePos]):
-    """Key positions of a mapping without the keys in ``skip``, plus the keys of the nested
-    mappings named in ``flatten`` as ``"outer.inner"`` (e.g. ``login.mfa``).
-
-    A view: it shares the mappings' packed positions (copying them for every one of 100,000
-    users would cost more than all the look-ups ever made).
-    """
-
-    __slots__ = ("_file", "_nested", "_packed", "_skip")
-
-    def __init__(
-        self, entry: PosDict, *, skip: Collection[str] = (), flatten: Collection[str] = ()
-    ) -> None:
-        self._file = entry._file
-        self._packed = entry._kpos
-        self._skip = skip
-        nested = {outer: entry.get(outer) for outer in flatten}
-        self._nested = {k: v._kpos for k, v in nested.items() if isinstance(v, PosDict)}
-
-    def _lookup(self, key: str) -> int:
-        outer, dot, inner = key.partition(".")
-        if dot and outer in self._nested:
-            return self._nested[outer][inner]
-        if key in self._skip or key in self._nested:
-            raise KeyError(key)
-        return self._packed[key]
-
-    def __getitem__(self, key: str) -> SourcePos:
-        return _unpack(self._file, self._lookup(key))
-
-    def __iter__(self) -> Iterator[str]:
-        for key in self._packed:
-            if key not in self._skip and key not in self._nested:
-                yield key
-        for outer, packed in self._nested.items():
-            for inner in packed:
-                yield f"{outer}.{inner}"
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def __repr__(self) -> str:
-        return f"FieldPositions({dict(self)!r})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (PosMap, (self._file, {k: self._lookup(k) for k in self}))
-
-
-def new_posdict(file: str, line: int = 1, col: int = 1) -> PosDict:
-    """An empty mapping at a position (for callers that need a document without a file)."""
-    d = PosDict()
-    d._file, d._pos, d._kpos, d._vpos = file, (line - 1) << _SHIFT | (col - 1), {}, {}
-    return d
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -307,7 +160,7 @@ def parse_yaml(
     except _Stop:
         pass
     except MarkedYAMLError as exc:
-        builder.issues.append(_syntax_issue(exc, file, text))
+        builder.issues.append(syntax_issue(exc, file, text))
     except YAMLError as exc:  # a reader error without a mark (not expected after the checks)
         builder.issues.append(error(SourcePos(file=file, line=1, col=1), f"invalid YAML: {exc}"))
     if builder.issues:
@@ -402,8 +255,8 @@ class _Builder:
         key: str | None = None  # pending key in a mapping; None: a key comes next
         is_map = False
         documents = 0
-        first = _PLAIN_FIRST
-        resolve = _resolve_plain
+        first = PLAIN_FIRST
+        resolve = resolve_plain
         while True:
             ev = next_event()
             kind = type(ev)
@@ -411,11 +264,11 @@ class _Builder:
                 if ev.anchor is not None or ev.ctag is not None:
                     self.node_props(ev)
                 m = ev.start_mark
-                p = m.line << _SHIFT | m.column
+                p = m.line << SHIFT | m.column
                 value = ev.value
                 if is_map and key is None:
                     if value in cur:
-                        first_pos = _unpack(file, pos_of[value])
+                        first_pos = unpack(file, pos_of[value])
                         self.problem(
                             m,
                             f'duplicate key "{value}" (first written at line {first_pos.line}, '
@@ -455,7 +308,7 @@ class _Builder:
                         "desired-state files need only a few",
                         stop=True,
                     )
-                p = m.line << _SHIFT | m.column
+                p = m.line << SHIFT | m.column
                 new: Any
                 if kind is MappingStartEvent:
                     new = PosDict()
@@ -490,11 +343,11 @@ class _Builder:
                 self.problem(m, _ALIAS_MESSAGE.format(ev.anchor))
                 if is_map:
                     cur[key] = None
-                    vpos[key] = m.line << _SHIFT | m.column
+                    vpos[key] = m.line << SHIFT | m.column
                     key = None
                 elif cur is not None:
                     cur.append(None)
-                    pos_of.append(m.line << _SHIFT | m.column)
+                    pos_of.append(m.line << SHIFT | m.column)
                 else:
                     self.root = None
             elif kind is DocumentStartEvent:
@@ -551,118 +404,3 @@ def _top_level(file: str, text: str, root: Any, *, allow_empty: bool) -> ParsedF
 def _brief(value: Any) -> str:
     text = repr(value) if not isinstance(value, str) else f'"{value}"'
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-# --- syntax errors -----------------------------------------------------------------------
-
-# Hints for libyaml's most common complaints, keyed by a fragment of its problem text.
-_HINTS = (
-    ("mapping values are not allowed", "quote a value that contains ': '"),
-    ("found unexpected ':'", "quote a value that contains ':'"),
-    ("did not find expected key", "check this line's indentation"),
-    ("did not find expected '-' indicator", "check this line's indentation"),
-    ("could not find expected ':'", "a key needs ': ' after it, or quote the text"),
-    ("found unexpected end of stream", "a quote or bracket is not closed"),
-    ("found undefined alias", "aliases are not supported: write the value out in full"),
-)
-
-
-def _syntax_issue(exc: MarkedYAMLError, file: str, text: str) -> Issue:
-    mark = exc.problem_mark or exc.context_mark
-    line = mark.line + 1 if mark is not None else 1
-    col = mark.column + 1 if mark is not None else 1
-    tab_col = _indent_tab(text, line)
-    if tab_col is not None:
-        return error(
-            SourcePos(file=file, line=line, col=tab_col),
-            "a tab is used for indentation; YAML indents with spaces only: replace it with spaces",
-        )
-    problem = str(exc.problem or exc.context or "unreadable YAML").strip()
-    message = f"invalid YAML: {problem}"
-    for fragment, hint in _HINTS:
-        if fragment in problem:
-            message += f" ({hint})"
-            break
-    ctx = exc.context_mark
-    if exc.context and ctx is not None and (ctx.line, ctx.column) != (line - 1, col - 1):
-        message += f"; {exc.context} that starts at line {ctx.line + 1}, column {ctx.column + 1}"
-    return error(SourcePos(file=file, line=line, col=col), message)
-
-
-def _indent_tab(text: str, line: int) -> int | None:
-    """The 1-based column of a tab in the leading whitespace of ``line``, if there is one."""
-    lines = text.split("\n", line)
-    if len(lines) < line:
-        return None
-    row = lines[line - 1]
-    indent = row[: len(row) - len(row.lstrip(" \t"))]
-    at = indent.find("\t")
-    return None if at < 0 else at + 1
-
-
-# --- plain scalars (YAML 1.2 core schema, as ruamel.yaml's safe loader resolves them) ---
-
-# Characters a plain scalar must start with to be anything but text: a fast first test.
-_PLAIN_FIRST = frozenset("-+.0123456789tTfFnN~")
-_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-_NULL = frozenset({"~", "null", "Null", "NULL"})
-# The regular expressions of ruamel.yaml 0.19's resolver for YAML 1.2.
-_FLOAT = re.compile(
-    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-    |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""",
-    re.X,
-)
-_INT = re.compile(
-    r"""^(?:[-+]?0b[0-1_]+
-    |[-+]?0o?[0-7_]+
-    |[-+]?[0-9_]+
-    |[-+]?0x[0-9a-fA-F_]+)$""",
-    re.X,
-)
-
-
-def _resolve_plain(text: str) -> Any:
-    """A plain scalar that starts with one of ``_PLAIN_FIRST``: bool, null, int, float or text."""
-    c = text[0]
-    if c in "tTfF":
-        return _BOOL.get(text, text)
-    if c in "nN~":
-        return None if text in _NULL else text
-    if _FLOAT.match(text):
-        return _to_float(text)
-    if _INT.match(text):
-        return _to_int(text)
-    return text
-
-
-def _to_float(text: str) -> Any:
-    s = text.replace("_", "").lower()
-    sign = -1.0 if s[0] == "-" else 1.0
-    body = s[1:] if s[0] in "+-" else s
-    if body == ".inf":
-        return sign * float("inf")
-    if body == ".nan":
-        return float("nan")
-    try:
-        return sign * float(body)
-    except ValueError:  # e.g. "1._": ruamel would raise; text is the safe reading
-        return text
-
-
-def _to_int(text: str) -> Any:
-    s = text.replace("_", "")
-    sign = -1 if s[:1] == "-" else 1
-    body = s[1:] if s[:1] in ("+", "-") else s
-    try:
-        if body[:2] == "0b":
-            return sign * int(body[2:], 2)
-        if body[:2] == "0x":
-            return sign * int(body[2:], 16)
-        if body[:2] == "0o":
-            return sign * int(body[2:], 8)
-        return sign * int(body)
-    except ValueError:  # "-_", or more digits than Python converts: keep the text
-        return text

@@ -18,11 +18,11 @@ Accepted shapes (SPEC quality bar: "accept every shape the reference allows"):
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.core.digest import sha256
 from reconciler.core.model import (
     Category,
     FrozenJson,
@@ -220,7 +220,7 @@ def variables_from(items: Any) -> tuple[Variable, ...]:
         value = "" if value is None else str(value)
         secure = item.get("isSecure", item.get("secure")) is True
         out.append(
-            Variable(name=item["name"], digest=_sha(value), secure=True)
+            Variable(name=item["name"], digest=sha256(value), secure=True)
             if secure
             else Variable(name=item["name"], value=value)
         )
@@ -335,10 +335,6 @@ def _variable_out(name: str, value: Any, secrets: Mapping[str, str]) -> dict[str
         resolved = secrets[value["env"]] if "env" in value else value["value"]
         return {"name": name, "value": resolved, "isSecure": bool(value.get("secure", False))}
     return {"name": name, "value": value, "isSecure": False}  # [G U1]
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # --- roles and categories -----------------------------------------------------------------

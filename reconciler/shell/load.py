@@ -35,12 +35,8 @@ from reconciler.core.config import Config
 from reconciler.core.desired import build_desired, config_from_document
 from reconciler.core.issues import Issue, Stats, error, has_errors, sort_issues
 from reconciler.core.model import DesiredState, SourcePos
-from reconciler.core.validate import (
-    RoleRef,
-    undeclared_role_refs,
-    validate_config,
-    validate_files,
-)
+from reconciler.core.rules import RoleRef, undeclared_role_refs
+from reconciler.core.validate import validate_config, validate_files
 from reconciler.core.yamldoc import DEFAULT_MAX_BYTES, ParsedFile, parse_yaml
 from reconciler.errors import InvalidStateError, UsageError
 from reconciler.schemas import load_schema

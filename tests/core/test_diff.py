@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from reconciler.core.config import Config, RolePrune, UserPrune
 from reconciler.core.diff import diff
+from reconciler.core.digest import fingerprint
 from reconciler.core.model import (
     USER_FIELDS,
     Category,
@@ -42,7 +43,6 @@ from reconciler.core.plan import (
     FieldChange,
     Kind,
     Plan,
-    fingerprint,
 )
 from tests.core.builders import BASE_RECORD, rec
 

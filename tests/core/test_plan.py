@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.core.digest import fingerprint
 from reconciler.core.model import SourcePos
 from reconciler.core.plan import (
     FORMAT_VERSION,
@@ -23,7 +24,6 @@ from reconciler.core.plan import (
     Kind,
     Plan,
     change_order,
-    fingerprint,
     phase,
 )
 

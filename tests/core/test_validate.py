@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from reconciler.core import validate
+from reconciler.core import schema_check
 from reconciler.core.issues import (
     Issue,
     Stats,
@@ -24,17 +24,13 @@ from reconciler.core.issues import (
     summary_line,
     warning,
 )
+from reconciler.core.keypaths import format_path
 from reconciler.core.model import SourcePos
 from reconciler.core.privileges import PRIVILEGES
-from reconciler.core.validate import (
-    RoleRef,
-    SchemaChecker,
-    format_path,
-    undeclared_role_refs,
-    unknown_role_issues,
-    validate_config,
-    validate_files,
-)
+from reconciler.core.references import unknown_role_issues
+from reconciler.core.rules import RoleRef, undeclared_role_refs
+from reconciler.core.schema_check import SchemaChecker
+from reconciler.core.validate import validate_config, validate_files
 from reconciler.core.yamldoc import ParsedFile, parse_yaml
 from reconciler.schemas import load_schema
 
@@ -644,8 +640,8 @@ AGREEMENT: list[tuple[bool, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("valid", "user"), AGREEMENT)
 def test_jsonschema_rs_and_jsonschema_agree(valid: bool, user: dict[str, Any]) -> None:
-    fast = validate._fast_validator(USER_SCHEMA)
-    slow = validate._slow_validator(USER_SCHEMA)
+    fast = schema_check._fast_validator(USER_SCHEMA)
+    slow = schema_check._slow_validator(USER_SCHEMA)
     assert fast is not None
     assert fast.is_valid(user) is valid
     assert (not list(slow.iter_errors(user))) is valid

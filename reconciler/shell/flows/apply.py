@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from reconciler.core import render
-from reconciler.core.diff import live_fingerprint
+from reconciler.core.digest import live_fingerprint, role_fingerprint
 from reconciler.core.guards import check
 from reconciler.core.model import LiveRole, LiveState, LiveUser
-from reconciler.core.plan import Action, Kind, Plan, fingerprint
+from reconciler.core.plan import Action, Kind, Plan
 from reconciler.errors import ApplyFailed, GuardError, StalePlanError, UsageError
 from reconciler.shell.apply import ApplyResult, Outcome, execute
 from reconciler.shell.client import PiClient
@@ -148,7 +148,7 @@ async def refresh(client: PiClient, plan: Plan, concurrency: int) -> LiveState:
         now = (
             live_fingerprint(current)
             if isinstance(current, LiveUser)
-            else fingerprint(dict(current.raw) or dict(current.fields))
+            else role_fingerprint(current)
         )
         if now != c.fingerprint:
             stale.append(f"{c.label} changed on the server since the plan was made")

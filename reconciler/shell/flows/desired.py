@@ -10,7 +10,7 @@ from reconciler.core.config import Config
 from reconciler.core.desired import canonical_defaults
 from reconciler.core.issues import Issue
 from reconciler.core.model import DesiredState
-from reconciler.core.validate import RoleRef
+from reconciler.core.rules import RoleRef
 from reconciler.errors import InvalidStateError
 from reconciler.shell.load import find_config, load
 from reconciler.shell.settings import Settings

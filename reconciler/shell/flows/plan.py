@@ -15,8 +15,7 @@ from reconciler.core.config import UserPrune
 from reconciler.core.diff import diff
 from reconciler.core.model import LiveState
 from reconciler.core.plan import Plan
-from reconciler.core.references import reference_issues
-from reconciler.core.validate import unknown_role_issues
+from reconciler.core.references import reference_issues, unknown_role_issues
 from reconciler.errors import InvalidStateError
 from reconciler.shell.client import PiClient
 from reconciler.shell.connect import make_client
