@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from reconciler.core.access import effective_access_changes
 from reconciler.core.categories import ancestors_index, with_ancestors
 from reconciler.core.compare import same
-from reconciler.core.config import Config
+from reconciler.core.config import Config, UserPrune
 from reconciler.core.digest import live_fingerprint, role_fingerprint, sha256
 from reconciler.core.expiry import expiring
+from reconciler.core.guards import Account, check
 from reconciler.core.model import (
     ROLE_FIELDS,
     USER_FIELDS,
@@ -42,7 +44,8 @@ from reconciler.core.model import (
 )
 from reconciler.core.plan import Action, Change, Kind, Plan, change_order
 from reconciler.core.planvalues import all_changes, desired_json
-from reconciler.core.prune import managed_live_count, prune_roles, prune_users
+from reconciler.core.prune import in_prune_scope, managed_live_count, prune_roles, prune_users
+from reconciler.core.scope import FULL, Scope
 
 Secrets = Mapping[str, str]
 
@@ -55,17 +58,20 @@ def diff(
     server: str,
     defaults: Mapping[str, Any] | None = None,
     secrets: Secrets | None = None,
-    targets: Iterable[str] = (),
+    scope: Scope = FULL,
     today: dt.date | None = None,
+    account: Account | None = None,
+    force: bool = False,
 ) -> Plan:
-    """Compute the plan that makes ``live`` match ``desired``.
+    """Compute the plan that makes ``live`` match ``desired``, with the guards it trips.
 
     ``defaults`` are canonical user fields for keys a NEW user omits (``pisync.yaml``
     ``defaults:``); ``secrets`` maps environment variable names to values (only digests
-    leave this function); ``targets`` limits the plan to those usercodes.
+    leave this function); ``scope`` says which part of the desired state this is (a partial
+    plan prunes nothing outside it); ``account`` is who pisync signs in as (the lockout guard;
+    None: not checked); ``force`` marks the guards as overridden.
     """
     secrets = secrets or {}
-    wanted = frozenset(t.upper() for t in targets)
     ancestors = ancestors_index(live.categories)
     users = [u for u in desired.users if not u.ignore and not config.is_ignored(u.usercode)]
     warnings = [
@@ -73,6 +79,8 @@ def diff(
         for u in desired.users
         if not u.ignore and config.is_ignored(u.usercode)
     ]
+    if live.unlisted:
+        warnings.append(_unlisted_warning(live.unlisted))
     resolved = {u.usercode: resolve_user(u, ancestors, secrets) for u in users}
     user_changes = [
         c
@@ -80,23 +88,31 @@ def diff(
         if (c := _user_change(u, resolved[u.usercode], live, defaults or {})) is not None
     ]
     declared = frozenset(u.usercode for u in desired.users)
-    user_changes += prune_users(live, declared, config)
+    if scope.narrowed:
+        user_changes += prune_users(live, declared, config, only=scope.removed)
+    else:
+        user_changes += prune_users(live, declared, config)
     role_changes = _diff_roles(desired.roles, live)
-    pruned_roles, kept_roles = prune_roles(desired, live, config, resolved, user_changes)
-    role_changes += pruned_roles
-    warnings += [
-        f'role "{name}" is not declared but is still held by users, so roles.prune keeps it;'
-        " declare it, or remove it from those users first"
-        for name in kept_roles
-    ]
+    if not scope.narrowed:
+        pruned_roles, kept_roles = prune_roles(desired, live, config, resolved, user_changes)
+        role_changes += pruned_roles
+        warnings += [
+            f'role "{name}" is not declared but is still held by users, so roles.prune keeps'
+            " it; declare it, or remove it from those users first"
+            for name in kept_roles
+        ]
+    wanted = scope.targets
     if wanted:
         user_changes = [c for c in user_changes if c.key in wanted]
         role_changes = _roles_for_targets(role_changes, user_changes)
     changes = change_order(role_changes + user_changes)
-    return Plan(
+    notes = [] if scope.partial else _left_alone_notes(live, declared, config)
+    plan = Plan(
         server=server,
         changes=changes,
         targets=tuple(sorted(wanted)),
+        partial_files=scope.files,
+        changed_since=scope.changed_since,
         access=effective_access_changes(changes, desired.roles, live),
         expiring=expiring(
             resolved,
@@ -105,12 +121,49 @@ def diff(
             today,
             skip={u.usercode for u in desired.users if u.ignore}
             | {c.key for c in user_changes if c.action in (Action.DISABLE, Action.DELETE)},
-            only=wanted,
+            only=wanted or (frozenset(resolved) if scope.partial else frozenset()),
         ),
         warnings=tuple(warnings),
         managed_live_users=managed_live_count(live, config),
         desired_objects=len(desired.users) + len(desired.roles),
     )
+    guards = check(plan, live, config, desired_objects=plan.desired_objects, account=account)
+    if account is not None and (note := account.unknown_note()) is not None and changes:
+        notes.append(note)
+    return replace(plan, guards=tuple(guards), forced=force and bool(guards), notes=tuple(notes))
+
+
+def _unlisted_warning(codes: tuple[str, ...]) -> str:
+    shown = ", ".join(codes[:10]) + (f" and {len(codes) - 10} more" if len(codes) > 10 else "")
+    n = len(codes)
+    return (
+        f"the server's user list left out {n} declared user{'s' if n != 1 else ''} that"
+        f" {'do' if n != 1 else 'does'} exist ({shown}); {'they are' if n != 1 else 'it is'}"
+        " planned from the server's own record of each, never created over it (is the list"
+        " filtered, e.g. by organisation?)"
+    )
+
+
+_LEFT_ALONE_SHOWN = 5
+
+
+def _left_alone_notes(live: LiveState, declared: frozenset[str], config: Config) -> list[str]:
+    """With ``users.prune: off``: how many live users no file declares (they are not changed)."""
+    if config.users_prune is not UserPrune.OFF:
+        return []
+    alone = sorted(
+        c for c, u in live.users.items() if c not in declared and in_prune_scope(u, config)
+    )
+    if not alone:
+        return []
+    shown = ", ".join(alone[:_LEFT_ALONE_SHOWN])
+    if len(alone) > _LEFT_ALONE_SHOWN:
+        shown += f" and {len(alone) - _LEFT_ALONE_SHOWN} more"
+    n = len(alone)
+    return [
+        f"{n} live user{'s are' if n != 1 else ' is'} not declared and left alone because"
+        f" users.prune is off ({shown})"
+    ]
 
 
 def resolve_user(

@@ -21,6 +21,7 @@ from reconciler.core.model import USER_FIELDS, LiveRole, LiveState, LiveUser
 from reconciler.core.yamlemit import emit
 
 MODELINE = "# yaml-language-server: $schema={schema}"
+ROLES_FILE = "users/roles.yaml"
 
 
 class Layout(StrEnum):
@@ -75,14 +76,16 @@ def export(
     ]
     secrets: list[tuple[str, str, str]] = []
     docs = [(u, user_document(u, defaults, ancestors, secrets)) for u in users]
-    files = [
-        ExportFile(path=path, text=_dump({"users": [d for _, d in group]}, header, depth=1))
-        for path, group in _group(docs, layout)
-    ]
     roles = sorted(live.roles.values(), key=lambda r: r.name.casefold()) if with_roles else []
+    # the roles file's name is taken first: a user whose usercode is ROLES gets another one
+    files = []
     if roles:
         body = {"roles": [role_document(r) for r in roles]}
-        files.append(ExportFile(path="users/roles.yaml", text=_dump(body, header, depth=1)))
+        files.append(ExportFile(path=ROLES_FILE, text=_dump(body, header, depth=1)))
+    files += [
+        ExportFile(path=path, text=_dump({"users": [d for _, d in group]}, header, depth=1))
+        for path, group in _group(docs, layout, taken=[f.path for f in files])
+    ]
     return Export(
         files=tuple(sorted(files, key=lambda f: f.path)),
         secret_env=tuple(secrets),
@@ -187,27 +190,38 @@ def _selected(code: str, include: Sequence[str], exclude: Sequence[str]) -> bool
 
 
 def _group(
-    docs: list[tuple[LiveUser, dict[str, Any]]], layout: Layout
+    docs: list[tuple[LiveUser, dict[str, Any]]], layout: Layout, *, taken: Iterable[str]
 ) -> list[tuple[str, list[tuple[LiveUser, dict[str, Any]]]]]:
+    """Files of users by layout; no name equals another or one in ``taken``, ignoring case
+    (two usercodes that differ only in unsafe characters or in case, a user called ROLES)."""
+    names = _Names(taken)
     if layout is Layout.SINGLE:
-        return [("users/users.yaml", docs)] if docs else []
+        return [(names.unique("users"), docs)] if docs else []
     if layout is Layout.PER_USER:
-        paths: dict[str, list[tuple[LiveUser, dict[str, Any]]]] = {}
-        for u, d in docs:
-            stem = file_stem(u.usercode)
-            path = f"users/{stem}.yaml"
-            n = 2
-            while path in paths:  # two usercodes that differ only in unsafe characters
-                path = f"users/{stem}-{n}.yaml"
-                n += 1
-            paths[path] = [(u, d)]
-        return sorted(paths.items())
+        return sorted((names.unique(file_stem(u.usercode)), [(u, d)]) for u, d in docs)
     groups: dict[str, list[tuple[LiveUser, dict[str, Any]]]] = {}
+    paths: dict[str, str] = {}
     for u, d in docs:
         roles = d.get("roles") or []
         stem = file_stem(roles[0]) if roles else "no-role"
-        groups.setdefault(f"users/{stem}.yaml", []).append((u, d))
+        if stem not in paths:
+            paths[stem] = names.unique(stem)
+        groups.setdefault(paths[stem], []).append((u, d))
     return sorted(groups.items())
+
+
+class _Names:
+    """File names under ``users/`` handed out once each, compared ignoring case."""
+
+    def __init__(self, taken: Iterable[str]) -> None:
+        self._taken = {t.casefold() for t in taken}
+
+    def unique(self, stem: str) -> str:
+        path, n = f"users/{stem}.yaml", 2
+        while path.casefold() in self._taken:
+            path, n = f"users/{stem}-{n}.yaml", n + 1
+        self._taken.add(path.casefold())
+        return path
 
 
 def _dump(body: Mapping[str, Any], header: str, *, depth: int) -> str:

@@ -1,5 +1,12 @@
-"""Safety guards (SPEC §5): checked before any write; each names itself, its numbers and the
-override. A plan that trips one is applied only with ``--force``."""
+"""Safety guards (SPEC §5), the same for ``plan`` and ``apply``: each names itself, its numbers
+and the override. ``plan`` shows the guards a plan trips (and exits 4); ``apply`` refuses such a
+plan before any write unless ``--force``.
+
+The lockout guard needs to know the account pisync signs in with (:class:`Account`): with
+``PISYNC_USERNAME`` it is that user; with only ``PISYNC_TOKEN`` the API offers no way to ask
+whose token it is, so ``PISYNC_ACCOUNT`` may name it, and otherwise the plan says the guard
+could not run.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +16,24 @@ from typing import Any
 
 from reconciler.core.config import Config
 from reconciler.core.model import LiveState
-from reconciler.core.plan import Action, Kind, Plan
-
-OVERRIDE = "re-run with --force if this is intended"
+from reconciler.core.plan import Action, Guard, Kind, Plan
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Violation:
-    guard: str
-    message: str
+class Account:
+    """The account pisync signs in with: its usercode (None: unknown) and where that came from."""
 
-    def __str__(self) -> str:
-        return f"[{self.guard}] {self.message}; {OVERRIDE}"
+    usercode: str | None
+    source: str  # "PISYNC_USERNAME", "PISYNC_ACCOUNT" or "PISYNC_TOKEN"
+
+    def unknown_note(self) -> str | None:
+        if self.usercode is not None:
+            return None
+        return (
+            "the lockout guard could not identify the account pisync signs in with (only"
+            " PISYNC_TOKEN is set, and the API cannot say whose token it is); set"
+            " PISYNC_ACCOUNT to its usercode to check it"
+        )
 
 
 def check(
@@ -29,20 +42,23 @@ def check(
     config: Config,
     *,
     desired_objects: int | None,
-    signed_in_as: str | None,
-) -> list[Violation]:
-    """Every guard the plan trips, in a fixed order."""
+    account: Account | None,
+) -> list[Guard]:
+    """Every guard the plan trips, in a fixed order (none for a plan without changes)."""
+    if not plan.changes:
+        return []
     out = _prune_limits(plan, config)
     removing = [c for c in plan.changes if c.action in (Action.DISABLE, Action.DELETE)]
     if desired_objects == 0 and removing:
         out.append(
-            Violation(
-                guard="empty-desired-state",
+            Guard(
+                name="empty-desired-state",
                 message=(
                     f"the desired state declares no users or roles, but the plan would disable"
                     f" or delete {len(removing)} object(s) on a non-empty server"
-                    " (wrong --path or sources?)"
+                    " (wrong path or sources?)"
                 ),
+                numbers={"removed": len(removing), "declared": 0},
             )
         )
     protected = sorted(
@@ -50,28 +66,30 @@ def check(
     )
     if protected:
         out.append(
-            Violation(
-                guard="protected-user",
+            Guard(
+                name="protected-user",
                 message=(
                     f"the plan changes protected user(s) {', '.join(protected)} (users.protected)"
                 ),
+                numbers={"users": len(protected)},
             )
         )
-    if live.users and _enabled_admins_after(plan, live) == 0:
+    if live.users and (admins := _enabled_admins_after(plan, live)) == 0:
         out.append(
-            Violation(
-                guard="last-administrator",
+            Guard(
+                name="last-administrator",
                 message="after this plan no enabled administrator would remain",
+                numbers={"administrators_after": admins},
             )
         )
-    if signed_in_as:
-        lock = _lockout(plan, signed_in_as.upper())
+    if account is not None and account.usercode:
+        lock = _lockout(plan, account.usercode.upper(), account.source == "PISYNC_USERNAME")
         if lock:
-            out.append(Violation(guard="lockout", message=lock))
+            out.append(Guard(name="lockout", message=lock, numbers={}))
     return out
 
 
-def _prune_limits(plan: Plan, config: Config) -> list[Violation]:
+def _prune_limits(plan: Plan, config: Config) -> list[Guard]:
     pruned = sum(
         1
         for c in plan.changes
@@ -83,12 +101,13 @@ def _prune_limits(plan: Plan, config: Config) -> list[Violation]:
     out = []
     if pruned > s.max_prune_count:
         out.append(
-            Violation(
-                guard="max-prune-count",
+            Guard(
+                name="max-prune-count",
                 message=(
                     f"the plan disables or deletes {pruned} users, more than"
                     f" safety.max_prune_count ({s.max_prune_count})"
                 ),
+                numbers={"pruned": pruned, "max_prune_count": s.max_prune_count},
             )
         )
     managed = plan.managed_live_users
@@ -96,13 +115,19 @@ def _prune_limits(plan: Plan, config: Config) -> list[Violation]:
         percent = 100.0 * pruned / managed
         if percent > s.max_prune_percent:
             out.append(
-                Violation(
-                    guard="max-prune-percent",
+                Guard(
+                    name="max-prune-percent",
                     message=(
                         f"the plan disables or deletes {pruned} of {managed} managed live users"
                         f" ({percent:.1f}%), more than safety.max_prune_percent"
                         f" ({s.max_prune_percent:g}%)"
                     ),
+                    numbers={
+                        "pruned": pruned,
+                        "managed": managed,
+                        "percent": round(percent, 1),
+                        "max_prune_percent": s.max_prune_percent,
+                    },
                 )
             )
     return out
@@ -127,8 +152,9 @@ def _enabled_admins_after(plan: Plan, live: LiveState) -> int:
     return count
 
 
-def _lockout(plan: Plan, me: str) -> str | None:
-    """Why the plan would lock out ``me`` (the account pisync signs in with), if it would."""
+def _lockout(plan: Plan, me: str, by_password: bool) -> str | None:
+    """Why the plan would lock out ``me`` (the account pisync signs in with, by password when
+    ``by_password``), if it would."""
     for c in plan.changes:
         if c.kind is not Kind.USER or c.key != me:
             continue
@@ -143,7 +169,7 @@ def _lockout(plan: Plan, me: str) -> str | None:
         f = fields.get("privileges")
         if f is not None and "editUsers" in (f.before or ()) and "editUsers" not in f.after:
             reasons.append(f"remove the editUsers privilege from {me}")
-        if (f := fields.get("login.password")) is not None and f.after is False:
+        if by_password and (f := fields.get("login.password")) is not None and f.after is False:
             reasons.append(f"turn off password login for {me}")
         if reasons:
             return f"the plan would {' and '.join(reasons)}, the account pisync signs in with"

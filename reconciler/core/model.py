@@ -171,7 +171,9 @@ class LiveUser:
     """A live user: its canonical record, and the raw payload pisync merges writes onto."""
 
     usercode: str
-    id: str  # the server's id, as a string (ids may be numbers or strings)
+    #: the server's id, as a string (ids may be numbers or strings); None for a user the
+    #: list left out, known only from its payload
+    id: str | None
     record: UserRecord
     payload: Mapping[str, Any] | None = None  # the syncPayload element, when read
     super_admin: bool = False
@@ -198,3 +200,5 @@ class LiveState:
     roles: Mapping[str, LiveRole]  # by casefolded name
     categories: Mapping[str, Category]  # by casefolded name
     signed_in_as: str | None = None  # upper-case usercode of the account pisync uses
+    #: declared users the server's list left out but its payload lookup found (sorted)
+    unlisted: tuple[str, ...] = ()

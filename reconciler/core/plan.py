@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from reconciler.core.digest import fingerprint
 from reconciler.core.model import SourcePos
 
 FORMAT_VERSION = 1
@@ -199,6 +200,39 @@ class Expiry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Guard:
+    """A safety guard the plan trips (SPEC §5): apply refuses the plan unless ``--force``.
+
+    ``numbers`` are the measured values and limits the message states, for scripts.
+    """
+
+    name: str
+    message: str
+    numbers: Mapping[str, int | float | str] = field(default_factory=dict)
+    override: str = "--force"
+
+    def __str__(self) -> str:
+        return f"[{self.name}] {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "message": self.message,
+            "numbers": dict(self.numbers),
+            "override": self.override,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Guard:
+        return cls(
+            name=d["name"],
+            message=d["message"],
+            numbers=dict(d.get("numbers") or {}),
+            override=d.get("override", "--force"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Counts:
     create: int = 0
     update: int = 0
@@ -212,16 +246,40 @@ class Counts:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
+    """The whole truth of what apply will do, and everything a reviewer needs beside it.
+
+    A plan is *partial* when paths (``partial_files``), ``--target`` (``targets``) or
+    ``--changed-since`` (``changed_since``) narrowed the desired state: then nothing outside
+    it is pruned (but for users removed since ``changed_since``), and every rendering says so.
+    ``guards`` are the safety guards apply would refuse it by; ``forced`` says ``--force``
+    overrides them. ``notes`` inform, ``warnings`` ask for attention; neither blocks.
+    """
+
     server: str
     changes: tuple[Change, ...] = ()
     targets: tuple[str, ...] = ()  # non-empty: a partial plan (``--target``)
+    #: not None: a partial plan over this many desired-state files (paths, --changed-since)
+    partial_files: int | None = None
+    changed_since: str | None = None  # the git ref of ``--changed-since``
     access: tuple[AccessChange, ...] = ()
     expiring: tuple[Expiry, ...] = ()
+    guards: tuple[Guard, ...] = ()
+    forced: bool = False
+    notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     #: how many live users the prune guard measures against (managed, in scope)
     managed_live_users: int = 0
     #: users + roles the desired state declared (the empty-desired-state guard; None: unknown)
     desired_objects: int | None = None
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.targets) or self.partial_files is not None
+
+    @property
+    def blocked(self) -> bool:
+        """Whether apply would refuse this plan (a guard, not overridden)."""
+        return bool(self.guards) and not self.forced
 
     @property
     def counts(self) -> Counts:
@@ -243,6 +301,9 @@ class Plan:
             "format_version": FORMAT_VERSION,
             "server": self.server,
             "targets": list(self.targets),
+            "partial": None
+            if self.partial_files is None
+            else {"files": self.partial_files, "changed_since": self.changed_since},
             "summary": {
                 "create": counts.create,
                 "update": counts.update,
@@ -252,10 +313,20 @@ class Plan:
             "changes": [c.to_dict() for c in self.changes],
             "access": [a.to_dict() for a in self.access],
             "expiring": [e.to_dict() for e in self.expiring],
+            "guards": [g.to_dict() for g in self.guards],
+            "forced": self.forced,
+            "notes": list(self.notes),
             "warnings": list(self.warnings),
             "managed_live_users": self.managed_live_users,
             "desired_objects": self.desired_objects,
         }
+
+    def to_document(self) -> dict[str, Any]:
+        """:meth:`to_dict` plus ``digest``, the fingerprint of everything else in it: a saved
+        plan whose content no longer matches its digest was changed after pisync wrote it."""
+        data = self.to_dict()
+        data["digest"] = document_digest(data)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
@@ -264,16 +335,27 @@ class Plan:
             raise ValueError(
                 f"plan format_version {version!r} is not supported (expected {FORMAT_VERSION})"
             )
+        partial = data.get("partial") or {}
         return cls(
             server=data["server"],
             changes=tuple(Change.from_dict(c) for c in data.get("changes", ())),
             targets=tuple(data.get("targets", ())),
+            partial_files=partial.get("files"),
+            changed_since=partial.get("changed_since"),
             access=tuple(AccessChange.from_dict(a) for a in data.get("access", ())),
             expiring=tuple(Expiry.from_dict(e) for e in data.get("expiring", ())),
+            guards=tuple(Guard.from_dict(g) for g in data.get("guards", ())),
+            forced=bool(data.get("forced", False)),
+            notes=tuple(data.get("notes", ())),
             warnings=tuple(data.get("warnings", ())),
             managed_live_users=int(data.get("managed_live_users", 0)),
             desired_objects=data.get("desired_objects"),
         )
+
+
+def document_digest(data: Mapping[str, Any]) -> str:
+    """The digest of a plan document: the fingerprint of all of it but its ``digest`` key."""
+    return fingerprint({k: v for k, v in data.items() if k != "digest"})
 
 
 _PHASE = {

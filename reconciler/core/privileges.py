@@ -73,12 +73,11 @@ ESCALATING_PRIVILEGES: Final[frozenset[str]] = frozenset(
     }
 )
 
-#: Friendly user type names (SPEC §2.1) and the payload's ``userTypeId``.
-USER_TYPES: Final[dict[str, int]] = {
-    "administrator": 0,
-    "designer": 1,
-    "chart-explorer": 2,
-    "user": 3,
-    "chart-viewer": 4,
-}
-USER_TYPE_NAMES: Final[dict[int, str]] = {v: k for k, v in USER_TYPES.items()}
+#: The user types of SPEC §2.1, in the server's order (the adapter knows their numbers).
+USER_TYPES: Final[tuple[str, ...]] = (
+    "administrator",
+    "designer",
+    "chart-explorer",
+    "user",
+    "chart-viewer",
+)

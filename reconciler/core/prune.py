@@ -12,11 +12,19 @@ from reconciler.core.model import DesiredState, LiveState, LiveUser
 from reconciler.core.plan import Action, Change, FieldChange, Kind
 
 
-def prune_users(live: LiveState, declared: frozenset[str], config: Config) -> list[Change]:
+def prune_users(
+    live: LiveState,
+    declared: frozenset[str],
+    config: Config,
+    *,
+    only: frozenset[str] | None = None,
+) -> list[Change]:
+    """The prune action (``users.prune``) for each live user in scope that no file declares;
+    ``only``: just these usercodes (a partial plan prunes only what it knows was removed)."""
     if config.users_prune is UserPrune.OFF:
         return []
     out = []
-    for code in sorted(live.users):
+    for code in sorted(live.users if only is None else only & live.users.keys()):
         user = live.users[code]
         if code in declared or not in_prune_scope(user, config):
             continue

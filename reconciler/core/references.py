@@ -1,5 +1,13 @@
-"""Plan-time checks that need the live state: roles and categories that do not exist on the
-server, and new users missing what a create requires."""
+"""Plan-time checks that need the live state, each reported at the YAML line it is about
+(exit 3), so that nothing apply would be refused for only shows up after the merge:
+
+- roles and categories that exist neither on the server nor in the desired state;
+- new users missing what a create requires;
+- the server's own rules checked on the *merged* payload (the live record with the managed keys
+  overlaid, or a new user's defaults): not both sign-in methods off, password login kept for
+  the super admin, a ``parent`` that exists or is created by the same plan;
+- (:func:`target_issues`) ``--target`` names that are no user at all.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,25 @@ from reconciler.core.issues import Issue, error, sort_issues
 from reconciler.core.model import DesiredState, LiveState, SourcePos, UserSpec
 from reconciler.core.rules import RoleRef
 from reconciler.core.suggest import did_you_mean
+
+
+def plan_time_issues(
+    desired: DesiredState,
+    live: LiveState,
+    *,
+    defaults: Mapping[str, Any],
+    server_defaults: Mapping[str, Any],
+    undeclared_roles: Iterable[RoleRef] = (),
+) -> list[Issue]:
+    """Every plan-time problem at once, sorted (see the module docstring).
+
+    ``defaults`` are the config's values for a new user's omitted keys, ``server_defaults``
+    what the server gives a new user for the rest (canonical fields both).
+    """
+    issues = unknown_role_issues(undeclared_roles, (r.name for r in live.roles.values()))
+    issues += reference_issues(desired, live, defaults)
+    issues += merged_issues(desired, live, {**server_defaults, **defaults})
+    return sort_issues(issues)
 
 
 def reference_issues(
@@ -86,3 +113,84 @@ def unknown_role_issues(refs: Iterable[RoleRef], live_roles: Iterable[str]) -> l
             message += f', or did you mean "{hint}"?'
         issues.append(error(ref.pos, message, ref.key_path))
     return sort_issues(issues)
+
+
+def merged_issues(
+    desired: DesiredState, live: LiveState, new_user: Mapping[str, Any]
+) -> list[Issue]:
+    """The server's rules on each user as apply would send it (live record + managed keys, or
+    ``new_user`` + managed keys for a create)."""
+    created = {u.usercode for u in desired.users if not u.ignore and u.usercode not in live.users}
+    issues: list[Issue] = []
+    for user in desired.users:
+        if user.ignore:
+            continue
+        current = live.users.get(user.usercode)
+        base = current.record if current is not None else new_user
+        merged = {**base, **user.fields}
+        issues.extend(_login_issues(user, merged, current is not None))
+        if current is not None and current.super_admin and merged.get("login.password") is False:
+            issues.append(
+                error(
+                    _pos(user, "login.password"),
+                    f"user {user.usercode} is the super admin, whose password login the server"
+                    " never turns off; remove login.password: false",
+                    f"users[{user.usercode}].login.password",
+                )
+            )
+        parent = user.fields.get("parent")
+        if parent and parent not in live.users and parent not in created:
+            known = sorted(live.users.keys() | created)
+            hint = did_you_mean(parent, known)
+            issues.append(
+                error(
+                    _pos(user, "parent"),
+                    f'user {user.usercode}: parent "{parent}" is neither a user on the server nor'
+                    " declared in the desired state"
+                    + (f'; did you mean "{hint}"?' if hint else "; declare it, or fix the name"),
+                    f"users[{user.usercode}].parent",
+                )
+            )
+    return issues
+
+
+def _login_issues(user: UserSpec, merged: Mapping[str, Any], exists: bool) -> list[Issue]:
+    if merged.get("login.password") is not False or merged.get("login.external") is not False:
+        return []
+    written = [k for k in ("login.password", "login.external") if k in user.fields]
+    if len(written) == 2:
+        return []  # both written false: validate already reports it, at the login key
+    kept = "login.external" if written == ["login.password"] else "login.password"
+    said = " and ".join(f"{k}: false" for k in written) or "the defaults"
+    where = "on the server" if exists else "for a new user (the default)"
+    message = (
+        f"user {user.usercode}: {said} leaves no way to sign in, because {kept} is false"
+        f" {where}; the server refuses a user nobody can sign in as: set {kept}: true as well"
+    )
+    key = written[0] if written else "login"
+    return [error(_pos(user, key), message, f"users[{user.usercode}].{key}")]
+
+
+def target_issues(targets: Iterable[str], desired: DesiredState, live: LiveState) -> list[Issue]:
+    """A ``--target`` that names no declared and no live user (with a did-you-mean)."""
+    declared = {u.usercode for u in desired.users}
+    roles = {r.name.casefold(): r.name for r in desired.roles} | {
+        k: r.name for k, r in live.roles.items()
+    }
+    issues = []
+    for target in targets:
+        code = target.upper()
+        if code in declared or code in live.users:
+            continue
+        if target.casefold() in roles:
+            message = (
+                f'--target {target}: "{roles[target.casefold()]}" is a role, and --target takes'
+                " usercodes; name the users whose access you want to plan"
+            )
+        else:
+            hint = did_you_mean(code, sorted(declared | live.users.keys()))
+            message = f"--target {target}: no declared or live user has this usercode" + (
+                f'; did you mean "{hint}"?' if hint else ""
+            )
+        issues.append(error(None, message))
+    return issues

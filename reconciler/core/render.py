@@ -64,7 +64,8 @@ end with a note; the access, expiry and warning sections are capped at a share o
 with their own notes. User data appears only inside code spans, fenced blocks or escaped
 HTML, so ``<``, ``|``, backticks or brackets in a name cannot break the layout.
 
-JSON (:func:`render_json`) is ``Plan.to_dict()``, documented by ``schemas/plan.schema.json``.
+JSON (:func:`render_json`) is ``Plan.to_document()`` (``to_dict()`` and its digest), documented
+by ``schemas/plan.schema.json``.
 """
 
 from __future__ import annotations
@@ -360,6 +361,32 @@ def _targets_note(plan: Plan, fmt: Callable[[str], str], cap: int | None = None)
     return f"partial plan for --target {names}; changes to other objects are not shown."
 
 
+def _files_note(plan: Plan, fmt: Callable[[str], str]) -> str:
+    n = plan.partial_files
+    files = f"{n} file{'s' if n != 1 else ''}"
+    if plan.changed_since is not None:
+        return (
+            f"partial plan: {files} changed since {fmt(plan.changed_since)}; users and roles not"
+            " declared in them are not considered, except users removed since then, which get"
+            " the prune action."
+        )
+    return f"partial plan: {files}; users and roles not declared in them are not considered."
+
+
+def _partial_notes(plan: Plan, fmt: Callable[[str], str], cap: int | None = None) -> list[str]:
+    """One sentence per way the plan is partial (files, then targets)."""
+    notes = [_files_note(plan, fmt)] if plan.partial_files is not None else []
+    if plan.targets:
+        notes.append(_targets_note(plan, fmt, cap))
+    return notes
+
+
+def _guards_heading(plan: Plan) -> str:
+    if plan.forced:
+        return "Safety guards overridden by --force:"
+    return "Blocked by safety guards (pisync apply refuses this plan; --force overrides):"
+
+
 # --- text ------------------------------------------------------------------------------------
 
 
@@ -371,8 +398,8 @@ def text_lines(plan: Plan) -> list[Line]:
     lines: list[Line] = []
     if not plan.empty:
         lines += [_text_header(plan), ()]
-    if plan.targets:
-        lines += [(("Note: ", "warning"), (_targets_note(plan, _bare), None)), ()]
+    for note in _partial_notes(plan, _bare):
+        lines += [(("Note: ", "warning"), (note, None)), ()]
     for change in plan.changes:
         lines += [*_text_object(change), ()]
     lines += _text_sections(plan)
@@ -426,8 +453,15 @@ def _text_sections(plan: Plan) -> list[Line]:
             sentence, warn = _expiry_sentence(e, _TEXT_NAMES)
             lines.append(_marked(sentence) if warn else (("    ", None), (sentence, None)))
         lines.append(())
+    if plan.notes:
+        lines += [(("Note: ", None), (_printable(n), None)) for n in plan.notes]
+        lines.append(())
     if plan.warnings:
         lines += [(("Warning: ", "warning"), (_printable(w), None)) for w in plan.warnings]
+        lines.append(())
+    if plan.guards:
+        lines.append(((_guards_heading(plan), "warning" if plan.forced else "delete"),))
+        lines += [_marked(_printable(str(g))) for g in plan.guards]
         lines.append(())
     return lines
 
@@ -500,8 +534,8 @@ def _md_head(plan: Plan) -> str:
     out = "## pisync plan\n\n"
     if plan.server:
         out += f"Server: {_md_code(plan.server)}\n\n"
-    if plan.targets:
-        out += f"> **Note:** {_targets_note(plan, _md_name, _MD_TARGETS)}\n\n"
+    for note in _partial_notes(plan, _md_name, _MD_TARGETS):
+        out += f"> **Note:** {note}\n\n"
     if plan.empty:
         return out
     c = plan.counts
@@ -510,7 +544,22 @@ def _md_head(plan: Plan) -> str:
         + "| Create | Update | Disable | Delete |\n"
         + "|-------:|-------:|--------:|-------:|\n"
         + f"| {c.create} | {c.update} | {c.disable} | {c.delete} |\n\n"
+        + _md_guards(plan)
     )
+
+
+def _md_guards(plan: Plan) -> str:
+    """The guards, first after the counts: what a reviewer must see before anything else."""
+    if not plan.guards:
+        return ""
+    if plan.forced:
+        kind, heading = "WARNING", "**Safety guards overridden by `--force`:**"
+    else:
+        kind = "CAUTION"
+        heading = "**Blocked by safety guards:** `pisync apply` refuses this plan unless `--force`."
+    lines = [f"> [!{kind}]", f"> {heading}", ">"]
+    lines += [f"> - {_md_code(g.name)}: {_md_text(g.message)}" for g in plan.guards]
+    return "\n".join(lines) + "\n\n"
 
 
 def _md_sections(plan: Plan, limit: int) -> str:
@@ -522,6 +571,9 @@ def _md_sections(plan: Plan, limit: int) -> str:
     if plan.expiring:
         items = [_md_expiry_item(e) for e in plan.expiring]
         out += "### Expiring access\n\n" + _capped(items, limit // 10, "expiring users")
+    if plan.notes:
+        items = [f"- {_md_text(n)}\n" for n in plan.notes]
+        out += "### Notes\n\n" + _capped(items, limit // 10, "notes")
     if plan.warnings:
         items = [f"- ⚠️ {_md_text(w)}\n" for w in plan.warnings]
         out += "### Warnings\n\n" + _capped(items, limit // 10, "warnings")
@@ -590,4 +642,4 @@ def _md_details(change: Change) -> str:
 
 def render_json(plan: Plan) -> str:
     """The saved-plan form (``plan --out``), documented by ``schemas/plan.schema.json``."""
-    return json.dumps(plan.to_dict(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    return json.dumps(plan.to_document(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"

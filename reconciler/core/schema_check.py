@@ -219,3 +219,19 @@ def _unknown_keys(err: ValidationError, path: Path, root: PosDict) -> list[Issue
         pos, key_path = where(root, (*path, key))
         issues.append(error(pos, message, key_path))
     return issues
+
+
+def document_problems(schema: Mapping[str, Any], document: Any, *, limit: int = 20) -> list[str]:
+    """``key.path: what is wrong`` for each way ``document`` (plain JSON) breaks ``schema``,
+    at most ``limit``: for files pisync wrote itself (a saved plan), where a file line is not
+    needed but the place inside the document is."""
+    fast = _fast_validator(schema)
+    if fast is not None and _fast_ok(fast, document):
+        return []
+    errors = sorted(
+        _slow_validator(schema).iter_errors(document), key=lambda e: list(map(str, e.path))
+    )
+    return [
+        f"{format_path(tuple(e.absolute_path)) or 'the document'}: {e.message}"
+        for e in errors[:limit]
+    ]

@@ -32,17 +32,18 @@ from reconciler.core.model import (
     Variable,
     plain,
 )
-from reconciler.core.privileges import PRIVILEGES, USER_TYPE_NAMES, USER_TYPES
+from reconciler.core.privileges import PRIVILEGES
+from reconciler.errors import UnexpectedResponse
 
-BASE_PATH = "/pi/api/v2"
-TOKENS = "/tokens"
-KEEP_ALIVE = "/tokens/keepAlive"
-USERS = "/users"
-SYNC = "/users/sync"
-SYNC_PAYLOAD = "/users/syncPayload"  # [G U5] ?usercode=
-ROLES = "/roles"  # [G U13]
-CATEGORIES = "/categories"
-PAGE_SIZE = 500  # [G U16] servers may cap it lower; paging copes (see page_info)
+#: The ``userTypeId`` of each user type name of the desired state [C §2.2, S8].
+USER_TYPES: dict[str, int] = {
+    "administrator": 0,
+    "designer": 1,
+    "chart-explorer": 2,
+    "user": 3,
+    "chart-viewer": 4,
+}
+USER_TYPE_NAMES: dict[int, str] = {v: k for k, v in USER_TYPES.items()}
 
 #: Read-only or derived ``user`` fields: never diffed, never sent (SPEC §2.1). [G U22]
 READ_ONLY_USER_FIELDS = frozenset(
@@ -80,8 +81,9 @@ _ROLE_REF_KEYS = ("roleIdentifier", "name", "roleName", "identifier", "descripti
 _CATEGORY_REF_KEYS = ("categoryIdentifier", "description", "name", "identifier")  # [G U4]
 
 
-class WireError(ValueError):
-    """A response whose shape the reference does not allow; the message says what and where."""
+class WireError(UnexpectedResponse, ValueError):
+    """A response whose shape the reference does not allow; the message says what and where.
+    An unexpected response (exit 1) wherever it is not caught."""
 
 
 # --- lists and pages ----------------------------------------------------------------------
@@ -113,6 +115,8 @@ def page_info(body: Any, what: str) -> Page:
 
 def ident(value: Any) -> str:
     """An id as a string; ids may be numbers or strings."""
+    if isinstance(value, Mapping) and "id" in value:  # an id object, {"id": 5}
+        return ident(value["id"])
     if isinstance(value, bool) or value is None:
         raise WireError(f"expected an id (number or string), got {value!r}")
     if isinstance(value, (int, str)):
@@ -120,10 +124,14 @@ def ident(value: Any) -> str:
     raise WireError(f"expected an id (number or string), got {type(value).__name__}")
 
 
-def token_from(body: Any) -> str:
-    if isinstance(body, Mapping) and isinstance(body.get("token"), str) and body["token"]:
-        return str(body["token"])
-    raise WireError("POST /tokens: the response has no 'token' string")
+def _no_parent(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value in (None, 0, "0", "")
+
+
+def _id_or_none(value: Any) -> str | None:
+    return None if value is None else ident(value)
 
 
 # --- users --------------------------------------------------------------------------------
@@ -135,6 +143,25 @@ def payload_element(body: Any, usercode: str) -> dict[str, Any]:
     if not isinstance(element, Mapping) or not isinstance(element.get("user"), Mapping):
         raise WireError(f"syncPayload for {usercode}: expected [{{'user': {{…}}, …}}]")
     return dict(element)
+
+
+def item_key(item: Any, key: str, what: str) -> str:
+    """The identity of a list item (``usercode`` upper-cased) [I U21]."""
+    if not isinstance(item, Mapping):
+        raise UnexpectedResponse(f"{what}: a list item is not an object")
+    try:
+        return user_code(item) if key == "usercode" else str(item[key])
+    except (WireError, KeyError) as exc:
+        raise UnexpectedResponse(f"{what}: {exc}") from None
+
+
+#: What a user's list object contributes once its syncPayload is read (the rest of it is
+#: dropped at once: peak memory at 100,000 users).
+SUMMARY_KEYS = ("usercode", "id", "superAdmin")
+
+
+def slim_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: summary[k] for k in SUMMARY_KEYS if k in summary}
 
 
 def user_code(obj: Mapping[str, Any]) -> str:
@@ -157,7 +184,7 @@ def live_user(summary: Mapping[str, Any], element: Mapping[str, Any] | None) -> 
         )
     return LiveUser(
         usercode=user_code(summary),
-        id=ident(summary.get("id", user.get("id"))),
+        id=_id_or_none(summary.get("id", user.get("id"))),
         record=record,
         payload=None if element is None else FrozenJson(element),
         super_admin=summary.get("superAdmin") is True or user.get("superAdmin") is True,
@@ -383,10 +410,8 @@ def category(obj: Mapping[str, Any]) -> Category:
     if not isinstance(name, str) or not name:
         raise WireError(f"a category object has no description: {sorted(obj)[:8]}")
     parent = obj.get("parentId")
-    if isinstance(parent, Mapping):
-        parent = parent.get("id")
     return Category(
         name=name,
         id=ident(obj.get("id")),
-        parent_id=None if parent in (None, 0, "0", "") else ident(parent),
+        parent_id=None if _no_parent(parent) else ident(parent),
     )

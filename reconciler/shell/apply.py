@@ -1,14 +1,19 @@
 """Execute a Plan against the server: phase by phase, concurrently within a phase.
 
-Each user create/update is one ``POST /users/sync`` with the complete merged payload (the
-live payload with the plan's managed values overlaid); a disable is the same with
-``clientEnabled: false``; a delete is ``DELETE /users/{id}``. One failed change does not stop
-the others; the result lists every outcome with the server's message.
+Each user create/update is one sync of the complete merged payload (the live payload with the
+plan's managed values overlaid); a disable is the same with the account disabled; a delete
+deletes the user by id. One failed change does not stop the others, and no error inside one
+change — the server's refusal or a bug — escapes it: it becomes that change's outcome with its
+message, so the report is always complete.
 
-A role create (``POST /roles``) is the one write that is not idempotent, so the client never
-resends it once it may have reached the server. When its answer is lost (a dropped
-connection, a 5xx, an unreadable body), apply reads the roles: if the role is there, the
-create happened; if not, it never arrived and is sent once more.
+Stopping (:class:`Stop`): ``stop`` set = start nothing new (changes not started are "not
+attempted"), in-flight changes finish; ``abandon`` set = in-flight requests are cancelled too
+(their outcome is unknown: "abandoned").
+
+A role create is the one write that is not idempotent, so the transport never resends it once
+it may have reached the server. When its answer is lost (a dropped connection, a 5xx), apply
+reads the roles: if the role is there, the create happened; if not, it never arrived and is
+sent once more.
 """
 
 from __future__ import annotations
@@ -17,47 +22,75 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.core.model import LiveRole, LiveState
 from reconciler.core.plan import Action, Change, Kind, Plan, parent_depths, phase
 from reconciler.errors import ConnectionFailed, PisyncError, ServerError, UnexpectedResponse
-from reconciler.pi import wire
-from reconciler.shell.client import PiClient, counting
+from reconciler.pi import endpoints, wire
+from reconciler.shell.api import PiApi
+from reconciler.shell.client import counting
+
+APPLIED, FAILED, NOT_ATTEMPTED, ABANDONED = "applied", "failed", "not_attempted", "abandoned"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     change: Change
-    ok: bool
+    status: str  # APPLIED, FAILED, NOT_ATTEMPTED or ABANDONED
     message: str = ""
-    attempts: int = 1
+    attempts: int = 0
     seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == APPLIED
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.change.kind.value,
             "key": self.change.key,
             "action": self.change.action.value,
-            "outcome": "ok" if self.ok else "failed",
+            "outcome": self.status,
             "message": self.message,
             "attempts": self.attempts,
             "seconds": round(self.seconds, 3),
+            "source": None if self.change.source is None else str(self.change.source),
         }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApplyResult:
+    """One outcome per change of the plan, in plan order."""
+
     outcomes: tuple[Outcome, ...]
-    not_started: tuple[Change, ...] = ()
+
+    def of(self, status: str) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.status == status)
 
     @property
     def failed(self) -> tuple[Outcome, ...]:
-        return tuple(o for o in self.outcomes if not o.ok)
+        return self.of(FAILED)
+
+    @property
+    def not_attempted(self) -> tuple[Outcome, ...]:
+        return self.of(NOT_ATTEMPTED)
+
+    @property
+    def abandoned(self) -> tuple[Outcome, ...]:
+        return self.of(ABANDONED)
 
     def count(self, action: Action) -> int:
         return sum(1 for o in self.outcomes if o.ok and o.change.action is action)
+
+
+@dataclass(slots=True)
+class Stop:
+    """What an interrupt asks of a running apply (see the module docstring)."""
+
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    abandon: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 Reporter = Callable[[Outcome, int, int], None]  # (outcome, done, total)
@@ -65,139 +98,172 @@ Reporter = Callable[[Outcome, int, int], None]  # (outcome, done, total)
 
 async def execute(
     plan: Plan,
-    client: PiClient,
+    api: PiApi,
     live: LiveState,
     *,
     secrets: Mapping[str, str],
     concurrency: int,
     report: Reporter | None = None,
-    stop: asyncio.Event | None = None,
+    stop: Stop | None = None,
 ) -> ApplyResult:
-    """Run the plan's changes in order; ``stop`` set = start nothing new, finish in flight."""
-    outcomes: list[Outcome] = []
-    skipped: list[Change] = []
-    total = len(plan.changes)
-    depth = parent_depths(plan.changes)
-    # a created user waits for its created parent: parents have lower depth (change_order)
-    for _, batch in itertools.groupby(
-        plan.changes, key=lambda c: (phase(c), depth.get(c.key, 0) if c.kind is Kind.USER else 0)
-    ):
-        changes = list(batch)
-        if stop is not None and stop.is_set():
-            skipped.extend(changes)
-            continue
-        await _run_batch(
-            changes, client, live, secrets, concurrency, outcomes, total, report, stop, skipped
-        )
-    return ApplyResult(outcomes=tuple(outcomes), not_started=tuple(skipped))
+    """Run the plan's changes in order (see the module docstring)."""
+    run = _Run(api, live, secrets, concurrency, report, stop or Stop(), len(plan.changes))
+    work = asyncio.ensure_future(run.all(plan.changes))
+    abandon = asyncio.ensure_future(run.stop.abandon.wait())
+    try:
+        await asyncio.wait({work, abandon}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        abandon.cancel()
+    if not work.done():
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+    else:
+        work.result()
+    return ApplyResult(outcomes=tuple(run.outcome_of(c) for c in plan.changes))
 
 
-async def _run_batch(
-    changes: Sequence[Change],
-    client: PiClient,
-    live: LiveState,
-    secrets: Mapping[str, str],
-    concurrency: int,
-    outcomes: list[Outcome],
-    total: int,
-    report: Reporter | None,
-    stop: asyncio.Event | None,
-    skipped: list[Change],
-) -> None:
-    pending = iter(changes)
+class _Run:
+    def __init__(
+        self,
+        api: PiApi,
+        live: LiveState,
+        secrets: Mapping[str, str],
+        concurrency: int,
+        report: Reporter | None,
+        stop: Stop,
+        total: int,
+    ) -> None:
+        self.api = api
+        self.live = live
+        self.secrets = secrets
+        self.concurrency = concurrency
+        self.report = report
+        self.stop = stop
+        self.total = total
+        self.outcomes: dict[int, Outcome] = {}
+        self.started: dict[int, float] = {}
 
-    async def worker() -> None:
-        for change in pending:
-            if stop is not None and stop.is_set():
-                skipped.append(change)
-                continue
-            outcome = await _one(change, client, live, secrets)
-            outcomes.append(outcome)
-            if report is not None:
-                report(outcome, len(outcomes), total)
-
-    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(changes))))))
-
-
-async def _one(
-    change: Change, client: PiClient, live: LiveState, secrets: Mapping[str, str]
-) -> Outcome:
-    started = time.monotonic()
-    # counted per task: the client's own stats mix every worker's requests
-    with counting() as sent:
-        try:
-            await write(change, client, live, secrets)
-        except PisyncError as exc:
+    def outcome_of(self, change: Change) -> Outcome:
+        found = self.outcomes.get(id(change))
+        if found is not None:
+            return found
+        if id(change) in self.started:
             return Outcome(
                 change=change,
-                ok=False,
-                message=str(exc),
-                attempts=max(1, sent.attempts),
-                seconds=time.monotonic() - started,
+                status=ABANDONED,
+                message="interrupted while in flight; its result is unknown (plan again)",
+                seconds=time.monotonic() - self.started[id(change)],
             )
+        return Outcome(change=change, status=NOT_ATTEMPTED, message="not attempted")
+
+    async def all(self, changes: Sequence[Change]) -> None:
+        depth = parent_depths(changes)
+        # a created user waits for its created parent: parents have lower depth (change_order)
+        for _, batch in itertools.groupby(
+            changes, key=lambda c: (phase(c), depth.get(c.key, 0) if c.kind is Kind.USER else 0)
+        ):
+            if self.stop.stop.is_set():
+                return
+            await self._batch(list(batch))
+
+    async def _batch(self, changes: list[Change]) -> None:
+        pending = iter(changes)
+
+        async def worker() -> None:
+            for change in pending:
+                if self.stop.stop.is_set():
+                    return
+                self.started[id(change)] = time.monotonic()
+                outcome = await _one(change, self.api, self.live, self.secrets)
+                self.outcomes[id(change)] = outcome
+                if self.report is not None:
+                    self.report(outcome, len(self.outcomes), self.total)
+
+        await asyncio.gather(
+            *(worker() for _ in range(max(1, min(self.concurrency, len(changes)))))
+        )
+
+
+async def _one(change: Change, api: PiApi, live: LiveState, secrets: Mapping[str, str]) -> Outcome:
+    started = time.monotonic()
+    # counted per task: the transport's own stats mix every worker's requests
+    with counting() as sent:
+        try:
+            await write(change, api, live, secrets)
+        except PisyncError as exc:
+            return _failed(change, str(exc), sent.attempts, started)
+        except Exception as exc:  # a bug must not end the apply half-way, nor hide the rest
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            return _failed(change, message, sent.attempts, started)
     return Outcome(
         change=change,
-        ok=True,
+        status=APPLIED,
         attempts=max(1, sent.attempts),
         seconds=time.monotonic() - started,
     )
 
 
-async def write(
-    change: Change, client: PiClient, live: LiveState, secrets: Mapping[str, str]
-) -> None:
+def _failed(change: Change, message: str, attempts: int, started: float) -> Outcome:
+    return Outcome(
+        change=change,
+        status=FAILED,
+        message=message,
+        attempts=attempts,
+        seconds=time.monotonic() - started,
+    )
+
+
+async def write(change: Change, api: PiApi, live: LiveState, secrets: Mapping[str, str]) -> None:
     """The request(s) for one change."""
     if change.kind is Kind.ROLE:
-        await _write_role(change, client, live)
+        await _write_role(change, api, live)
         return
     if change.action is Action.DELETE:
-        await client.delete_user(_required_id(change))
+        await api.delete_user(_required_id(change), change.key)
         return
     current = live.users.get(change.key)
     base = current.payload if current is not None else None
     if change.action is not Action.CREATE and base is None:
-        base = await client.sync_payload(change.key)
-    await client.sync(wire.sync_element(base, change.key, change.desired, secrets))
+        base = await api.sync_payload(change.key)
+        if base is None:
+            raise PisyncError(f"{change.label} no longer exists on the server")
+    await api.sync(wire.sync_element(base, change.key, change.desired, secrets))
 
 
-async def _write_role(change: Change, client: PiClient, live: LiveState) -> None:
+async def _write_role(change: Change, api: PiApi, live: LiveState) -> None:
     current = live.roles.get(change.key.casefold())
     if change.action is Action.CREATE:
-        await _create_role(change, client)
+        await _create_role(change, api)
     elif change.action is Action.UPDATE:
         base = current.raw if current is not None else None
-        await client.update_role(
+        await api.update_role(
             _required_id(change), wire.role_body(change.key, change.desired, base)
         )
     else:
-        await client.delete_role(_required_id(change))
+        await api.delete_role(_required_id(change), change.key)
 
 
-async def _create_role(change: Change, client: PiClient) -> None:
-    """``POST /roles`` without ever sending it twice to a server that may have processed it
-    (see the module docstring); a 409 on the second send means the first landed late."""
+async def _create_role(change: Change, api: PiApi) -> None:
+    """Create a role without ever sending it twice to a server that may have processed it
+    (see the module docstring); "exists" on the second send means the first landed late."""
     body = wire.role_body(change.key, change.desired, None)
     try:
-        await client.create_role(body)
-        return
+        if await api.create_role(body) != endpoints.CONFLICT:
+            return
     except ServerError as exc:
         if not _answer_lost(exc):
             raise
-    found = await _find_role(client, change.key)
+    found = await _find_role(api, change.key)
     if found is None:
-        try:
-            await client.create_role(body)  # it never arrived: sending it again is safe
+        if await api.create_role(body) != endpoints.CONFLICT:  # it never arrived: resend
             return
-        except UnexpectedResponse as exc:
-            if exc.status != 409:
-                raise
-        found = await _find_role(client, change.key)
+        found = await _find_role(api, change.key)
         if found is None:
             raise PisyncError(
-                f"{change.label}: the server says the role exists (409) but does not list it"
+                f"{change.label}: the server says the role exists but does not list it"
             )
     if not _role_matches(found, change.desired):
-        await client.update_role(found.id, wire.role_body(change.key, change.desired, found.raw))
+        await api.update_role(found.id, wire.role_body(change.key, change.desired, found.raw))
 
 
 def _answer_lost(exc: ServerError) -> bool:
@@ -208,11 +274,8 @@ def _answer_lost(exc: ServerError) -> bool:
     return status is None or status == 429 or status >= 500
 
 
-async def _find_role(client: PiClient, name: str) -> LiveRole | None:
-    try:
-        roles = [wire.live_role(o) for o in await client.list_all(wire.ROLES, "roles")]
-    except wire.WireError as exc:
-        raise UnexpectedResponse(str(exc)) from None
+async def _find_role(api: PiApi, name: str) -> LiveRole | None:
+    roles = await api.list_roles()
     return next((r for r in roles if r.name.casefold() == name.casefold()), None)
 
 

@@ -13,11 +13,17 @@ from collections.abc import Callable
 from typing import Annotated
 
 import typer
+from typer.exceptions import TyperException
 
 from reconciler.errors import InvalidStateError, PisyncError, UsageError
 from reconciler.shell.settings import Settings
 
 EXIT_USAGE = 64
+
+TargetOption = Annotated[
+    list[str] | None,
+    typer.Option("--target", metavar="USERCODE", help="Only this usercode (repeatable)."),
+]
 
 app = typer.Typer(
     name="pisync",
@@ -138,25 +144,25 @@ def plan(
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes.")
     ] = False,
-    target: Annotated[
-        list[str] | None,
-        typer.Option("--target", metavar="USERCODE", help="Only this usercode (repeatable)."),
-    ] = None,
+    target: TargetOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Show the safety guards as overridden; exit 0.")
+    ] = False,
 ) -> None:
-    """Read the live server and show what apply would change. Never writes to the server."""
+    """Read the live server and show what apply would change. Never writes to the server.
+
+    Exit 0 (2 with --detailed-exitcode when there are changes); 4 when a safety guard would
+    block apply. PATHs or --target make a partial plan that prunes nothing it cannot see.
+    """
     settings: Settings = ctx.obj
     chosen = _format(fmt, {"text", "markdown", "json", "github"}, settings)
 
     def run() -> int:
-        from reconciler.shell.flows.plan import plan_command
+        from reconciler.shell.flows.plan import PlanOptions, plan_command
 
+        options = PlanOptions(paths=paths or [], targets=target or [], force=force)
         return plan_command(
-            settings,
-            paths=paths or [],
-            targets=target or [],
-            fmt=chosen,
-            out=out,
-            detailed_exitcode=detailed_exitcode,
+            settings, options, fmt=chosen, out=out, detailed_exitcode=detailed_exitcode
         )
 
     _exit(_guarded(run, settings, fmt=chosen))
@@ -168,8 +174,12 @@ def plan(
 @app.command()
 def apply(
     ctx: typer.Context,
-    planfile: Annotated[
-        str | None, typer.Argument(metavar="PLANFILE", help="A plan saved by plan --out.")
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[PLANFILE | PATH...]",
+            help="A plan saved by plan --out (a .json file), or desired-state files or folders.",
+        ),
     ] = None,
     auto_approve: Annotated[
         bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")
@@ -182,6 +192,7 @@ def apply(
     report: Annotated[
         str | None, typer.Option("--report", metavar="FILE", help="Write a JSON report to FILE.")
     ] = None,
+    target: TargetOption = None,
     paths: Annotated[
         list[str] | None,
         typer.Option("--path", metavar="PATH", help="Desired-state files or folders."),
@@ -189,21 +200,29 @@ def apply(
 ) -> None:
     """Make the changes of a plan. Without PLANFILE: plan, show, ask (or --auto-approve)."""
     settings: Settings = ctx.obj
+    given = list(args or [])
+    planfile = given[0] if len(given) == 1 and given[0].endswith(".json") else None
+    if planfile is not None and (target or paths):
+        raise typer.BadParameter(
+            "a saved plan is applied exactly as it was made: --target and --path do not apply"
+        )
 
     def run() -> int:
-        from reconciler.shell.flows.apply import apply_flow
+        from reconciler.shell.flows.apply import ApplyOptions, apply_command
+        from reconciler.shell.flows.plan import PlanOptions
 
-        return asyncio.run(
-            apply_flow(
-                settings,
-                planfile=planfile,
-                paths=paths or [],
-                auto_approve=auto_approve,
+        options = ApplyOptions(
+            planfile=planfile,
+            plan=PlanOptions(
+                paths=[] if planfile else [*given, *(paths or [])],
+                targets=target or [],
                 force=force,
-                parallelism=parallelism,
-                report=report,
-            )
+            ),
+            auto_approve=auto_approve,
+            parallelism=parallelism,
+            report=report,
         )
+        return apply_command(settings, options)
 
     _exit(_guarded(run, settings))
 
@@ -302,6 +321,19 @@ def _guarded(run: Callable[[], int], settings: Settings, fmt: str = "text") -> i
     except KeyboardInterrupt:
         error(err, "interrupted")
         return 130
+    except (typer.Exit, typer.Abort, TyperException):
+        raise
+    except Exception as exc:  # a bug: one line, the traceback only when asked for
+        if settings.verbose:
+            import traceback
+
+            traceback.print_exc()
+        error(
+            err,
+            f"internal error: {type(exc).__name__}: {exc}"
+            + ("" if settings.verbose else " (run with -v for the traceback)"),
+        )
+        return 1
 
 
 def _exit(code: int) -> None:
@@ -310,8 +342,6 @@ def _exit(code: int) -> None:
 
 def main() -> None:
     """Console entry point: usage errors exit 64 (2 means "changes present")."""
-    from typer.exceptions import TyperException
-
     try:
         code = app(standalone_mode=False, prog_name="pisync")
     except TyperException as exc:  # click usage errors live here since typer vendored click

@@ -1,62 +1,67 @@
-"""The HTTP client for the Panintelligence API: auth, timeouts, retries, paging.
+"""The transport: sends the requests the adapter builds, with auth, retries, limits and stops.
 
-Every network call pisync makes goes through :class:`PiClient`. Policy, with reasons:
+It knows HTTP and time; what a path, a header scheme or a status means to Panintelligence is
+asked of :mod:`reconciler.pi.endpoints`. Policy, with reasons:
 
-- One ``httpx.AsyncClient`` per run, connections bounded by ``concurrency`` (writes peak near
-  8 on this hardware; more in flight only queues).
-- Explicit timeouts on every request (``server.timeout`` for reads and writes, 5 s to connect).
-- Retries (stamina: exponential backoff with jitter, bounded attempts and total time) on
-  connection errors, timeouts, 429 and 5xx. ``Retry-After`` is honoured (capped at 60 s) and
-  pauses every worker, because a 429 is a server-wide signal.
-- A request that is not idempotent (``POST /roles``) is retried only when it cannot have
-  reached the server (connect errors); the sync endpoint takes the complete payload, so
-  repeating it is harmless.
-- A 401 triggers one re-login, then the request is sent again (see :meth:`PiClient.call`).
-- Credentials and tokens never appear in messages or logs.
-- :func:`counting` counts the requests one task sends (the apply report's ``attempts``):
-  the client is shared by concurrent workers, so its own ``stats`` cannot say that.
+- Requests in flight are bounded by ``concurrency``; ``max_rps``
+  (``server.max_requests_per_second``) caps the rate for servers that must not be hammered,
+  every attempt counted, retries too.
+- Retries with exponential backoff and full jitter, bounded in attempts and in total time,
+  on connection failures, timeouts, 429 and 5xx. ``Retry-After`` is honoured (capped at 60 s)
+  and pauses every request, because a 429 is a server-wide signal.
+- A connection that cannot be made at all (refused, unknown host) is retried only twice,
+  quickly: a server that is down should say so in a second, not after minutes of silence.
+- A request that is not idempotent is sent again only when it cannot have reached the server.
+- A refused token signs in again (once per refusal, at most :data:`MAX_RELOGINS` times per
+  request); a refused ``PISYNC_TOKEN`` with no username to fall back on is an error at once.
+- :meth:`Transport.stop`: no new retries, and every backoff wait ends now (the first Ctrl-C
+  of an apply); requests already sent finish.
+- Credentials and tokens never appear in messages or logs; ``on_request`` sees method, path,
+  status and time only.
+- :func:`counting` counts the requests one task sends (the apply report's ``attempts``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import contextvars
 import datetime as dt
 import email.utils
+import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Final
+from urllib.parse import urlencode
 
-import httpx
-import stamina
+from aiolimiter import AsyncLimiter
 
-from reconciler.errors import (
-    AuthenticationFailed,
-    ConnectionFailed,
-    IncompleteRead,
-    UnexpectedResponse,
-)
-from reconciler.pi import wire
+from reconciler.errors import AuthenticationFailed, ConnectionFailed, UnexpectedResponse
+from reconciler.pi import endpoints
+from reconciler.pi.endpoints import Reply, Request
+from reconciler.shell.http import AiohttpBackend, Backend, Limits, SendFailed
 from reconciler.shell.settings import Credentials
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_RETRY_AFTER = 60.0
-MAX_RELOGINS = 3  # per request
+RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER: Final = 60.0
+MAX_RELOGINS: Final = 3  # per request
+#: Attempts for a connection that cannot be made at all (refused, unknown host).
+CONNECT_ATTEMPTS: Final = 3
 
 
-class _Retryable(Exception):
-    def __init__(self, status: int, message: str, retry_after: float | None) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter: attempt n waits up to ``initial * 2**n`` seconds
+    (at most ``max_wait``); at most ``attempts`` sends and ``total`` seconds of waiting."""
 
+    attempts: int = 6
+    initial: float = 0.2
+    max_wait: float = 5.0
+    total: float = 300.0
 
-class _PreSend(Exception):
-    """A connection failure before the request could have reached the server."""
+    def wait(self, retry: int, rng: random.Random) -> float:
+        return rng.uniform(0, min(self.max_wait, self.initial * 2**retry))
 
 
 @dataclass(slots=True)
@@ -72,8 +77,8 @@ _TASK_STATS: contextvars.ContextVar[RetryStats | None] = contextvars.ContextVar(
 
 @contextlib.contextmanager
 def counting() -> Iterator[RetryStats]:
-    """Count the API requests (retries included, sign-ins not) sent inside this block by
-    the current task only; concurrent tasks each count their own."""
+    """Count the API requests (retries included, sign-ins not) sent inside this block by the
+    current task only; concurrent tasks each count their own."""
     stats = RetryStats()
     token = _TASK_STATS.set(stats)
     try:
@@ -82,8 +87,23 @@ def counting() -> Iterator[RetryStats]:
         _TASK_STATS.reset(token)
 
 
-class PiClient:
-    """A narrow async client over the endpoints pisync uses (paths in :mod:`reconciler.pi.wire`)."""
+OnRetry = Callable[[str, str], None]  # (kind, detail): ("HTTP 503", "GET /users: busy")
+OnRequest = Callable[[str, int | None, float], None]  # (request, status or None, seconds)
+
+
+class _Retry(Exception):
+    """One attempt failed in a way that may be retried."""
+
+    def __init__(self, why: str, *, reply: Reply | None = None, reached: bool = True) -> None:
+        # ``why``: the server's words for an answer (``reply``), else the network failure
+        super().__init__(why)
+        self.why = why
+        self.reply = reply
+        self.reached = reached
+
+
+class Transport:
+    """Sends :class:`~reconciler.pi.endpoints.Request` values to one server."""
 
     def __init__(
         self,
@@ -93,289 +113,208 @@ class PiClient:
         timeout: float = 30.0,
         concurrency: int = 8,
         verify_tls: bool = True,
-        attempts: int = 6,
-        total_timeout: float = 300.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-        on_retry: Callable[[str, str], None] | None = None,
+        max_rps: float = 0.0,
+        retry: RetryPolicy | None = None,
+        backend: Backend | None = None,
+        on_retry: OnRetry | None = None,
+        on_request: OnRequest | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self._credentials = credentials
         self._token = credentials.token
-        self._attempts = attempts
-        self._total_timeout = total_timeout
-        self._on_retry = on_retry
-        self._login_lock = asyncio.Lock()
-        self._resume_at = 0.0  # monotonic time before which nobody sends (429 gate)
-        self._slots = asyncio.Semaphore(concurrency)
-        self.stats = RetryStats()
-        # stamina logs every retry as a WARNING by default; pisync reports retries itself
-        stamina.instrumentation.set_on_retry_hooks([])
-        self._http = httpx.AsyncClient(
-            base_url=self.url,
-            timeout=httpx.Timeout(timeout, connect=min(5.0, timeout), pool=None),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            verify=verify_tls,
-            transport=transport,
-            headers={"Accept": "application/json"},
+        self._retry = retry or RetryPolicy()
+        self._backend = backend or AiohttpBackend(
+            Limits(
+                timeout=timeout,
+                connect_timeout=min(5.0, timeout),
+                connections=concurrency,
+                verify_tls=verify_tls,
+            )
         )
+        self._on_retry = on_retry
+        self._on_request = on_request
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._login_lock = asyncio.Lock()
+        self._resume_at = 0.0  # monotonic time before which nobody sends (the 429 gate)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._limiter = AsyncLimiter(max_rps, 1.0) if max_rps > 0 else None
+        self._stopping = asyncio.Event()
+        self.stats = RetryStats()
 
-    async def __aenter__(self) -> PiClient:
+    async def __aenter__(self) -> Transport:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._http.aclose()
+        await self._backend.close()
+
+    def stop(self) -> None:
+        """No more retries; backoff waits end now. Requests already sent finish."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
     # --- auth ------------------------------------------------------------------------------
-
-    async def login(self) -> None:
-        """Exchange username and password for a token (``POST /tokens``, Basic base64)."""
-        creds = self._credentials
-        if creds.username is None or creds.password is None:
-            if self._token is None:
-                raise AuthenticationFailed(
-                    "no credentials: set PISYNC_USERNAME and PISYNC_PASSWORD, or PISYNC_TOKEN"
-                )
-            raise AuthenticationFailed(
-                "the server rejected PISYNC_TOKEN (401); set a fresh token, or"
-                " PISYNC_USERNAME and PISYNC_PASSWORD so pisync can sign in again"
-            )
-        basic = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
-        response, _ = await self._send(
-            "POST", wire.TOKENS, headers={"Authorization": f"Basic {basic}"}, json={}, auth=False
-        )
-        if response.status_code == 401:
-            raise AuthenticationFailed(
-                f"the server rejected the credentials of PISYNC_USERNAME ({creds.username!s}):"
-                " check PISYNC_USERNAME and PISYNC_PASSWORD"
-            )
-        self._token = wire.token_from(_json(response, "POST /tokens"))
 
     async def ensure_token(self) -> None:
         if self._token is None:
             async with self._login_lock:
                 if self._token is None:
-                    await self.login()
+                    await self._login()
 
-    async def _relogin(self, stale: str | None) -> bool:
-        """Sign in again unless another task already replaced ``stale``; True if we did."""
+    async def _login(self) -> None:
+        creds = self._credentials
+        if creds.username is None or creds.password is None:
+            raise AuthenticationFailed(
+                "no credentials: set PISYNC_USERNAME and PISYNC_PASSWORD, or PISYNC_TOKEN"
+            )
+        request = endpoints.token_request(creds.username, creds.password)
+        reply, _ = await self._send(request)
+        self._token = endpoints.read_token(reply, request, url=self.url, username=creds.username)
+
+    async def _relogin(self, stale: str | None, refused: Reply) -> None:
+        """Sign in again unless another task already replaced ``stale``."""
         async with self._login_lock:
             if self._token != stale:
-                return False
+                return
+            creds = self._credentials
+            if creds.username is None or creds.password is None:
+                raise AuthenticationFailed(endpoints.token_refused_message(refused))
             self._token = None
-            await self.login()
-            return True
+            await self._login()
 
-    # --- requests ------------------------------------------------------------------------
+    # --- requests --------------------------------------------------------------------------
 
-    async def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        idempotent: bool = True,
-    ) -> Any:
-        """Send one API request with the retry policy; return the JSON body (or None)."""
+    async def send(self, request: Request) -> Reply:
+        """Send an authenticated request; the answer, whatever its status (the adapter reads
+        it). A refused token signs in again; failures that outlast the retries raise."""
         await self.ensure_token()
-        response, tries = await self._send(
-            method, path, params=params, json=json, idempotent=idempotent
-        )
-        relogins, fresh = 0, False
-        while response.status_code == 401:
-            # One re-login per 401, then the request again. A token can also expire while a
-            # retry waits out its backoff, so a 401 after retries earns another re-login (at
-            # most MAX_RELOGINS); a token this call just got, refused on its first use, means
-            # the server refuses fresh tokens: give up.
-            if (fresh and tries == 1) or relogins == MAX_RELOGINS:
+        relogins = 0
+        while True:
+            token = self._token
+            reply, sent = await self._send(request, token)
+            if reply.status != endpoints.TOKEN_REFUSED:
+                return reply
+            # A token can also expire while a retry waits, so a refusal after retries earns
+            # another sign-in (at most MAX_RELOGINS); a token this call just got, refused on
+            # its first use, means the server refuses fresh tokens: give up.
+            if relogins == MAX_RELOGINS or (relogins and sent == 1):
                 raise AuthenticationFailed(
-                    f"{method} {path}: the server answered 401 after signing in again"
+                    f"{request.what}: the server answered 401 after signing in again"
                 )
             relogins += 1
-            fresh = await self._relogin(self._token_of(response))
-            response, tries = await self._send(
-                method, path, params=params, json=json, idempotent=idempotent
-            )
-        if response.status_code >= 400:
-            raise UnexpectedResponse(
-                f"{method} {path}: HTTP {response.status_code}: {server_message(response)}",
-                status=response.status_code,
-            )
-        if response.status_code == 204 or not response.content:
-            return None
-        return _json(response, f"{method} {path}")
+            await self._relogin(token, reply)
 
-    @staticmethod
-    def _token_of(response: httpx.Response) -> str | None:
-        header = response.request.headers.get("Authorization", "")
-        return header.split(" ", 1)[1] if " " in header else None
+    async def _send(self, request: Request, token: str | None = None) -> tuple[Reply, int]:
+        """One request with the retry policy (``token`` None: no Bearer header); the answer
+        and how many times it was sent."""
+        headers = dict(request.headers)
+        if request.auth and token is not None:
+            key, value = endpoints.bearer(token)
+            headers[key] = value
+        url = self.url + request.path
+        if request.query:
+            url += "?" + urlencode(request.query)
+        body = request.json_body
+        started = time.monotonic()
+        sent = 0
+        while True:
+            sent += 1
+            self._count(request, retried=False)
+            try:
+                return await self._attempt(request, url, headers, body), sent
+            except _Retry as failure:
+                if not self._may_retry(request, failure, sent, started):
+                    raise self._final(request, failure, sent) from None
+                self._count(request, retried=True)
+                if self._on_retry is not None:
+                    kind = (
+                        "network error" if failure.reply is None else f"HTTP {failure.reply.status}"
+                    )
+                    self._on_retry(kind, f"{request.what}: {failure.why}")
+                await self._pause(self._wait(failure, sent - 1))
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        auth: bool = True,
-        idempotent: bool = True,
-    ) -> tuple[httpx.Response, int]:
-        """The response and how many times the request was sent."""
-        what = f"{method} {path}"
-        tries = 0
-        try:
-            async for attempt in stamina.retry_context(
-                on=self._retry_hook(what, idempotent),
-                attempts=self._attempts,
-                timeout=self._total_timeout,
-                wait_initial=0.2,
-                wait_max=5.0,
-            ):
-                with attempt:
-                    tries += 1
-                    return await self._once(method, path, params, json, headers, auth), tries
-        except _Retryable as exc:
-            # count what was sent: a request that is not idempotent is sent only once, and
-            # the total timeout can end the retries early
-            after = f" after {tries} attempts" if tries > 1 else ""
-            raise UnexpectedResponse(
-                f"{what}: HTTP {exc.status}{after}: {exc.message}", status=exc.status
-            ) from None
-        except (httpx.TransportError, _PreSend) as exc:
-            cause = exc.__cause__ if isinstance(exc, _PreSend) else exc
-            raise ConnectionFailed(f"{what}: {describe_transport_error(cause)}") from None
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _once(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        headers: Mapping[str, str] | None,
-        auth: bool,
-    ) -> httpx.Response:
-        self.stats.attempts += 1
-        if auth and (mine := _TASK_STATS.get()) is not None:
-            mine.attempts += 1
-        wait = self._resume_at - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        hdrs = dict(headers or {})
-        if auth and self._token is not None:
-            hdrs["Authorization"] = f"Bearer {self._token}"
+    async def _attempt(
+        self, request: Request, url: str, headers: dict[str, str], body: bytes | None
+    ) -> Reply:
+        gate = self._resume_at - time.monotonic()
+        if gate > 0:
+            await self._pause(gate)
+        if self._limiter is not None:
+            await self._limiter.acquire()
+        started = time.monotonic()
         async with self._slots:
             try:
-                response = await self._http.request(
-                    method, path, params=params, json=json, headers=hdrs
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                raise _PreSend() from exc
-        if response.status_code in RETRY_STATUSES:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if retry_after is not None:
-                self._resume_at = max(self._resume_at, time.monotonic() + retry_after)
-            raise _Retryable(response.status_code, server_message(response), retry_after)
-        return response
+                reply = await self._backend.send(request.method, url, headers, body)
+            except SendFailed as exc:
+                self._log(request, None, started)
+                raise _Retry(exc.reason, reached=exc.reached) from None
+        self._log(request, reply.status, started)
+        if reply.status in RETRY_STATUSES:
+            after = parse_retry_after(reply.headers.get("Retry-After"))
+            if after is not None:
+                self._resume_at = max(self._resume_at, time.monotonic() + after)
+            raise _Retry(endpoints.error_message(reply), reply=reply)
+        return reply
 
-    def _retry_hook(self, what: str, idempotent: bool) -> Callable[[Exception], bool | float]:
-        def hook(exc: Exception) -> bool | float:
-            if isinstance(exc, _PreSend):
-                decision: bool | float = True
-            elif isinstance(exc, _Retryable):
-                # a 429 was refused unread; a 5xx may have been processed
-                ok = idempotent or exc.status == 429
-                decision = (
-                    (exc.retry_after if exc.retry_after is not None else True) if ok else False
-                )
-            elif isinstance(exc, httpx.TransportError):
-                decision = idempotent  # it may have reached the server
-            else:
-                decision = False
-            if decision is not False and self._on_retry is not None:
-                self._on_retry(*_retry_reason(what, exc))
-            if decision is not False:
-                self.stats.retries += 1
-                if (mine := _TASK_STATS.get()) is not None:
-                    mine.retries += 1
-            return decision
+    def _may_retry(self, request: Request, failure: _Retry, sent: int, started: float) -> bool:
+        if self.stopping:
+            return False
+        if not failure.reached:
+            return sent < CONNECT_ATTEMPTS  # it never arrived: safe, but do not linger
+        refused_unread = failure.reply is not None and failure.reply.status == 429
+        if not request.idempotent and not refused_unread:
+            return False  # it may have been processed
+        return sent < self._retry.attempts and time.monotonic() - started < self._retry.total
 
-        return hook
+    def _wait(self, failure: _Retry, retry: int) -> float:
+        if failure.reply is not None:
+            after = parse_retry_after(failure.reply.headers.get("Retry-After"))
+            if after is not None:
+                return after
+        return self._retry.wait(retry, self._rng)
 
-    # --- endpoints -----------------------------------------------------------------------
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, unless :meth:`stop` is called first."""
+        if seconds <= 0 or self.stopping:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
-    async def list_all(self, path: str, what: str) -> list[Mapping[str, Any]]:
-        """Every item of a list endpoint, paging until the server says it is done.
-
-        A bare array is the whole list (older servers do not page). An envelope is paged
-        until ``last``, until ``totalElements`` items arrived, or until an empty page; a
-        count that does not match ``totalElements`` aborts (never a plan from half a list).
-        """
-        items: list[Mapping[str, Any]] = []
-        page_no = 1
-        while True:
-            body = await self.call(
-                "GET", path, params={"page": page_no, "pageSize": wire.PAGE_SIZE}
+    def _final(self, request: Request, failure: _Retry, sent: int) -> Exception:
+        after = f" after {sent} attempts" if sent > 1 else ""
+        if failure.reply is not None:
+            status = failure.reply.status
+            return UnexpectedResponse(
+                f"{request.what}: HTTP {status}{after}: {failure.why}", status=status
             )
-            try:
-                page = wire.page_info(body, f"GET {path}")
-            except wire.WireError as exc:
-                raise UnexpectedResponse(str(exc)) from None
-            items.extend(page.items)
-            if not page.enveloped:
-                return items
-            done = (
-                page.last is True
-                or not page.items
-                or (page.total is not None and len(items) >= page.total)
+        if not failure.reached:
+            return ConnectionFailed(
+                f"{request.what}: {failure.why}{after}; check that the server is up and that"
+                " the URL is right"
             )
-            if done:
-                if page.total is not None and len(items) != page.total:
-                    raise IncompleteRead(
-                        f"GET {path}: the server reported {page.total} {what} but returned"
-                        f" {len(items)}; not planning from an incomplete list"
-                    )
-                return items
-            page_no += 1
-            if page_no > 100_000:
-                raise IncompleteRead(f"GET {path}: paging did not end after 100,000 pages")
+        return ConnectionFailed(f"{request.what}: {failure.why}{after}")
 
-    async def sync_payload(self, usercode: str) -> dict[str, Any]:
-        body = await self.call("GET", wire.SYNC_PAYLOAD, params={"usercode": usercode})
-        try:
-            return wire.payload_element(body, usercode)
-        except wire.WireError as exc:
-            raise UnexpectedResponse(str(exc)) from None
+    def _count(self, request: Request, *, retried: bool) -> None:
+        mine = _TASK_STATS.get() if request.auth else None  # sign-ins are not the task's
+        if retried:
+            self.stats.retries += 1
+            if mine is not None:
+                mine.retries += 1
+        else:
+            self.stats.attempts += 1
+            if mine is not None:
+                mine.attempts += 1
 
-    async def sync(self, element: Mapping[str, Any]) -> Any:
-        return await self.call("POST", wire.SYNC, json=[element])
-
-    async def delete_user(self, user_id: str) -> None:
-        await self.call("DELETE", f"{wire.USERS}/{user_id}")
-
-    async def create_role(self, body: Mapping[str, Any]) -> Any:
-        return await self.call("POST", wire.ROLES, json=body, idempotent=False)
-
-    async def update_role(self, role_id: str, body: Mapping[str, Any]) -> Any:
-        return await self.call("PUT", f"{wire.ROLES}/{role_id}", json=body)
-
-    async def delete_role(self, role_id: str) -> None:
-        await self.call("DELETE", f"{wire.ROLES}/{role_id}")
+    def _log(self, request: Request, status: int | None, started: float) -> None:
+        if self._on_request is not None:
+            self._on_request(request.what, status, time.monotonic() - started)
 
 
-def server_message(response: httpx.Response) -> str:
-    """The server's own words: ``{"message"}`` when JSON, else the text, shortened."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, Mapping):
-        for key in ("message", "error", "detail"):
-            if isinstance(body.get(key), str) and body[key]:
-                return str(body[key])
-    text = response.text.strip()
-    return (text[:300] + "…") if len(text) > 300 else (text or response.reason_phrase)
+def _kind(failure: _Retry) -> str:
+    return "network error" if failure.reply is None else f"HTTP {failure.reply.status}"
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -391,31 +330,3 @@ def parse_retry_after(value: str | None) -> float | None:
             return None
         seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
     return max(0.0, min(seconds, MAX_RETRY_AFTER))
-
-
-def _retry_reason(what: str, exc: Exception) -> tuple[str, str]:
-    """(kind, detail) for the ``on_retry`` hook, e.g. ``("HTTP 500", "POST /users/sync: …")``:
-    what was retried and why, in the server's words, never an internal class name."""
-    if isinstance(exc, _Retryable):
-        return f"HTTP {exc.status}", f"{what}: {exc.message}"
-    cause = exc.__cause__ if isinstance(exc, _PreSend) else exc
-    return type(cause).__name__, f"{what}: {describe_transport_error(cause)}"
-
-
-def describe_transport_error(exc: BaseException | None) -> str:
-    if isinstance(exc, httpx.ConnectError):
-        return "cannot connect to the server (is the URL right and the server up?)"
-    if isinstance(exc, httpx.TimeoutException):
-        return "the server did not answer in time (server.timeout in pisync.yaml)"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "the server closed the connection without answering"
-    return f"network error: {type(exc).__name__}"
-
-
-def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise UnexpectedResponse(
-            f"{what}: HTTP {response.status_code} but the body is not JSON"
-        ) from None

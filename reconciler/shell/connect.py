@@ -5,22 +5,29 @@ from __future__ import annotations
 import sys
 
 from reconciler.core.config import Config
-from reconciler.shell.client import PiClient
+from reconciler.shell.api import PiApi
+from reconciler.shell.client import Transport
 from reconciler.shell.settings import Settings, credentials
 
 
 def make_client(
     settings: Settings, config: Config, url: str, concurrency: int | None = None
-) -> PiClient:
+) -> PiApi:
     def on_retry(kind: str, detail: str) -> None:
         if settings.verbose:
             sys.stderr.write(f"retrying after {kind}: {detail}\n")
 
-    return PiClient(
+    def on_request(what: str, status: int | None, seconds: float) -> None:
+        shown = "no answer" if status is None else str(status)
+        sys.stderr.write(f"{what} -> {shown} ({seconds * 1000:.0f} ms)\n")
+
+    transport = Transport(
         url,
         credentials(settings),
         timeout=config.server.timeout,
         concurrency=concurrency or config.server.concurrency,
         verify_tls=config.server.verify_tls,
         on_retry=on_retry,
+        on_request=on_request if settings.verbose >= 2 else None,
     )
+    return PiApi(transport)

@@ -1,120 +1,120 @@
-"""Read the live state: users (list, then syncPayload for the users that need it), roles,
-categories. Any failed or partial read raises; it is never read as "no users"."""
+"""Read the live state: users (the list, then the syncPayload of each user that needs it),
+roles, categories. A failed, short or inconsistent read raises; it is never read as "no
+users" or "new user":
+
+- the user list is read whole or not at all (:class:`~reconciler.pi.endpoints.Pager`);
+- a declared user the list leaves out (a server that filters its list, an inconsistent read)
+  is looked up by usercode: only the server's own "no such user" makes it absent; a user that
+  turns out to exist is read like any other and named in ``LiveState.unlisted``;
+- a listed user whose payload the server then says does not exist aborts the read.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from typing import Any
 
-from reconciler.core.model import LiveRole, LiveState, LiveUser
-from reconciler.errors import UnexpectedResponse
+from reconciler.core.model import LiveState, LiveUser
+from reconciler.errors import IncompleteRead, UnexpectedResponse
 from reconciler.pi import wire
-from reconciler.shell.client import PiClient
+from reconciler.shell.api import PiApi
 
 Progress = Callable[[int, int], None]  # (done, total)
 
 
 async def read_live(
-    client: PiClient,
+    api: PiApi,
     *,
     payload_for: Callable[[str], bool],
+    declared: Collection[str] = (),
     concurrency: int,
     progress: Progress | None = None,
 ) -> LiveState:
-    """Read everything a plan needs. ``payload_for(usercode)`` says which users need their
-    full syncPayload (declared users and prune candidates); the rest keep the list object."""
-    await client.ensure_token()  # sign in once, before anything runs in parallel
-    lists: dict[str, list[Mapping[str, Any]]] = {}
-
-    def reader(path: str, what: str) -> Callable[[], Any]:
-        async def read() -> None:
-            lists[path] = await client.list_all(path, what)
-
-        return read
-
-    await run_workers(
-        [
-            reader(wire.USERS, "users"),
-            reader(wire.ROLES, "roles"),
-            reader(wire.CATEGORIES, "categories"),
-        ]
-    )
+    """Everything a plan needs. ``payload_for(usercode)`` says which listed users need their
+    full syncPayload (declared users and prune candidates); ``declared`` are the usercodes the
+    desired state names, each confirmed present or absent even when the list leaves it out."""
+    await api.ensure_token()  # sign in once, before anything runs in parallel
     try:
-        roles = _roles(lists.pop(wire.ROLES))
-        categories = {
-            c.name.casefold(): c for c in (wire.category(o) for o in lists.pop(wire.CATEGORIES))
-        }
-        # Reduce the user list at once: a user whose syncPayload will be read needs only its
-        # id from the list, the others become LiveUsers now. The full list objects (dozens
-        # of fields each) are freed before the payloads arrive: peak memory at 100,000 users.
-        users: dict[str, LiveUser] = {}
-        slim: dict[str, dict[str, Any]] = {}
-        for code, summary in _by_usercode(lists.pop(wire.USERS)).items():
-            if payload_for(code):
-                slim[code] = {k: summary[k] for k in _SLIM if k in summary}
-            else:
-                users[code] = wire.live_user(summary, None)
-    except wire.WireError as exc:
-        raise UnexpectedResponse(str(exc)) from None
-    await _fetch_payloads(client, slim, users, concurrency, progress)
-    return LiveState(users=dict(sorted(users.items())), roles=roles, categories=categories)
-
-
-#: what a user's list object contributes once its syncPayload is read
-_SLIM = ("usercode", "id", "superAdmin")
-
-
-def _by_usercode(items: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    out: dict[str, Mapping[str, Any]] = {}
-    for item in items:
-        if not isinstance(item, Mapping):
-            raise UnexpectedResponse("GET /users: a list item is not an object")
-        try:
+        async with asyncio.TaskGroup() as group:
+            users_task = group.create_task(api.list_users())
+            roles_task = group.create_task(api.list_roles())
+            categories_task = group.create_task(api.list_categories())
+    except BaseExceptionGroup as eg:
+        raise eg.exceptions[0] from None
+    users_list, roles, categories = (
+        users_task.result(),
+        roles_task.result(),
+        categories_task.result(),
+    )
+    users: dict[str, LiveUser] = {}
+    # Reduce the list at once: a user whose payload will be read keeps only what its list
+    # object adds to it; the others become LiveUsers now. The full list objects (dozens of
+    # fields each) are freed before the payloads arrive: peak memory at 100,000 users.
+    listed: dict[str, dict[str, Any] | None] = {}
+    try:
+        for item in users_list:
             code = wire.user_code(item)
-        except wire.WireError as exc:
-            raise UnexpectedResponse(f"GET /users: {exc}") from None
-        if code in out:
-            raise UnexpectedResponse(
-                f"GET /users returned user {code} twice (paging moved under us?); try again"
-            )
-        out[code] = item
-    return out
-
-
-def _roles(items: Iterable[Mapping[str, Any]]) -> dict[str, LiveRole]:
-    return {r.name.casefold(): r for r in (wire.live_role(o) for o in items)}
+            if payload_for(code):
+                listed[code] = wire.slim_summary(item)
+            else:
+                users[code] = wire.live_user(item, None)
+                listed[code] = None
+    except wire.WireError as exc:
+        raise UnexpectedResponse(f"the user list: {exc}") from None
+    del users_list
+    wanted = {code: summary for code, summary in listed.items() if summary is not None}
+    unlisted = [code for code in sorted(set(declared)) if code not in listed]
+    found = await _fetch_payloads(api, wanted, unlisted, users, concurrency, progress)
+    return LiveState(
+        users=dict(sorted(users.items())),
+        roles={r.name.casefold(): r for r in roles},
+        categories={c.name.casefold(): c for c in categories},
+        unlisted=tuple(found),
+    )
 
 
 async def _fetch_payloads(
-    client: PiClient,
-    slim: Mapping[str, Mapping[str, Any]],
+    api: PiApi,
+    listed: Mapping[str, Mapping[str, Any]],
+    unlisted: list[str],
     users: dict[str, LiveUser],
     concurrency: int,
     progress: Progress | None,
-) -> None:
-    """syncPayload for each code in ``slim`` with ``concurrency`` workers (not one task per
-    user); each becomes a LiveUser as it arrives, so no parsed payload outlives its turn."""
-    queue = iter(list(slim))
-    total = len(slim)
+) -> list[str]:
+    """The payload of each listed user and each unlisted declared user, ``concurrency`` at a
+    time; each becomes a LiveUser as it arrives. Returns the unlisted users that exist."""
+    queue = iter([*((code, True) for code in listed), *((code, False) for code in unlisted)])
+    total = len(listed) + len(unlisted)
+    found: list[str] = []
     done = 0
 
     async def worker() -> None:
         nonlocal done
-        for code in queue:
-            element = await client.sync_payload(code)
-            try:
-                users[code] = wire.live_user(slim[code], element)
-            except wire.WireError as exc:
-                raise UnexpectedResponse(f"syncPayload for {code}: {exc}") from None
+        for code, was_listed in queue:
+            element = await api.sync_payload(code)
+            if element is None and was_listed:
+                raise IncompleteRead(
+                    f"the server listed user {code} but then said it has no such user (it"
+                    " changed while pisync read it?); try again"
+                )
+            if element is not None:
+                summary = listed[code] if was_listed else {"usercode": code}
+                try:
+                    users[code] = wire.live_user(summary, element)
+                except wire.WireError as exc:
+                    raise UnexpectedResponse(f"the payload of {code}: {exc}") from None
+                if not was_listed:
+                    found.append(code)
             done += 1
             if progress is not None:
                 progress(done, total)
 
     await run_workers([worker for _ in range(max(1, min(concurrency, total)))])
+    return sorted(found)
 
 
-async def run_workers(workers: list[Callable[[], Any]]) -> None:
+async def run_workers(workers: list[Callable[[], Coroutine[Any, Any, None]]]) -> None:
     """Run workers together; the first failure cancels the others and is re-raised as is."""
     try:
         async with asyncio.TaskGroup() as group:

@@ -10,7 +10,9 @@ collector); everything it calls is pure core code.
   config file's folder (the current folder without a config). A PATH that does not exist is a
   command-line mistake and raises :class:`~reconciler.errors.UsageError` (exit 64); finding no
   files at all is an error Issue that says where pisync looked. Hidden files and folders (a
-  name starting with ".") are skipped.
+  name starting with ".") are skipped, and so is every ``pisync.yaml``: a configuration file is
+  never desired state, even when a glob or a folder takes it in (an imported repository inside
+  the sources).
 - Files are read and parsed in sorted order of their display path. Large inputs are parsed by
   :data:`WORKERS` processes (libyaml parsing is CPU-bound and the GIL serialises it); the
   results are gathered in the same order, so they never depend on parallelism.
@@ -59,7 +61,9 @@ class LoadResult:
     - ``files``: the display paths read (relative to the current folder when below it);
       ``pisync.yaml`` is not among them, but ``stats.files`` counts it;
     - ``undeclared_roles``: role references no file declares, for plan to check against the
-      live roles.
+      live roles;
+    - ``partial``: PATHs named only some of the desired state (a plan over them prunes
+      nothing it cannot see).
     """
 
     config: Config
@@ -69,6 +73,8 @@ class LoadResult:
     issues: tuple[Issue, ...]
     stats: Stats
     undeclared_roles: tuple[RoleRef, ...] = ()
+    #: the files are a part of the desired state (PATHs that leave some sources out)
+    partial: bool = False
 
     @property
     def ok(self) -> bool:
@@ -111,7 +117,7 @@ def load(
     """
     config, issues = _read_config(config_path, max_bytes)
     base = config_path.parent if config_path is not None else Path()
-    found, looked = _find_files(paths, config, base, config_path)
+    found, looked, partial = _find_files(paths, config, base, config_path)
     if not found:
         issues.append(error(None, f"no desired-state files found: {looked}"))
     with _gc_paused():
@@ -127,6 +133,7 @@ def load(
         issues=tuple(sort_issues(issues)),
         stats=_stats(parsed, config_path),
         undeclared_roles=refs,
+        partial=partial,
     )
 
 
@@ -148,21 +155,27 @@ def _read_config(path: Path | None, max_bytes: int) -> tuple[Config, list[Issue]
 
 def _find_files(
     paths: Sequence[str], config: Config, base: Path, config_path: Path | None
-) -> tuple[list[tuple[Path, str]], str]:
-    """(path, display path) pairs sorted by display path, and a note of where pisync looked."""
+) -> tuple[list[tuple[Path, str]], str, bool]:
+    """(path, display path) pairs sorted by display path, a note of where pisync looked, and
+    whether the files are only a part of the desired state (PATHs that leave some of the
+    sources out)."""
+    sources = _from_sources(config.sources, base)
     if paths:
         candidates = _from_paths(paths)
         folders = [p for p in paths if Path(p).is_dir()]
         looked = "no *.yaml or *.yml file in " + ", ".join(folders or paths)
     else:
-        candidates = _from_sources(config.sources, base)
+        candidates = sources
         origin = "the sources in pisync.yaml" if config_path is not None else "the default sources"
         where = base.resolve().as_posix()
         looked = f"no file in {where} matches {', '.join(config.sources)} ({origin})"
     skip = config_path.resolve() if config_path is not None else None
-    unique = {p.resolve(): p for p in candidates}
-    pairs = [(p, _display(p)) for r, p in unique.items() if r != skip]
-    return sorted(pairs, key=lambda pair: pair[1]), looked
+    unique = {p.resolve(): p for p in candidates if p.name != CONFIG_NAME}
+    if skip is not None:
+        unique.pop(skip, None)
+    pairs = [(p, _display(p)) for p in unique.values()]
+    partial = bool(paths) and set(unique) != {p.resolve() for p in sources if p.name != CONFIG_NAME}
+    return sorted(pairs, key=lambda pair: pair[1]), looked, partial
 
 
 def _from_paths(paths: Sequence[str]) -> list[Path]:

@@ -1,13 +1,18 @@
-"""Saved plans (``plan --out FILE``, ``apply FILE``): written atomically, read back whole."""
+"""Saved plans (``plan --out FILE``, ``apply FILE``): written atomically, read back whole and
+checked before anything is sent — against ``schemas/plan.schema.json`` (exit 3) and against
+the plan's own digest (exit 5: the file was changed after pisync wrote it)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from reconciler.core.plan import Plan
+from reconciler.core.issues import error
+from reconciler.core.plan import FORMAT_VERSION, Plan, document_digest
 from reconciler.core.render import render_json
-from reconciler.errors import UsageError
+from reconciler.core.schema_check import document_problems
+from reconciler.errors import InvalidStateError, StalePlanError, UsageError
+from reconciler.schemas import load_schema
 from reconciler.shell.files import write_atomic
 
 
@@ -17,10 +22,35 @@ def write_plan_file(plan: Plan, path: str) -> None:
 
 
 def read_plan_file(path: str) -> Plan:
+    """The saved plan at ``path``, or an error that says why it cannot be applied."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return Plan.from_dict(data)
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"plan file {path} does not exist") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{path} is not a pisync plan file: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the plan file {path}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidStateError(
+            f"{path} is not a pisync plan file: it is not JSON ({exc}); nothing was applied"
+        ) from None
+    if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+        version = data.get("format_version") if isinstance(data, dict) else None
+        raise InvalidStateError(
+            f"{path} is not a pisync plan file of format_version {FORMAT_VERSION} (found"
+            f" {version!r}); make it again with this pisync: pisync plan --out {path}"
+        )
+    problems = document_problems(load_schema("plan"), data)
+    if problems:
+        raise InvalidStateError(
+            f"{path} does not match plan.schema.json; nothing was applied",
+            [error(None, f"{path}: {p}") for p in problems],
+        )
+    if data.get("digest") != document_digest(data):
+        raise StalePlanError(
+            f"{path} was changed after pisync wrote it (its content does not match its"
+            " digest); nothing was applied. Make the plan again and review it: pisync plan"
+            f" --out {path}"
+        )
+    return Plan.from_dict(data)

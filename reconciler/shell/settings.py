@@ -10,8 +10,10 @@ import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from reconciler.core.config import Config
+from reconciler.core.guards import Account
 from reconciler.errors import UsageError
 
 
@@ -41,13 +43,34 @@ class Credentials:
 
 
 def server_url(settings: Settings, config: Config) -> str:
-    """``--url`` / ``PISYNC_URL``, else ``server.url``; a usage error when there is none."""
+    """``--url`` / ``PISYNC_URL``, else ``server.url``; a usage error when there is none or it
+    is not an ``http(s)://host…`` URL (said at once, not after retries)."""
     url = settings.url or config.server.url
     if not url:
         raise UsageError(
             "no server URL: pass --url, set PISYNC_URL, or set server.url in pisync.yaml"
         )
-    return url.rstrip("/")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"the server URL {url!r} must start with https:// or http:// and name a host,"
+            " e.g. https://pi.example.com:8224/pi/api/v2"
+        )
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        raise UsageError(f"the server URL {url!r} has a port that is not a number") from None
+    return url.strip().rstrip("/")
+
+
+def account(settings: Settings) -> Account:
+    """Who pisync signs in as, for the lockout guard (:class:`~reconciler.core.guards.Account`)."""
+    env = settings.env
+    if env.get("PISYNC_USERNAME") and env.get("PISYNC_PASSWORD"):
+        return Account(usercode=env["PISYNC_USERNAME"].upper(), source="PISYNC_USERNAME")
+    if env.get("PISYNC_ACCOUNT"):
+        return Account(usercode=env["PISYNC_ACCOUNT"].upper(), source="PISYNC_ACCOUNT")
+    return Account(usercode=None, source="PISYNC_TOKEN")
 
 
 def credentials(settings: Settings) -> Credentials:

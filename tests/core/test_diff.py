@@ -41,11 +41,19 @@ from reconciler.core.plan import (
     Change,
     Expiry,
     FieldChange,
+    Guard,
     Kind,
     Plan,
 )
+from reconciler.core.scope import Scope
 from tests.core.builders import BASE_RECORD, rec
 
+#: the guard every plan trips on a server without an enabled administrator (as these are)
+LAST_ADMIN = Guard(
+    name="last-administrator",
+    message="after this plan no enabled administrator would remain",
+    numbers={"administrators_after": 0},
+)
 URL = "https://pi.test/pi/api/v2"
 POS = SourcePos(file="users/a.yaml", line=2, col=5)
 
@@ -509,6 +517,7 @@ def test_changed_secret_is_one_sensitive_field_and_never_a_value() -> None:
                 fc("variables.dbPassword", SENSITIVE, SENSITIVE, sensitive=True),
             ),
         ),
+        guards=(LAST_ADMIN,),
         managed_live_users=1,
         desired_objects=1,
     )
@@ -608,6 +617,14 @@ def test_declared_protected_user_is_planned_and_left_to_the_guard() -> None:
                 admin, {"email": "b@example.com"}, fc("email", "a@example.com", "b@example.com")
             ),
         ),
+        guards=(
+            Guard(
+                name="protected-user",
+                message="the plan changes protected user(s) ADMIN (users.protected)",
+                numbers={"users": 1},
+            ),
+            LAST_ADMIN,
+        ),
         managed_live_users=0,
         desired_objects=1,
     )
@@ -665,7 +682,7 @@ def test_targets_limit_users_and_keep_the_roles_they_need() -> None:
         state([js, luser("GONE")], roles=[lrole("Stale")]),
         Config(users_prune=UserPrune.DELETE, roles_prune=RolePrune.DELETE),
         server=URL,
-        targets=["jsmith"],
+        scope=Scope(targets=frozenset({"JSMITH"})),
     )
     assert plan == Plan(
         server=URL,
@@ -684,6 +701,7 @@ def test_targets_limit_users_and_keep_the_roles_they_need() -> None:
                 usercode="JSMITH", gained_roles=("Needed",), role_categories={"Needed": ()}
             ),
         ),
+        guards=(LAST_ADMIN,),
         managed_live_users=2,
         desired_objects=4,
     )
@@ -696,7 +714,7 @@ def test_target_can_select_a_prune() -> None:
         state([gone, luser("KEEP")]),
         Config(users_prune=UserPrune.DELETE),
         server=URL,
-        targets=["gone"],
+        scope=Scope(targets=frozenset({"GONE"})),
     )
     assert plan.changes == (
         Change(

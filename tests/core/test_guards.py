@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from reconciler.core.config import Config, SafetyConfig
-from reconciler.core.guards import Violation, check
+from reconciler.core.guards import Account, check
 from reconciler.core.model import LiveState, LiveUser
-from reconciler.core.plan import Action, Change, FieldChange, Kind, Plan
+from reconciler.core.plan import Action, Change, FieldChange, Guard, Kind, Plan
 
 
 def live_user(
@@ -44,9 +44,10 @@ def run(
     managed: int = 20,
     desired: int | None = 5,
     me: str | None = None,
-) -> list[Violation]:
+) -> list[Guard]:
     plan = Plan(server="s", changes=tuple(changes), managed_live_users=managed)
-    return check(plan, live, config or Config(), desired_objects=desired, signed_in_as=me)
+    account = None if me is None else Account(usercode=me.upper(), source="PISYNC_USERNAME")
+    return check(plan, live, config or Config(), desired_objects=desired, account=account)
 
 
 def test_a_plan_without_risk_passes() -> None:
@@ -57,16 +58,18 @@ def test_prune_count_and_percent() -> None:
     config = Config(safety=SafetyConfig(max_prune_count=2, max_prune_percent=10))
     changes = [change(f"U{i:02}", Action.DISABLE, enabled=False) for i in range(3)]
     assert run(changes, state(ADMIN, *USERS), config=config) == [
-        Violation(
-            guard="max-prune-count",
+        Guard(
+            name="max-prune-count",
             message="the plan disables or deletes 3 users, more than safety.max_prune_count (2)",
+            numbers={"pruned": 3, "max_prune_count": 2},
         ),
-        Violation(
-            guard="max-prune-percent",
+        Guard(
+            name="max-prune-percent",
             message=(
                 "the plan disables or deletes 3 of 20 managed live users (15.0%), more than"
                 " safety.max_prune_percent (10%)"
             ),
+            numbers={"pruned": 3, "managed": 20, "percent": 15.0, "max_prune_percent": 10.0},
         ),
     ]
 
@@ -80,12 +83,13 @@ def test_percent_is_not_applied_below_min_users() -> None:
 def test_empty_desired_state_against_a_non_empty_server() -> None:
     violations = run([change("U01", Action.DISABLE)], state(ADMIN, *USERS), desired=0)
     assert violations == [
-        Violation(
-            guard="empty-desired-state",
+        Guard(
+            name="empty-desired-state",
             message=(
                 "the desired state declares no users or roles, but the plan would disable or"
-                " delete 1 object(s) on a non-empty server (wrong --path or sources?)"
+                " delete 1 object(s) on a non-empty server (wrong path or sources?)"
             ),
+            numbers={"removed": 1, "declared": 0},
         )
     ]
 
@@ -94,9 +98,10 @@ def test_a_change_to_a_protected_user() -> None:
     config = Config(protected=("ADMIN", "BREAK_GLASS*"))
     changes = [change("BREAK_GLASS_1", Action.UPDATE, email="x")]
     assert run(changes, state(ADMIN, *USERS), config=config) == [
-        Violation(
-            guard="protected-user",
+        Guard(
+            name="protected-user",
             message="the plan changes protected user(s) BREAK_GLASS_1 (users.protected)",
+            numbers={"users": 1},
         )
     ]
 
@@ -123,9 +128,10 @@ def test_a_change_to_a_protected_user() -> None:
 )
 def test_removing_the_last_administrator(last: Change) -> None:
     assert run([last], state(BOSS, *USERS)) == [
-        Violation(
-            guard="last-administrator",
+        Guard(
+            name="last-administrator",
             message="after this plan no enabled administrator would remain",
+            numbers={"administrators_after": 0},
         )
     ]
 
@@ -170,9 +176,27 @@ def test_another_administrator_remains() -> None:
 )
 def test_locking_out_the_account_pisync_signs_in_with(c: Change, message: str) -> None:
     violations = run([c], state(ADMIN, BOSS, *USERS), me="boss")
-    assert Violation(guard="lockout", message=message) in violations
+    assert Guard(name="lockout", message=message) in violations
 
 
-def test_violation_text_names_the_override() -> None:
-    v = Violation(guard="lockout", message="m")
-    assert str(v) == "[lockout] m; re-run with --force if this is intended"
+def test_password_login_is_no_lockout_for_a_token_account() -> None:
+    c = change("BOSS", Action.UPDATE, FieldChange(path="login.password", before=True, after=False))
+    plan = Plan(server="s", changes=(c,), managed_live_users=20)
+    token = Account(usercode="BOSS", source="PISYNC_ACCOUNT")
+    assert check(plan, state(ADMIN, BOSS, *USERS), Config(), desired_objects=5, account=token) == []
+
+
+def test_a_plan_without_changes_trips_no_guard() -> None:
+    assert run([], state(*USERS), desired=0) == []
+
+
+def test_guard_text_and_json() -> None:
+    g = Guard(name="lockout", message="m", numbers={"n": 1})
+    assert str(g) == "[lockout] m"
+    assert g.to_dict() == {
+        "name": "lockout",
+        "message": "m",
+        "numbers": {"n": 1},
+        "override": "--force",
+    }
+    assert Guard.from_dict(g.to_dict()) == g

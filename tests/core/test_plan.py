@@ -24,6 +24,7 @@ from reconciler.core.plan import (
     Kind,
     Plan,
     change_order,
+    document_digest,
     phase,
 )
 
@@ -227,14 +228,20 @@ def test_to_dict_shape() -> None:
         "format_version",
         "server",
         "targets",
+        "partial",
         "summary",
         "changes",
         "access",
         "expiring",
+        "guards",
+        "forced",
+        "notes",
         "warnings",
         "managed_live_users",
         "desired_objects",
     ]
+    assert list(FULL.to_document()) == [*data, "digest"]
+    assert FULL.to_document()["digest"] == document_digest(data)
     assert data["format_version"] == FORMAT_VERSION == 1
     assert data["summary"] == {"create": 1, "update": 1, "disable": 1, "delete": 0}
     assert data["changes"][1] == {

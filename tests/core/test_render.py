@@ -18,8 +18,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from reconciler.core.config import Config, RolePrune, UserPrune
+from reconciler.core.config import Config, RolePrune, SafetyConfig, UserPrune
 from reconciler.core.diff import diff
+from reconciler.core.guards import Account
 from reconciler.core.model import (
     Category,
     DesiredState,
@@ -50,6 +51,7 @@ from reconciler.core.render import (
     render_text,
     text_lines,
 )
+from reconciler.core.scope import Scope
 from tests.core.builders import rec
 
 URL = "https://pi.example.com:8224/pi/api/v2"
@@ -93,11 +95,16 @@ def lrole(name: str, **fields: Any) -> LiveRole:
     return LiveRole(name=name, id=f"role-{name}", fields=fields)
 
 
+#: Every scenario's server has its super admin (never in scope, never pruned), as a real one
+#: does; without it every plan would trip the last-administrator guard.
+SUPER_ADMIN = LiveUser(usercode="ADMIN", id="1", record=rec(type="administrator"), super_admin=True)
+
+
 def live_state(
     users: list[LiveUser], roles: list[LiveRole] = (), cats: list[Category] = ()
 ) -> LiveState:
     return LiveState(
-        users={u.usercode: u for u in users},
+        users={"ADMIN": SUPER_ADMIN, **{u.usercode: u for u in users}},
         roles={r.name.casefold(): r for r in roles},
         categories={c.name.casefold(): c for c in cats},
     )
@@ -272,7 +279,8 @@ def partial() -> Plan:
             RoleSpec(name="Unrelated", fields={}),
         ),
     )
-    return diff(desired, live, Config(), server=URL, targets=["jsmith", "newbie"])
+    scope = Scope(targets=frozenset({"JSMITH", "NEWBIE"}))
+    return diff(desired, live, Config(), server=URL, scope=scope)
 
 
 def warnings() -> Plan:
@@ -396,6 +404,35 @@ def many(count: int = 2_000) -> Plan:
     return Plan(server=URL, changes=changes, access=access)
 
 
+def guarded() -> Plan:
+    """A prune over the limits, a protected user changed, and a token whose account is unknown:
+    the plan apply would refuse, with every guard's numbers."""
+    live = live_state([luser(f"U{i}", email=f"u{i}@example.com") for i in range(1, 5)])
+    desired = DesiredState(users=(spec("U1", email="new@example.com"),))
+    config = Config(
+        users_prune=UserPrune.DISABLE,
+        protected=("ADMIN", "U1"),
+        safety=SafetyConfig(max_prune_count=2, max_prune_percent=50, min_users_for_percent=1),
+    )
+    account = Account(usercode=None, source="PISYNC_TOKEN")
+    plan = diff(desired, live, config, server=URL, account=account)
+    assert plan.blocked
+    return plan
+
+
+def forced() -> Plan:
+    return dataclasses.replace(guarded(), forced=True)
+
+
+def partial_files() -> Plan:
+    """A plan over 2 files changed since a ref: one user removed since then is pruned, the
+    other undeclared live user is not considered."""
+    live = live_state([luser("KEPT"), luser("REMOVED"), luser("OTHER")])
+    desired = DesiredState(users=(spec("KEPT", email="kept@example.com"),))
+    scope = Scope(files=2, changed_since="origin/main", removed=frozenset({"REMOVED"}))
+    return diff(desired, live, Config(users_prune=UserPrune.DISABLE), server=URL, scope=scope)
+
+
 SCENARIOS: dict[str, Callable[[], Plan]] = {
     "spec_example": spec_example,
     "empty": empty,
@@ -407,6 +444,9 @@ SCENARIOS: dict[str, Callable[[], Plan]] = {
     "access_escalation": access_escalation,
     "expiring": expiring,
     "hostile": hostile,
+    "guarded": guarded,
+    "forced": forced,
+    "partial_files": partial_files,
 }
 
 
@@ -437,7 +477,7 @@ def test_markdown_truncation_golden(golden: Callable[[str, str], None]) -> None:
 
 def test_spec_example_is_exactly_the_spec_text_without_the_added_sections() -> None:
     plan = spec_example()
-    assert render_text(dataclasses.replace(plan, access=())) == SPEC_EXAMPLE
+    assert render_text(dataclasses.replace(plan, access=(), notes=())) == SPEC_EXAMPLE
 
 
 def test_spec_example_adds_only_the_access_section_between_changes_and_summary() -> None:
@@ -922,7 +962,7 @@ def test_schema_rejects_what_to_dict_never_writes(
 def test_json_is_to_dict_and_round_trips() -> None:
     plan = all_actions()
     out = render_json(plan)
-    assert out == json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    assert out == json.dumps(plan.to_document(), indent=2, ensure_ascii=False) + "\n"
     assert Plan.from_dict(json.loads(out)) == plan
 
 

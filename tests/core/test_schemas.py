@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 
 from reconciler import schemas
 from reconciler.core.privileges import PRIVILEGES, USER_TYPES
+from reconciler.pi.wire import USER_TYPES as USER_TYPE_IDS
 from reconciler.schemas import SCHEMA_NAMES, load_schema, schema_dir, schema_text
 
 REPO_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -101,7 +102,7 @@ def test_user_properties_name_the_payload_field_they_set() -> None:
 def test_type_description_gives_every_user_type_id() -> None:
     prop = load_schema("pisync-file")["$defs"]["user"]["properties"]["type"]
     assert prop["enum"] == list(USER_TYPES)
-    for name, number in USER_TYPES.items():
+    for name, number in USER_TYPE_IDS.items():
         assert f"{name} = {number}" in prop["description"]
 
 

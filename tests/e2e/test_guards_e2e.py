@@ -4,6 +4,8 @@ any write, for a fresh plan and for a saved one; ``--force`` lets the plan throu
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,6 @@ pytestmark = pytest.mark.e2e
 
 TOKENS = "/pi/api/v2/tokens"
 SYNC = "/pi/api/v2/users/sync"
-OVERRIDE = "; re-run with --force if this is intended"
 BOSS_LOGIN = {"PISYNC_USERNAME": "boss", "PISYNC_PASSWORD": "boss-pw"}
 
 # ADMIN (the super admin), BOSS (a plain user with editUsers who can sign in), U01..U08
@@ -95,7 +96,7 @@ CASES = {
         desired="users: []\n",
         violation="[empty-desired-state] the desired state declares no users or roles, but the"
         " plan would disable or delete 9 object(s) on a non-empty server"
-        " (wrong --path or sources?)",
+        " (wrong path or sources?)",
         synced=("BOSS", *(f"U{i:02d}" for i in range(1, 9))),
         forced_out="Apply complete: 0 created, 0 updated, 9 disabled, 0 deleted, 0 failed.",
     ),
@@ -171,7 +172,10 @@ def writes(emu: Emulator) -> list[tuple[str, str]]:
 
 
 def blocked_message(violation: str) -> str:
-    return f"Error: apply blocked by safety guard(s):\n  {violation}{OVERRIDE}\n"
+    return (
+        "Error: apply refused by safety guard(s); nothing was changed:\n"
+        f"  {violation}\nRe-run with --force if this is intended.\n"
+    )
 
 
 def apply(args: list[str], root: Path, emu: Emulator, case: Case) -> Result:
@@ -208,7 +212,7 @@ def test_guard_blocks_a_saved_plan_and_force_passes_it(
     root = repo(tmp_path / "repo", case)
     planfile = str(tmp_path / "plan.json")
     planned = pisync(["plan", "--out", planfile], cwd=root, url=emu.url, env=case.env)
-    assert planned.code == 0, planned.all
+    assert planned.code == 4, planned.all  # the plan already says apply would refuse it
 
     blocked = apply([planfile], root, emu, case)
 
@@ -225,7 +229,7 @@ def test_empty_desired_state_guard_blocks_a_saved_plan(emu: Emulator, tmp_path: 
     case = CASES["empty-desired-state"]
     root = repo(tmp_path / "repo", case)
     planfile = str(tmp_path / "plan.json")
-    assert pisync(["plan", "--out", planfile], cwd=root, url=emu.url).code == 0
+    assert pisync(["plan", "--out", planfile], cwd=root, url=emu.url).code == 4
     blocked = apply([planfile], root, emu, case)
     assert (blocked.code, blocked.err) == (4, blocked_message(case.violation)), blocked.all
 
@@ -281,3 +285,66 @@ def test_a_stale_saved_plan_is_refused_before_any_write(emu: Emulator, tmp_path:
     # --force overrides guards, never staleness
     assert pisync(["apply", planfile, "--force"], cwd=root, url=emu.url).code == 5
     assert writes(emu) == []
+
+
+# --- the plan says what apply would refuse (issue: guards are invisible until merge) ---------
+
+
+@pytest.mark.parametrize("guard", list(CASES))
+def test_plan_shows_every_guard_in_every_format_and_exits_4(
+    emu: Emulator, tmp_path: Path, guard: str
+) -> None:
+    case = CASES[guard]
+    root = repo(tmp_path / "repo", case)
+
+    text = pisync(["plan"], cwd=root, url=emu.url, env=case.env)
+    as_json = pisync(["plan", "--format", "json"], cwd=root, url=emu.url, env=case.env)
+    markdown = pisync(["plan", "--format", "markdown"], cwd=root, url=emu.url, env=case.env)
+    forced = pisync(["plan", "--force"], cwd=root, url=emu.url, env=case.env)
+
+    assert [text.code, as_json.code, markdown.code, forced.code] == [4, 4, 4, 0], text.all
+    lines = text.out.splitlines()
+    heading = lines.index(
+        "Blocked by safety guards (pisync apply refuses this plan; --force overrides):"
+    )
+    assert f"  ! {case.violation}" in lines[heading + 1 :]
+    assert lines[-1].startswith("Plan: ")
+    guards = json.loads(as_json.out)["guards"]
+    assert f"[{guards[0]['name']}] {guards[0]['message']}" == case.violation
+    assert {g["override"] for g in guards} == {"--force"}
+    assert "> **Blocked by safety guards:** `pisync apply` refuses this plan unless" in markdown.out
+    assert "Safety guards overridden by --force:" in forced.out
+    assert writes(emu) == []
+
+
+def test_lockout_guard_with_a_token_says_it_cannot_identify_the_account(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    case = CASES["lockout"]
+    root = repo(tmp_path / "repo", case)
+    token = boss_token(emu)
+    env = {"PISYNC_TOKEN": token, "PISYNC_USERNAME": "", "PISYNC_PASSWORD": ""}
+
+    unknown = pisync(["plan"], cwd=root, url=emu.url, env=env)
+    named = pisync(["plan"], cwd=root, url=emu.url, env={**env, "PISYNC_ACCOUNT": "boss"})
+
+    assert unknown.code == 0, unknown.all
+    assert (
+        "Note: the lockout guard could not identify the account pisync signs in with (only"
+        " PISYNC_TOKEN is set, and the API cannot say whose token it is); set PISYNC_ACCOUNT"
+        " to its usercode to check it"
+    ) in unknown.out.splitlines()
+    assert named.code == 4, named.all
+    assert f"  ! {case.violation}" in named.out.splitlines()
+    assert token not in unknown.all + named.all
+
+
+def boss_token(emu: Emulator) -> str:
+    req = urllib.request.Request(
+        f"{emu.url}/tokens",
+        data=b"{}",
+        method="POST",
+        headers={"Authorization": "Basic boss:boss-pw", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return str(json.loads(resp.read())["token"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -249,7 +250,7 @@ FAULTS: dict[str, tuple[dict[str, Any], set[str | None]]] = {
             "fault_phase": "after",
             "latency_ms": 3,
             "latency_jitter_ms": 6,
-            "token_ttl": 1,
+            "token_ttl": 0.3,
             "token_ttl_mode": "absolute",
         },
         {"500", "429", "drop"},
@@ -380,12 +381,21 @@ def test_one_failed_change_does_not_stop_the_others(emu: Emulator, tmp_path: Pat
     body = json.loads(report.read_text(encoding="utf-8"))
     for entry in body["changes"]:
         assert isinstance(entry.pop("seconds"), float | int)
+        assert re.fullmatch(r"users/org\.yaml:\d+:5", entry.pop("source")), entry
     rows = sorted(body.pop("changes"), key=lambda r: (r["kind"], r["key"]))
     assert body == {
-        "format_version": 1,
+        "format_version": 2,
         "server": emu.url,
         "interrupted": False,
-        "summary": {"created": 7, "updated": 3, "disabled": 0, "deleted": 0, "failed": 2},
+        "summary": {
+            "created": 7,
+            "updated": 3,
+            "disabled": 0,
+            "deleted": 0,
+            "failed": 2,
+            "not_attempted": 0,
+            "abandoned": 0,
+        },
     }
 
     def row(kind: str, key: str, action: str, failed: str = "") -> dict[str, Any]:
@@ -393,7 +403,7 @@ def test_one_failed_change_does_not_stop_the_others(emu: Emulator, tmp_path: Pat
             "kind": kind,
             "key": key,
             "action": action,
-            "outcome": "failed" if failed else "ok",
+            "outcome": "failed" if failed else "applied",
             "message": failed,
             "attempts": 1,
         }
@@ -463,10 +473,11 @@ def test_a_signal_finishes_in_flight_writes_the_report_and_exits_128_plus_signal
     proc.send_signal(sig)
     assert proc.wait(timeout=30) == 128 + sig  # 143 for SIGTERM, 130 for SIGINT
     stdout = out.read_text(encoding="utf-8").splitlines()
-    assert (
-        stdout[-1] == "Interrupted: in-flight changes finished; run pisync apply again to converge."
+    assert stdout[-1] == "Run pisync apply again to converge: it changes only what still differs."
+    assert err.read_text(encoding="utf-8") == (
+        "\nStopping: no new changes will start; the ones in flight finish. Press Ctrl-C again"
+        " to abandon them.\n"
     )
-    assert err.read_text(encoding="utf-8") == ""
 
     log = emu.requests()
     syncs = [e for e in log if e["path"] == SYNC]
@@ -475,14 +486,16 @@ def test_a_signal_finishes_in_flight_writes_the_report_and_exits_128_plus_signal
     body = json.loads(report.read_text(encoding="utf-8"))
     assert body["interrupted"] is True
     outcomes = {r["key"]: r["outcome"] for r in body["changes"] if r["kind"] == "user"}
-    assert set(outcomes.values()) == {"ok", "not_started"}
-    assert sorted(k for k, v in outcomes.items() if v == "ok") == sorted(
+    assert set(outcomes.values()) == {"applied", "not_attempted"}
+    assert sorted(k for k, v in outcomes.items() if v == "applied") == sorted(
         c for e in syncs for c in e["usercodes"]
     )
     assert body["summary"]["created"] == 1 + len(syncs)  # the role and each user written
-    assert (
-        stdout[-2]
-        == f"Apply complete: {1 + len(syncs)} created, 0 updated, 0 disabled, 0 deleted, 0 failed."
+    not_attempted = 121 - 1 - len(syncs)
+    assert body["summary"]["not_attempted"] == not_attempted
+    assert stdout[-2] == (
+        f"Apply interrupted: {1 + len(syncs)} created, 0 updated, 0 disabled, 0 deleted,"
+        f" 0 failed, {not_attempted} not attempted."
     )
 
     emu.control("PUT", "faults", CLEAR_FAULTS)

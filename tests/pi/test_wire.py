@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import pytest
 
 from reconciler.core.model import Category, LiveRole, LiveUser, Restriction, Variable
 from reconciler.core.privileges import PRIVILEGES
-from reconciler.pi import wire
+from reconciler.errors import UnexpectedResponse
+from reconciler.pi import endpoints, wire
 
 
 def element(**user: Any) -> dict[str, Any]:
@@ -90,9 +92,15 @@ def test_page_info_accepts_both_shapes() -> None:
 
 
 @pytest.mark.parametrize("body", [{"token": ""}, {}, [], "t"])
-def test_token_must_be_a_string(body: Any) -> None:
-    with pytest.raises(wire.WireError):
-        wire.token_from(body)
+def test_a_sign_in_answer_without_a_token_string_is_not_the_api(body: Any) -> None:
+    request = endpoints.token_request("admin", "pw")
+    answer = endpoints.Reply(status=200, body=json.dumps(body).encode())
+    with pytest.raises(UnexpectedResponse) as exc:
+        endpoints.read_token(answer, request, url="https://pi.test/x", username="admin")
+    assert str(exc.value) == (
+        "https://pi.test/x does not answer like the Panintelligence API (POST /tokens returned"
+        " HTTP 200 without a token); the URL usually ends in /pi/api/v2"
+    )
 
 
 def test_ids_may_be_numbers_or_strings() -> None:

@@ -1,6 +1,6 @@
 """import -> plan is empty, for any server the emulator can hold (property test, in process).
 
-The emulator runs in process (httpx.ASGITransport) so hypothesis can try many servers; the
+The emulator runs in process (tests/shell/asgi.py) so hypothesis can try many servers; the
 same path over real HTTP is covered by tests/e2e/test_import.py.
 """
 
@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,10 +21,9 @@ from reconciler.core.export import Layout, export
 from reconciler.core.model import LiveState
 from reconciler.core.privileges import PRIVILEGES
 from reconciler.pi.wire import NEW_USER_DEFAULTS
-from reconciler.shell.client import PiClient
 from reconciler.shell.live import read_live
 from reconciler.shell.load import load
-from reconciler.shell.settings import Credentials
+from tests.shell.asgi import api_for
 
 CATEGORIES = [
     {"name": "Finance", "parent": None},
@@ -123,11 +121,8 @@ def servers(draw: st.DrawFn) -> dict[str, Any]:
 
 
 async def live_of(seed: dict[str, Any]) -> LiveState:
-    app = create_app(EmulatorOptions(seed=seed))
-    creds = Credentials(username="admin", password="dashboard")
-    transport = httpx.ASGITransport(app=app)
-    async with PiClient("http://pi/pi/api/v2", creds, transport=transport) as client:
-        return await read_live(client, payload_for=lambda code: True, concurrency=4)
+    async with api_for(create_app(EmulatorOptions(seed=seed))) as api:
+        return await read_live(api, payload_for=lambda code: True, concurrency=4)
 
 
 def secrets_for(seed: dict[str, Any]) -> dict[str, str]:

@@ -1,137 +1,219 @@
 """``pisync apply``: plan (or read a saved plan), check guards and staleness, confirm, execute,
-report."""
+report.
+
+The run is split around the confirmation prompt (one event loop, :class:`asyncio.Runner`,
+kept between the steps): while a person is asked, no loop runs, so Ctrl-C cancels at once.
+The report is written whatever happens once changes have started, interrupts included.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+import sys
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from reconciler.core import render
+from reconciler.core.config import Config
 from reconciler.core.digest import live_fingerprint, role_fingerprint
 from reconciler.core.guards import check
 from reconciler.core.model import LiveRole, LiveState, LiveUser
 from reconciler.core.plan import Action, Kind, Plan
 from reconciler.errors import ApplyFailed, GuardError, StalePlanError, UsageError
-from reconciler.shell.apply import ApplyResult, Outcome, execute
-from reconciler.shell.client import PiClient
+from reconciler.shell.api import PiApi
+from reconciler.shell.apply import NOT_ATTEMPTED, ApplyResult, Outcome, Stop, execute
 from reconciler.shell.connect import make_client
 from reconciler.shell.console import ProgressReporter, make_console, print_plain, print_segments
 from reconciler.shell.files import write_atomic
-from reconciler.shell.flows.desired import load_desired
-from reconciler.shell.flows.plan import read_and_diff
+from reconciler.shell.flows.desired import Loaded, load_desired
+from reconciler.shell.flows.plan import PlanOptions, read_and_diff
 from reconciler.shell.live import read_live
 from reconciler.shell.load import find_config, load_config
 from reconciler.shell.planfile import read_plan_file
 from reconciler.shell.secrets import desired_needs, plan_needs, read_secrets
-from reconciler.shell.settings import Settings, server_url
-from reconciler.shell.signals import install_stop_handlers, is_interactive
+from reconciler.shell.settings import Settings, account, server_url
+from reconciler.shell.signals import exit_code, interrupts, is_interactive
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+#: 2: outcomes are applied / failed / not_attempted / abandoned (1 had ok / failed / not_started)
+REPORT_FORMAT_VERSION = 2
+EXIT_CANCELLED = 1  # "no" at the prompt, as Terraform does
+EXIT_INTERRUPTED = 130
 
-async def apply_flow(
-    settings: Settings,
-    *,
-    planfile: str | None,
-    paths: Sequence[str],
-    auto_approve: bool,
-    force: bool,
-    parallelism: int | None,
-    report: str | None,
-) -> int:
-    out = make_console(no_color=settings.no_color)
-    err = make_console(stderr=True, no_color=settings.no_color)
-    if planfile is not None:
-        plan = read_plan_file(planfile)
-        loaded = None
-        config = load_config(find_config(settings.config))
-        url = server_url(settings, config)
-        if plan.server.rstrip("/") != url:
-            raise StalePlanError(
-                f"the plan was made against {plan.server}, not {url}; plan again for this server"
-            )
-        secrets = read_secrets(plan_needs(plan), settings.env)
-    else:
-        loaded = load_desired(paths, settings)
-        config = loaded.config
-        url = server_url(settings, config)
-        secrets = read_secrets(desired_needs(loaded.desired), settings.env)
-    concurrency = parallelism or config.server.concurrency
-    progress = ProgressReporter(err, quiet=settings.quiet)
-    async with make_client(settings, config, url, concurrency) as client:
-        if loaded is not None:
-            with progress.task("Reading users"):
-                plan, live = await read_and_diff(
-                    loaded,
-                    client,
-                    secrets,
-                    targets=(),
-                    progress=progress.update,
-                    env=settings.env,
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApplyOptions:
+    planfile: str | None = None
+    plan: PlanOptions = field(default_factory=PlanOptions)
+    auto_approve: bool = False
+    parallelism: int | None = None
+    report: str | None = None
+
+
+def apply_command(settings: Settings, options: ApplyOptions) -> int:
+    with asyncio.Runner() as runner:
+        return _Apply(settings, options, runner).run()
+
+
+class _Apply:
+    def __init__(self, settings: Settings, options: ApplyOptions, runner: asyncio.Runner) -> None:
+        self.settings = settings
+        self.options = options
+        self.runner = runner
+        self.out = make_console(no_color=settings.no_color)
+        self.err = make_console(stderr=True, no_color=settings.no_color)
+        self.progress = ProgressReporter(self.err, quiet=settings.quiet)
+
+    def run(self) -> int:
+        options = self.options
+        if options.planfile is not None:
+            plan = read_plan_file(options.planfile)
+            config = load_config(find_config(self.settings.config))
+            url = server_url(self.settings, config)
+            if plan.server.rstrip("/") != url:
+                raise StalePlanError(
+                    f"the plan was made against {plan.server}, not {url}; plan again for this"
+                    " server"
                 )
-            print_segments(out, render.text_lines(plan))
+            secrets = read_secrets(plan_needs(plan), self.settings.env)
         else:
-            live = await refresh(client, plan, concurrency)
-        if plan.empty:
-            if planfile is not None:
-                print_plain(out, "No changes. Panintelligence matches the desired state.")
-            return 0
-        violations = check(
+            loaded = load_desired(options.plan.paths, self.settings)
+            config = loaded.config
+            url = server_url(self.settings, config)
+            secrets = read_secrets(desired_needs(loaded.desired), self.settings.env)
+        concurrency = options.parallelism or config.server.concurrency
+        api = make_client(self.settings, config, url, concurrency)
+        try:
+            if options.planfile is not None:
+                live = self.runner.run(refresh(api, plan, concurrency))
+                plan = self._guarded_saved_plan(plan, live, config)
+            else:
+                plan, live = self.runner.run(self._fresh_plan(api, loaded, secrets))
+            if plan.empty:
+                if options.planfile is not None:
+                    print_plain(self.out, render.NO_CHANGES)
+                return 0
+            if plan.blocked:
+                raise GuardError(_blocked_message(plan))
+            if options.planfile is None and not options.auto_approve:
+                cancelled = self._confirm()
+                if cancelled is not None:
+                    return cancelled
+            return self._execute(api, plan, live, secrets, concurrency)
+        finally:
+            self.runner.run(api.__aexit__(None, None, None))
+
+    async def _fresh_plan(
+        self, api: PiApi, loaded: Loaded, secrets: dict[str, str]
+    ) -> tuple[Plan, LiveState]:
+        with self.progress.task("Reading users"):
+            plan, live = await read_and_diff(
+                loaded,
+                api,
+                secrets,
+                self.options.plan,
+                self.settings,
+                progress=self.progress.update,
+            )
+        print_segments(self.out, render.text_lines(plan))
+        return plan, live
+
+    def _guarded_saved_plan(self, plan: Plan, live: LiveState, config: Config) -> Plan:
+        """A saved plan's guards, evaluated again on what the server holds now."""
+        guards = check(
             plan,
             live,
             config,
             desired_objects=plan.desired_objects,
-            signed_in_as=settings.env.get("PISYNC_USERNAME"),
+            account=account(self.settings),
         )
-        if violations and not force:
-            raise GuardError(
-                "apply blocked by safety guard(s):\n  " + "\n  ".join(str(v) for v in violations)
+        return replace(plan, guards=tuple(guards), forced=self.options.plan.force and bool(guards))
+
+    def _confirm(self) -> int | None:
+        """None to go on; otherwise the exit code (nothing was written)."""
+        if not is_interactive():
+            raise UsageError(
+                "apply needs confirmation but there is no terminal; pass --auto-approve, or"
+                " apply a saved plan (pisync plan --out plan.json; pisync apply plan.json)"
             )
-        if planfile is None and not auto_approve and not _confirm(out):
-            return 1 if is_interactive() else 64
-        stop = asyncio.Event()
-        signals = install_stop_handlers(asyncio.get_running_loop(), stop)
-        with progress.task("Applying"):
-            result = await execute(
-                plan,
-                client,
-                live,
-                secrets=secrets,
-                concurrency=concurrency,
-                report=lambda o, done, total: progress.update(done, total),
-                stop=stop,
+        import typer
+
+        try:
+            answer = typer.confirm("Apply these changes?", default=False)
+        except (KeyboardInterrupt, EOFError, typer.Abort):
+            sys.stderr.write("\nApply cancelled; nothing was changed.\n")
+            return EXIT_INTERRUPTED
+        if not answer:
+            sys.stderr.write("Apply cancelled; nothing was changed.\n")
+            return EXIT_CANCELLED
+        return None
+
+    def _execute(
+        self, api: PiApi, plan: Plan, live: LiveState, secrets: dict[str, str], concurrency: int
+    ) -> int:
+        stop = Stop()
+        result = ApplyResult(outcomes=())
+        signals: list[int] = []
+
+        def first() -> None:
+            stop.stop.set()
+            api.transport.stop()
+            self.err.file.write(
+                "\nStopping: no new changes will start; the ones in flight finish. Press"
+                " Ctrl-C again to abandon them.\n"
             )
-    _print_result(out, result)
-    if report:
-        write_report(report, plan, result, interrupted=stop.is_set())
-    if stop.is_set():
-        print_plain(
-            out, "Interrupted: in-flight changes finished; run pisync apply again to converge."
-        )
-        return 128 + (signals[0] if signals else 2)  # 130 for SIGINT, 143 for SIGTERM
-    raise_for_failures(result)
-    return 0
+
+        def second() -> None:
+            stop.abandon.set()
+            self.err.file.write("\nAbandoning the changes in flight.\n")
+
+        async def go() -> ApplyResult:
+            with (
+                interrupts(asyncio.get_running_loop(), first, second, signals),
+                self.progress.task("Applying"),
+            ):
+                return await execute(
+                    plan,
+                    api,
+                    live,
+                    secrets=secrets,
+                    concurrency=concurrency,
+                    report=lambda o, done, total: self.progress.update(done, total),
+                    stop=stop,
+                )
+
+        try:
+            result = self.runner.run(go())
+        finally:
+            if self.options.report:
+                write_report(self.options.report, plan, result, interrupted=bool(signals))
+        _print_result(self.out, result, interrupted=bool(signals))
+        if signals:
+            return exit_code(signals)
+        raise_for_failures(result)
+        return 0
 
 
-def _confirm(out: Console) -> bool:
-    if not is_interactive():
-        raise UsageError(
-            "apply needs confirmation but there is no terminal; pass --auto-approve, or apply"
-            " a saved plan (pisync plan --out plan.json; pisync apply plan.json)"
-        )
-    import typer
-
-    return bool(typer.confirm("Apply these changes?", default=False))
+def _blocked_message(plan: Plan) -> str:
+    return (
+        "apply refused by safety guard(s); nothing was changed:\n  "
+        + "\n  ".join(str(g) for g in plan.guards)
+        + "\nRe-run with --force if this is intended."
+    )
 
 
-async def refresh(client: PiClient, plan: Plan, concurrency: int) -> LiveState:
-    """Re-read the objects a saved plan touches; refuse (stale) if any changed since."""
+async def refresh(api: PiApi, plan: Plan, concurrency: int) -> LiveState:
+    """Re-read the objects a saved plan touches; refuse (stale) if any changed since, or if a
+    user it creates exists now (even when the server's list leaves it out)."""
     touched = {c.key for c in plan.changes if c.kind is Kind.USER}
     live = await read_live(
-        client, payload_for=lambda code: code in touched, concurrency=concurrency
+        api,
+        payload_for=lambda code: code in touched,
+        declared=touched,
+        concurrency=concurrency,
     )
     stale = []
     for c in plan.changes:
@@ -161,50 +243,59 @@ async def refresh(client: PiClient, plan: Plan, concurrency: int) -> LiveState:
     return live
 
 
-def _print_result(out: Console, result: ApplyResult) -> None:
+def _print_result(out: Console, result: ApplyResult, *, interrupted: bool) -> None:
     for o in result.failed:
         print_plain(out, f"  ! {o.change.label} ({o.change.action.value}) failed: {o.message}")
-    print_plain(out, apply_summary(result))
+    print_plain(out, apply_summary(result, interrupted=interrupted))
+    if interrupted:
+        print_plain(out, "Run pisync apply again to converge: it changes only what still differs.")
 
 
-def apply_summary(result: ApplyResult) -> str:
-    return (
-        f"Apply complete: {result.count(Action.CREATE)} created, {result.count(Action.UPDATE)}"
+def apply_summary(result: ApplyResult, *, interrupted: bool = False) -> str:
+    head = "Apply interrupted" if interrupted else "Apply complete"
+    line = (
+        f"{head}: {result.count(Action.CREATE)} created, {result.count(Action.UPDATE)}"
         f" updated, {result.count(Action.DISABLE)} disabled, {result.count(Action.DELETE)}"
-        f" deleted, {len(result.failed)} failed."
+        f" deleted, {len(result.failed)} failed"
     )
+    if result.not_attempted:
+        line += f", {len(result.not_attempted)} not attempted"
+    if result.abandoned:
+        line += f", {len(result.abandoned)} abandoned (result unknown)"
+    return line + "."
 
 
 def raise_for_failures(result: ApplyResult) -> None:
-    if result.failed or result.not_started:
+    if result.failed:
         raise ApplyFailed(
-            f"{len(result.failed)} change(s) failed"
-            + (f", {len(result.not_started)} not started" if result.not_started else "")
-            + "; the rest were applied. Fix the causes above (the server's messages) and run"
-            " pisync apply again: it changes only what still differs"
+            f"{len(result.failed)} change(s) failed; the rest were applied. Fix the causes above"
+            " (the server's messages) and run pisync apply again: it changes only what still"
+            " differs"
         )
 
 
 def write_report(path: str, plan: Plan, result: ApplyResult, *, interrupted: bool) -> None:
-    """The JSON report: every change with its outcome (no secrets: plans hold none)."""
-    done = {(o.change.kind, o.change.key, o.change.action) for o in result.outcomes}
-    rows = [o.to_dict() for o in result.outcomes] + [
-        Outcome(change=c, ok=False, message="not started", attempts=0).to_dict()
-        | {"outcome": "not_started"}
+    """The JSON report: every change of the plan with its outcome (no secrets: plans hold
+    none). Changes the run never reached are "not_attempted"."""
+    done = {id(o.change): o for o in result.outcomes}
+    rows = [
+        (done.get(id(c)) or Outcome(change=c, status=NOT_ATTEMPTED, message="not attempted"))
         for c in plan.changes
-        if (c.kind, c.key, c.action) not in done
     ]
+    counts = ApplyResult(outcomes=tuple(rows))
     body = {
-        "format_version": 1,
+        "format_version": REPORT_FORMAT_VERSION,
         "server": plan.server,
         "interrupted": interrupted,
         "summary": {
-            "created": result.count(Action.CREATE),
-            "updated": result.count(Action.UPDATE),
-            "disabled": result.count(Action.DISABLE),
-            "deleted": result.count(Action.DELETE),
-            "failed": len(result.failed),
+            "created": counts.count(Action.CREATE),
+            "updated": counts.count(Action.UPDATE),
+            "disabled": counts.count(Action.DISABLE),
+            "deleted": counts.count(Action.DELETE),
+            "failed": len(counts.failed),
+            "not_attempted": len(counts.not_attempted),
+            "abandoned": len(counts.abandoned),
         },
-        "changes": rows,
+        "changes": [o.to_dict() for o in rows],
     }
-    write_atomic(path, json.dumps(body, indent=2) + "\n", what="the report")
+    write_atomic(path, json.dumps(body, indent=2, ensure_ascii=False) + "\n", what="the report")

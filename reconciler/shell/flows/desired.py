@@ -23,6 +23,8 @@ class Loaded:
     defaults: Mapping[str, Any]
     warnings: tuple[Issue, ...]
     undeclared_roles: tuple[RoleRef, ...] = ()  # role references no file declares
+    files: tuple[str, ...] = ()  # the desired-state files read (display paths)
+    partial: bool = False  # PATHs named only a part of the desired state
 
 
 def load_desired(paths: Sequence[str], settings: Settings) -> Loaded:
@@ -37,4 +39,6 @@ def load_desired(paths: Sequence[str], settings: Settings) -> Loaded:
         defaults=canonical_defaults(result.config.defaults),
         warnings=tuple(i for i in result.issues if i.severity == "warning"),
         undeclared_roles=result.undeclared_roles,
+        files=result.files,
+        partial=result.partial,
     )

@@ -48,10 +48,10 @@ async def import_flow(
     url = server_url(settings, config)
     err = make_console(stderr=True, no_color=settings.no_color)
     progress = ProgressReporter(err, quiet=settings.quiet)
-    async with make_client(settings, config, url) as client:
+    async with make_client(settings, config, url) as api:
         with progress.task("Reading users"):
             live = await read_live(
-                client,
+                api,
                 payload_for=lambda code: True,
                 concurrency=config.server.concurrency,
                 progress=progress.update,

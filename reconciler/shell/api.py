@@ -1,0 +1,105 @@
+"""The Panintelligence operations pisync performs: each one a request the adapter builds, sent
+by the transport, its answer read by the adapter. Nothing here knows a path or a field name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from reconciler.core.model import Category, LiveRole
+from reconciler.errors import UnexpectedResponse
+from reconciler.pi import endpoints, wire
+from reconciler.pi.endpoints import Pager, Request
+from reconciler.shell.client import Transport
+
+
+class PiApi:
+    """Typed operations over one :class:`~reconciler.shell.client.Transport`."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    @property
+    def url(self) -> str:
+        return self.transport.url
+
+    async def __aenter__(self) -> PiApi:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.transport.__aexit__(*exc)
+
+    async def ensure_token(self) -> None:
+        await self.transport.ensure_token()
+
+    async def json(self, request: Request) -> Any:
+        """Send ``request``; its JSON answer (statuses >= 400 raise with the server's words)."""
+        return endpoints.read_json(await self.transport.send(request), request)
+
+    async def read_all(self, pager: Pager) -> list[Any]:
+        """Every item of a list, page by page (see :class:`~reconciler.pi.endpoints.Pager`)."""
+        while (request := pager.next_request()) is not None:
+            pager.take(await self.json(request))
+        return pager.items
+
+    # --- users -----------------------------------------------------------------------------
+
+    async def list_users(self) -> list[Any]:
+        return await self.read_all(endpoints.users_pager())
+
+    async def sync_payload(self, usercode: str) -> dict[str, Any] | None:
+        """The user's payload element, or ``None`` when the server says it has no such user."""
+        request = endpoints.sync_payload_request(usercode)
+        return endpoints.read_sync_payload(await self.transport.send(request), request, usercode)
+
+    async def sync(self, element: dict[str, Any]) -> None:
+        await self.json(endpoints.sync_request(element))
+
+    async def delete_user(self, user_id: str, usercode: str) -> None:
+        """Delete a user; a "not found" counts as done once a lookup confirms it is gone."""
+        request = endpoints.delete_user_request(user_id)
+        reply = await self.transport.send(request)
+        if reply.status == endpoints.NOT_FOUND and await self.sync_payload(usercode) is None:
+            return
+        endpoints.raise_for_status(reply, request)
+
+    # --- roles and categories --------------------------------------------------------------
+
+    async def list_roles(self) -> list[LiveRole]:
+        return [_read(wire.live_role, o) for o in await self.read_all(endpoints.roles_pager())]
+
+    async def list_categories(self) -> list[Category]:
+        items = await self.read_all(endpoints.categories_pager())
+        return [_read(wire.category, o) for o in items]
+
+    async def create_role(self, body: dict[str, Any]) -> int:
+        """``POST`` the role; the status (a 409 says the role exists), other errors raise."""
+        request = endpoints.create_role_request(body)
+        reply = await self.transport.send(request)
+        if reply.status != endpoints.CONFLICT:
+            endpoints.raise_for_status(reply, request)
+        return reply.status
+
+    async def update_role(self, role_id: str, body: dict[str, Any]) -> None:
+        await self.json(endpoints.update_role_request(role_id, body))
+
+    async def delete_role(self, role_id: str, name: str) -> None:
+        """Delete a role; a "not found" counts as done once the role list confirms it."""
+        request = endpoints.delete_role_request(role_id)
+        reply = await self.transport.send(request)
+        if reply.status == endpoints.NOT_FOUND:
+            roles = await self.list_roles()
+            if not any(r.name.casefold() == name.casefold() for r in roles):
+                return
+        endpoints.raise_for_status(reply, request)
+
+
+T = TypeVar("T")
+
+
+def _read(convert: Callable[[Mapping[str, Any]], T], obj: Any) -> T:
+    try:
+        return convert(obj)
+    except wire.WireError as exc:
+        raise UnexpectedResponse(str(exc)) from None
