@@ -3,8 +3,9 @@ the exit-code messages and Markdown that fits a comment. Standard library only (
 
 The scripts read ``GITHUB_TOKEN``, ``GITHUB_REPOSITORY`` and ``GITHUB_API_URL`` (default
 ``https://api.github.com``) from the environment. The token is sent only to ``GITHUB_API_URL``
-and never printed. Exit codes of every script: 0 done, 1 GitHub API or network error,
-2 usage error (a missing variable or argument), 3 nothing to act on (``find_plan_artifact.py``).
+and never printed. Exit codes of every script: 0 done, 1 GitHub API or network error (for
+``exit_status.py``: the check fails), 2 usage error (a missing variable, argument or file),
+3 nothing to act on (``find_plan_artifact.py``: no reviewed plan).
 """
 
 from __future__ import annotations
