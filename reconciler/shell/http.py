@@ -61,7 +61,8 @@ def host_port(url: str) -> str:
 class AiohttpBackend:
     """One ``aiohttp.ClientSession`` per run: pooled keep-alive connections, no cookies (the
     API is token-based; a session cookie would only be state to leak), proxies from the
-    environment as for any HTTP tool."""
+    environment (``HTTPS_PROXY``, ``NO_PROXY``) as for any HTTP tool, TLS checked against the
+    system's certificate store."""
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
@@ -71,7 +72,11 @@ class AiohttpBackend:
         if self._session is None:
             limits = self._limits
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=limits.connections, ssl=limits.verify_tls),
+                # idle connections are dropped before a server would (uvicorn: 5 s), so a
+                # write never goes out on a connection the server already closed
+                connector=aiohttp.TCPConnector(
+                    limit=limits.connections, ssl=limits.verify_tls, keepalive_timeout=4.0
+                ),
                 timeout=aiohttp.ClientTimeout(
                     total=None, sock_connect=limits.connect_timeout, sock_read=limits.timeout
                 ),
@@ -80,6 +85,10 @@ class AiohttpBackend:
                 skip_auto_headers=("User-Agent",),
                 headers={"User-Agent": "pisync", "Accept": "application/json"},
             )
+            # aiohttp resends a GET/PUT/DELETE once, silently, when a connection drops; the
+            # retry policy (and the count of attempts a report gives) is the transport's
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False
         return self._session
 
     async def send(
