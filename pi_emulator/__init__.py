@@ -8,6 +8,7 @@ from pi_emulator.app import EmulatorApp, create_app
 from pi_emulator.emulator import Emulator, EmulatorOptions
 from pi_emulator.faults import FaultConfig
 from pi_emulator.layer import ConnectionDropped
+from pi_emulator.shapes import ShapeConfig
 from pi_emulator.state import SeedError, StateError
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "EmulatorOptions",
     "FaultConfig",
     "SeedError",
+    "ShapeConfig",
     "StateError",
     "create_app",
 ]

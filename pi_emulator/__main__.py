@@ -22,6 +22,7 @@ from pi_emulator.app import create_app
 from pi_emulator.emulator import Emulator, EmulatorOptions
 from pi_emulator.errors import ApiError
 from pi_emulator.faults import FAULT_KINDS, FaultConfig
+from pi_emulator.shapes import ShapeConfig
 from pi_emulator.state import SeedError, StateError
 from pi_emulator.wire import BASE_PATH
 
@@ -108,8 +109,44 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["sliding", "absolute"],
         help="from last use (default) or from issue",
     )
+    shapes = parser.add_argument_group("server shape (also settable via PUT /_emulator/options)")
+    shapes.add_argument(
+        "--list-shape",
+        choices=["envelope", "bare"],
+        help="lists as a page envelope (default) or a bare JSON array",
+    )
+    shapes.add_argument(
+        "--list-paging",
+        type=_bool,
+        metavar="on|off",
+        help="off: page/pageSize are ignored and the whole list is returned (default on)",
+    )
+    shapes.add_argument(
+        "--list-hide",
+        type=_csv,
+        metavar="USERCODE[,USERCODE...]",
+        help="users left out of GET /users (still known to syncPayload and sync)",
+    )
+    shapes.add_argument(
+        "--list-cap", type=int, metavar="N", help="a list returns at most N items in total"
+    )
+    shapes.add_argument(
+        "--sync-payload-param",
+        choices=["usercode", "id"],
+        help="the parameter GET /users/syncPayload answers to (default usercode)",
+    )
+    shapes.add_argument(
+        "--restriction-shape",
+        choices=["per-value", "grouped"],
+        help="restrictions returned one per value (default) or grouped per column",
+    )
     return parser
 
+
+_SHAPE_OPTIONS = (
+    "list_shape", "list_paging", "list_hide", "list_cap", "sync_payload_param",
+    "restriction_shape",
+)  # fmt: skip
 
 _FAULT_OPTIONS = (
     "latency_ms", "latency_jitter_ms", "fail_rate", "rate_limit_rate", "retry_after", "drop_rate",
@@ -123,6 +160,13 @@ def _fault_config(args: argparse.Namespace) -> FaultConfig:
         name: getattr(args, name) for name in _FAULT_OPTIONS if getattr(args, name) is not None
     }
     return FaultConfig().updated(changes)
+
+
+def _shape_config(args: argparse.Namespace) -> ShapeConfig:
+    changes: dict[str, Any] = {
+        name: getattr(args, name) for name in _SHAPE_OPTIONS if getattr(args, name) is not None
+    }
+    return ShapeConfig().updated(changes)
 
 
 def _read_seed(path: Path | None) -> object:
@@ -142,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=_read_seed(args.seed),
             state_path=args.state,
             faults=_fault_config(args),
+            shape=_shape_config(args),
             persist_interval=args.persist_interval,
         )
         emulator = Emulator(options)

@@ -14,6 +14,7 @@ from pi_emulator.errors import bad_request
 from pi_emulator.faults import FaultConfig, FaultInjector
 from pi_emulator.persist import Persister
 from pi_emulator.reqlog import RequestLog
+from pi_emulator.shapes import ShapeConfig
 from pi_emulator.state import SeedError, StateError, build_store, load_state
 from pi_emulator.store import Store
 
@@ -25,19 +26,22 @@ class EmulatorOptions:
     seed: object = None
     state_path: Path | None = None
     faults: FaultConfig = field(default_factory=FaultConfig)
+    shape: ShapeConfig = field(default_factory=ShapeConfig)
     persist_interval: float = 1.0
     clock: Callable[[], float] = time.monotonic
     today: Callable[[], dt.date] = dt.date.today
 
 
 class Emulator:
-    """Everything one emulated server holds. ``store`` is replaced on reset."""
+    """Everything one emulated server holds. ``store`` is replaced on reset; ``shape`` by
+    ``PUT /_emulator/options``."""
 
     def __init__(self, options: EmulatorOptions | None = None) -> None:
         self.options = options or EmulatorOptions()
         self.seed = self.options.seed
         self.sessions = Sessions(self.options.clock)
         self.faults = FaultInjector(self.options.faults)
+        self.shape = self.options.shape
         self.log = RequestLog()
         path = self.options.state_path
         self.persister = (

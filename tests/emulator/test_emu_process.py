@@ -167,3 +167,43 @@ def test_bad_fault_option_exits_2() -> None:
     assert result.stderr.endswith(
         "pi-emulator: error: fail_rate must be a number from 0 to 1, got 3.0\n"
     )
+
+
+def test_cli_shape_options_over_http(start: type[Server]) -> None:
+    server = start(
+        "--seed", str(EXAMPLE), "--list-shape", "bare", "--list-paging", "off",
+        "--list-hide", "bwong,cjones", "--list-cap", "5", "--sync-payload-param", "id",
+        "--restriction-shape", "grouped",
+    )  # fmt: skip
+    with _client(server) as client:
+        users = client.get(f"{API}/users", params={"pageSize": 2}).json()
+        assert [u["usercode"] for u in users] == ["ADMIN", "ASHAH", "DPATEL", "EMURPHY", "FGARCIA"]
+        refused = client.get(f"{API}/users/syncPayload", params={"usercode": "BWONG"})
+        assert (refused.status_code, refused.json()) == (
+            400,
+            {"message": "the id query parameter is required"},
+        )
+        payload = client.get(f"{API}/users/syncPayload", params={"id": 3}).json()
+        assert (payload[0]["user"]["usercode"], payload[0]["restrictions"]) == (
+            "BWONG",
+            [{"dataConnectionIdentifier": "Sales DB", "columnIdentifier": "Region",
+              "values": ["North"]}],
+        )  # fmt: skip
+        assert client.get("/_emulator/options").json() == {
+            "list_shape": "bare",
+            "list_paging": False,
+            "list_hide": ["BWONG", "CJONES"],
+            "list_cap": 5,
+            "sync_payload_param": "id",
+            "restriction_shape": "grouped",
+        }
+
+
+def test_bad_shape_option_exits_2() -> None:
+    result = subprocess.run(
+        [EMULATOR, "--list-cap", "-1"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.endswith(
+        "pi-emulator: error: list_cap must be an integer >= 0 or null, got -1\n"
+    )
