@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -22,6 +24,8 @@ from pi_emulator.app import create_app
 from pi_emulator.emulator import Emulator, EmulatorOptions
 from pi_emulator.errors import ApiError
 from pi_emulator.faults import FAULT_KINDS, FaultConfig
+from pi_emulator.jwtlogin import JwtKeys
+from pi_emulator.reqlog import RedactAccessLog
 from pi_emulator.shapes import ShapeConfig
 from pi_emulator.state import SeedError, StateError
 from pi_emulator.wire import BASE_PATH
@@ -75,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="warning", help="uvicorn log level (default warning)"
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    login = parser.add_argument_group("JWT login (POST /pi/auth/jwtLogin, GET /pi/?jwt=)")
+    login.add_argument(
+        "--jwt-public-key",
+        type=Path,
+        metavar="FILE",
+        help="RSA public key (PEM, or its base64 body alone) for RS256/RS384/RS512 JWTs",
+    )
+    login.add_argument(
+        "--jwt-hs256-secret-env",
+        metavar="NAME",
+        help="accept HS256 JWTs signed with the secret held in this environment variable",
+    )
     faults = parser.add_argument_group("fault injection (also settable via PUT /_emulator/faults)")
     faults.add_argument("--latency-ms", type=float, help="added to every API request")
     faults.add_argument("--latency-jitter-ms", type=float, help="plus a seeded random 0..N ms")
@@ -169,6 +185,27 @@ def _shape_config(args: argparse.Namespace) -> ShapeConfig:
     return ShapeConfig().updated(changes)
 
 
+def _jwt_keys(args: argparse.Namespace) -> JwtKeys | None:
+    """The JWT login keys the options name; a one-line ``ValueError`` if unusable."""
+    public_key = None
+    if args.jwt_public_key is not None:
+        try:
+            public_key = JwtKeys.load_public_key(args.jwt_public_key.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"--jwt-public-key {args.jwt_public_key}: {exc}") from None
+    secret = None
+    if args.jwt_hs256_secret_env is not None:
+        secret = os.environ.get(args.jwt_hs256_secret_env, "")
+        if secret == "":
+            raise ValueError(
+                f"--jwt-hs256-secret-env: the environment variable "
+                f"{args.jwt_hs256_secret_env} is not set or empty"
+            )
+    if public_key is None and secret is None:
+        return None
+    return JwtKeys(public_key=public_key, hs256_secret=secret)
+
+
 def _read_seed(path: Path | None) -> object:
     if path is None:
         return None
@@ -182,12 +219,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        jwt_keys = _jwt_keys(args)
+    except ValueError as exc:
+        print(f"pi-emulator: {exc}", file=sys.stderr)
+        return 2
+    try:
         options = EmulatorOptions(
             seed=_read_seed(args.seed),
             state_path=args.state,
             faults=_fault_config(args),
             shape=_shape_config(args),
             persist_interval=args.persist_interval,
+            jwt=jwt_keys,
         )
         emulator = Emulator(options)
     except ApiError as exc:
@@ -225,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         http="h11",
         lifespan="on",
     )
+    logging.getLogger("uvicorn.access").addFilter(RedactAccessLog())
     server = uvicorn.Server(config)
     # uvicorn shuts down gracefully (lifespan shutdown writes the state file) and then
     # re-raises the signal against the handlers it found; these make that a quiet exit.

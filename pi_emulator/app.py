@@ -1,4 +1,5 @@
-"""The Starlette application: API routes under ``/pi/api/v2``, control routes under ``/_emulator``.
+"""The Starlette application: API routes under ``/pi/api/v2``, control routes under ``/_emulator``,
+and the JWT login path (``/pi/auth/jwtLogin``, ``/pi/?jwt=``).
 
 Handlers only translate HTTP to calls on the store, sync, catalog and query modules and back;
 every refusal is an ``ApiError`` turned into ``{"message": ...}`` here.
@@ -7,6 +8,7 @@ every refusal is an ``ApiError`` turned into ``{"message": ...}`` here.
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,10 +20,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from pi_emulator import catalog, control, query
+from pi_emulator import catalog, control, jwtlogin, query, reqlog
 from pi_emulator.auth import check_active, check_login, parse_basic
 from pi_emulator.emulator import Emulator, EmulatorOptions
 from pi_emulator.errors import ApiError, bad_request, forbidden, not_found, unauthorized
+from pi_emulator.jwtlogin import LOGIN_FAILED, NOT_CONFIGURED, LoginRefused
 from pi_emulator.layer import is_api_path, serve_api
 from pi_emulator.model import UserRecord
 from pi_emulator.render import (
@@ -293,6 +296,55 @@ class Api:
         ]
 
 
+class JwtLogin:
+    """``POST /pi/auth/jwtLogin`` and ``GET /pi/?jwt=``: a JWT in, a Bearer token out."""
+
+    PATHS = ("/pi/auth/jwtLogin", "/pi/")
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.em = emulator
+
+    async def login(self, request: Request) -> Response:
+        keys = self.em.options.jwt
+        if keys is None:
+            raise not_found(NOT_CONFIGURED)
+        try:
+            token = await _jwt_of(request)
+            if token is None:
+                raise LoginRefused("the request carries no JWT")
+            claims = keys.verify(token)
+            user = jwtlogin.sign_in(self.em.store, claims, self.em.today())
+        except LoginRefused as exc:
+            reqlog.note(request.scope, usercodes=[exc.usercode] if exc.usercode else [])
+            raise ApiError(401, LOGIN_FAILED, detail=exc.reason) from None
+        reqlog.note(request.scope, usercodes=[user.usercode])
+        return json_response({"token": self.em.sessions.issue(user)})
+
+    def routes(self) -> list[Route]:
+        post, get = self.PATHS
+        return [Route(post, self.login, methods=["POST"]), Route(get, self.login, methods=["GET"])]
+
+
+async def _jwt_of(request: Request) -> str | None:
+    """The JWT of a login request: ``?jwt=``, or a body that is ``{"jwt": ...}``, a form
+    field ``jwt``, or the bare token."""
+    found: object = request.query_params.get("jwt")
+    raw = (await request.body()).strip()
+    if found is None and raw:
+        text = raw.decode("utf-8", "replace")
+        if text.startswith("{"):
+            try:
+                data = json.loads(text)
+            except ValueError:
+                raise LoginRefused("the JSON body is not valid JSON") from None
+            found = data.get("jwt") if isinstance(data, dict) else None
+        elif text.startswith("jwt=") or "form" in request.headers.get("content-type", ""):
+            found = urllib.parse.parse_qs(text).get("jwt", [None])[0]
+        else:
+            found = text
+    return found if isinstance(found, str) and found.strip() else None
+
+
 def _by_id(item: Any) -> int:
     return int(item.id)
 
@@ -302,6 +354,8 @@ def _by_id(item: Any) -> int:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    if exc.detail is not None:
+        reqlog.note(request.scope, detail=exc.detail)
     return json_response({"message": exc.message}, exc.status)
 
 
@@ -332,6 +386,7 @@ class EmulatorApp(Starlette):
             routes=[
                 Mount(BASE_PATH, routes=Api(emulator).routes()),
                 Mount("/_emulator", routes=control.routes(emulator)),
+                *JwtLogin(emulator).routes(),
             ],
             exception_handlers={
                 ApiError: _api_error,
@@ -344,6 +399,8 @@ class EmulatorApp(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_api_path(scope["path"]):
             await serve_api(self.emulator, scope, receive, send, super().__call__)
+        elif scope["type"] == "http" and scope["path"] in JwtLogin.PATHS:
+            await serve_api(self.emulator, scope, receive, send, super().__call__, faulted=False)
         else:
             await super().__call__(scope, receive, send)
 

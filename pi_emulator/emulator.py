@@ -12,6 +12,7 @@ from pathlib import Path
 from pi_emulator.auth import Sessions
 from pi_emulator.errors import bad_request
 from pi_emulator.faults import FaultConfig, FaultInjector
+from pi_emulator.jwtlogin import JwtKeys
 from pi_emulator.persist import Persister
 from pi_emulator.reqlog import RequestLog
 from pi_emulator.shapes import ShapeConfig
@@ -27,6 +28,8 @@ class EmulatorOptions:
     state_path: Path | None = None
     faults: FaultConfig = field(default_factory=FaultConfig)
     shape: ShapeConfig = field(default_factory=ShapeConfig)
+    #: keys for ``POST /pi/auth/jwtLogin``; None: JWT login is not configured (404)
+    jwt: JwtKeys | None = None
     persist_interval: float = 1.0
     clock: Callable[[], float] = time.monotonic
     today: Callable[[], dt.date] = dt.date.today

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pi_emulator.reqlog import SYNC_PATH, sync_usercodes
+from pi_emulator.reqlog import ENTRY_KEY, SYNC_PATH, redact_query, sync_usercodes
 from pi_emulator.wire import BASE_PATH, JsonObj
 
 if TYPE_CHECKING:
@@ -42,21 +42,27 @@ def is_api_path(path: str) -> bool:
 
 
 async def serve_api(
-    emulator: Emulator, scope: Scope, receive: Receive, send: Send, app: ASGIApp
+    emulator: Emulator,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    app: ASGIApp,
+    *,
+    faulted: bool = True,
 ) -> None:
-    """Handle one API request through the log and the fault injector."""
+    """Handle one logged request (``faulted``: through the fault injector and latency too)."""
     method: str = scope["method"]
     path: str = scope["path"]
     relative = path[len(BASE_PATH) :] or "/"
     body = await _read_body(receive)
     codes = sync_usercodes(body) if method == "POST" and relative == SYNC_PATH else []
-    entry = emulator.log.start(
-        method, path, scope.get("query_string", b"").decode("latin-1"), codes
-    )
-    fault = emulator.faults.decide(method, relative)
+    query = redact_query(scope.get("query_string", b"").decode("latin-1"))
+    entry = emulator.log.start(method, path, query, codes)
+    scope[ENTRY_KEY] = entry
+    fault = emulator.faults.decide(method, relative) if faulted else None
     entry["fault"] = fault
     config = emulator.faults.config  # as decided, even if changed during the latency
-    delay = emulator.faults.latency()
+    delay = emulator.faults.latency() if faulted else 0.0
     if delay > 0:
         await asyncio.sleep(delay)
     if fault == "429":

@@ -56,6 +56,7 @@ def test_500_before_processing_changes_nothing(client: TestClient, auth: dict[st
             "appStatus": None,
             "usercodes": ["NEWBIE"],
             "fault": "500",
+            "detail": None,
         }
     ]
 
