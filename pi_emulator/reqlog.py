@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
+from collections import deque
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -17,10 +19,13 @@ _JWT_PARAM = re.compile(r"(?<![^&])(jwt=)[^&]*")
 
 
 class RequestLog:
-    """Entries in arrival order, numbered from 1; ``clear`` keeps the numbering going."""
+    """Entries in arrival order, numbered from 1; ``clear`` keeps the numbering going.
 
-    def __init__(self) -> None:
-        self._entries: list[JsonObj] = []
+    ``max_entries``: keep only the newest that many (a ring buffer; None keeps all).
+    """
+
+    def __init__(self, max_entries: int | None = None) -> None:
+        self._entries: deque[JsonObj] = deque(maxlen=max_entries)
         self._next_seq = 1
 
     def start(self, method: str, path: str, query: str, usercodes: list[str]) -> JsonObj:
@@ -45,7 +50,7 @@ class RequestLog:
         if not self._entries:
             return []
         start = max(0, since - self._entries[0]["seq"] + 1)
-        return self._entries[start:]
+        return list(itertools.islice(self._entries, start, None))
 
     def clear(self) -> None:
         self._entries.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import signal
 import socket
@@ -301,4 +302,34 @@ def test_a_key_that_is_not_pem_exits_2(tmp_path: Path) -> None:
     assert (result.returncode, result.stderr) == (
         2,
         f"pi-emulator: --jwt-public-key {path}: not a PEM public key\n",
+    )
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_dropped_connections_under_either_http_parser(start: type[Server], http: str) -> None:
+    server = start("--http", http, "--log-level", "info")
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        for phase in ("before", "after"):
+            client.put("/_emulator/faults", json={"script": ["drop"], "fault_phase": phase})
+            with pytest.raises(httpx.RemoteProtocolError):
+                client.post(f"{API}/tokens", headers={"Authorization": "Basic admin:dashboard"})
+        again = client.post(f"{API}/tokens", headers={"Authorization": "Basic admin:dashboard"})
+        assert again.status_code == 200
+    assert server.stop() == 0
+    printed = "".join(server.output)
+    assert "ERROR" not in printed, printed
+
+
+def test_a_missing_http_package_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pi_emulator import __main__ as cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "uvloop" else real(name)
+    )
+    assert cli.main(["--loop", "uvloop"]) == 2
+    assert capsys.readouterr().err == (
+        "pi-emulator: --loop uvloop: the uvloop package is not installed\n"
     )
