@@ -38,7 +38,7 @@ def _bool(text: str) -> bool:
         return True
     if lowered in ("false", "no", "0", "off"):
         return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    raise argparse.ArgumentTypeError(f"expected true/false or on/off, got {text!r}")
 
 
 def _csv(text: str) -> list[str]:
