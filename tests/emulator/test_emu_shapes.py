@@ -128,6 +128,17 @@ def test_a_capped_list_is_short_while_the_envelope_tells_the_truth(shaped: Any) 
     assert len(_get(client, "/categories")["content"]) == 4
 
 
+def test_a_capped_unpaged_envelope_still_reports_the_true_total(shaped: Any) -> None:
+    client = shaped(list_cap=2, list_paging=False)
+    page = _get(client, "/users")
+    assert (_codes(page["content"]), page["totalElements"], page["size"], page["last"]) == (
+        ["ADMIN", "DPATEL"],
+        3,
+        2,
+        True,
+    )
+
+
 def test_a_capped_bare_list_is_just_short(shaped: Any) -> None:
     client = shaped(list_shape="bare", list_cap=2, list_paging=False)
     assert _codes(_get(client, "/users")) == ["ADMIN", "DPATEL"]
