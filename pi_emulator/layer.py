@@ -8,10 +8,11 @@ it closes to drop a connection without any response (the client sees
 ``ConnectionDropped``, itself an ``httpx.RemoteProtocolError``, out of the transport: client
 code sees the same exception class either way.
 
-Faults never touch ``/_emulator``; they apply to ``POST /tokens`` unless
-``faults_on_login`` is false. A 429 is always decided before processing; a 500 or a drop
-happens before processing or, with ``fault_phase: after``, after the handler has run (and
-any write was applied), replacing its response.
+Faults never touch ``/_emulator`` (not logged either) nor the JWT login path (logged, with
+``faulted=False``); they apply to ``POST /tokens`` unless ``faults_on_login`` is false. A 429
+is always decided before processing; a 500 or a drop happens before processing or, with
+``fault_phase: after``, after the handler has run (and any write was applied), replacing its
+response.
 """
 
 from __future__ import annotations
