@@ -7,7 +7,9 @@ tests. See ``pi_emulator/README.md`` for the endpoints and every guessed ([G]) c
 from pi_emulator.app import EmulatorApp, create_app
 from pi_emulator.emulator import Emulator, EmulatorOptions
 from pi_emulator.faults import FaultConfig
+from pi_emulator.jwtlogin import JwtKeys
 from pi_emulator.layer import ConnectionDropped
+from pi_emulator.shapes import ShapeConfig
 from pi_emulator.state import SeedError, StateError
 
 __all__ = [
@@ -16,7 +18,9 @@ __all__ = [
     "EmulatorApp",
     "EmulatorOptions",
     "FaultConfig",
+    "JwtKeys",
     "SeedError",
+    "ShapeConfig",
     "StateError",
     "create_app",
 ]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
+import importlib.util
+import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -16,12 +18,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import orjson
 import uvicorn
 
 from pi_emulator.app import create_app
 from pi_emulator.emulator import Emulator, EmulatorOptions
 from pi_emulator.errors import ApiError
 from pi_emulator.faults import FAULT_KINDS, FaultConfig
+from pi_emulator.jwtlogin import JwtKeys
+from pi_emulator.reqlog import RedactAccessLog
+from pi_emulator.shapes import ShapeConfig
 from pi_emulator.state import SeedError, StateError
 from pi_emulator.wire import BASE_PATH
 
@@ -32,11 +38,21 @@ def _bool(text: str) -> bool:
         return True
     if lowered in ("false", "no", "0", "off"):
         return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    raise argparse.ArgumentTypeError(f"expected true/false or on/off, got {text!r}")
 
 
 def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
 
 
 def _script(text: str) -> list[str | None]:
@@ -74,6 +90,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="warning", help="uvicorn log level (default warning)"
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--request-log-max",
+        type=_count,
+        metavar="N",
+        help="keep only the newest N request log entries (default: all; 0 keeps none)",
+    )
+    parser.add_argument(
+        "--http",
+        choices=["auto", "httptools", "h11"],
+        default="auto",
+        help="uvicorn's HTTP parser (default auto: httptools if installed, else h11)",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default="auto",
+        help="event loop (default auto: uvloop if installed, else asyncio)",
+    )
+    login = parser.add_argument_group("JWT login (POST /pi/auth/jwtLogin, GET /pi/?jwt=)")
+    login.add_argument(
+        "--jwt-public-key",
+        type=Path,
+        metavar="FILE",
+        help="RSA public key (PEM, or its base64 body alone) for RS256/RS384/RS512 JWTs",
+    )
+    login.add_argument(
+        "--jwt-hs256-secret-env",
+        metavar="NAME",
+        help="accept HS256 JWTs signed with the secret held in this environment variable",
+    )
     faults = parser.add_argument_group("fault injection (also settable via PUT /_emulator/faults)")
     faults.add_argument("--latency-ms", type=float, help="added to every API request")
     faults.add_argument("--latency-jitter-ms", type=float, help="plus a seeded random 0..N ms")
@@ -108,8 +154,44 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["sliding", "absolute"],
         help="from last use (default) or from issue",
     )
+    shapes = parser.add_argument_group("server shape (also settable via PUT /_emulator/options)")
+    shapes.add_argument(
+        "--list-shape",
+        choices=["envelope", "bare"],
+        help="lists as a page envelope (default) or a bare JSON array",
+    )
+    shapes.add_argument(
+        "--list-paging",
+        type=_bool,
+        metavar="on|off",
+        help="off: page/pageSize are ignored and the whole list is returned (default on)",
+    )
+    shapes.add_argument(
+        "--list-hide",
+        type=_csv,
+        metavar="USERCODE[,USERCODE...]",
+        help="users left out of GET /users (still known to syncPayload and sync)",
+    )
+    shapes.add_argument(
+        "--list-cap", type=int, metavar="N", help="a list returns at most N items in total"
+    )
+    shapes.add_argument(
+        "--sync-payload-param",
+        choices=["usercode", "id"],
+        help="the parameter GET /users/syncPayload answers to (default usercode)",
+    )
+    shapes.add_argument(
+        "--restriction-shape",
+        choices=["per-value", "grouped"],
+        help="restrictions returned one per value (default) or grouped per column",
+    )
     return parser
 
+
+_SHAPE_OPTIONS = (
+    "list_shape", "list_paging", "list_hide", "list_cap", "sync_payload_param",
+    "restriction_shape",
+)  # fmt: skip
 
 _FAULT_OPTIONS = (
     "latency_ms", "latency_jitter_ms", "fail_rate", "rate_limit_rate", "retry_after", "drop_rate",
@@ -125,11 +207,46 @@ def _fault_config(args: argparse.Namespace) -> FaultConfig:
     return FaultConfig().updated(changes)
 
 
+def _shape_config(args: argparse.Namespace) -> ShapeConfig:
+    changes: dict[str, Any] = {
+        name: getattr(args, name) for name in _SHAPE_OPTIONS if getattr(args, name) is not None
+    }
+    return ShapeConfig().updated(changes)
+
+
+def _jwt_keys(args: argparse.Namespace) -> JwtKeys | None:
+    """The JWT login keys the options name; a one-line ``ValueError`` if unusable."""
+    public_key = None
+    if args.jwt_public_key is not None:
+        try:
+            public_key = JwtKeys.load_public_key(args.jwt_public_key.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"--jwt-public-key {args.jwt_public_key}: {exc}") from None
+    secret = None
+    if args.jwt_hs256_secret_env is not None:
+        secret = os.environ.get(args.jwt_hs256_secret_env, "")
+        if secret == "":
+            raise ValueError(
+                f"--jwt-hs256-secret-env: the environment variable "
+                f"{args.jwt_hs256_secret_env} is not set or empty"
+            )
+    if public_key is None and secret is None:
+        return None
+    return JwtKeys(public_key=public_key, hs256_secret=secret)
+
+
+def _check_installed(args: argparse.Namespace) -> None:
+    """A one-line ``ValueError`` if ``--http`` or ``--loop`` names a package that is missing."""
+    for option, package in (("--http", args.http), ("--loop", args.loop)):
+        if package in ("httptools", "uvloop") and importlib.util.find_spec(package) is None:
+            raise ValueError(f"{option} {package}: the {package} package is not installed")
+
+
 def _read_seed(path: Path | None) -> object:
     if path is None:
         return None
     try:
-        return json.loads(path.read_bytes())
+        return orjson.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise SeedError(f"cannot read {path}: {exc}") from None
 
@@ -138,20 +255,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        options = EmulatorOptions(
-            seed=_read_seed(args.seed),
-            state_path=args.state,
-            faults=_fault_config(args),
-            persist_interval=args.persist_interval,
-        )
-        emulator = Emulator(options)
-    except ApiError as exc:
-        parser.error(exc.message)
-    except SeedError as exc:
-        print(f"pi-emulator: invalid seed {args.seed}: {exc}", file=sys.stderr)
-        return 2
-    except StateError as exc:
+        _check_installed(args)
+        jwt_keys = _jwt_keys(args)
+    except ValueError as exc:
         print(f"pi-emulator: {exc}", file=sys.stderr)
+        return 2
+    emulator = _load(parser, args, jwt_keys)
+    if emulator is None:
         return 2
     source = (
         f"state {args.state}"
@@ -167,9 +277,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    # The seeded records live as long as the process: keep the cyclic GC from rescanning
-    # them (hundreds of ms per full collection at 100k users).
-    gc.freeze()
     config = uvicorn.Config(
         create_app(emulator),
         host=args.host,
@@ -177,9 +284,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_level=args.log_level,
         access_log=args.access_log,
         proxy_headers=False,
-        http="h11",
+        http=args.http,
+        loop=args.loop,
+        ws="none",
         lifespan="on",
     )
+    logging.getLogger("uvicorn.access").addFilter(RedactAccessLog())
     server = uvicorn.Server(config)
     # uvicorn shuts down gracefully (lifespan shutdown writes the state file) and then
     # re-raises the signal against the handlers it found; these make that a quiet exit.
@@ -191,6 +301,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     return 0 if server.started else 1
+
+
+def _load(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, jwt_keys: JwtKeys | None
+) -> Emulator | None:
+    """The emulator the options describe, or None after printing why not (exit 2).
+
+    The seeded records live as long as the process and hold no reference cycles: they are
+    built with the cyclic GC off (a third faster at 100k users) and then frozen, so that
+    full collections never rescan them (hundreds of ms each at 100k users).
+    """
+    gc.disable()
+    try:
+        options = EmulatorOptions(
+            seed=_read_seed(args.seed),
+            state_path=args.state,
+            faults=_fault_config(args),
+            shape=_shape_config(args),
+            persist_interval=args.persist_interval,
+            request_log_max=args.request_log_max,
+            jwt=jwt_keys,
+        )
+        emulator = Emulator(options)
+    except ApiError as exc:
+        parser.error(exc.message)
+    except SeedError as exc:
+        print(f"pi-emulator: invalid seed {args.seed}: {exc}", file=sys.stderr)
+        return None
+    except StateError as exc:
+        print(f"pi-emulator: {exc}", file=sys.stderr)
+        return None
+    else:
+        gc.freeze()
+    finally:
+        gc.enable()
+    return emulator
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:

@@ -1,4 +1,5 @@
-"""The Starlette application: API routes under ``/pi/api/v2``, control routes under ``/_emulator``.
+"""The Starlette application: API routes under ``/pi/api/v2``, control routes under ``/_emulator``,
+and the JWT login path (``/pi/auth/jwtLogin``, ``/pi/?jwt=``).
 
 Handlers only translate HTTP to calls on the store, sync, catalog and query modules and back;
 every refusal is an ``ApiError`` turned into ``{"message": ...}`` here.
@@ -18,10 +19,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from pi_emulator import catalog, control, query
+from pi_emulator import catalog, control, query, reqlog
 from pi_emulator.auth import check_active, check_login, parse_basic
 from pi_emulator.emulator import Emulator, EmulatorOptions
 from pi_emulator.errors import ApiError, bad_request, forbidden, not_found, unauthorized
+from pi_emulator.jwtroutes import JwtLogin
 from pi_emulator.layer import is_api_path, serve_api
 from pi_emulator.model import UserRecord
 from pi_emulator.render import (
@@ -31,6 +33,7 @@ from pi_emulator.render import (
     user_object,
     user_value,
 )
+from pi_emulator.responses import json_response
 from pi_emulator.sync import plan_sync
 from pi_emulator.wire import (
     BASE_PATH,
@@ -40,10 +43,6 @@ from pi_emulator.wire import (
     USER_FILTER_FIELDS,
     JsonObj,
 )
-
-
-def json_response(data: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(data, status_code=status)
 
 
 async def read_json(request: Request, *, required: bool = True) -> Any:
@@ -118,19 +117,28 @@ class Api:
         actor = self.actor(request)
         self.require(actor, "editUsers", "to list users")
         store = self.em.store
-        page = query.page_request(request.query_params)
+        shape = self.em.shape
+        page = query.page_request(request.query_params) if shape.list_paging else None
         filters = query.parse_filters(request.query_params.multi_items(), USER_FILTER_FIELDS)
-        if not filters:
+        hidden = shape.hidden
+        if not filters and not hidden:
             total = store.user_count
-            records = store.user_page(page.offset, page.size)
+            page_of = store.user_page
         else:
-            matches = query.apply(
-                self._candidates(filters), filters, lambda r, n: user_value(store, r, n)
-            )
+            candidates = self._candidates(filters)
+            if hidden:
+                candidates = (r for r in candidates if r.usercode not in hidden)
+            matches = query.apply(candidates, filters, lambda r, n: user_value(store, r, n))
             total = len(matches)
-            records = matches[page.offset : page.offset + page.size]
-        content = [user_object(store, r) for r in records]
-        return json_response(query.envelope(content, total, page))
+
+            def page_of(offset: int, size: int) -> list[UserRecord]:
+                return matches[offset : offset + size]
+
+        def window(start: int, stop: int) -> list[JsonObj]:
+            return [user_object(store, r) for r in page_of(start, stop - start)]
+
+        body = query.list_body(window, total, page, cap=shape.list_cap, bare=shape.bare_lists)
+        return json_response(body)
 
     def _candidates(self, filters: list[query.Filter]) -> Iterable[UserRecord]:
         """All users, or just one when a ``usercode(eq)`` filter names it (index lookup)."""
@@ -150,8 +158,10 @@ class Api:
     async def sync_payload(self, request: Request) -> Response:
         actor = self.actor(request)
         store = self.em.store
+        shape = self.em.shape
         params = request.query_params
-        usercode = params.get("usercode")
+        by_id = shape.sync_payload_param == "id"
+        usercode = None if by_id else params.get("usercode")
         raw_id = params.get("id") or params.get("userId")
         if usercode:
             user = store.user_by_code(usercode)
@@ -160,12 +170,13 @@ class Api:
             user = store.user(int(raw_id)) if raw_id.isdigit() else None
             missing = f"no user with id {raw_id}"
         else:
-            raise bad_request("the usercode query parameter is required")
+            raise bad_request(f"the {shape.sync_payload_param} query parameter is required")
         if user is None:
             raise not_found(missing)
         if user.id != actor.id:
             self.require(actor, "editUsers", "to read other users")
-        return json_response([sync_element(store, user)])
+        grouped = shape.restriction_shape == "grouped"
+        return json_response([sync_element(store, user, grouped=grouped)])
 
     async def sync(self, request: Request) -> Response:
         actor = self.actor(request)
@@ -173,7 +184,8 @@ class Api:
         store = self.em.store
         records = plan_sync(store, actor, body)
         store.put_users(records)
-        return json_response([sync_element(store, r) for r in records])
+        grouped = self.em.shape.restriction_shape == "grouped"
+        return json_response([sync_element(store, r, grouped=grouped) for r in records])
 
     async def delete_user(self, request: Request) -> Response:
         actor = self.actor(request)
@@ -192,7 +204,7 @@ class Api:
         self.actor(request)
         store = self.em.store
         objects = [role_object(store, r) for r in sorted(store.roles.values(), key=_by_id)]
-        return _list_response(request, objects, ROLE_FILTER_FIELDS)
+        return self._list_response(request, objects, ROLE_FILTER_FIELDS)
 
     async def get_role(self, request: Request) -> Response:
         self.actor(request)
@@ -220,7 +232,8 @@ class Api:
     async def list_categories(self, request: Request) -> Response:
         self.actor(request)
         cats = sorted(self.em.store.categories.values(), key=_by_id)
-        return _list_response(request, [category_object(c) for c in cats], CATEGORY_FILTER_FIELDS)
+        objects = [category_object(c) for c in cats]
+        return self._list_response(request, objects, CATEGORY_FILTER_FIELDS)
 
     async def get_category(self, request: Request) -> Response:
         self.actor(request)
@@ -243,14 +256,29 @@ class Api:
         catalog.delete_category(self.em.store, request.path_params["category_id"])
         return Response(status_code=204)
 
+    def _list_response(
+        self, request: Request, objects: list[JsonObj], fields: dict[str, Any]
+    ) -> Response:
+        """A filtered list answer over a small list of rendered objects (roles, categories)."""
+        shape = self.em.shape
+        page = query.page_request(request.query_params) if shape.list_paging else None
+        filters = query.parse_filters(request.query_params.multi_items(), fields)
+        matches = query.apply(objects, filters, lambda o, n: o[n])
+        body = query.list_body(
+            lambda a, b: matches[a:b], len(matches), page, cap=shape.list_cap, bare=shape.bare_lists
+        )
+        return json_response(body)
+
     def routes(self) -> list[Route]:
+        # Starlette tries routes in order: the most frequent come first (a plan at 100k
+        # users is 100k syncPayload reads).
         return [
+            Route("/users/syncPayload", self.sync_payload, methods=["GET"]),
+            Route("/users/sync", self.sync, methods=["POST"]),
+            Route("/users", self.list_users, methods=["GET"]),
             Route("/tokens", self.tokens, methods=["POST"]),
             Route("/tokens/keepAlive", self.keep_alive, methods=["POST"]),
             Route("/tokens/invalidate", self.invalidate, methods=["POST"]),
-            Route("/users", self.list_users, methods=["GET"]),
-            Route("/users/syncPayload", self.sync_payload, methods=["GET"]),
-            Route("/users/sync", self.sync, methods=["POST"]),
             Route("/users/{user_id:int}", self.get_user, methods=["GET"]),
             Route("/users/{user_id:int}", self.delete_user, methods=["DELETE"]),
             Route("/roles", self.list_roles, methods=["GET"]),
@@ -270,20 +298,13 @@ def _by_id(item: Any) -> int:
     return int(item.id)
 
 
-def _list_response(request: Request, objects: list[JsonObj], fields: dict[str, Any]) -> Response:
-    """A paged, filtered envelope over a small list of rendered objects."""
-    page = query.page_request(request.query_params)
-    filters = query.parse_filters(request.query_params.multi_items(), fields)
-    matches = query.apply(objects, filters, lambda o, n: o[n])
-    content = matches[page.offset : page.offset + page.size]
-    return json_response(query.envelope(content, len(matches), page))
-
-
 # -- errors -------------------------------------------------------------------------------------
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    if exc.detail is not None:
+        reqlog.note(request.scope, detail=exc.detail)
     return json_response({"message": exc.message}, exc.status)
 
 
@@ -314,6 +335,7 @@ class EmulatorApp(Starlette):
             routes=[
                 Mount(BASE_PATH, routes=Api(emulator).routes()),
                 Mount("/_emulator", routes=control.routes(emulator)),
+                *JwtLogin(emulator).routes(),
             ],
             exception_handlers={
                 ApiError: _api_error,
@@ -326,6 +348,8 @@ class EmulatorApp(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_api_path(scope["path"]):
             await serve_api(self.emulator, scope, receive, send, super().__call__)
+        elif scope["type"] == "http" and scope["path"] in JwtLogin.PATHS:
+            await serve_api(self.emulator, scope, receive, send, super().__call__, faulted=False)
         else:
             await super().__call__(scope, receive, send)
 

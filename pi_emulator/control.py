@@ -55,6 +55,16 @@ def routes(em: Emulator) -> list[Route]:
             raise bad_request('send a JSON object of fault options, e.g. {"fail_rate": 0.1}')
         return JSONResponse(em.faults.configure(body).to_json())
 
+    async def get_options(request: Request) -> Response:
+        return JSONResponse(em.shape.to_json())
+
+    async def put_options(request: Request) -> Response:
+        body = await _body(request)
+        if not isinstance(body, dict):
+            raise bad_request('send a JSON object of options, e.g. {"list_shape": "bare"}')
+        em.shape = em.shape.updated(body)
+        return JSONResponse(em.shape.to_json())
+
     async def reset(request: Request) -> Response:
         store = em.reset(await _body(request))
         counts = {
@@ -75,6 +85,8 @@ def routes(em: Emulator) -> list[Route]:
         Route("/state", state, methods=["GET"]),
         Route("/faults", get_faults, methods=["GET"]),
         Route("/faults", put_faults, methods=["PUT"]),
+        Route("/options", get_options, methods=["GET"]),
+        Route("/options", put_options, methods=["PUT"]),
         Route("/reset", reset, methods=["POST"]),
         Route("/flush", flush, methods=["POST"]),
     ]

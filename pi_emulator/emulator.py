@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from pi_emulator.auth import Sessions
 from pi_emulator.errors import bad_request
 from pi_emulator.faults import FaultConfig, FaultInjector
+from pi_emulator.jwtlogin import JwtKeys
 from pi_emulator.persist import Persister
 from pi_emulator.reqlog import RequestLog
+from pi_emulator.shapes import ShapeConfig
 from pi_emulator.state import SeedError, StateError, build_store, load_state
 from pi_emulator.store import Store
 
@@ -25,20 +28,27 @@ class EmulatorOptions:
     seed: object = None
     state_path: Path | None = None
     faults: FaultConfig = field(default_factory=FaultConfig)
+    shape: ShapeConfig = field(default_factory=ShapeConfig)
+    #: keys for ``POST /pi/auth/jwtLogin``; None: JWT login is not configured (404)
+    jwt: JwtKeys | None = None
     persist_interval: float = 1.0
+    #: keep only the newest this many request log entries (None: all)
+    request_log_max: int | None = None
     clock: Callable[[], float] = time.monotonic
     today: Callable[[], dt.date] = dt.date.today
 
 
 class Emulator:
-    """Everything one emulated server holds. ``store`` is replaced on reset."""
+    """Everything one emulated server holds. ``store`` is replaced on reset; ``shape`` by
+    ``PUT /_emulator/options``."""
 
     def __init__(self, options: EmulatorOptions | None = None) -> None:
         self.options = options or EmulatorOptions()
         self.seed = self.options.seed
         self.sessions = Sessions(self.options.clock)
         self.faults = FaultInjector(self.options.faults)
-        self.log = RequestLog()
+        self.shape = self.options.shape
+        self.log = RequestLog(self.options.request_log_max)
         path = self.options.state_path
         self.persister = (
             None
@@ -53,7 +63,7 @@ class Emulator:
     @staticmethod
     def _load(path: Path) -> Store:
         try:
-            doc = json.loads(path.read_bytes())
+            doc = orjson.loads(path.read_bytes())
         except (OSError, ValueError) as exc:
             raise StateError(f"cannot read state file {path}: {exc}") from None
         return load_state(doc)

@@ -11,10 +11,12 @@ from __future__ import annotations
 class ApiError(Exception):
     """A request the emulator refuses, with the status and message to answer it with."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, detail: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        #: why, precisely, when ``message`` is deliberately generic: for the request log only
+        self.detail = detail
 
 
 def bad_request(message: str) -> ApiError:

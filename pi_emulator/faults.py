@@ -1,10 +1,11 @@
 """Fault injection settings and the seeded decision of which request gets which fault.
 
 One ``FaultConfig`` holds every option; the CLI and ``PUT /_emulator/faults`` both go through
-``FaultConfig.updated`` so they validate alike. ``FaultInjector.decide`` draws one number per
-eligible request from ``random.Random(fault_seed)``, so the same seed and the same sequence of
-requests give the same faults. Scripted faults (``script``) are used first, one per eligible
-request, without drawing.
+``FaultConfig.updated`` (``checks.apply_changes``) so they validate alike.
+``FaultInjector.decide`` draws one number per eligible request from
+``random.Random(fault_seed)``, so the same seed and the same sequence of requests give the
+same faults. Scripted faults (``script``) are used first, one per eligible request, without
+drawing.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, cast
 
+from pi_emulator import checks
+from pi_emulator.checks import Check, Checked
 from pi_emulator.errors import bad_request
-from pi_emulator.wire import JsonObj, describe
+from pi_emulator.wire import JsonObj
 
 FaultKind = Literal["500", "429", "drop"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("500", "429", "drop")
@@ -50,66 +53,22 @@ class FaultConfig:
 
     def updated(self, changes: Mapping[str, Any]) -> FaultConfig:
         """A copy with ``changes`` applied, or 400 naming every bad option."""
-        errors: list[str] = []
-        values: dict[str, Any] = {}
-        for key, value in changes.items():
-            check = _CHECKS.get(key)
-            if check is None:
-                errors.append(f'unknown fault option "{key}"; known: {", ".join(_CHECKS)}')
-                continue
-            converted, problem = check(value)
-            if problem is None:
-                values[key] = converted
-            else:
-                errors.append(f"{key} {problem}, got {describe(value)}")
-        result = replace(self, **values) if not errors else self
-        if not errors and result.drop_rate + result.fail_rate + result.rate_limit_rate > 1:
-            errors.append("drop_rate + fail_rate + rate_limit_rate must not exceed 1")
-        if errors:
-            raise bad_request("; ".join(errors))
+        result = checks.apply_changes(self, changes, _CHECKS, "fault option")
+        if result.drop_rate + result.fail_rate + result.rate_limit_rate > 1:
+            raise bad_request("drop_rate + fail_rate + rate_limit_rate must not exceed 1")
         return result
-
-
-Checked = tuple[Any, str | None]
-
-
-def _rate(value: object) -> Checked:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
-    return (float(cast(float, value)), None) if ok else (None, "must be a number from 0 to 1")
-
-
-def _non_negative(value: object) -> Checked:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
-    return (float(cast(float, value)), None) if ok else (None, "must be a number >= 0")
 
 
 def _ttl(value: object) -> Checked:
     if value is None:
         return None, None
-    converted, problem = _non_negative(value)
+    converted, problem = checks.non_negative(value)
     return (converted or None, None) if problem is None else (None, "must be seconds >= 0 or null")
-
-
-def _whole(value: object) -> Checked:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-    return (value, None) if ok else (None, "must be an integer >= 0")
 
 
 def _seed(value: object) -> Checked:
     ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
     return (value, None) if ok else (None, "must be an integer or null")
-
-
-def _choice(*options: str) -> Any:
-    def check(value: object) -> Checked:
-        ok = isinstance(value, str) and value in options
-        return (value, None) if ok else (None, f"must be one of {', '.join(options)}")
-
-    return check
-
-
-def _flag(value: object) -> Checked:
-    return (value, None) if isinstance(value, bool) else (None, "must be true or false")
 
 
 def _methods(value: object) -> Checked:
@@ -130,20 +89,20 @@ def _script(value: object) -> Checked:
     return None, 'must be an array of "500", "429", "drop" or null'
 
 
-_CHECKS: dict[str, Any] = {
-    "latency_ms": _non_negative,
-    "latency_jitter_ms": _non_negative,
-    "fail_rate": _rate,
-    "rate_limit_rate": _rate,
-    "retry_after": _whole,
-    "drop_rate": _rate,
-    "fault_phase": _choice("before", "after"),
+_CHECKS: dict[str, Check] = {
+    "latency_ms": checks.non_negative,
+    "latency_jitter_ms": checks.non_negative,
+    "fail_rate": checks.rate,
+    "rate_limit_rate": checks.rate,
+    "retry_after": checks.whole,
+    "drop_rate": checks.rate,
+    "fault_phase": checks.choice("before", "after"),
     "fault_seed": _seed,
     "fault_methods": _methods,
     "fault_paths": _paths,
-    "faults_on_login": _flag,
+    "faults_on_login": checks.flag,
     "token_ttl": _ttl,
-    "token_ttl_mode": _choice("sliding", "absolute"),
+    "token_ttl_mode": checks.choice("sliding", "absolute"),
     "script": _script,
 }
 

@@ -8,10 +8,11 @@ it closes to drop a connection without any response (the client sees
 ``ConnectionDropped``, itself an ``httpx.RemoteProtocolError``, out of the transport: client
 code sees the same exception class either way.
 
-Faults never touch ``/_emulator``; they apply to ``POST /tokens`` unless
-``faults_on_login`` is false. A 429 is always decided before processing; a 500 or a drop
-happens before processing or, with ``fault_phase: after``, after the handler has run (and
-any write was applied), replacing its response.
+Faults never touch ``/_emulator`` (not logged either) nor the JWT login path (logged, with
+``faulted=False``); they apply to ``POST /tokens`` unless ``faults_on_login`` is false. A 429
+is always decided before processing; a 500 or a drop happens before processing or, with
+``fault_phase: after``, after the handler has run (and any write was applied), replacing its
+response.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pi_emulator.reqlog import SYNC_PATH, sync_usercodes
+from pi_emulator.reqlog import ENTRY_KEY, SYNC_PATH, redact_query, sync_usercodes
 from pi_emulator.wire import BASE_PATH, JsonObj
 
 if TYPE_CHECKING:
     from pi_emulator.emulator import Emulator
+
+
+_DROP_TURNS = 10
 
 
 class ConnectionDropped(httpx.RemoteProtocolError):
@@ -42,21 +46,27 @@ def is_api_path(path: str) -> bool:
 
 
 async def serve_api(
-    emulator: Emulator, scope: Scope, receive: Receive, send: Send, app: ASGIApp
+    emulator: Emulator,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    app: ASGIApp,
+    *,
+    faulted: bool = True,
 ) -> None:
-    """Handle one API request through the log and the fault injector."""
+    """Handle one logged request (``faulted``: through the fault injector and latency too)."""
     method: str = scope["method"]
     path: str = scope["path"]
     relative = path[len(BASE_PATH) :] or "/"
     body = await _read_body(receive)
     codes = sync_usercodes(body) if method == "POST" and relative == SYNC_PATH else []
-    entry = emulator.log.start(
-        method, path, scope.get("query_string", b"").decode("latin-1"), codes
-    )
-    fault = emulator.faults.decide(method, relative)
+    query = redact_query(scope.get("query_string", b"").decode("latin-1"))
+    entry = emulator.log.start(method, path, query, codes)
+    scope[ENTRY_KEY] = entry
+    fault = emulator.faults.decide(method, relative) if faulted else None
     entry["fault"] = fault
     config = emulator.faults.config  # as decided, even if changed during the latency
-    delay = emulator.faults.latency()
+    delay = emulator.faults.latency() if faulted else 0.0
     if delay > 0:
         await asyncio.sleep(delay)
     if fault == "429":
@@ -118,11 +128,17 @@ async def _fail(fault: str, send: Send, entry: JsonObj) -> None:
 
 async def drop_connection(send: Send) -> None:
     """Close the client's connection without a response (see the module docstring)."""
-    transport: Any = getattr(getattr(send, "__self__", None), "transport", None)
+    cycle = getattr(send, "__self__", None)  # uvicorn's RequestResponseCycle (h11 or httptools)
+    transport: Any = getattr(cycle, "transport", None)
     if transport is None:
         raise ConnectionDropped
     transport.close()
-    await asyncio.sleep(0)  # let the server notice the closed connection before we return
+    # Let the server notice the closed connection before we return (one loop turn, usually);
+    # otherwise it would complain that the app returned without a response.
+    for _ in range(_DROP_TURNS):
+        await asyncio.sleep(0)
+        if getattr(cycle, "disconnected", True):
+            break
 
 
 async def _send_json(

@@ -2,8 +2,10 @@
 
 Paging [G]: ``page`` is 1-based (default 1), ``pageSize`` defaults to 20 and is capped at
 ``MAX_PAGE_SIZE`` (a larger value is served as 1000, and ``size`` in the envelope says so).
-Filters [C]/[G]: AND-combined; string comparisons ignore case; ``like`` is a case-insensitive
-substring match; the value ``null`` with ``eq``/``ne`` tests for null.
+``list_body`` shapes the answer (envelope or bare array, paged or not, capped) as the
+server-shape options ask. Filters [C]/[G]: AND-combined; string comparisons ignore case;
+``like`` is a case-insensitive substring match; the value ``null`` with ``eq``/``ne`` tests
+for null.
 """
 
 from __future__ import annotations
@@ -76,6 +78,40 @@ def envelope(content: list[JsonObj], total: int, request: PageRequest) -> JsonOb
         "first": request.page == 1,
         "last": request.page >= pages,
     }
+
+
+def unpaged_envelope(content: list[JsonObj], total: int) -> JsonObj:
+    """The page object of a server that does not page: one page holding the whole list."""
+    return {
+        "content": content,
+        "totalElements": total,
+        "totalPages": 1,
+        "number": 1,
+        "size": len(content),
+        "first": True,
+        "last": True,
+    }
+
+
+Window = Callable[[int, int], list[JsonObj]]
+
+
+def list_body(
+    window: Window, total: int, page: PageRequest | None, *, cap: int | None, bare: bool
+) -> JsonObj | list[JsonObj]:
+    """A list answer over ``total`` matching items; ``window(start, stop)`` renders a slice.
+
+    ``page`` None: the server does not page (the whole list). ``cap``: at most that many
+    items of the whole list are ever returned, while an envelope still reports the true
+    ``total``. ``bare``: the items alone, as a JSON array.
+    """
+    limit = total if cap is None else min(total, cap)
+    if page is None:
+        content = window(0, limit)
+        return content if bare else unpaged_envelope(content, total)
+    start = min(page.offset, limit)
+    content = window(start, min(page.offset + page.size, limit))
+    return content if bare else envelope(content, total, page)
 
 
 def parse_filters(

@@ -62,12 +62,28 @@ def restriction(item: Restriction) -> JsonObj:
     }
 
 
-def sync_element(store: Store, record: UserRecord) -> JsonObj:
-    """One element of the sync payload array, every section in its canonical shape."""
+def grouped_restrictions(items: tuple[Restriction, ...]) -> list[JsonObj]:
+    """One element per connection and column with all its ``values``, in first-seen order."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for item in items:
+        groups.setdefault((item.connection, item.column), []).append(item.value)
+    return [
+        {"dataConnectionIdentifier": connection, "columnIdentifier": column, "values": values}
+        for (connection, column), values in groups.items()
+    ]
+
+
+def sync_element(store: Store, record: UserRecord, *, grouped: bool = False) -> JsonObj:
+    """One element of the sync payload array, every section in its canonical shape.
+
+    ``grouped``: restrictions as one element per column with ``values`` (an option).
+    """
     return {
         "user": user_section(store, record),
         "variables": [variable(v) for v in record.variables],
-        "restrictions": [restriction(r) for r in record.restrictions],
+        "restrictions": grouped_restrictions(record.restrictions)
+        if grouped
+        else [restriction(r) for r in record.restrictions],
         "userRoles": [{"roleIdentifier": store.roles[r].name} for r in record.role_ids],
         "userCategories": [
             {"categoryIdentifier": store.categories[c].description} for c in record.category_ids

@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.exceptions import StarletteDeprecationWarning
 
-from pi_emulator import Emulator, EmulatorOptions, FaultConfig
+from pi_emulator import Emulator, EmulatorOptions, FaultConfig, ShapeConfig
 
 with warnings.catch_warnings():
     # Starlette 1.x prefers httpx2 for its TestClient; httpx is what this project pins.
@@ -155,9 +155,14 @@ class Clock:
 
 
 def make_emulator(
-    seed: Any = SEED, faults: FaultConfig | None = None, clock: Clock | None = None
+    seed: Any = SEED,
+    faults: FaultConfig | None = None,
+    clock: Clock | None = None,
+    shape: ShapeConfig | None = None,
 ) -> Emulator:
-    options = EmulatorOptions(seed=seed, faults=faults or FaultConfig(fault_seed=1))
+    options = EmulatorOptions(
+        seed=seed, faults=faults or FaultConfig(fault_seed=1), shape=shape or ShapeConfig()
+    )
     if clock is not None:
         options.clock = clock
     return Emulator(options)

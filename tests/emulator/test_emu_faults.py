@@ -11,7 +11,7 @@ import httpx
 import pytest
 from emu_helpers import API, TestClient, basic, make_emulator, state
 
-from pi_emulator import ConnectionDropped, Emulator, FaultConfig, create_app
+from pi_emulator import ConnectionDropped, Emulator, EmulatorOptions, FaultConfig, create_app
 
 SUM_TOO_BIG = "drop_rate + fail_rate + rate_limit_rate must not exceed 1"
 BAD_SCRIPT = 'script must be an array of "500", "429", "drop" or null, got an array'
@@ -56,6 +56,7 @@ def test_500_before_processing_changes_nothing(client: TestClient, auth: dict[st
             "appStatus": None,
             "usercodes": ["NEWBIE"],
             "fault": "500",
+            "detail": None,
         }
     ]
 
@@ -232,3 +233,18 @@ def test_request_log_records_sync_usercodes_and_can_be_cleared(
     assert client.delete("/_emulator/requests").status_code == 204
     client.get(f"{API}/roles", headers=auth)
     assert [e["seq"] for e in _log(client)] == [4]
+
+
+@pytest.mark.parametrize(
+    ("keep", "seqs", "since_2"), [(2, [2, 3], [3]), (0, [], []), (None, [1, 2, 3], [3])]
+)
+def test_the_request_log_can_keep_only_the_newest(
+    keep: int | None, seqs: list[int], since_2: list[int]
+) -> None:
+    emulator = Emulator(EmulatorOptions(request_log_max=keep))
+    with TestClient(create_app(emulator), base_url="http://pi.test") as client:
+        for _ in range(3):
+            client.post(f"{API}/tokens", headers=basic("ADMIN", "dashboard"))
+        assert [e["seq"] for e in client.get("/_emulator/requests").json()] == seqs
+        since = client.get("/_emulator/requests", params={"since": 2}).json()
+        assert [e["seq"] for e in since] == since_2

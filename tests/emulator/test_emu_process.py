@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import signal
 import socket
@@ -13,7 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 EMULATOR = str(Path(sys.executable).parent / "pi-emulator")
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "seed.json"
@@ -50,6 +54,8 @@ class Server:
             time.sleep(0.05)
         raise AssertionError("emulator did not become ready")
 
+    output: tuple[str, str] = ("", "")
+
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -58,7 +64,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.proc.communicate()
+        self.output = self.proc.communicate()
         return self.proc.returncode
 
 
@@ -166,4 +172,164 @@ def test_bad_fault_option_exits_2() -> None:
     assert result.returncode == 2
     assert result.stderr.endswith(
         "pi-emulator: error: fail_rate must be a number from 0 to 1, got 3.0\n"
+    )
+
+
+def test_cli_shape_options_over_http(start: type[Server]) -> None:
+    server = start(
+        "--seed", str(EXAMPLE), "--list-shape", "bare", "--list-paging", "off",
+        "--list-hide", "bwong,cjones", "--list-cap", "5", "--sync-payload-param", "id",
+        "--restriction-shape", "grouped",
+    )  # fmt: skip
+    with _client(server) as client:
+        users = client.get(f"{API}/users", params={"pageSize": 2}).json()
+        assert [u["usercode"] for u in users] == ["ADMIN", "ASHAH", "DPATEL", "EMURPHY", "FGARCIA"]
+        refused = client.get(f"{API}/users/syncPayload", params={"usercode": "BWONG"})
+        assert (refused.status_code, refused.json()) == (
+            400,
+            {"message": "the id query parameter is required"},
+        )
+        payload = client.get(f"{API}/users/syncPayload", params={"id": 3}).json()
+        assert (payload[0]["user"]["usercode"], payload[0]["restrictions"]) == (
+            "BWONG",
+            [{"dataConnectionIdentifier": "Sales DB", "columnIdentifier": "Region",
+              "values": ["North"]}],
+        )  # fmt: skip
+        assert client.get("/_emulator/options").json() == {
+            "list_shape": "bare",
+            "list_paging": False,
+            "list_hide": ["BWONG", "CJONES"],
+            "list_cap": 5,
+            "sync_payload_param": "id",
+            "restriction_shape": "grouped",
+        }
+
+
+def test_bad_shape_option_exits_2() -> None:
+    result = subprocess.run(
+        [EMULATOR, "--list-cap", "-1"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.endswith(
+        "pi-emulator: error: list_cap must be an integer >= 0 or null, got -1\n"
+    )
+
+
+def _public_pem(tmp_path: Path, *, bare: bool = False) -> tuple[rsa.RSAPrivateKey, Path]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if bare:  # as pasted into the product's admin screen: header and footer stripped
+        pem = b"".join(pem.splitlines()[1:-1])
+    path = tmp_path / "jwt-public.pem"
+    path.write_bytes(pem)
+    return key, path
+
+
+def test_jwt_login_over_http(
+    start: type[Server], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "process-test-secret-0123456789-abcdef"
+    monkeypatch.setenv("PI_TEST_JWT_SECRET", secret)
+    key, pem = _public_pem(tmp_path, bare=True)
+    server = start(
+        "--seed", str(EXAMPLE), "--jwt-public-key", str(pem),
+        "--jwt-hs256-secret-env", "PI_TEST_JWT_SECRET", "--access-log", "--log-level", "info",
+    )  # fmt: skip
+    claim = {"https://www.panintelligence.com/claims/usercode": "bwong"}
+    rs256 = jwt.encode(claim, key, algorithm="RS256")
+    hs256 = jwt.encode(claim, secret, algorithm="HS256")
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        posted = client.post("/pi/auth/jwtLogin", json={"jwt": rs256})
+        assert posted.status_code == 200, posted.text
+        token = posted.json()["token"]
+        own = client.get(
+            f"{API}/users/syncPayload",
+            params={"usercode": "BWONG"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert own.json()[0]["user"]["usercode"] == "BWONG"
+        assert client.get("/pi/", params={"jwt": hs256}).status_code == 200
+        refused = client.post("/pi/auth/jwtLogin", content=hs256[:-3] + "abc")
+        assert (refused.status_code, refused.json()) == (401, {"message": "JWT login failed"})
+        log = client.get("/_emulator/requests").json()
+        assert [(e["path"], e["status"], e["usercodes"], e["detail"]) for e in log] == [
+            ("/pi/auth/jwtLogin", 200, ["BWONG"], None),
+            ("/pi/api/v2/users/syncPayload", 200, [], None),
+            ("/pi/", 200, ["BWONG"], None),
+            ("/pi/auth/jwtLogin", 401, [], "the JWT signature does not verify"),
+        ]
+    assert server.stop() == 0
+    printed = "".join(server.output)
+    assert '"GET /pi/?jwt=(redacted) HTTP/1.1" 200' in printed
+    for secret_text in (secret, rs256, hs256, token):
+        assert secret_text not in printed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--jwt-public-key", "/nonexistent/key.pem"],
+         "pi-emulator: --jwt-public-key /nonexistent/key.pem: [Errno 2] No such file or "
+         "directory: '/nonexistent/key.pem'\n"),
+        (["--jwt-hs256-secret-env", "PI_TEST_UNSET_VARIABLE"],
+         "pi-emulator: --jwt-hs256-secret-env: the environment variable PI_TEST_UNSET_VARIABLE "
+         "is not set or empty\n"),
+    ],
+)  # fmt: skip
+def test_bad_jwt_options_exit_2(args: list[str], message: str) -> None:
+    result = subprocess.run(
+        [EMULATOR, "--port", str(free_port()), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (2, message)
+
+
+def test_a_key_that_is_not_pem_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "key.pem"
+    path.write_text("-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n")
+    result = subprocess.run(
+        [EMULATOR, "--jwt-public-key", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"pi-emulator: --jwt-public-key {path}: not a PEM public key\n",
+    )
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_dropped_connections_under_either_http_parser(start: type[Server], http: str) -> None:
+    server = start("--http", http, "--log-level", "info")
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        for phase in ("before", "after"):
+            client.put("/_emulator/faults", json={"script": ["drop"], "fault_phase": phase})
+            with pytest.raises(httpx.RemoteProtocolError):
+                client.post(f"{API}/tokens", headers={"Authorization": "Basic admin:dashboard"})
+        again = client.post(f"{API}/tokens", headers={"Authorization": "Basic admin:dashboard"})
+        assert again.status_code == 200
+    assert server.stop() == 0
+    printed = "".join(server.output)
+    assert "ERROR" not in printed, printed
+
+
+def test_a_missing_http_package_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pi_emulator import __main__ as cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "uvloop" else real(name)
+    )
+    assert cli.main(["--loop", "uvloop"]) == 2
+    assert capsys.readouterr().err == (
+        "pi-emulator: --loop uvloop: the uvloop package is not installed\n"
     )
