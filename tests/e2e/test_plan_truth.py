@@ -513,3 +513,97 @@ def test_apply_takes_targets(emulator_factory: Any, tmp_path: Path) -> None:
     assert r.code == 0, r.all
     assert [e["usercodes"] for e in emu.requests() if e["path"] == SYNC] == [["N2"]]
     assert "Note: partial plan for --target N2; changes to other objects are not shown." in r.out
+
+
+# --- 3. a user the list leaves out is never "created" over the live one ----------------------
+
+
+def test_a_user_the_list_leaves_out_is_updated_from_its_own_record(
+    emulator_factory: Any, tmp_path: Path
+) -> None:
+    seed = seed_users("SEEN", "HIDDEN")
+    seed["categories"] = [{"name": "Sales", "parent": None}]
+    seed["roles"] = [{"name": "Viewers", "description": "", "categories": [], "privileges": []}]
+    seed["users"][1]["userRoles"] = ["Viewers"]
+    seed["users"][1]["userCategories"] = ["Sales"]
+    seed["users"][1]["variables"] = [{"name": "region", "value": "North"}]
+    emu = emulator_factory(seed, "--list-hide", "HIDDEN")
+    root = write_repo(
+        tmp_path / "repo",
+        "users: {prune: disable}\n",
+        {
+            "a.yaml": users_yaml("SEEN")
+            + "  - {usercode: hidden, forenames: F, surname: HIDDEN, email: h@example.com}\n"
+        },
+    )
+    planfile = tmp_path / "plan.json"
+
+    planned = pisync(["plan", "--out", str(planfile)], cwd=root, url=emu.url)
+    applied = pisync(["apply", str(planfile)], cwd=root, url=emu.url)
+    again = pisync(["plan", "--detailed-exitcode"], cwd=root, url=emu.url)
+
+    assert planned.code == 0, planned.all
+    assert planned.out == (
+        f"pisync will perform these actions against {emu.url}:\n\n"
+        "  ~ user HIDDEN\n"
+        '      ~ email: null -> "h@example.com"\n\n'
+        "Warning: the server's user list left out 1 declared user that does exist (HIDDEN); it"
+        " is planned from the server's own record of each, never created over it (is the list"
+        " filtered, e.g. by organisation?)\n\n"
+        "Plan: 0 to create, 1 to update, 0 to disable, 0 to delete.\n"
+    )
+    assert applied.code == 0, applied.all
+    payload = emu.api("GET", "/users/syncPayload?usercode=HIDDEN")[0]
+    # what the YAML does not write is kept: roles, categories, variables
+    assert payload["userRoles"] == [{"roleIdentifier": "Viewers"}]
+    assert payload["userCategories"] == [{"categoryIdentifier": "Sales"}]
+    assert payload["variables"] == [{"name": "region", "value": "North", "isSecure": False}]
+    assert payload["user"]["email"] == "h@example.com"
+    assert again.code == 0, again.all
+
+
+def test_a_bare_list_that_may_be_cut_short_is_refused(
+    emulator_factory: Any, tmp_path: Path
+) -> None:
+    # 499 users and the super admin: exactly one page of 500, and the server ignores page=
+    emu = emulator_factory(
+        seed_users(*(f"U{i:03d}" for i in range(499))),
+        "--list-shape",
+        "bare",
+        "--list-paging",
+        "off",
+    )
+    root = write_repo(
+        tmp_path / "repo", "users: {prune: disable}\n", {"a.yaml": users_yaml("U000")}
+    )
+    r = pisync(["plan"], cwd=root, url=emu.url)
+    assert r.code == 1
+    assert r.err == (
+        "Error: GET /users: the server returns only the first 500 users and ignores the page"
+        " parameter; not planning from a list that may be cut short\n"
+    )
+
+
+def test_a_paged_bare_list_is_read_whole(emulator_factory: Any, tmp_path: Path) -> None:
+    codes = [f"U{i:03d}" for i in range(620)]
+    emu = emulator_factory(seed_users(*codes), "--list-shape", "bare")
+    root = write_repo(
+        tmp_path / "repo",
+        "users: {prune: disable}\nsafety: {max_prune_count: 1000, max_prune_percent: 100}\n",
+        {"a.yaml": users_yaml(*codes[:-1])},
+    )
+    r = pisync(["plan"], cwd=root, url=emu.url)
+    assert r.code == 0, r.all
+    assert r.out.splitlines()[-1] == "Plan: 0 to create, 0 to update, 1 to disable, 0 to delete."
+    assert "  - user U619  (disable)" in r.out.splitlines()
+
+
+def test_a_list_shorter_than_its_total_is_refused(emulator_factory: Any, tmp_path: Path) -> None:
+    emu = emulator_factory(seed_users("A", "B", "C", "D"), "--list-cap", "3")
+    root = write_repo(tmp_path / "repo", "users: {prune: disable}\n", {"a.yaml": users_yaml("A")})
+    r = pisync(["plan"], cwd=root, url=emu.url)
+    assert r.code == 1
+    assert r.err == (
+        "Error: GET /users: the server reported 5 users but returned 3; not planning from an"
+        " incomplete list\n"
+    )
