@@ -22,7 +22,7 @@ def fingerprint(obj: Any) -> str:
 
 
 def live_fingerprint(user: LiveUser) -> str:
-    """The fingerprint of what was read: the syncPayload when read, else the record."""
+    """The fingerprint of what was read: the payload when read, else the record."""
     return fingerprint(user.payload if user.payload is not None else dict(user.record))
 
 

@@ -119,7 +119,7 @@ class DesiredState:
 class FrozenJson(Mapping[str, Any]):
     """A JSON object kept as its canonical text (sorted keys, no spaces).
 
-    A live syncPayload is needed again only for the few users a plan changes (to merge the
+    A live user payload is needed again only for the few users a plan changes (to merge the
     write onto it and to fingerprint it), but it is read for every declared user: as text it
     takes about a fifth of the memory of the parsed dicts (100,000 users fit in well under a
     gigabyte). ``text`` is exactly what :func:`reconciler.core.digest.fingerprint` hashes.

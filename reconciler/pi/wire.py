@@ -45,6 +45,52 @@ USER_TYPES: dict[str, int] = {
 }
 USER_TYPE_NAMES: dict[int, str] = {v: k for k, v in USER_TYPES.items()}
 
+#: Names that exist only on the wire (fields, element keys, envelope keys, paths, header
+#: schemes): no module outside ``reconciler/pi/`` may contain them (tests/test_architecture.py).
+#: Names that are also pisync's own vocabulary (``usercode``, ``email``, the privileges…) are
+#: not here: SPEC §2.1 makes them YAML keys.
+WIRE_ONLY_NAMES: tuple[str, ...] = (
+    *[
+        "userTypeId",
+        "readableUserCode",
+        "themeName",
+        "parentId",
+        "parentIdentifier",
+        "orgId",
+        "orgIdentifier",
+        "ownerOrgId",
+        "ownerOrgIdentifier",
+        "clientEnabled",
+        "superAdmin",
+        "allowPasswordLogin",
+        "allowExternalLogin",
+        "requireMfa",
+        "passwordExpired",
+        "userExpirationDate",
+        "clientPassword",
+    ],
+    *[
+        "userRoles",
+        "userCategories",
+        "roleIdentifier",
+        "categoryIdentifier",
+        "dataConnectionIdentifier",
+        "columnIdentifier",
+        "isSecure",
+        "totalElements",
+        "totalPages",
+        "pageSize",
+        "logInAsUsercode",
+        "syncPayload",
+        "Bearer",
+        "Basic",
+    ],
+    "/tokens",
+    "/users",
+    "/roles",
+    "/categories",
+)
+
 #: Read-only or derived ``user`` fields: never diffed, never sent (SPEC §2.1). [G U22]
 READ_ONLY_USER_FIELDS = frozenset(
     {"id", "readableUserCode", "superAdmin", "passwordExpired", "parentId", "orgId", "ownerOrgId"}
@@ -162,6 +208,11 @@ SUMMARY_KEYS = ("usercode", "id", "superAdmin")
 
 def slim_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
     return {k: summary[k] for k in SUMMARY_KEYS if k in summary}
+
+
+def summary_of(usercode: str) -> dict[str, Any]:
+    """The list object of a user the list left out: only what its payload cannot say."""
+    return {"usercode": usercode}
 
 
 def user_code(obj: Mapping[str, Any]) -> str:

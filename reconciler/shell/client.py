@@ -208,7 +208,7 @@ class Transport:
             await self._relogin(token, reply)
 
     async def _send(self, request: Request, token: str | None = None) -> tuple[Reply, int]:
-        """One request with the retry policy (``token`` None: no Bearer header); the answer
+        """One request with the retry policy (``token`` None: no token header); the answer
         and how many times it was sent."""
         headers = dict(request.headers)
         if request.auth and token is not None:

@@ -5,7 +5,7 @@ A :class:`Backend` sends one request and returns the answer as a
 what the retry policy needs to know: whether the request can have reached the server.
 
 :class:`AiohttpBackend` is the real one. aiohttp was measured against httpx on this project's
-machine (4,000 syncPayload reads, 16 in flight, 20 ms latency; ``benchmarks/bench_transport.py``):
+machine (4,000 user payload reads, 16 in flight, 20 ms latency; ``benchmarks/bench_transport.py``):
 0.30 ms of client CPU per request against 2.1 ms for httpx's default transport and 0.79 ms for
 httpx over aiohttp, which is what lets pisync read 100,000 users at the server's speed.
 :class:`FunctionBackend` answers from a function, so tests fake a server without a socket (as

@@ -1,4 +1,4 @@
-"""Read the live state: users (the list, then the syncPayload of each user that needs it),
+"""Read the live state: users (the list, then the payload of each user that needs it),
 roles, categories. A failed, short or inconsistent read raises; it is never read as "no
 users" or "new user":
 
@@ -32,7 +32,7 @@ async def read_live(
     progress: Progress | None = None,
 ) -> LiveState:
     """Everything a plan needs. ``payload_for(usercode)`` says which listed users need their
-    full syncPayload (declared users and prune candidates); ``declared`` are the usercodes the
+    full payload (declared users and prune candidates); ``declared`` are the usercodes the
     desired state names, each confirmed present or absent even when the list leaves it out."""
     await api.ensure_token()  # sign in once, before anything runs in parallel
     try:
@@ -99,7 +99,7 @@ async def _fetch_payloads(
                     " changed while pisync read it?); try again"
                 )
             if element is not None:
-                summary = listed[code] if was_listed else {"usercode": code}
+                summary = listed[code] if was_listed else wire.summary_of(code)
                 try:
                     users[code] = wire.live_user(summary, element)
                 except wire.WireError as exc:

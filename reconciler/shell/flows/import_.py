@@ -1,6 +1,6 @@
 """``pisync import``: write a desired-state repository from the live server.
 
-Reads every user (list, then syncPayload concurrently) and every role, renders files with
+Reads every user (list, then payload concurrently) and every role, renders files with
 :mod:`reconciler.core.export`, and writes them — refusing to overwrite existing files unless
 ``force``. Writes are all-or-nothing per file (:func:`~reconciler.shell.files.write_atomic`).
 """

@@ -1,0 +1,52 @@
+"""The architecture, checked: every Panintelligence wire name lives in ``reconciler/pi/``.
+
+import-linter keeps the layers apart (pyproject's contracts); this keeps the vocabulary apart:
+no module outside the adapter contains a field name, element key, envelope key, path or header
+scheme that exists only on the wire — not in code, not in a message, not in a docstring — so
+that correcting a guess about the API is a change in ``reconciler/pi/`` alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from reconciler.pi.wire import WIRE_ONLY_NAMES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def strings(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+
+
+def wire_names_in(text: str) -> list[str]:
+    return [
+        name
+        for name in WIRE_ONLY_NAMES
+        if re.search(r"(?<![A-Za-z])" + re.escape(name) + r"(?![A-Za-z])", text)
+    ]
+
+
+def test_no_module_outside_the_adapter_names_the_wire() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {', '.join(names)}"
+        for path in sorted((ROOT / "reconciler").rglob("*.py"))
+        if "pi" not in path.relative_to(ROOT / "reconciler").parts[:1]
+        for line, text in strings(path)
+        if (names := wire_names_in(text))
+    ]
+    assert found == []
+
+
+def test_the_check_would_see_a_wire_name() -> None:
+    assert wire_names_in('user["userRoles"]') == ["userRoles"]
+    assert wire_names_in("GET /users/syncPayload?usercode=") == ["syncPayload", "/users"]
+    assert wire_names_in("the users' roles, a Basic idea") == ["Basic"]
+    assert wire_names_in("roles and users") == []
