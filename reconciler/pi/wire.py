@@ -119,8 +119,8 @@ NEW_USER_DEFAULTS: dict[str, Any] = {
     "restrictions": (),
 }
 
-_ROLE_REF_KEYS = ("roleIdentifier", "name", "roleName", "identifier", "description")  # [G U3]
-_CATEGORY_REF_KEYS = ("categoryIdentifier", "description", "name", "identifier")  # [G U4]
+ROLE_REF_KEYS = ("roleIdentifier", "name", "roleName", "identifier", "description")  # [G U3]
+CATEGORY_REF_KEYS = ("categoryIdentifier", "description", "name", "identifier")  # [G U4]
 
 
 class WireError(UnexpectedResponse, ValueError):
@@ -224,8 +224,8 @@ def live_user(summary: Mapping[str, Any], element: Mapping[str, Any] | None) -> 
     record = record_from_user(user)
     if element is not None:
         record.update(
-            roles=_names(element.get("userRoles"), _ROLE_REF_KEYS, "userRoles"),
-            categories=_names(element.get("userCategories"), _CATEGORY_REF_KEYS, "userCategories"),
+            roles=_names(element.get("userRoles"), ROLE_REF_KEYS, "userRoles"),
+            categories=_names(element.get("userCategories"), CATEGORY_REF_KEYS, "userCategories"),
             variables=variables_from(element.get("variables")),
             restrictions=restrictions_from(element.get("restrictions")),
         )
@@ -428,7 +428,7 @@ def live_role(obj: Mapping[str, Any]) -> LiveRole:
         fields={
             "description": obj.get("description"),
             "categories": _names(
-                obj.get("categories"), _CATEGORY_REF_KEYS, f"role {name} categories"
+                obj.get("categories"), CATEGORY_REF_KEYS, f"role {name} categories"
             ),
             "privileges": tuple(sorted(str(p) for p in privs)),
         },

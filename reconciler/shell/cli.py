@@ -114,8 +114,12 @@ def validate(
     _exit(_guarded(run, settings))
 
 
-def _format(fmt: str | None, allowed: set[str], settings: Settings) -> str:
+def _format(
+    fmt: str | None, allowed: set[str], settings: Settings, default: str | None = None
+) -> str:
     if fmt is None:
+        if default is not None:
+            return default
         return "github" if settings.env.get("GITHUB_ACTIONS") == "true" else "text"
     if fmt not in allowed:
         raise typer.BadParameter(
@@ -277,6 +281,31 @@ def import_(
                 force=force,
             )
         )
+
+    _exit(_guarded(run, settings))
+
+
+# --- doctor ------------------------------------------------------------------------------
+
+
+@app.command()
+def doctor(
+    ctx: typer.Context,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", metavar="FORMAT", help="text | json (json holds no names or values)."
+        ),
+    ] = None,
+) -> None:
+    """Check, read-only, every assumption pisync makes about your server's API. Exit 0 or 1."""
+    settings: Settings = ctx.obj
+    chosen = _format(fmt, {"text", "json"}, settings, default="text")
+
+    def run() -> int:
+        from reconciler.shell.flows.doctor import doctor_command
+
+        return doctor_command(settings, fmt=chosen)
 
     _exit(_guarded(run, settings))
 

@@ -207,6 +207,12 @@ class Transport:
             relogins += 1
             await self._relogin(token, reply)
 
+    async def send_raw(self, request: Request) -> Reply:
+        """Send ``request`` exactly as built (no sign-in, no token added), with the retry
+        policy; for probes that test signing in themselves (``pisync doctor``)."""
+        reply, _ = await self._send(request)
+        return reply
+
     async def _send(self, request: Request, token: str | None = None) -> tuple[Reply, int]:
         """One request with the retry policy (``token`` None: no token header); the answer
         and how many times it was sent."""

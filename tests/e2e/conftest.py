@@ -28,16 +28,23 @@ PISYNC = str(BIN / "pisync")
 class Emulator(EmulatorProcess):
     """A real emulator process, plus the API calls and request-log reads tests make."""
 
-    def api(self, method: str, path: str, body: Any = None) -> Any:
-        """Call the API as the super admin, as another tool or a person in the UI would."""
+    def token(self, user: str = "admin", password: str = "dashboard") -> str:
+        """A fresh token for ``user`` (clear-text Basic, as the reference allows)."""
         token_req = urllib.request.Request(
             f"{self.url}/tokens",
             data=b"{}",
             method="POST",
-            headers={"Authorization": "Basic admin:dashboard", "Content-Type": "application/json"},
+            headers={
+                "Authorization": f"Basic {user}:{password}",
+                "Content-Type": "application/json",
+            },
         )
         with urllib.request.urlopen(token_req, timeout=10) as resp:
-            token = json.loads(resp.read())["token"]
+            return str(json.loads(resp.read())["token"])
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the API as the super admin, as another tool or a person in the UI would."""
+        token = self.token()
         req = urllib.request.Request(
             f"{self.url}{path}",
             data=None if body is None else json.dumps(body).encode(),

@@ -1,0 +1,89 @@
+"""What ``pisync doctor`` found: one :class:`Check` per API assumption, and its two renderings.
+
+A check is about one thing pisync assumes of the server (``assumption``), what the server did
+(``observed``: shapes and counts only, never a name, an email or a value), whether that holds
+(:class:`Result`) and what to do about it (``advice``). The JSON form is made for bug reports:
+it holds nothing a server's users could consider theirs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+FORMAT_VERSION = 1
+
+
+class Result(Enum):
+    OK = "OK"
+    DIFFERENT = "DIFFERENT"  # the server does something else than pisync assumes
+    UNKNOWN = "UNKNOWN"  # could not be checked (no data, no credentials, an earlier failure)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Check:
+    id: str
+    assumption: str
+    observed: str
+    result: Result
+    advice: str = ""
+    reference: str = ""  # the API reference item, e.g. "U5"
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "reference": self.reference,
+            "assumption": self.assumption,
+            "observed": self.observed,
+            "result": self.result.value,
+            "advice": self.advice,
+        }
+
+
+def passed(checks: Sequence[Check]) -> bool:
+    """Every assumption that could be checked holds (an UNKNOWN is listed, not a failure)."""
+    return not any(c.result is Result.DIFFERENT for c in checks)
+
+
+def summary(checks: Sequence[Check]) -> str:
+    counts = {r: sum(1 for c in checks if c.result is r) for r in Result}
+    line = (
+        f"{counts[Result.OK]} OK, {counts[Result.DIFFERENT]} different,"
+        f" {counts[Result.UNKNOWN]} unknown."
+    )
+    if counts[Result.DIFFERENT]:
+        return (
+            line + " pisync's assumptions do not all hold for this server: see DIFFERENT above,"
+            " and share `pisync doctor --format json` (it holds no names or values) in an issue."
+        )
+    if counts[Result.UNKNOWN]:
+        return line + " Every assumption that could be checked holds."
+    return line + " Every assumption holds: pisync can plan against this server."
+
+
+def render_text(server: str, checks: Sequence[Check]) -> str:
+    """One block per check (a table would not fit the observations), then the summary."""
+    lines = [f"pisync doctor: {server}", ""]
+    width = max((len(c.result.value) for c in checks), default=2)
+    for c in checks:
+        ref = f" [{c.reference}]" if c.reference else ""
+        lines.append(f"{c.result.value.ljust(width)}  {c.id}{ref}: {c.assumption}")
+        lines.append(f"{' ' * width}  server: {c.observed}")
+        if c.advice:
+            lines.append(f"{' ' * width}  to do:  {c.advice}")
+        lines.append("")
+    lines.append(summary(checks))
+    return "\n".join(lines) + "\n"
+
+
+def render_json(server: str, checks: Sequence[Check]) -> str:
+    doc = {
+        "format_version": FORMAT_VERSION,
+        "server": server,
+        "passed": passed(checks),
+        "counts": {r.value: sum(1 for c in checks if c.result is r) for r in Result},
+        "checks": [c.to_dict() for c in checks],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

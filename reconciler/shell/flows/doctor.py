@@ -1,0 +1,34 @@
+"""``pisync doctor``: a read-only probe of a real server, against every assumption the adapter
+makes (:mod:`reconciler.pi.probe`). Exit 0 when every assumption that could be checked holds,
+1 otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from reconciler.core import doctor
+from reconciler.pi.probe import Login, probe, redact_url
+from reconciler.shell.client import RetryPolicy, Transport
+from reconciler.shell.load import find_config, load_config
+from reconciler.shell.settings import Settings, credentials, server_url
+
+
+def doctor_command(settings: Settings, *, fmt: str) -> int:
+    config = load_config(find_config(settings.config))
+    url = server_url(settings, config)
+    checks = asyncio.run(_probe(settings, url, config.server.timeout))
+    if fmt == "json":
+        sys.stdout.write(doctor.render_json(redact_url(url), checks))
+    else:
+        sys.stdout.write(doctor.render_text(url, checks))
+    return 0 if doctor.passed(checks) else 1
+
+
+async def _probe(settings: Settings, url: str, request_timeout: float) -> list[doctor.Check]:
+    creds = credentials(settings)
+    # a probe answers quickly or says why: a couple of retries, not minutes of them
+    transport = Transport(url, creds, timeout=request_timeout, retry=RetryPolicy(attempts=2))
+    async with transport:
+        login = Login(username=creds.username, password=creds.password, token=creds.token)
+        return await probe(transport.send_raw, url=url, login=login)
