@@ -3,8 +3,9 @@ flat mappings inline (up to 88 columns), strings quoted only when YAML would rea
 something else, and every character YAML 1.2 cannot hold raw escaped — so any string a server
 holds survives the round trip (pinned by property tests).
 
-Why not ruamel's emitter (measured on 10,000 imported users, docs/design.md): ``YAML(typ='rt')``
-took 24x and ``YAML(typ='safe')`` 10x the time of this module, the safe dumper sorts keys (losing
+Why not ruamel's emitter (measured on 10,000 imported users, docs/design.md,
+``benchmarks/bench_emit.py``): ``YAML(typ='rt')`` took 24-33x and ``YAML(typ='safe')`` 10x the
+time of this module, the safe dumper sorts keys (losing
 the SPEC's key order a reader expects), and both write ``code: yes`` unquoted, which reads as a
 boolean to anyone who knows YAML 1.1 and as text to pisync.
 """

@@ -81,7 +81,7 @@ class Reply:
 
 # --- statuses and errors -----------------------------------------------------------------
 
-#: The token is missing, expired or refused: sign in again [C §1.3, U19].
+#: The token is missing, expired or refused: sign in again (§1.3) [G U19].
 TOKEN_REFUSED: Final = 401
 #: The object (user id, usercode, role id) does not exist [G U18].
 NOT_FOUND: Final = 404
@@ -324,8 +324,8 @@ def read_sync_payload(reply: Reply, request: Request, usercode: str) -> dict[str
 
 
 def sync_request(element: Mapping[str, Any]) -> Request:
-    """``POST /users/sync`` with ONE element [C path; G U7: one user per call]. Sending the
-    complete payload again is harmless, so it may be retried."""
+    """``POST /users/sync`` with ONE element, one user per call [G U7]. Sending the complete
+    payload again is harmless, so it may be retried."""
     return Request(method="POST", path="/users/sync", body=[dict(element)])
 
 
@@ -356,6 +356,7 @@ def delete_role_request(role_id: str) -> Request:
 #: Every ``[G]`` item of the adapter (this module and :mod:`reconciler.pi.wire`), by reference
 #: id: what pisync does about it. The README's "API compatibility" table lists exactly these.
 GUESSES: Final[Mapping[str, str]] = {
+    "§1.2": "`POST /tokens` answered 401 means the credentials were refused",
     "U1": "variables elements `{name, value, isSecure}`",
     "U2": "restrictions elements, one per value, `{dataConnectionIdentifier, columnIdentifier,"
     " value}` (also read: `{connection, column, values}` and a `values` array)",
@@ -382,11 +383,11 @@ GUESSES: Final[Mapping[str, str]] = {
 
 
 def guess_ids(sources: Iterable[str]) -> set[str]:
-    """The ``Un`` ids inside the ``[G …]`` marks of source texts (for the test that keeps
-    :data:`GUESSES` complete)."""
+    """The reference ids (``U5``, ``§1.2``) inside the ``[G …]`` marks of source texts (for
+    the test that keeps :data:`GUESSES` complete)."""
     return {
         uid
         for text in sources
         for mark in re.findall(r"\[G ([^\]]*)\]", text)
-        for uid in re.findall(r"U\d+", mark)
+        for uid in re.findall(r"U\d+|§\d+(?:\.\d+)*", mark)
     }

@@ -1,0 +1,63 @@
+"""YAML emitters for ``pisync import``: pisync's own (``core/yamlemit.py``) against ruamel's
+safe and round-trip dumpers, on the same documents, ratios from this process.
+
+    .venv/bin/python benchmarks/bench_emit.py --users 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from reconciler.core.yamlemit import emit
+
+
+def documents(n: int) -> dict[str, list[dict[str, Any]]]:
+    return {
+        "users": [
+            {
+                "usercode": f"U{i:06d}",
+                "forenames": "Anne-Marie",
+                "surname": "O'Neil",
+                "email": f"u{i}@example.com",
+                "type": "designer",
+                "roles": ["Finance Viewer", "Sales"],
+                "categories": ["Budgets", "Forecasts"],
+                "privileges": ["exportToCsv", "pdf"],
+                "login": {"password": False, "external": True, "mfa": True},
+                "variables": {"region": "North", "code": "yes"},
+                "restrictions": [
+                    {"connection": "Sales DB", "column": "Region", "values": ["East", "North"]}
+                ],
+            }
+            for i in range(n)
+        ]
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=10_000)
+    args = parser.parse_args()
+    body = documents(args.users)
+    started = time.perf_counter()
+    emit(body)
+    base = time.perf_counter() - started
+    print(f"{args.users:,} users")
+    print(f"{'emitter':28} {'seconds':>8} {'x pisync':>9}")
+    print(f"{'core/yamlemit.py':28} {base:8.2f} {1.0:9.1f}")
+    for typ in ("safe", "rt"):
+        yaml = YAML(typ=typ)
+        yaml.default_flow_style = None
+        started = time.perf_counter()
+        yaml.dump(body, io.StringIO())
+        seconds = time.perf_counter() - started
+        print(f"{'ruamel YAML(typ=' + repr(typ) + ')':28} {seconds:8.2f} {seconds / base:9.1f}")
+
+
+if __name__ == "__main__":
+    main()
