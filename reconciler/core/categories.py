@@ -1,5 +1,5 @@
 """The category tree: each category's ancestors, which the server requires a user to list
-with it (pi-api-reference §3.1, "Category hierarchy")."""
+with it (a rule of the sync endpoint)."""
 
 from __future__ import annotations
 

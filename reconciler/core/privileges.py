@@ -3,7 +3,7 @@
 A privilege is a boolean flag of the sync payload's ``user`` section other than the login,
 state and read-only flags. The names are the payload's own field names, so a YAML author can
 look them up in the Panintelligence documentation. The list is taken from the only
-complete payload example (pi-api-reference §3.3):
+complete payload example Panintelligence has published:
 the 42 boolean flags that are not login, state or read-only flags.
 """
 

@@ -201,7 +201,7 @@ def list_page(path: str, page: int, size: int = PAGE_SIZE) -> Request:
 class Pager:
     """Reads a whole list page by page, and refuses to take a part of it as the whole.
 
-    End-of-list rules (pi-api-reference §4.1 allows a ``{content: [...]}`` envelope [G U16,
+    End-of-list rules (the public sources show a ``{content: [...]}`` envelope [G U16,
     U17] or a bare array on servers that do not page):
 
     - an envelope ends at ``last: true``, an empty page, or when ``totalElements`` items have
@@ -366,7 +366,10 @@ GUESSES: Final[Mapping[str, str]] = {
     " `description`, `name`, `identifier`)",
     "U5": "`GET /users/syncPayload?usercode=` (doctor also tries `userId` and `id`)",
     "U7": "one user per `POST /users/sync`, as a one-element array",
-    "U8": "defaults of a new user's omitted fields: those of the S6 example, type User",
+    "U8": "what a new user gets for the fields pisync does not send: type User, enabled,"
+    " external sign-in only, no roles or categories, the privileges accessAccount, audit,"
+    " clientExcludePasswordExpiry, editOwnPassword, logoutEnabled and pdf (`import` leaves"
+    " these out of the files it writes)",
     "U10": "`userExpirationDate` as `YYYY-MM-DD` or `null`",
     "U13": "roles at `GET/POST /roles`, `PUT/DELETE /roles/{id}`, as `{id, name, description,"
     " categories, privileges}`; 409 on create means the role exists",

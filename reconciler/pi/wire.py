@@ -1,7 +1,7 @@
 """The Panintelligence wire format, and every guess (``[G]``) pisync makes about it.
 
 This is the one module that knows JSON field names, paths and shapes. Each choice the public
-sources do not establish is marked ``[G]`` with its pi-api-reference item (U1…U24), and listed
+sources do not establish is marked ``[G]`` with the id of its open question (U1…U24), and listed
 in the README's "API compatibility" section, so a correction against a real server is a
 change here only. Everything is pure: JSON in, model values out, and back.
 
