@@ -1,9 +1,9 @@
 """Effective access before and after a plan, per user (the reviewer's summary).
 
 A user's effective access is the union of their direct categories and privileges with those
-of every role they hold (as Panintelligence documents roles). For each user the plan touches — directly,
-or through a change to a role they hold — this compares the two unions and reports what is
-gained and lost, flagging privilege escalations.
+of every role they hold (as Panintelligence documents roles). For each user the plan
+touches — directly, or through a change to a role they hold — this compares the two unions and
+reports what is gained and lost, flagging privilege escalations.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The Panintelligence wire format, and every guess (``[G]``) pisync makes about it.
 
-This is the one module that knows JSON field names, paths and shapes. Each choice the public
-sources do not establish is marked ``[G]`` with the id of its open question (U1…U24), and listed
-in the README's "API compatibility" section, so a correction against a real server is a
-change here only. Everything is pure: JSON in, model values out, and back.
+With :mod:`reconciler.pi.endpoints`, the only place that knows JSON field names, paths and
+shapes. Each choice the public sources do not establish is marked ``[G]`` with the id of its
+open question (U1…U24), and listed in the README's "API compatibility" section, so a
+correction against a real server is a change in this package only. Pure: JSON in, model
+values out, and back.
 
 Accepted shapes (SPEC quality bar: "accept every shape the reference allows"):
 
