@@ -33,6 +33,7 @@ class ServerConfig:
     url: str | None = None
     timeout: float = 30.0
     concurrency: int = 8
+    max_requests_per_second: float = 0.0  # 0: no cap
     verify_tls: bool = True
 
 
@@ -71,6 +72,7 @@ class Config:
                 url=server.get("url"),
                 timeout=float(server.get("timeout", 30)),
                 concurrency=int(server.get("concurrency", 8)),
+                max_requests_per_second=float(server.get("max_requests_per_second", 0)),
                 verify_tls=bool(server.get("verify_tls", True)),
             ),
             defaults=dict(data.get("defaults") or {}),

@@ -61,6 +61,15 @@ def main_options(
             help="API base URL, e.g. https://host:8224/pi/api/v2.",
         ),
     ] = None,
+    max_rps: Annotated[
+        float | None,
+        typer.Option(
+            "--max-rps",
+            metavar="N",
+            min=0,
+            help="At most N requests per second (retries count); 0 = no cap.",
+        ),
+    ] = None,
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colour (also NO_COLOR).")
     ] = False,
@@ -79,6 +88,7 @@ def main_options(
         no_color=no_color or bool(os.environ.get("NO_COLOR")),
         verbose=verbose,
         quiet=quiet,
+        max_rps=max_rps,
     )
 
 

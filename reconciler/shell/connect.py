@@ -27,6 +27,9 @@ def make_client(
         timeout=config.server.timeout,
         concurrency=concurrency or config.server.concurrency,
         verify_tls=config.server.verify_tls,
+        max_rps=settings.max_rps
+        if settings.max_rps is not None
+        else config.server.max_requests_per_second,
         on_retry=on_retry,
         on_request=on_request if settings.verbose >= 2 else None,
     )

@@ -85,12 +85,28 @@ class ProgressReporter:
         if not self._enabled:
             yield self
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            Task,
+            TaskProgressColumn,
+            TimeElapsedColumn,
+        )
+        from rich.text import Text
+
+        class Rate(TaskProgressColumn):
+            """Items per second: with server.max_requests_per_second, the rate kept to."""
+
+            def render(self, task: Task) -> Text:
+                speed = task.finished_speed or task.speed
+                return Text("" if speed is None else f"{speed:,.0f}/s")
 
         with Progress(
             description,
             BarColumn(),
             MofNCompleteColumn(),
+            Rate(),
             TimeElapsedColumn(),
             console=self._console,
             transient=True,

@@ -26,6 +26,7 @@ class Settings:
     no_color: bool = False
     verbose: int = 0
     quiet: bool = False
+    max_rps: float | None = None  # --max-rps: overrides server.max_requests_per_second
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
