@@ -93,7 +93,7 @@ def diff(
     else:
         user_changes += prune_users(live, declared, config)
     role_changes = _diff_roles(desired.roles, live)
-    if not scope.narrowed:
+    if not scope.partial:
         pruned_roles, kept_roles = prune_roles(desired, live, config, resolved, user_changes)
         role_changes += pruned_roles
         warnings += [
@@ -125,7 +125,8 @@ def diff(
         ),
         warnings=tuple(warnings),
         managed_live_users=managed_live_count(live, config),
-        desired_objects=len(desired.users) + len(desired.roles),
+        # a plan over some files cannot tell an empty desired state: it prunes only removed users
+        desired_objects=None if scope.narrowed else len(desired.users) + len(desired.roles),
     )
     guards = check(plan, live, config, desired_objects=plan.desired_objects, account=account)
     if account is not None and (note := account.unknown_note()) is not None and changes:

@@ -74,7 +74,8 @@ def check(
                 numbers={"users": len(protected)},
             )
         )
-    if live.users and (admins := _enabled_admins_after(plan, live)) == 0:
+    counted = live.complete or live.all_administrators  # a partial read without the census
+    if counted and live.users and (admins := _enabled_admins_after(plan, live)) == 0:
         out.append(
             Guard(
                 name="last-administrator",
@@ -87,6 +88,23 @@ def check(
         if lock:
             out.append(Guard(name="lockout", message=lock, numbers={}))
     return out
+
+
+def needs_administrators(plan: Plan, live: LiveState) -> bool:
+    """Whether the last-administrator guard needs every administrator of the server: after a
+    partial read, when the plan disables, deletes or demotes one (or changes its access)."""
+    if live.complete:
+        return False
+    for c in plan.changes:
+        if c.kind is not Kind.USER:
+            continue
+        user = live.users.get(c.key)
+        admin = user is not None and (
+            user.super_admin or user.record.get("type") == "administrator"
+        )
+        if admin and (c.action is not Action.UPDATE or {"type", "enabled"} & set(c.desired)):
+            return True
+    return False
 
 
 def _prune_limits(plan: Plan, config: Config) -> list[Guard]:

@@ -202,3 +202,9 @@ class LiveState:
     signed_in_as: str | None = None  # upper-case usercode of the account pisync uses
     #: declared users the server's list left out but its payload lookup found (sorted)
     unlisted: tuple[str, ...] = ()
+    #: False: only some users were read (a partial plan), ``users`` is not the whole server
+    complete: bool = True
+    #: the server's user count when ``complete`` is False (None: the server does not say)
+    total_users: int | None = None
+    #: every administrator of the server is in ``users`` (always so when ``complete``)
+    all_administrators: bool = False

@@ -63,6 +63,10 @@ def in_prune_scope(user: LiveUser, config: Config) -> bool:
 
 
 def managed_live_count(live: LiveState, config: Config) -> int:
+    """Live users in scope: the base of the prune percentage. After a partial read, the
+    server's count less the super admin (the users out of scope cannot be told apart)."""
+    if not live.complete:
+        return max(0, (live.total_users or 0) - 1)
     return sum(1 for u in live.users.values() if in_prune_scope(u, config))
 
 

@@ -193,9 +193,17 @@ ROLES: Final = "/roles"  # [G U13]
 CATEGORIES: Final = "/categories"
 
 
-def list_page(path: str, page: int, size: int = PAGE_SIZE) -> Request:
-    """One page of a list: ``page`` 1-based [I §4.1] and ``pageSize`` [C §4.1]."""
-    return Request(method="GET", path=path, query=(("page", str(page)), ("pageSize", str(size))))
+def list_page(
+    path: str, page: int, size: int = PAGE_SIZE, where: tuple[tuple[str, str], ...] = ()
+) -> Request:
+    """One page of a list: ``page`` 1-based and ``pageSize`` (§4.1), and ``where`` filters."""
+    query = (("page", str(page)), ("pageSize", str(size)), *where)
+    return Request(method="GET", path=path, query=query)
+
+
+def where(field: str, op: str, value: str) -> tuple[str, str]:
+    """A list filter ``field(op)=value`` (§4.2: eq, ne, gt, lt, ge, le, like, nlike)."""
+    return (f"{field}({op})", value)
 
 
 class Pager:
@@ -214,9 +222,18 @@ class Pager:
     - an item seen twice (``key``) means the list moved while it was read: refused.
     """
 
-    def __init__(self, path: str, noun: str, *, key: str | None = None, size: int = PAGE_SIZE):
+    def __init__(
+        self,
+        path: str,
+        noun: str,
+        *,
+        key: str | None = None,
+        size: int = PAGE_SIZE,
+        filters: tuple[tuple[str, str], ...] = (),
+    ):
         self.path = path
         self.noun = noun
+        self._filters = filters
         self.items: list[Any] = []
         self._key = key
         self._size = size
@@ -232,7 +249,7 @@ class Pager:
             return None
         if self._page > MAX_PAGES:
             raise IncompleteRead(f"GET {self.path}: paging did not end after {MAX_PAGES:,} pages")
-        return list_page(self.path, self._page, self._size)
+        return list_page(self.path, self._page, self._size, self._filters)
 
     def take(self, body: Any) -> None:
         """Add one page's answer (already decoded JSON)."""
@@ -290,6 +307,21 @@ class Pager:
 
 def users_pager() -> Pager:
     return Pager(USERS, "users", key="usercode")
+
+
+def administrators_pager() -> Pager:
+    """The administrators only (the last-administrator guard of a partial read)."""
+    return Pager(USERS, "administrators", key="usercode", filters=(where("userTypeId", "eq", "0"),))
+
+
+def user_by_code_request(usercode: str) -> Request:
+    """The list object of one user: its id (a delete needs it), by a usercode filter."""
+    return list_page(USERS, 1, 2, (where("usercode", "eq", usercode),))
+
+
+def user_count_request() -> Request:
+    """A one-user page: its envelope's ``totalElements`` is the server's user count."""
+    return list_page(USERS, 1, 1)
 
 
 def roles_pager() -> Pager:

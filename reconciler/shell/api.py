@@ -48,6 +48,27 @@ class PiApi:
     async def list_users(self) -> list[Any]:
         return await self.read_all(endpoints.users_pager())
 
+    async def list_administrators(self) -> list[Any]:
+        return await self.read_all(endpoints.administrators_pager())
+
+    async def user_summary(self, usercode: str) -> Mapping[str, Any] | None:
+        """The list object of one user (with its id), or None when the list has no such user."""
+        request = endpoints.user_by_code_request(usercode)
+        page = wire.page_info(await self.json(request), request.what)
+        return next(
+            (
+                item
+                for item in page.items
+                if isinstance(item, Mapping) and wire.user_code(item) == usercode.upper()
+            ),
+            None,
+        )
+
+    async def count_users(self) -> int | None:
+        """The server's user count, when its list says so (a page envelope's total)."""
+        request = endpoints.user_count_request()
+        return wire.page_info(await self.json(request), request.what).total
+
     async def sync_payload(self, usercode: str) -> dict[str, Any] | None:
         """The user's payload element, or ``None`` when the server says it has no such user."""
         request = endpoints.sync_payload_request(usercode)

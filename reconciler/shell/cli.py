@@ -159,6 +159,14 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes.")
     ] = False,
     target: TargetOption = None,
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-since",
+            metavar="REF",
+            help="Only the files changed since git REF (users removed since get the prune action).",
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Show the safety guards as overridden; exit 0.")
     ] = False,
@@ -174,7 +182,11 @@ def plan(
     def run() -> int:
         from reconciler.shell.flows.plan import PlanOptions, plan_command
 
-        options = PlanOptions(paths=paths or [], targets=target or [], force=force)
+        if changed_since is not None and paths:
+            raise UsageError("--changed-since chooses the files itself: give no PATH with it")
+        options = PlanOptions(
+            paths=paths or [], targets=target or [], changed_since=changed_since, force=force
+        )
         return plan_command(
             settings, options, fmt=chosen, out=out, detailed_exitcode=detailed_exitcode
         )

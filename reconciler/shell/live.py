@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Coroutine, Mapping
+from dataclasses import replace
 from typing import Any
 
 from reconciler.core.model import LiveState, LiveUser
@@ -71,6 +72,66 @@ async def read_live(
         roles={r.name.casefold(): r for r in roles},
         categories={c.name.casefold(): c for c in categories},
         unlisted=tuple(found),
+    )
+
+
+async def read_some(
+    api: PiApi,
+    usercodes: Collection[str],
+    *,
+    ids_for: Collection[str] = (),
+    concurrency: int,
+    progress: Progress | None = None,
+) -> LiveState:
+    """Only the users a partial plan needs, by usercode, never the whole list: each one's
+    payload (the server's "no such user" makes it absent), the id of those in ``ids_for``
+    (a delete needs it), roles, categories and the server's user count."""
+    await api.ensure_token()
+    try:
+        async with asyncio.TaskGroup() as group:
+            roles_task = group.create_task(api.list_roles())
+            categories_task = group.create_task(api.list_categories())
+            count_task = group.create_task(api.count_users())
+    except BaseExceptionGroup as eg:
+        raise eg.exceptions[0] from None
+    users: dict[str, LiveUser] = {}
+    ids = {c.upper() for c in ids_for}
+    queue = iter(sorted({c.upper() for c in usercodes}))
+    total, done = len({c.upper() for c in usercodes}), 0
+
+    async def worker() -> None:
+        nonlocal done
+        for code in queue:
+            element = await api.sync_payload(code)
+            if element is not None:
+                summary = (await api.user_summary(code) if code in ids else None) or (
+                    wire.summary_of(code)
+                )
+                users[code] = wire.live_user(summary, element)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+
+    await run_workers([worker for _ in range(max(1, min(concurrency, total)))])
+    return LiveState(
+        users=dict(sorted(users.items())),
+        roles={r.name.casefold(): r for r in roles_task.result()},
+        categories={c.name.casefold(): c for c in categories_task.result()},
+        complete=False,
+        total_users=count_task.result(),
+    )
+
+
+async def with_administrators(api: PiApi, live: LiveState) -> LiveState:
+    """``live`` plus every administrator of the server (from the list: type and state are
+    all the last-administrator guard reads), for a partial read."""
+    admins = {}
+    for item in await api.list_administrators():
+        code = wire.user_code(item)
+        if code not in live.users:
+            admins[code] = wire.live_user(item, None)
+    return replace(
+        live, users=dict(sorted({**live.users, **admins}.items())), all_administrators=True
     )
 
 

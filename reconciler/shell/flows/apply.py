@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from reconciler.core import render
 from reconciler.core.config import Config
 from reconciler.core.digest import live_fingerprint, role_fingerprint
-from reconciler.core.guards import check
+from reconciler.core.guards import check, needs_administrators
 from reconciler.core.model import LiveRole, LiveState, LiveUser
 from reconciler.core.plan import Action, Kind, Plan
 from reconciler.errors import ApplyFailed, GuardError, StalePlanError, UsageError
@@ -28,7 +28,7 @@ from reconciler.shell.console import ProgressReporter, make_console, print_plain
 from reconciler.shell.files import write_atomic
 from reconciler.shell.flows.desired import Loaded, load_desired
 from reconciler.shell.flows.plan import PlanOptions, read_and_diff
-from reconciler.shell.live import read_live
+from reconciler.shell.live import read_some, with_administrators
 from reconciler.shell.load import find_config, load_config
 from reconciler.shell.planfile import read_plan_file
 from reconciler.shell.secrets import desired_needs, plan_needs, read_secrets
@@ -206,15 +206,12 @@ def _blocked_message(plan: Plan) -> str:
 
 
 async def refresh(api: PiApi, plan: Plan, concurrency: int) -> LiveState:
-    """Re-read the objects a saved plan touches; refuse (stale) if any changed since, or if a
-    user it creates exists now (even when the server's list leaves it out)."""
+    """Re-read the objects a saved plan touches, by usercode (never the whole list); refuse
+    (stale) if any changed since, or if a user it creates exists now."""
     touched = {c.key for c in plan.changes if c.kind is Kind.USER}
-    live = await read_live(
-        api,
-        payload_for=lambda code: code in touched,
-        declared=touched,
-        concurrency=concurrency,
-    )
+    live = await read_some(api, touched, concurrency=concurrency)
+    if needs_administrators(plan, live):
+        live = await with_administrators(api, live)
     stale = []
     for c in plan.changes:
         current: LiveUser | LiveRole | None = (

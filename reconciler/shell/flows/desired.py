@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from reconciler.core.config import Config
@@ -24,12 +25,18 @@ class Loaded:
     warnings: tuple[Issue, ...]
     undeclared_roles: tuple[RoleRef, ...] = ()  # role references no file declares
     files: tuple[str, ...] = ()  # the desired-state files read (display paths)
-    partial: bool = False  # PATHs named only a part of the desired state
+    partial: bool = False  # PATHs (or --changed-since) named only a part of the desired state
+    changed_since: str | None = None  # the git ref of --changed-since
+    removed: frozenset[str] = frozenset()  # users removed since that ref
+    notes: tuple[str, ...] = ()  # what the plan should say about how it was loaded
 
 
-def load_desired(paths: Sequence[str], settings: Settings) -> Loaded:
-    """Load and validate the desired state; any error raises InvalidStateError (exit 3)."""
-    result = load(paths, find_config(settings.config))
+def load_desired(
+    paths: Sequence[str], settings: Settings, *, exactly: Sequence[Path] | None = None
+) -> Loaded:
+    """Load and validate the desired state (``exactly`` these files, when given); any error
+    raises InvalidStateError (exit 3)."""
+    result = load(paths, find_config(settings.config), exactly=exactly)
     errors = [i for i in result.issues if i.severity == "error"]
     if errors or result.desired is None:
         raise InvalidStateError("the desired state is invalid", result.issues, result.stats)

@@ -11,10 +11,12 @@ import asyncio
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from reconciler.core import render
 from reconciler.core.config import UserPrune
 from reconciler.core.diff import diff
+from reconciler.core.guards import needs_administrators
 from reconciler.core.issues import format_issue
 from reconciler.core.model import LiveState
 from reconciler.core.plan import Plan
@@ -26,7 +28,9 @@ from reconciler.shell.api import PiApi
 from reconciler.shell.connect import make_client
 from reconciler.shell.console import ProgressReporter, make_console, print_plain, print_segments
 from reconciler.shell.flows.desired import Loaded, load_desired
-from reconciler.shell.live import Progress, read_live
+from reconciler.shell.gitchanges import changes_since
+from reconciler.shell.live import Progress, read_live, read_some, with_administrators
+from reconciler.shell.load import find_config, load_config
 from reconciler.shell.planfile import write_plan_file
 from reconciler.shell.secrets import desired_needs, read_secrets
 from reconciler.shell.settings import Settings, account, server_url, today
@@ -39,6 +43,7 @@ EXIT_BLOCKED = 4
 class PlanOptions:
     paths: Sequence[str] = ()
     targets: Sequence[str] = ()
+    changed_since: str | None = None
     force: bool = False
 
 
@@ -64,7 +69,7 @@ def plan_command(
 
 
 async def _plan(settings: Settings, options: PlanOptions) -> Plan:
-    loaded = load_desired(options.paths, settings)
+    loaded = load_for(options, settings)
     url = server_url(settings, loaded.config)
     secrets = read_secrets(desired_needs(loaded.desired), settings.env)
     progress = ProgressReporter(
@@ -78,10 +83,34 @@ async def _plan(settings: Settings, options: PlanOptions) -> Plan:
     return plan
 
 
+def load_for(options: PlanOptions, settings: Settings) -> Loaded:
+    """The desired state a plan covers: PATHs (or the sources), or with ``--changed-since``
+    only the files changed since the ref (and the users removed since, in ``removed``)."""
+    if options.changed_since is None:
+        return load_desired(options.paths, settings)
+    config_path = find_config(settings.config)
+    config = load_config(config_path)
+    base = config_path.parent if config_path is not None else Path()
+    changes = changes_since(
+        options.changed_since, base=base, sources=config.sources, config_path=config_path
+    )
+    if changes.config_changed:  # everything may be planned differently: plan everything
+        loaded = load_desired((), settings)
+        note = (
+            f"pisync.yaml changed since {options.changed_since}, so this plan covers the whole"
+            " desired state, not only the changed files"
+        )
+        return replace(loaded, notes=(*loaded.notes, note))
+    loaded = load_desired((), settings, exactly=changes.changed)
+    return replace(loaded, changed_since=changes.ref, removed=changes.removed)
+
+
 def scope_of(loaded: Loaded, options: PlanOptions) -> Scope:
     return Scope(
         files=len(loaded.files) if loaded.partial else None,
         targets=frozenset(t.upper() for t in options.targets),
+        changed_since=loaded.changed_since,
+        removed=loaded.removed,
     )
 
 
@@ -94,42 +123,41 @@ async def read_and_diff(
     *,
     progress: Progress | None = None,
 ) -> tuple[Plan, LiveState]:
-    """Read the live state and compute the plan; plan-time problems raise (exit 3)."""
+    """Read the live state and compute the plan; plan-time problems raise (exit 3).
+
+    A partial plan reads only the users it covers (by usercode, never the whole list): the
+    declared ones, the removed ones, the targets and the parents they name; and, when the plan
+    would disable, delete or demote an administrator, every administrator (the
+    last-administrator guard needs them).
+    """
     config = loaded.config
     scope = scope_of(loaded, options)
     targets = scope.targets
-    declared = {
-        u.usercode
-        for u in loaded.desired.users
-        if not u.ignore and (not targets or u.usercode in targets)
-    }
-    pruning = config.users_prune is not UserPrune.OFF
-
-    def payload_for(code: str) -> bool:
-        """Whose full record the plan needs: declared users (the targeted ones) and prune
-        candidates (only those known removed, when only some files were read)."""
-        if targets and code not in targets:
-            return False
-        if code in declared:
-            return True
-        if not pruning or config.is_ignored(code):
-            return False
-        return not scope.narrowed or code in scope.removed
-
-    live = await read_live(
-        api,
-        payload_for=payload_for,
-        declared=declared,
-        concurrency=config.server.concurrency,
-        progress=progress,
-    )
-    checked = (
-        replace(
-            loaded.desired, users=tuple(u for u in loaded.desired.users if u.usercode in targets)
+    in_scope = [
+        u for u in loaded.desired.users if not u.ignore and (not targets or u.usercode in targets)
+    ]
+    declared = {u.usercode for u in in_scope}
+    if scope.partial:
+        parents = {p for u in in_scope if isinstance(p := u.fields.get("parent"), str)}
+        prunable = set(scope.removed) | (set(targets) - declared)
+        delete = config.users_prune is UserPrune.DELETE
+        live = await read_some(
+            api,
+            declared | prunable | parents,
+            ids_for=prunable if delete else (),
+            concurrency=config.server.concurrency,
+            progress=progress,
         )
-        if targets
-        else loaded.desired
-    )
+    else:
+        pruning = config.users_prune is not UserPrune.OFF
+        live = await read_live(
+            api,
+            payload_for=lambda code: code in declared or (pruning and not config.is_ignored(code)),
+            declared=declared,
+            concurrency=config.server.concurrency,
+            progress=progress,
+        )
+    checked = replace(loaded.desired, users=tuple(in_scope)) if targets else loaded.desired
     issues = plan_time_issues(
         checked,
         live,
@@ -139,11 +167,27 @@ async def read_and_diff(
     ) + target_issues(options.targets, loaded.desired, live)
     if issues:
         raise InvalidStateError("the desired state cannot be applied to this server", issues)
+    plan = _diff(loaded, live, secrets, scope, settings, options, api.url)
+    if needs_administrators(plan, live):
+        live = await with_administrators(api, live)
+        plan = _diff(loaded, live, secrets, scope, settings, options, api.url)
+    return plan, live
+
+
+def _diff(
+    loaded: Loaded,
+    live: LiveState,
+    secrets: Mapping[str, str],
+    scope: Scope,
+    settings: Settings,
+    options: PlanOptions,
+    url: str,
+) -> Plan:
     plan = diff(
         loaded.desired,
         live,
-        config,
-        server=api.url,
+        loaded.config,
+        server=url,
         defaults=loaded.defaults,
         secrets=secrets,
         scope=scope,
@@ -151,10 +195,10 @@ async def read_and_diff(
         account=account(settings),
         force=options.force,
     )
-    if loaded.warnings:  # validation warnings (a duplicate email…) belong in the plan too
-        shown = tuple(format_issue(w).replace(": warning: ", ": ", 1) for w in loaded.warnings)
-        plan = replace(plan, warnings=shown + plan.warnings)
-    return plan, live
+    notes = loaded.notes + plan.notes
+    # validation warnings (a duplicate email…) belong in the plan too
+    shown = tuple(format_issue(w).replace(": warning: ", ": ", 1) for w in loaded.warnings)
+    return replace(plan, notes=notes, warnings=shown + plan.warnings)
 
 
 def show_plan(settings: Settings, plan: Plan, fmt: str) -> None:

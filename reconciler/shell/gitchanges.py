@@ -1,0 +1,180 @@
+"""``--changed-since REF``: which desired-state files changed since a git ref, and which users
+were removed since then — known exactly from the two trees, not guessed.
+
+- *changed*: source files added, modified or renamed since REF (untracked new files too);
+- *removed*: usercodes declared at REF in a file that changed or was deleted since, and
+  declared in none of the changed files now. A user in a file that did not change is in both
+  trees, so no other file needs to be read;
+- a changed ``pisync.yaml`` changes how everything is planned: the caller plans everything.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from reconciler.core.yamldoc import parse_yaml
+from reconciler.errors import UsageError
+
+CONFIG_NAME = "pisync.yaml"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Changes:
+    ref: str
+    changed: tuple[Path, ...]  # current source files that changed (absolute)
+    removed: frozenset[str]  # upper-case usercodes removed since ref
+    config_changed: bool
+
+
+def changes_since(
+    ref: str, *, base: Path, sources: Sequence[str], config_path: Path | None
+) -> Changes:
+    """What changed in the desired state below ``base`` since ``ref`` (see module docstring)."""
+    if not ref or ref.startswith("-"):
+        raise UsageError(f"--changed-since {ref!r}: not a git ref")
+    root = Path(_git(base, "rev-parse", "--show-toplevel", what=ref).strip())
+    _verify(root, ref)
+    prefix = base.resolve().relative_to(root.resolve()).as_posix()
+    prefix = "" if prefix == "." else prefix + "/"
+    patterns = [_glob_regex(prefix + s.lstrip("./")) for s in sources]
+
+    def is_source(path: str) -> bool:
+        return Path(path).name != CONFIG_NAME and any(p.fullmatch(path) for p in patterns)
+
+    entries = _git(root, "diff", "--name-status", "-z", "-M", ref, "--", what=ref).split("\0")
+    old: list[str] = []  # paths at REF whose content is gone or changed
+    new: list[str] = []  # current paths with new content
+    config = (
+        config_path.resolve().relative_to(root.resolve()).as_posix()
+        if config_path is not None
+        else None
+    )
+    touched: set[str] = set()
+    i = 0
+    while i < len(entries) - 1:
+        status = entries[i]
+        if status.startswith(("R", "C")):
+            before, after = entries[i + 1], entries[i + 2]
+            i += 3
+            old.append(before)
+            new.append(after)
+            touched |= {before, after}
+            continue
+        path = entries[i + 1]
+        i += 2
+        touched.add(path)
+        if status.startswith("A"):
+            new.append(path)
+        elif status.startswith("D"):
+            old.append(path)
+        else:  # modified, type changed
+            old.append(path)
+            new.append(path)
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z", what=ref)
+    new += [p for p in untracked.split("\0") if p]
+    changed = sorted({root / p for p in new if is_source(p) and (root / p).is_file()})
+    gone = _usercodes_at(root, ref, [p for p in old if is_source(p)])
+    now = _usercodes_in(root / p for p in new if is_source(p) and (root / p).is_file())
+    return Changes(
+        ref=ref,
+        changed=tuple(changed),
+        removed=frozenset(gone - now),
+        config_changed=config is not None and config in touched,
+    )
+
+
+def _verify(root: Path, ref: str) -> None:
+    try:
+        subprocess.run(  # noqa: S603 - git with fixed arguments and a ref checked below
+            ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],  # noqa: S607
+            cwd=root,
+            capture_output=True,
+            check=True,
+        )
+    except subprocess.CalledProcessError:
+        raise UsageError(
+            f"--changed-since {ref}: no such git commit or branch here (fetch it first, e.g."
+            " git fetch origin main, and check out with enough history: fetch-depth: 0)"
+        ) from None
+
+
+def _git(cwd: Path, *args: str, what: str) -> str:
+    try:
+        proc = subprocess.run(  # noqa: S603 - fixed git subcommands
+            ["git", *args],  # noqa: S607
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except FileNotFoundError:
+        raise UsageError("--changed-since needs git, which is not installed here") from None
+    except subprocess.CalledProcessError as exc:
+        reason = exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else "git failed"
+        raise UsageError(f"--changed-since {what}: {reason}") from None
+    return proc.stdout
+
+
+def _usercodes_at(root: Path, ref: str, paths: Iterable[str]) -> set[str]:
+    codes: set[str] = set()
+    for path in paths:
+        try:
+            data = subprocess.run(  # noqa: S603
+                ["git", "show", f"{ref}:{path}"],  # noqa: S607
+                cwd=root,
+                capture_output=True,
+                check=True,
+            ).stdout
+        except subprocess.CalledProcessError:
+            continue  # not a file at REF (it was added since)
+        codes |= _usercodes(data, path)
+    return codes
+
+
+def _usercodes_in(paths: Iterable[Path]) -> set[str]:
+    codes: set[str] = set()
+    for path in paths:
+        codes |= _usercodes(path.read_bytes(), path.as_posix())
+    return codes
+
+
+def _usercodes(data: bytes, name: str) -> set[str]:
+    """The usercodes a file declares (leniently: a file that does not parse declares none)."""
+    parsed = parse_yaml(data, name)
+    users = parsed.data.get("users") if parsed.data is not None else None
+    if not isinstance(users, list):
+        return set()
+    return {
+        u["usercode"].upper()
+        for u in users
+        if isinstance(u, dict) and isinstance(u.get("usercode"), str)
+    }
+
+
+@cache
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A source glob (``users/**/*.y*ml``) as a regex over repository-relative paths."""
+    out = ""
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+        elif pattern.startswith("**", i):
+            out += ".*"
+            i += 2
+        elif pattern[i] == "*":
+            out += "[^/]*"
+            i += 1
+        elif pattern[i] == "?":
+            out += "[^/]"
+            i += 1
+        else:
+            out += re.escape(pattern[i])
+            i += 1
+    return re.compile(out)
