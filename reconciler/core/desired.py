@@ -48,8 +48,8 @@ def build_desired(files: Sequence[ParsedFile]) -> DesiredState:
         data = parsed.data
         if data is None:
             continue
-        users.extend(_items(data.get("users"), _user))
-        roles.extend(_items(data.get("roles"), _role))
+        users.extend(_items(data.get("users"), user_spec))
+        roles.extend(_items(data.get("roles"), role_spec))
     users.sort(key=lambda u: u.usercode)
     roles.sort(key=lambda r: (r.name.casefold(), r.name))
     return DesiredState(users=tuple(users), roles=tuple(roles))
@@ -96,7 +96,8 @@ def _items(seq: Any, build: Callable[[PosDict, PosList, int], Any]) -> Iterable[
                 yield build(item, seq, i)
 
 
-def _user(entry: PosDict, seq: PosList, index: int) -> UserSpec:
+def user_spec(entry: PosDict, seq: PosList, index: int) -> UserSpec:
+    """The UserSpec of item ``index`` of ``seq`` (``entry``), a schema-valid user."""
     controls = entry.get("pisync") or {}
     return UserSpec(
         usercode=entry["usercode"].upper(),
@@ -113,7 +114,8 @@ def _key_positions(entry: PosDict) -> FieldPositions:
     return FieldPositions(entry, skip=_NOT_FIELDS, flatten=("login",))
 
 
-def _role(entry: PosDict, seq: PosList, index: int) -> RoleSpec:
+def role_spec(entry: PosDict, seq: PosList, index: int) -> RoleSpec:
+    """The RoleSpec of item ``index`` of ``seq`` (``entry``), a schema-valid role."""
     fields: dict[str, Any] = {}
     if "description" in entry:
         fields["description"] = entry["description"]

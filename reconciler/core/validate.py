@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.core.analysis import FileResult, analyse
 from reconciler.core.issues import Issue, sort_issues
-from reconciler.core.rules import cross_file_issues, user_rules
+from reconciler.core.rules import duplicate_issues, user_rules
 from reconciler.core.schema_check import SchemaChecker
 from reconciler.core.yamldoc import ParsedFile
 from reconciler.core.yamlpos import PosDict
@@ -23,12 +24,14 @@ from reconciler.core.yamlpos import PosDict
 def validate_files(files: Sequence[ParsedFile], *, file_schema: Mapping[str, Any]) -> list[Issue]:
     """Every problem of the desired-state files: YAML, schema and cross-file; sorted."""
     checker = SchemaChecker(file_schema)
-    issues: list[Issue] = []
-    for parsed in files:
-        issues.extend(parsed.issues)
-        if parsed.data is not None:
-            issues.extend(checker.check(parsed.data))
-    issues.extend(cross_file_issues(files))
+    return all_issues([analyse(parsed, checker) for parsed in files])
+
+
+def all_issues(results: Sequence[FileResult]) -> list[Issue]:
+    """The files' own problems and the cross-file ones, sorted."""
+    ordered = sorted(results, key=lambda r: r.file)
+    issues = [i for r in ordered for i in r.issues]
+    issues += duplicate_issues(k for r in ordered for k in r.keys)
     return sort_issues(issues)
 
 

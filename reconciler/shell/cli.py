@@ -70,6 +70,13 @@ def main_options(
             help="At most N requests per second (retries count); 0 = no cap.",
         ),
     ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Parse every file; do not use .pisync-cache/ (also PISYNC_CACHE=off).",
+        ),
+    ] = False,
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colour (also NO_COLOR).")
     ] = False,
@@ -89,6 +96,7 @@ def main_options(
         verbose=verbose,
         quiet=quiet,
         max_rps=max_rps,
+        cache=not no_cache,
     )
 
 

@@ -30,18 +30,23 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache as cache_function
 from pathlib import Path
 
+from reconciler.core.analysis import FileResult, analyse, desired_state, undeclared_refs
 from reconciler.core.config import Config
-from reconciler.core.desired import build_desired, config_from_document
+from reconciler.core.desired import config_from_document
 from reconciler.core.issues import Issue, Stats, error, has_errors, sort_issues
 from reconciler.core.model import DesiredState, SourcePos
-from reconciler.core.rules import RoleRef, undeclared_role_refs
-from reconciler.core.validate import validate_config, validate_files
+from reconciler.core.rules import RoleRef
+from reconciler.core.schema_check import SchemaChecker
+from reconciler.core.validate import all_issues, validate_config
 from reconciler.core.yamldoc import DEFAULT_MAX_BYTES, ParsedFile, parse_yaml
 from reconciler.errors import InvalidStateError, UsageError
 from reconciler.schemas import load_schema
+from reconciler.shell.cache import FileCache
+from reconciler.shell.cache import enabled as cache_enabled
 
 CONFIG_NAME = "pisync.yaml"
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -75,6 +80,7 @@ class LoadResult:
     undeclared_roles: tuple[RoleRef, ...] = ()
     #: the files are a part of the desired state (PATHs that leave some sources out)
     partial: bool = False
+    cache_hits: int = field(default=0, compare=False)  # analyses read from the cache
 
     @property
     def ok(self) -> bool:
@@ -109,6 +115,7 @@ def load(
     workers: int | None = None,
     build: bool = True,
     exactly: Sequence[Path] | None = None,
+    cache: bool = True,
 ) -> LoadResult:
     """Find, parse and validate the desired state; build it when there is no error.
 
@@ -116,6 +123,7 @@ def load(
     ``build=False`` skips building the desired state, which ``pisync validate`` does not
     need (about 15% of the time at 100,000 users). ``exactly``: read these files and no
     others, a part of the desired state (``--changed-since``); none at all is not an error.
+    ``cache``: reuse the analysis of unchanged files (:mod:`reconciler.shell.cache`).
     """
     config, issues = _read_config(config_path, max_bytes)
     base = config_path.parent if config_path is not None else Path()
@@ -126,20 +134,24 @@ def load(
         found, looked, partial = _find_files(paths, config, base, config_path)
         if not found:
             issues.append(error(None, f"no desired-state files found: {looked}"))
+    store = FileCache(base) if cache and cache_enabled() else None
     with _gc_paused():
-        parsed = _parse_all(found, max_bytes, workers)
-        issues += validate_files(parsed, file_schema=load_schema("pisync-file"))
-        desired = None if has_errors(issues) or not build else build_desired(parsed)
-        refs = tuple(undeclared_role_refs(parsed)) if desired is not None else ()
+        results = _analyse_all(found, max_bytes, workers, build, store)
+        issues += all_issues(results)
+        desired = None if has_errors(issues) or not build else desired_state(results)
+        refs = tuple(undeclared_refs(results)) if desired is not None else ()
+    if store is not None and not paths and exactly is None:
+        store.prune()  # every source was read: what no file uses now is stale
     return LoadResult(
         config=config,
         config_path=config_path,
         files=tuple(display for _, display in found),
         desired=desired,
         issues=tuple(sort_issues(issues)),
-        stats=_stats(parsed, config_path),
+        stats=_stats(results, config_path),
         undeclared_roles=refs,
         partial=partial,
+        cache_hits=0 if store is None else store.hits,
     )
 
 
@@ -249,29 +261,64 @@ def _read_one(path: Path, display: str, max_bytes: int, *, allow_empty: bool = F
     return parse_yaml(data, display, max_bytes=max_bytes, allow_empty=allow_empty)
 
 
-Job = tuple[str, str, int]  # (path, display path, max_bytes): what a worker needs
+Job = tuple[str, str, int, bool]  # (path, display path, max_bytes, build): a worker's work
 
 
-def _read_jobs(jobs: Sequence[Job]) -> list[ParsedFile]:
-    """Parse a chunk of files (top level, so a worker process can run it)."""
-    return [_read_one(Path(path), display, max_bytes) for path, display, max_bytes in jobs]
+@cache_function
+def _checker() -> SchemaChecker:
+    """The schema checker of this process (built once: compiling the schema costs)."""
+    return SchemaChecker(load_schema("pisync-file"))
+
+
+def _analyse_jobs(jobs: Sequence[Job]) -> list[FileResult]:
+    """Read, parse and analyse a chunk of files (top level, so a worker process can run it)."""
+    return [
+        analyse(_read_one(Path(path), display, max_bytes), _checker(), build=build)
+        for path, display, max_bytes, build in jobs
+    ]
 
 
 def _worker_init() -> None:
     gc.disable()  # the same reason as in the parent: building many objects
 
 
-def _parse_all(
-    found: Sequence[tuple[Path, str]], max_bytes: int, workers: int | None
-) -> list[ParsedFile]:
-    jobs = [(str(path), display, max_bytes) for path, display in found]
-    n = _workers_for(found) if workers is None else max(1, min(workers, len(jobs)))
+def _analyse_all(
+    found: Sequence[tuple[Path, str]],
+    max_bytes: int,
+    workers: int | None,
+    build: bool,
+    store: FileCache | None,
+) -> list[FileResult]:
+    """Every file's analysis, in the given order: from the cache when the file is unchanged,
+    else parsed (by worker processes for large inputs)."""
+    results: dict[str, FileResult] = {}
+    keys: dict[str, str] = {}
+    todo: list[tuple[Path, str]] = []
+    for path, display in found:
+        if store is not None:
+            try:
+                keys[display] = store.key(display, path.read_bytes())
+            except OSError:
+                todo.append((path, display))  # _read_one says why
+                continue
+            hit = store.get(keys[display], built=build)
+            if hit is not None:
+                results[display] = hit
+                continue
+        todo.append((path, display))
+    jobs = [(str(path), display, max_bytes, build) for path, display in todo]
+    n = _workers_for(todo) if workers is None else max(1, min(workers, len(jobs)))
+    fresh: list[FileResult] | None = None
     if n > 1:
         try:
-            return _parse_shared(jobs, n - 1)
+            fresh = _analyse_shared(jobs, n - 1)
         except (OSError, RuntimeError):  # no processes here (sandbox, limits): go serial
-            pass
-    return _read_jobs(jobs)
+            fresh = None
+    for result in fresh if fresh is not None else _analyse_jobs(jobs):
+        results[result.file] = result
+        if store is not None and result.file in keys:
+            store.put(keys[result.file], result)
+    return [results[display] for _, display in found]
 
 
 def _workers_for(found: Sequence[tuple[Path, str]]) -> int:
@@ -296,25 +343,25 @@ def _start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
-def _parse_shared(jobs: list[Job], helpers: int) -> list[ParsedFile]:
-    """Parse with ``helpers`` worker processes *and* this process, meeting in the middle.
+def _analyse_shared(jobs: list[Job], helpers: int) -> list[FileResult]:
+    """Analyse with ``helpers`` worker processes *and* this process, meeting in the middle.
 
     The chunks are offered to the workers from the back; this process takes them from the
     front, cancelling each offer it takes over, until it reaches one a worker has started.
-    So only the workers' share is sent back between processes (pickling costs about a
-    third of parsing), and a slow or busy core just ends up with fewer chunks. Results are
+    So only the workers' share is sent back between processes (as analysed results, without
+    the documents), and a slow or busy core just ends up with fewer chunks. Results are
     put back in chunk order: the outcome never depends on who parsed what.
     """
     size = max(1, len(jobs) // (8 * (helpers + 1)))
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    results: list[list[ParsedFile] | None] = [None] * len(chunks)
+    results: list[list[FileResult] | None] = [None] * len(chunks)
     context = multiprocessing.get_context(_start_method())
     with ProcessPoolExecutor(helpers, mp_context=context, initializer=_worker_init) as pool:
-        offers = {i: pool.submit(_read_jobs, chunks[i]) for i in reversed(range(len(chunks)))}
+        offers = {i: pool.submit(_analyse_jobs, chunks[i]) for i in reversed(range(len(chunks)))}
         for i, chunk in enumerate(chunks):
             if not offers[i].cancel():
                 break  # a worker has it (and everything after it)
-            results[i] = _read_jobs(chunk)
+            results[i] = _analyse_jobs(chunk)
         for i, offer in offers.items():
             if results[i] is None:
                 results[i] = offer.result()
@@ -333,13 +380,10 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _stats(parsed: Sequence[ParsedFile], config_path: Path | None) -> Stats:
+def _stats(results: Sequence[FileResult], config_path: Path | None) -> Stats:
     """Files checked (``pisync.yaml`` included), users and roles declared (valid or not)."""
-    users = roles = 0
-    for f in parsed:
-        if f.data is not None:
-            u, r = f.data.get("users"), f.data.get("roles")
-            users += len(u) if isinstance(u, list) else 0
-            roles += len(r) if isinstance(r, list) else 0
-    files = len(parsed) + (1 if config_path is not None else 0)
-    return Stats(files=files, users=users, roles=roles)
+    return Stats(
+        files=len(results) + (1 if config_path is not None else 0),
+        users=sum(r.user_entries for r in results),
+        roles=sum(r.role_entries for r in results),
+    )

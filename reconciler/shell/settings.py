@@ -27,6 +27,7 @@ class Settings:
     verbose: int = 0
     quiet: bool = False
     max_rps: float | None = None  # --max-rps: overrides server.max_requests_per_second
+    cache: bool = True  # --no-cache: parse every file (the validation cache is not used)
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from reconciler.core import schema_check
+from reconciler.core.analysis import analyse, undeclared_refs
 from reconciler.core.issues import (
     Issue,
     Stats,
@@ -28,7 +29,7 @@ from reconciler.core.keypaths import format_path
 from reconciler.core.model import SourcePos
 from reconciler.core.privileges import PRIVILEGES
 from reconciler.core.references import unknown_role_issues
-from reconciler.core.rules import RoleRef, undeclared_role_refs
+from reconciler.core.rules import RoleRef
 from reconciler.core.schema_check import SchemaChecker
 from reconciler.core.validate import validate_config, validate_files
 from reconciler.core.yamldoc import ParsedFile, parse_yaml
@@ -521,7 +522,7 @@ def test_undeclared_roles_are_not_an_error_offline_but_are_listed() -> None:
         parsed("users/a.yaml", one_user("    roles: [finance viewer, Sales Editor]\n")),
     ]
     assert validate_files(files, file_schema=FILE_SCHEMA) == []
-    refs = undeclared_role_refs(files)
+    refs = undeclared_refs([analyse(f, SchemaChecker(FILE_SCHEMA)) for f in files])
     assert refs == [
         RoleRef(
             role="Sales Editor",

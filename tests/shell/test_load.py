@@ -270,8 +270,8 @@ def test_parallel_and_serial_loads_are_identical(
         write(tmp_path / "users" / f"f{n:02d}.yaml", user_file(n))
     write(tmp_path / "users" / "f07.yaml", "users:\n  - usercode: u1x1\n    type: x\n")
     write(tmp_path / "users" / "f13.yaml", "users: [\n")
-    serial = load([], None, workers=1)
-    parallel = load([], None, workers=2)
+    serial = load([], None, workers=1, cache=False)
+    parallel = load([], None, workers=2, cache=False)
     assert parallel == serial
     assert len(serial.issues) == 3
 
@@ -282,13 +282,13 @@ def test_large_inputs_use_worker_processes(tmp_path: Path, monkeypatch: pytest.M
         write(tmp_path / "users" / f"f{n}.yaml", user_file(n, users=2))
     monkeypatch.setattr(load_module, "PARALLEL_MIN_BYTES", 100)
     used: list[int] = []
-    real = load_module._parse_shared
+    real = load_module._analyse_shared
 
     def spy(jobs: list[load_module.Job], helpers: int) -> list[object]:
         used.append(helpers)
         return real(jobs, helpers)  # type: ignore[return-value]
 
-    monkeypatch.setattr(load_module, "_parse_shared", spy)
+    monkeypatch.setattr(load_module, "_analyse_shared", spy)
     result = load([], None)
     assert used == [1]
     assert result.ok
@@ -303,7 +303,7 @@ def test_small_inputs_stay_in_process(tmp_path: Path, monkeypatch: pytest.Monkey
     def fail(jobs: object, helpers: int) -> None:
         raise AssertionError("no processes for a small input")
 
-    monkeypatch.setattr(load_module, "_parse_shared", fail)
+    monkeypatch.setattr(load_module, "_analyse_shared", fail)
     assert load([], None).ok
 
 
@@ -317,7 +317,7 @@ def test_without_processes_it_parses_serially(
     def broken(jobs: object, helpers: int) -> None:
         raise OSError("no processes here")
 
-    monkeypatch.setattr(load_module, "_parse_shared", broken)
+    monkeypatch.setattr(load_module, "_analyse_shared", broken)
     assert load([], None, workers=2).stats.users == 6
 
 

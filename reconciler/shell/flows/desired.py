@@ -36,7 +36,7 @@ def load_desired(
 ) -> Loaded:
     """Load and validate the desired state (``exactly`` these files, when given); any error
     raises InvalidStateError (exit 3)."""
-    result = load(paths, find_config(settings.config), exactly=exactly)
+    result = load(paths, find_config(settings.config), exactly=exactly, cache=settings.cache)
     errors = [i for i in result.issues if i.severity == "error"]
     if errors or result.desired is None:
         raise InvalidStateError("the desired state is invalid", result.issues, result.stats)

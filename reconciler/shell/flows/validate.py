@@ -15,7 +15,7 @@ from reconciler.shell.settings import Settings
 def validate_command(settings: Settings, *, paths: Sequence[str], fmt: str, strict: bool) -> int:
     """Exit 0 when valid (warnings allowed unless ``strict``), else 3."""
     # validate never builds the desired state: ~1.2 s saved at 100,000 users
-    result = load(paths, find_config(settings.config), build=False)
+    result = load(paths, find_config(settings.config), build=False, cache=settings.cache)
     sys.stdout.write(render_issues(result.issues, result.stats, fmt))
     errors, warnings = issues_mod.count(result.issues)
     return 3 if errors or (strict and warnings) else 0

@@ -1,0 +1,155 @@
+"""One desired-state file, checked and built on its own: everything validation and planning
+need from it, so that the file's document can be dropped at once. Pure.
+
+A :class:`FileResult` holds the file's own problems (YAML, schema, the rules about one user),
+the keys the cross-file rules compare (usercodes, role names, emails, with positions), every
+role reference, and — when the file has no error — its users and roles in canonical form.
+The cross-file rules (:mod:`reconciler.core.rules`) then run over the results of all files in
+file order, without their documents. Because a result depends on the file's text alone, it
+can be cached by content (``reconciler.shell.cache``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from reconciler.core.desired import role_spec, user_spec
+from reconciler.core.issues import Issue, has_errors
+from reconciler.core.keypaths import Path, format_path
+from reconciler.core.model import DesiredState, RoleSpec, SourcePos, UserSpec
+from reconciler.core.rules import RoleRef, user_rules
+from reconciler.core.schema_check import SchemaChecker
+from reconciler.core.yamldoc import ParsedFile
+from reconciler.core.yamlpos import PosDict, PosList
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyEntry:
+    """A value the cross-file rules compare: a usercode, a role name or an email."""
+
+    kind: str  # "usercode", "role" or "email"
+    value: str  # as written
+    pos: SourcePos
+    key_path: str
+    owner: str | None = None  # an email's user, as written
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileResult:
+    file: str
+    issues: tuple[Issue, ...] = ()
+    keys: tuple[KeyEntry, ...] = ()
+    role_refs: tuple[RoleRef, ...] = ()  # every role reference of every user
+    role_names: tuple[str, ...] = ()  # the roles this file declares
+    users: tuple[UserSpec, ...] = ()  # built only when the file has no error
+    roles: tuple[RoleSpec, ...] = ()
+    user_entries: int = 0  # entries of users:, valid or not (for the summary)
+    role_entries: int = 0
+    built: bool = True  # users and roles were built (analyse(build=False) skips it)
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.issues)
+
+
+def analyse(parsed: ParsedFile, checker: SchemaChecker, *, build: bool = True) -> FileResult:
+    """Everything about one parsed file (see the module docstring); ``build=False`` skips
+    building its users and roles (``pisync validate`` needs only the problems)."""
+    data = parsed.data
+    if data is None:
+        return FileResult(file=parsed.file, issues=parsed.issues)
+    issues = [*parsed.issues, *checker.check(data)]
+    keys: list[KeyEntry] = []
+    refs: list[RoleRef] = []
+    users = list(_entries(data, "users"))
+    roles = list(_entries(data, "roles"))
+    for user, path, _, _ in users:
+        issues.extend(user_rules(user, path))
+        keys.extend(_user_keys(user, path))
+        refs.extend(_role_refs(user, path))
+    for role, path, _, _ in roles:
+        name = role.get("name")
+        if isinstance(name, str):
+            keys.append(
+                KeyEntry(
+                    kind="role",
+                    value=name,
+                    pos=role.key_at("name"),
+                    key_path=format_path((*path, "name")),
+                )
+            )
+    ok = not has_errors(issues) and build
+    return FileResult(
+        file=parsed.file,
+        issues=tuple(issues),
+        keys=tuple(keys),
+        role_refs=tuple(refs),
+        role_names=tuple(k.value for k in keys if k.kind == "role"),
+        users=tuple(user_spec(e, seq, i) for e, _, seq, i in users) if ok else (),
+        roles=tuple(role_spec(e, seq, i) for e, _, seq, i in roles) if ok else (),
+        user_entries=_count(data, "users"),
+        role_entries=_count(data, "roles"),
+        built=build,
+    )
+
+
+def desired_state(results: Iterable[FileResult]) -> DesiredState:
+    """The users and roles of the results (in any order; the result is sorted)."""
+    users = sorted((u for r in results for u in r.users), key=lambda u: u.usercode)
+    roles = sorted((x for r in results for x in r.roles), key=lambda x: (x.name.casefold(), x.name))
+    return DesiredState(users=tuple(users), roles=tuple(roles))
+
+
+def undeclared_refs(results: Sequence[FileResult]) -> list[RoleRef]:
+    """References to roles no file declares, in file order (to check against live roles)."""
+    declared = {name.casefold() for r in results for name in r.role_names}
+    ordered = sorted(results, key=lambda r: r.file)
+    return [ref for r in ordered for ref in r.role_refs if ref.role.casefold() not in declared]
+
+
+def _entries(data: PosDict, key: str) -> Iterator[tuple[PosDict, Path, PosList, int]]:
+    seq = data.get(key)
+    if isinstance(seq, PosList):
+        for i, item in enumerate(seq):
+            if isinstance(item, PosDict):
+                yield item, (key, i), seq, i
+
+
+def _count(data: PosDict, key: str) -> int:
+    seq = data.get(key)
+    return len(seq) if isinstance(seq, list) else 0
+
+
+def _user_keys(user: PosDict, path: Path) -> Iterator[KeyEntry]:
+    code = user.get("usercode")
+    if isinstance(code, str):
+        yield KeyEntry(
+            kind="usercode",
+            value=code,
+            pos=user.key_at("usercode"),
+            key_path=format_path((*path, "usercode")),
+        )
+    email = user.get("email")
+    if isinstance(email, str):
+        yield KeyEntry(
+            kind="email",
+            value=email,
+            pos=user.key_at("email"),
+            key_path=format_path((*path, "email")),
+            owner=code if isinstance(code, str) else None,
+        )
+
+
+def _role_refs(user: PosDict, path: Path) -> Iterator[RoleRef]:
+    roles, code = user.get("roles"), user.get("usercode")
+    if not isinstance(roles, PosList) or not isinstance(code, str):
+        return
+    for i, name in enumerate(roles):
+        if isinstance(name, str):
+            yield RoleRef(
+                role=name,
+                usercode=code.upper(),
+                pos=roles.item_at(i),
+                key_path=format_path((*path, "roles", i)),
+            )

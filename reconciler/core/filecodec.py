@@ -1,0 +1,160 @@
+"""A :class:`~reconciler.core.analysis.FileResult` as plain JSON values, and back. Pure.
+
+For the validation cache: what is read back must equal what was analysed, exactly (a test
+round-trips real results). Positions are stored as ``[line, col]`` in the result's own file.
+Only data goes in and out: nothing read back is ever executed or imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.core.analysis import FileResult, KeyEntry
+from reconciler.core.issues import Issue
+from reconciler.core.model import SET_FIELDS, Restriction, RoleSpec, SourcePos, UserSpec, Variable
+from reconciler.core.rules import RoleRef
+from reconciler.core.yamlpos import SHIFT, PosMap
+
+FORMAT = 1
+
+Json = Any
+
+
+def encode(result: FileResult) -> dict[str, Json]:
+    return {
+        "format": FORMAT,
+        "file": result.file,
+        "issues": [_issue(i) for i in result.issues],
+        "keys": [[k.kind, k.value, *_pos(k.pos), k.key_path, k.owner] for k in result.keys],
+        "role_refs": [[r.role, r.usercode, *_pos(r.pos), r.key_path] for r in result.role_refs],
+        "role_names": list(result.role_names),
+        "users": [_user(u) for u in result.users],
+        "roles": [_role(r) for r in result.roles],
+        "entries": [result.user_entries, result.role_entries],
+        "built": result.built,
+    }
+
+
+def decode(data: Mapping[str, Json]) -> FileResult:
+    """The result ``encode`` gave; ``ValueError``/``KeyError``/``TypeError`` for anything else."""
+    if data.get("format") != FORMAT:
+        raise ValueError("not a FileResult of this format")
+    file = str(data["file"])
+
+    def at(line: Json, col: Json) -> SourcePos | None:
+        return None if line is None else SourcePos(file=file, line=int(line), col=int(col))
+
+    def required(line: Json, col: Json) -> SourcePos:
+        pos = at(line, col)
+        if pos is None:
+            raise ValueError("a position is missing")
+        return pos
+
+    users_n, roles_n = data["entries"]
+    return FileResult(
+        file=file,
+        issues=tuple(
+            Issue(
+                severity=i["severity"],
+                pos=at(i["line"], i["col"]),
+                message=str(i["message"]),
+                key_path=str(i["key_path"]),
+            )
+            for i in data["issues"]
+        ),
+        keys=tuple(
+            KeyEntry(kind=k, value=v, pos=required(line, col), key_path=p, owner=o)
+            for k, v, line, col, p, o in data["keys"]
+        ),
+        role_refs=tuple(
+            RoleRef(role=r, usercode=u, pos=at(line, col), key_path=p)
+            for r, u, line, col, p in data["role_refs"]
+        ),
+        role_names=tuple(str(n) for n in data["role_names"]),
+        users=tuple(_user_back(u, file) for u in data["users"]),
+        roles=tuple(_role_back(r, file) for r in data["roles"]),
+        user_entries=int(users_n),
+        role_entries=int(roles_n),
+        built=bool(data["built"]),
+    )
+
+
+def _pos(pos: SourcePos | None) -> list[int | None]:
+    return [None, None] if pos is None else [pos.line, pos.col]
+
+
+def _issue(issue: Issue) -> dict[str, Json]:
+    line, col = _pos(issue.pos)
+    return {
+        "severity": issue.severity,
+        "line": line,
+        "col": col,
+        "message": issue.message,
+        "key_path": issue.key_path,
+    }
+
+
+def _packed(pos: SourcePos) -> int:
+    return (pos.line - 1) << SHIFT | (pos.col - 1)
+
+
+def _user(user: UserSpec) -> dict[str, Json]:
+    return {
+        "usercode": user.usercode,
+        "fields": {k: _field(k, v) for k, v in user.fields.items()},
+        "source": _pos(user.source),
+        "key_pos": {k: _packed(p) for k, p in user.key_pos.items()},
+        "prune": user.prune,
+        "ignore": user.ignore,
+    }
+
+
+def _user_back(data: Mapping[str, Json], file: str) -> UserSpec:
+    line, col = data["source"]
+    return UserSpec(
+        usercode=str(data["usercode"]),
+        fields={k: _field_back(k, v) for k, v in data["fields"].items()},
+        source=None if line is None else SourcePos(file=file, line=line, col=col),
+        key_pos=PosMap(file, {str(k): int(v) for k, v in data["key_pos"].items()}),
+        prune=bool(data["prune"]),
+        ignore=bool(data["ignore"]),
+    )
+
+
+def _field(name: str, value: Json) -> Json:
+    if name == "variables":
+        return [[v.name, v.value, v.env, v.secure] for v in value]
+    if name == "restrictions":
+        return [[r.connection, r.column, list(r.values)] for r in value]
+    if name in SET_FIELDS:
+        return list(value)
+    return value
+
+
+def _field_back(name: str, value: Json) -> Json:
+    if name == "variables":
+        return tuple(Variable(name=n, value=v, env=e, secure=bool(s)) for n, v, e, s in value)
+    if name == "restrictions":
+        return tuple(Restriction(connection=c, column=k, values=tuple(vs)) for c, k, vs in value)
+    if name in SET_FIELDS:
+        return tuple(value)
+    return value
+
+
+def _role(role: RoleSpec) -> dict[str, Json]:
+    return {
+        "name": role.name,
+        "fields": {k: list(v) if isinstance(v, tuple) else v for k, v in role.fields.items()},
+        "source": _pos(role.source),
+    }
+
+
+def _role_back(data: Mapping[str, Json], file: str) -> RoleSpec:
+    line, col = data["source"]
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(data["fields"]).items()}
+    return RoleSpec(
+        name=str(data["name"]),
+        fields=fields,
+        source=None if line is None else SourcePos(file=file, line=line, col=col),
+    )
