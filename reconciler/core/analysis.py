@@ -26,13 +26,37 @@ from reconciler.core.yamlpos import PosDict, PosList
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KeyEntry:
-    """A value the cross-file rules compare: a usercode, a role name or an email."""
+    """A value the cross-file rules compare: a usercode, a role name or an email.
+
+    Its place is kept as numbers (``pos`` builds the SourcePos when a message needs it):
+    there are two of these per user, and nearly none is ever reported.
+    """
 
     kind: str  # "usercode", "role" or "email"
     value: str  # as written
-    pos: SourcePos
+    file: str
+    line: int
+    col: int
     key_path: str
     owner: str | None = None  # an email's user, as written
+
+    @property
+    def pos(self) -> SourcePos:
+        return SourcePos(file=self.file, line=self.line, col=self.col)
+
+    @classmethod
+    def at(
+        cls, pos: SourcePos, *, kind: str, value: str, key_path: str, owner: str | None = None
+    ) -> KeyEntry:
+        return cls(
+            kind=kind,
+            value=value,
+            file=pos.file,
+            line=pos.line,
+            col=pos.col,
+            key_path=key_path,
+            owner=owner,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,10 +96,10 @@ def analyse(parsed: ParsedFile, checker: SchemaChecker, *, build: bool = True) -
         name = role.get("name")
         if isinstance(name, str):
             keys.append(
-                KeyEntry(
+                KeyEntry.at(
+                    role.key_at("name"),
                     kind="role",
                     value=name,
-                    pos=role.key_at("name"),
                     key_path=format_path((*path, "name")),
                 )
             )
@@ -124,18 +148,18 @@ def _count(data: PosDict, key: str) -> int:
 def _user_keys(user: PosDict, path: Path) -> Iterator[KeyEntry]:
     code = user.get("usercode")
     if isinstance(code, str):
-        yield KeyEntry(
+        yield KeyEntry.at(
+            user.key_at("usercode"),
             kind="usercode",
             value=code,
-            pos=user.key_at("usercode"),
             key_path=format_path((*path, "usercode")),
         )
     email = user.get("email")
     if isinstance(email, str):
-        yield KeyEntry(
+        yield KeyEntry.at(
+            user.key_at("email"),
             kind="email",
             value=email,
-            pos=user.key_at("email"),
             key_path=format_path((*path, "email")),
             owner=code if isinstance(code, str) else None,
         )

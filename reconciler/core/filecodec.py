@@ -26,7 +26,7 @@ def encode(result: FileResult) -> dict[str, Json]:
         "format": FORMAT,
         "file": result.file,
         "issues": [_issue(i) for i in result.issues],
-        "keys": [[k.kind, k.value, *_pos(k.pos), k.key_path, k.owner] for k in result.keys],
+        "keys": [[k.kind, k.value, k.line, k.col, k.key_path, k.owner] for k in result.keys],
         "role_refs": [[r.role, r.usercode, *_pos(r.pos), r.key_path] for r in result.role_refs],
         "role_names": list(result.role_names),
         "users": [_user(u) for u in result.users],
@@ -36,20 +36,18 @@ def encode(result: FileResult) -> dict[str, Json]:
     }
 
 
-def decode(data: Mapping[str, Json]) -> FileResult:
-    """The result ``encode`` gave; ``ValueError``/``KeyError``/``TypeError`` for anything else."""
+def decode(data: Mapping[str, Json], *, full: bool = True) -> FileResult:
+    """The result ``encode`` gave; ``ValueError``/``KeyError``/``TypeError`` for anything else.
+
+    ``full=False`` leaves out what only a plan needs (users, roles, role references) and marks
+    the result not built: ``pisync validate`` reads only the problems and the keys.
+    """
     if data.get("format") != FORMAT:
         raise ValueError("not a FileResult of this format")
     file = str(data["file"])
 
     def at(line: Json, col: Json) -> SourcePos | None:
         return None if line is None else SourcePos(file=file, line=int(line), col=int(col))
-
-    def required(line: Json, col: Json) -> SourcePos:
-        pos = at(line, col)
-        if pos is None:
-            raise ValueError("a position is missing")
-        return pos
 
     users_n, roles_n = data["entries"]
     return FileResult(
@@ -64,19 +62,19 @@ def decode(data: Mapping[str, Json]) -> FileResult:
             for i in data["issues"]
         ),
         keys=tuple(
-            KeyEntry(kind=k, value=v, pos=required(line, col), key_path=p, owner=o)
+            KeyEntry(kind=k, value=v, file=file, line=int(line), col=int(col), key_path=p, owner=o)
             for k, v, line, col, p, o in data["keys"]
         ),
         role_refs=tuple(
             RoleRef(role=r, usercode=u, pos=at(line, col), key_path=p)
-            for r, u, line, col, p in data["role_refs"]
+            for r, u, line, col, p in (data["role_refs"] if full else ())
         ),
         role_names=tuple(str(n) for n in data["role_names"]),
-        users=tuple(_user_back(u, file) for u in data["users"]),
-        roles=tuple(_role_back(r, file) for r in data["roles"]),
+        users=tuple(_user_back(u, file) for u in (data["users"] if full else ())),
+        roles=tuple(_role_back(r, file) for r in (data["roles"] if full else ())),
         user_entries=int(users_n),
         role_entries=int(roles_n),
-        built=bool(data["built"]),
+        built=bool(data["built"]) and full,
     )
 
 

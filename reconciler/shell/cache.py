@@ -65,7 +65,8 @@ class FileCache:
         """The cached result, or None (``built``: only one with its users and roles)."""
         self._used.add(key)
         try:
-            result = decode(orjson.loads((self.folder / f"{key}.json").read_bytes()))
+            data = orjson.loads((self.folder / f"{key}.json").read_bytes())
+            result = decode(data, full=built)
         except (OSError, ValueError, KeyError, TypeError):
             result = None
         if result is None or (built and not result.built):
