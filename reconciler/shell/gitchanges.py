@@ -5,6 +5,9 @@ were removed since then — known exactly from the two trees, not guessed.
 - *removed*: usercodes declared at REF in a file that changed or was deleted since, and
   declared in none of the changed files now. A user in a file that did not change is in both
   trees, so no other file needs to be read;
+- *unchanged*: users and roles of the changed files whose entries are exactly as they were at
+  REF (the rest of the file changed, or they only moved to another file): a pull request's
+  plan leaves them out, so a change to 10 users of a 500-user file reads 10 users;
 - a changed ``pisync.yaml`` changes how everything is planned: the caller plans everything.
 """
 
@@ -12,10 +15,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from reconciler.core.yamldoc import parse_yaml
 from reconciler.errors import UsageError
@@ -29,6 +33,8 @@ class Changes:
     changed: tuple[Path, ...]  # current source files that changed (absolute)
     removed: frozenset[str]  # upper-case usercodes removed since ref
     config_changed: bool
+    unchanged_users: frozenset[str] = frozenset()  # upper case, entries as they were at ref
+    unchanged_roles: frozenset[str] = frozenset()  # casefolded names, likewise
 
 
 def changes_since(
@@ -78,13 +84,15 @@ def changes_since(
     untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z", what=ref)
     new += [p for p in untracked.split("\0") if p]
     changed = sorted({root / p for p in new if is_source(p) and (root / p).is_file()})
-    gone = _usercodes_at(root, ref, [p for p in old if is_source(p)])
-    now = _usercodes_in(root / p for p in new if is_source(p) and (root / p).is_file())
+    then = _entries(_at_ref(root, ref, [p for p in old if is_source(p)]))
+    now = _entries((p.as_posix(), p.read_bytes()) for p in changed)
     return Changes(
         ref=ref,
         changed=tuple(changed),
-        removed=frozenset(gone - now),
+        removed=frozenset(then.users.keys() - now.users.keys()),
         config_changed=config is not None and config in touched,
+        unchanged_users=frozenset(k for k, v in now.users.items() if then.users.get(k) == v),
+        unchanged_roles=frozenset(k for k, v in now.roles.items() if then.roles.get(k) == v),
     )
 
 
@@ -120,8 +128,7 @@ def _git(cwd: Path, *args: str, what: str) -> str:
     return proc.stdout
 
 
-def _usercodes_at(root: Path, ref: str, paths: Iterable[str]) -> set[str]:
-    codes: set[str] = set()
+def _at_ref(root: Path, ref: str, paths: Iterable[str]) -> Iterator[tuple[str, bytes]]:
     for path in paths:
         try:
             data = subprocess.run(  # noqa: S603
@@ -132,28 +139,31 @@ def _usercodes_at(root: Path, ref: str, paths: Iterable[str]) -> set[str]:
             ).stdout
         except subprocess.CalledProcessError:
             continue  # not a file at REF (it was added since)
-        codes |= _usercodes(data, path)
-    return codes
+        yield path, data
 
 
-def _usercodes_in(paths: Iterable[Path]) -> set[str]:
-    codes: set[str] = set()
-    for path in paths:
-        codes |= _usercodes(path.read_bytes(), path.as_posix())
-    return codes
+@dataclass(slots=True)
+class _Entries:
+    users: dict[str, Any]  # upper-case usercode -> the entry as written
+    roles: dict[str, Any]  # casefolded name -> the entry as written
 
 
-def _usercodes(data: bytes, name: str) -> set[str]:
-    """The usercodes a file declares (leniently: a file that does not parse declares none)."""
-    parsed = parse_yaml(data, name)
-    users = parsed.data.get("users") if parsed.data is not None else None
-    if not isinstance(users, list):
-        return set()
-    return {
-        u["usercode"].upper()
-        for u in users
-        if isinstance(u, dict) and isinstance(u.get("usercode"), str)
-    }
+def _entries(files: Iterable[tuple[str, bytes]]) -> _Entries:
+    """The user and role entries of files (leniently: a file that does not parse has none)."""
+    found = _Entries(users={}, roles={})
+    for name, data in files:
+        parsed = parse_yaml(data, name)
+        doc = parsed.data if parsed.data is not None else {}
+        for key, index, fold in (
+            ("users", found.users, str.upper),
+            ("roles", found.roles, str.casefold),
+        ):
+            seq = doc.get(key)
+            for entry in seq if isinstance(seq, list) else ():
+                ident = entry.get("usercode" if key == "users" else "name")
+                if isinstance(entry, dict) and isinstance(ident, str):
+                    index[fold(ident)] = entry
+    return found
 
 
 @cache

@@ -97,8 +97,9 @@ def test_added_changed_removed_and_renamed_files(repo: Path, emu: Any) -> None:
     looked_up = sorted(
         e["query"].removeprefix("usercode=") for e in log if e["path"].endswith("/syncPayload")
     )
-    # the users of the changed files and the removed one; never OTHER1/OTHER2 or the list
-    assert looked_up == ["A1", "A2", "B1", "B2", "C1", "D1"]
+    # only the users the change changed (A1), added (C1) and removed (B1): not A2 (its entry is
+    # as it was), not B2 or D1 (moved, unchanged), never OTHER1/OTHER2, never the list
+    assert looked_up == ["A1", "B1", "C1"]
     assert [e["query"] for e in log if e["path"].endswith("/users")] == ["page=1&pageSize=1"]
 
 

@@ -102,7 +102,22 @@ def load_for(options: PlanOptions, settings: Settings) -> Loaded:
         )
         return replace(loaded, notes=(*loaded.notes, note))
     loaded = load_desired((), settings, exactly=changes.changed)
-    return replace(loaded, changed_since=changes.ref, removed=changes.removed)
+    # only what the change changed: entries exactly as they were at REF are left out
+    desired = replace(
+        loaded.desired,
+        users=tuple(u for u in loaded.desired.users if u.usercode not in changes.unchanged_users),
+        roles=tuple(
+            r for r in loaded.desired.roles if r.name.casefold() not in changes.unchanged_roles
+        ),
+    )
+    refs = tuple(r for r in loaded.undeclared_roles if r.usercode not in changes.unchanged_users)
+    return replace(
+        loaded,
+        desired=desired,
+        undeclared_roles=refs,
+        changed_since=changes.ref,
+        removed=changes.removed,
+    )
 
 
 def scope_of(loaded: Loaded, options: PlanOptions) -> Scope:
