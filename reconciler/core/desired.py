@@ -26,8 +26,11 @@ from typing import Any
 
 from reconciler.core.config import Config
 from reconciler.core.model import (
+    GRANT_KEYS,
+    NO_GRANT,
     USER_FIELDS,
     DesiredState,
+    Grant,
     Restriction,
     RoleSpec,
     UserSpec,
@@ -106,7 +109,15 @@ def user_spec(entry: PosDict, seq: PosList, index: int) -> UserSpec:
         key_pos=_key_positions(entry),
         prune=controls.get("prune", True) is not False,
         ignore=controls.get("ignore", False) is True,
+        meta=grant_of(controls),
     )
+
+
+def grant_of(controls: Mapping[str, Any]) -> Grant:
+    """The grant metadata of a schema-valid ``pisync:`` mapping (:data:`NO_GRANT` for none)."""
+    if not controls or not any(k in controls for k in GRANT_KEYS):
+        return NO_GRANT
+    return Grant.from_dict(controls)
 
 
 def _key_positions(entry: PosDict) -> FieldPositions:

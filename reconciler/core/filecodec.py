@@ -12,11 +12,21 @@ from typing import Any
 
 from reconciler.core.analysis import FileResult, KeyEntry
 from reconciler.core.issues import Issue
-from reconciler.core.model import SET_FIELDS, Restriction, RoleSpec, SourcePos, UserSpec, Variable
+from reconciler.core.model import (
+    GRANT_KEYS,
+    NO_GRANT,
+    SET_FIELDS,
+    Grant,
+    Restriction,
+    RoleSpec,
+    SourcePos,
+    UserSpec,
+    Variable,
+)
 from reconciler.core.rules import RoleRef
 from reconciler.core.yamlpos import SHIFT, PosMap
 
-FORMAT = 1
+FORMAT = 2  # 2: users carry their grant metadata (meta)
 
 Json = Any
 
@@ -105,6 +115,7 @@ def _user(user: UserSpec) -> dict[str, Json]:
         "key_pos": {k: _packed(p) for k, p in user.key_pos.items()},
         "prune": user.prune,
         "ignore": user.ignore,
+        "meta": [user.meta.get(k) for k in GRANT_KEYS] if user.meta else None,
     }
 
 
@@ -117,7 +128,14 @@ def _user_back(data: Mapping[str, Json], file: str) -> UserSpec:
         key_pos=PosMap(file, {str(k): int(v) for k, v in data["key_pos"].items()}),
         prune=bool(data["prune"]),
         ignore=bool(data["ignore"]),
+        meta=_grant_back(data["meta"]),
     )
+
+
+def _grant_back(values: Json) -> Grant:
+    if values is None:
+        return NO_GRANT
+    return Grant.from_dict(dict(zip(GRANT_KEYS, values, strict=True)))
 
 
 def _field(name: str, value: Json) -> Json:

@@ -90,9 +90,46 @@ class Restriction:
     values: tuple[str, ...]
 
 
+#: The grant metadata keys of a user's ``pisync:`` key, in display order.
+GRANT_KEYS: tuple[str, ...] = ("reason", "ticket", "owner", "review_by")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Grant:
+    """Why a user has its access: the metadata of its ``pisync:`` key (SPEC §2.1).
+
+    Never sent to the server and never diffed; plans show it beside the user's access change
+    and access reviews beside the user. ``review_by`` is an ISO date.
+    """
+
+    reason: str | None = None
+    ticket: str | None = None
+    owner: str | None = None
+    review_by: str | None = None
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, k) is not None for k in GRANT_KEYS)
+
+    def get(self, key: str) -> str | None:
+        """The value of the metadata key ``key`` (one of :data:`GRANT_KEYS`)."""
+        value: str | None = getattr(self, key)
+        return value
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {k: getattr(self, k) for k in GRANT_KEYS}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Grant:
+        return cls(**{k: None if data.get(k) is None else str(data[k]) for k in GRANT_KEYS})
+
+
+#: The grant of a user whose entry records none (shared: most users have none).
+NO_GRANT = Grant()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserSpec:
-    """One declared user: its managed fields and where it was declared."""
+    """One declared user: its managed fields, why it has them, and where it was declared."""
 
     usercode: str  # upper case
     fields: UserRecord
@@ -101,6 +138,7 @@ class UserSpec:
     key_pos: Mapping[str, SourcePos] = field(default_factory=dict)
     prune: bool = True
     ignore: bool = False
+    meta: Grant = NO_GRANT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

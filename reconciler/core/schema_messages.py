@@ -37,6 +37,8 @@ _SHAPE = {
     "usercode": "1 to 64 of A-Z a-z 0-9 . _ @ -",
     "parent": "a usercode: 1 to 64 of A-Z a-z 0-9 . _ @ -",
     "expires": "a date YYYY-MM-DD, or null for never",
+    "review_by": "a date YYYY-MM-DD",
+    "owner": "a usercode or an email address",
     "email": "an email address like name@example.com",
     "url": "a URL that starts with https:// or http://",
     "env": "an environment variable name: letters, digits and _, not starting with a digit",

@@ -18,8 +18,11 @@ from reconciler.core.desired import (
     config_from_document,
 )
 from reconciler.core.model import (
+    GRANT_KEYS,
+    NO_GRANT,
     USER_FIELDS,
     DesiredState,
+    Grant,
     Restriction,
     RoleSpec,
     SourcePos,
@@ -62,7 +65,7 @@ users:
       - {connection: Sales DB, column: Region, values: [North, East, North]}
       - {connection: A, column: B, values: [c]}
       - {connection: A, column: B, values: [c]}
-    pisync: {prune: false}
+    pisync: {prune: false, reason: Month-end, ticket: SEC-123, owner: ashah, review_by: 2027-03-31}
   - usercode: Able
     pisync: {ignore: true}
 """
@@ -118,6 +121,11 @@ def test_users_in_canonical_form() -> None:
     assert jsmith.source == at(8, 5)
     assert jsmith.prune is False
     assert jsmith.ignore is False
+    assert jsmith.meta == Grant(
+        reason="Month-end", ticket="SEC-123", owner="ashah", review_by="2027-03-31"
+    )
+    assert able.meta is NO_GRANT  # no metadata written: the one shared empty grant
+    assert not able.meta
 
 
 def test_key_positions_of_each_written_field() -> None:
@@ -245,7 +253,16 @@ USERS = st.fixed_dictionaries(
             ),
             max_size=3,
         ),
-        "pisync": st.fixed_dictionaries({}, optional={"prune": st.booleans()}),
+        "pisync": st.fixed_dictionaries(
+            {},
+            optional={
+                "prune": st.booleans(),
+                "reason": NAMES,
+                "ticket": st.from_regex(r"\A[A-Z]{2,4}-[0-9]{1,4}\Z"),
+                "owner": st.from_regex(r"\A[a-z]{1,8}(@example\.com)?\Z"),
+                "review_by": st.dates().map(lambda d: d.isoformat()),
+            },
+        ),
     },
 )
 
@@ -264,3 +281,6 @@ def test_any_valid_document_builds(users: list[dict[str, Any]]) -> None:
     for spec in state.users:
         assert set(spec.key_pos) == set(spec.fields)
         assert list(spec.fields) == [f for f in USER_FIELDS if f in spec.fields]
+    written = {u["usercode"].upper(): u.get("pisync", {}) for u in users}
+    for spec in state.users:
+        assert spec.meta.to_dict() == {k: written[spec.usercode].get(k) for k in GRANT_KEYS}

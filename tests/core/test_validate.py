@@ -350,6 +350,54 @@ SCHEMA_CASES: list[tuple[str, str, int, int, str, str]] = [
         "text: write true or false)",
         "users[0].pisync.prune",
     ),
+    (
+        "grant ticket must be text",
+        one_user("    pisync: {ticket: 123}\n"),
+        3,
+        14,
+        "ticket must be text, found the number 123 (quote it to make it text)",
+        "users[0].pisync.ticket",
+    ),
+    (
+        "grant reason must not be empty",
+        one_user('    pisync: {reason: ""}\n'),
+        3,
+        14,
+        "reason must not be empty",
+        "users[0].pisync.reason",
+    ),
+    (
+        "grant owner is a usercode or an email",
+        one_user("    pisync: {owner: Anika Shah}\n"),
+        3,
+        14,
+        'owner "Anika Shah" is not valid: it must be a usercode or an email address',
+        "users[0].pisync.owner",
+    ),
+    (
+        "grant review_by is a date",
+        one_user("    pisync: {review_by: 31/03/2027}\n"),
+        3,
+        14,
+        'review_by "31/03/2027" is not valid: it must be a date YYYY-MM-DD',
+        "users[0].pisync.review_by",
+    ),
+    (
+        "grant review_by is a real date",
+        one_user("    pisync: {review_by: 2027-02-30}\n"),
+        3,
+        14,
+        'review_by "2027-02-30" is not a real date: write YYYY-MM-DD',
+        "users[0].pisync.review_by",
+    ),
+    (
+        "unknown pisync key",
+        one_user("    pisync: {reasn: x}\n"),
+        3,
+        14,
+        'unknown key "reasn" in pisync; did you mean "reason"?',
+        "users[0].pisync.reasn",
+    ),
 ]
 
 
@@ -374,7 +422,8 @@ def test_a_valid_file_has_no_issues() -> None:
         "    categories: [Sales]\n"
         "    variables: {region: North, db: {env: DB, secure: true}, x: {value: y}}\n"
         "    restrictions: [{connection: a, column: b, values: [c]}]\n"
-        "    pisync: {prune: false, ignore: false}\n"
+        "    pisync: {prune: false, ignore: false, reason: Month-end close, ticket: SEC-1,\n"
+        "             owner: anika.shah@example.com, review_by: 2027-03-31}\n"
         "roles:\n  - name: Finance Viewer\n    description: d\n    categories: [Finance]\n"
         "    privileges: [pdf]\n"
     )

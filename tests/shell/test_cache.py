@@ -33,7 +33,7 @@ users:
     expires: 2027-01-31
     variables: {region: North, pw: {env: PW, secure: true}, plain: {value: x, secure: false}}
     restrictions: [{connection: DB, column: Region, values: [N, E]}]
-    pisync: {prune: false}
+    pisync: {prune: false, reason: Month-end, ticket: SEC-1, owner: ashah, review_by: 2027-03-31}
 """
 BAD = """\
 users:
@@ -145,3 +145,11 @@ def test_the_codec_round_trips_every_kind_of_result() -> None:
         again = decode(json.loads(json.dumps(encode(result))))
         assert again == result
         assert [u.key_pos for u in again.users] == [u.key_pos for u in result.users]
+        assert [u.meta for u in again.users] == [u.meta for u in result.users]
+    alice = analyse(parse_yaml(GOOD.encode(), "users/a.yaml"), checker).users[0]
+    assert alice.meta.to_dict() == {
+        "reason": "Month-end",
+        "ticket": "SEC-1",
+        "owner": "ashah",
+        "review_by": "2027-03-31",
+    }

@@ -157,3 +157,5 @@ def test_import_then_plan_is_empty(seed: dict[str, Any], layout: Layout, tmp_pat
     assert loaded.desired is not None
     plan = diff(loaded.desired, live, Config(), server="s", secrets=secrets_for(seed))
     assert plan.changes == ()
+    # the why of a grant is the repository's to say: import writes no grant metadata
+    assert all(not u.meta for u in loaded.desired.users)
