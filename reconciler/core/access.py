@@ -9,10 +9,10 @@ reports what is gained and lost, flagging privilege escalations.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.core.model import LiveState, RoleSpec
+from reconciler.core.model import Grant, LiveState, RoleSpec
 from reconciler.core.plan import AccessChange, Action, Change, Kind
 from reconciler.core.privileges import ESCALATING_PRIVILEGES
 
@@ -31,9 +31,14 @@ _NO_ACCESS = _Access(type=None, roles={}, categories={}, privileges=frozenset())
 
 
 def effective_access_changes(
-    changes: Sequence[Change], roles: Iterable[RoleSpec], live: LiveState
+    changes: Sequence[Change],
+    roles: Iterable[RoleSpec],
+    live: LiveState,
+    grants: Mapping[str, Grant] | None = None,
 ) -> tuple[AccessChange, ...]:
-    """One AccessChange per user whose effective access differs after the plan."""
+    """One AccessChange per user whose effective access differs after the plan, each with
+    the user's grant metadata from ``grants`` (by usercode) when its entry records any."""
+    grants = grants or {}
     del roles  # role definitions after the plan come from the changes themselves
     before_defs = _live_role_defs(live)
     after_defs = _after_role_defs(before_defs, changes)
@@ -58,7 +63,8 @@ def effective_access_changes(
         after = _access(_after_record(code, user_changes.get(code), live), after_defs, deleted)
         change = _compare(code, before, after, after_defs)
         if change is not None:
-            out.append(change)
+            grant = grants.get(code)
+            out.append(change if grant is None else replace(change, grant=grant))
     return tuple(out)
 
 

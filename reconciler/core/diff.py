@@ -113,7 +113,9 @@ def diff(
         targets=tuple(sorted(wanted)),
         partial_files=scope.files,
         changed_since=scope.changed_since,
-        access=effective_access_changes(changes, desired.roles, live),
+        access=effective_access_changes(
+            changes, desired.roles, live, {u.usercode: u.meta for u in users if u.meta}
+        ),
         expiring=expiring(
             resolved,
             live,

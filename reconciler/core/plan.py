@@ -24,7 +24,7 @@ from enum import Enum
 from typing import Any
 
 from reconciler.core.digest import fingerprint
-from reconciler.core.model import SourcePos
+from reconciler.core.model import NO_GRANT, Grant, SourcePos
 
 FORMAT_VERSION = 1
 SENSITIVE = "(sensitive)"
@@ -145,6 +145,8 @@ class AccessChange:
     escalation: bool = False
     #: categories each gained role brings, for the sentence "gains role X (categories …)"
     role_categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: why the user has this access (its entry's grant metadata), shown beside the sentence
+    grant: Grant = NO_GRANT
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -158,6 +160,7 @@ class AccessChange:
             "type_change": None if self.type_change is None else list(self.type_change),
             "escalation": self.escalation,
             "role_categories": {k: list(v) for k, v in self.role_categories.items()},
+            "grant": self.grant.to_dict() if self.grant else None,
         }
 
     @classmethod
@@ -174,6 +177,7 @@ class AccessChange:
             type_change=None if tc is None else (tc[0], tc[1]),
             escalation=bool(d.get("escalation", False)),
             role_categories={k: tuple(v) for k, v in (d.get("role_categories") or {}).items()},
+            grant=Grant.from_dict(d["grant"]) if d.get("grant") else NO_GRANT,
         )
 
 

@@ -21,6 +21,7 @@ Text (SPEC §4.1)::
 
     Effective access changes:
         JSMITH gains role "Finance Viewer" (categories Budgets, Finance); loses category Sales
+          why: "Month-end close"; ticket SEC-123; owner ashah; review by 2027-03-31
         OLDUSER is disabled, losing all access; loses privilege pdf
 
     Plan: 1 to create, 1 to update, 1 to disable, 0 to delete.
@@ -43,13 +44,14 @@ Format decisions:
   A sensitive field never shows a value: ``(sensitive)`` when added, removed or created,
   ``(sensitive value changed)`` when changed. Field names are padded to align within one
   object. Disables and deletes are one line: ``- user OLDUSER  (disable)``.
-- **Sections** sit between the changes and the summary line, each only when non-empty, in
-  this order: effective access (escalations first, marked ``!`` and
-  ``(privilege escalation)``), expiring access (expired-but-enabled marked ``!``), then
-  ``Warning:`` lines. The summary line ``Plan: …`` stays the last line, as in Terraform, so a
-  reader or a script finds the totals in one place. A partial plan (``--target``) says so
-  in a ``Note:`` line right under the header, before anything else can be misread as the
-  whole picture.
+- **Sections** sit between the changes and the summary line, each only when non-empty, in this
+  order: effective access (escalations first, marked ``!`` and ``(privilege escalation)``; under
+  a user's sentence, ``why:`` and its grant metadata — the reason, ticket, owner and review date
+  of its entry's ``pisync:`` key — or, for an escalation without any, ``why: not recorded``),
+  expiring access (expired-but-enabled marked ``!``), then ``Warning:`` lines. The summary line
+  ``Plan: …`` stays the last line, as in Terraform, so a reader or a script finds the totals in
+  one place. A partial plan (``--target``) says so in a ``Note:`` line right under the header,
+  before anything else can be misread as the whole picture.
 - **Empty plan**: exactly ``No changes. Panintelligence matches the desired state.``; if
   there is a partial-plan note, an expiry or a warning, those come first and the message
   stays the last line.
@@ -77,6 +79,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from reconciler.core.model import Grant
 from reconciler.core.plan import (
     AccessChange,
     Action,
@@ -332,6 +335,27 @@ def _access_sentence(change: AccessChange, action: Action | None, n: _Names) -> 
     return f"{n.user(change.usercode)} {'; '.join(parts) or 'has unchanged access'}"
 
 
+def _grant_parts(grant: Grant, n: _Names, reason: Callable[[str], str]) -> list[str]:
+    """``["<reason>", "ticket SEC-1", "owner ashah", "review by 2027-03-31"]`` (what is set)."""
+    parts = [] if grant.reason is None else [reason(grant.reason)]
+    for label, value in (
+        ("ticket", grant.ticket),
+        ("owner", grant.owner),
+        ("review by", grant.review_by),
+    ):
+        if value is not None:
+            parts.append(f"{label} {n.item(value)}")
+    return parts
+
+
+def _why(change: AccessChange, n: _Names, reason: Callable[[str], str]) -> str | None:
+    """The why of a user's access change: its grant metadata; for an escalation without any,
+    ``not recorded`` (a reviewer should ask); otherwise None (nothing to show)."""
+    if change.grant:
+        return "; ".join(_grant_parts(change.grant, n, reason))
+    return "not recorded" if change.escalation else None
+
+
 def _access_order(plan: Plan) -> list[AccessChange]:
     """Escalations first (reviewers look there), otherwise the plan's order."""
     return sorted(plan.access, key=lambda a: not a.escalation)
@@ -446,6 +470,9 @@ def _text_sections(plan: Plan) -> list[Line]:
                 lines.append(_marked(sentence, ("  (privilege escalation)", "warning")))
             else:
                 lines.append((("    ", None), (sentence, None)))
+            why = _why(a, _TEXT_NAMES, _quote)
+            if why is not None:
+                lines.append(((_FIELD_INDENT + "why: ", None), (why, None)))
         lines.append(())
     if plan.expiring:
         lines.append((("Expiring access:", "heading"),))
@@ -582,9 +609,11 @@ def _md_sections(plan: Plan, limit: int) -> str:
 
 def _md_access_item(change: AccessChange, action: Action | None) -> str:
     sentence = _access_sentence(change, action, _MD_NAMES)
+    why = _why(change, _MD_NAMES, _md_text)
+    below = "" if why is None else f"  - Why: {why}\n"
     if change.escalation:
-        return f"- ⚠️ **Privilege escalation:** {sentence}\n"
-    return f"- {sentence}\n"
+        return f"- ⚠️ **Privilege escalation:** {sentence}\n{below}"
+    return f"- {sentence}\n{below}"
 
 
 def _md_expiry_item(expiry: Expiry) -> str:

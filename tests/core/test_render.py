@@ -24,6 +24,7 @@ from reconciler.core.guards import Account
 from reconciler.core.model import (
     Category,
     DesiredState,
+    Grant,
     LiveRole,
     LiveState,
     LiveUser,
@@ -433,6 +434,35 @@ def partial_files() -> Plan:
     return diff(desired, live, Config(users_prune=UserPrune.DISABLE), server=URL, scope=scope)
 
 
+def grants() -> Plan:
+    """The why beside the what: each changed user's grant metadata under its access sentence;
+    an escalation without any says so; hostile text in a reason cannot break a format."""
+    live = live_state(
+        [luser("PAYER", roles=("Viewers",)), luser("QUIET", categories=("Sales",))],
+        roles=[lrole("Viewers", categories=("Reports",)), lrole("Payments", privileges=("pdf",))],
+    )
+    desired = DesiredState(
+        users=(
+            dataclasses.replace(
+                spec("PAYER", roles=("Viewers", "Payments"), privileges=("editUsers",)),
+                meta=Grant(
+                    reason="Approves supplier payments; covers <b>month-end</b> | `close`",
+                    ticket="SEC-123",
+                    owner="ashah",
+                    review_by="2026-06-30",
+                ),
+            ),
+            dataclasses.replace(
+                spec("NEWHIRE", forenames="New", surname="Hire", categories=("Sales",)),
+                meta=Grant(ticket="HR-7"),
+            ),
+            spec("ROOT", forenames="Root", surname="User", type="administrator"),
+            spec("QUIET", categories=()),
+        ),
+    )
+    return diff(desired, live, Config(), server=URL)
+
+
 SCENARIOS: dict[str, Callable[[], Plan]] = {
     "spec_example": spec_example,
     "empty": empty,
@@ -447,6 +477,7 @@ SCENARIOS: dict[str, Callable[[], Plan]] = {
     "guarded": guarded,
     "forced": forced,
     "partial_files": partial_files,
+    "grants": grants,
 }
 
 
@@ -769,12 +800,46 @@ def test_escalations_are_listed_first() -> None:
         AccessChange(usercode="ZZZ", gained_privileges=("editUsers",), escalation=True),
     )
     lines = render_text(Plan(server=URL, access=access)).splitlines()
-    assert lines[:4] == [
+    assert lines[:5] == [
         "Effective access changes:",
         "  ! ZZZ gains privilege editUsers  (privilege escalation)",
+        "      why: not recorded",
         "    AAA gains category X",
         "",
     ]
+
+
+def test_the_why_is_under_each_users_access_sentence() -> None:
+    grant = Grant(reason="Month-end close", ticket="SEC-1", owner="ashah", review_by="2027-03-31")
+    access = (
+        AccessChange(usercode="AAA", gained_categories=("X",), grant=grant),
+        AccessChange(usercode="BBB", gained_categories=("Y",), grant=Grant(owner="ashah")),
+        AccessChange(usercode="CCC", lost_categories=("Z",)),
+    )
+    plan = Plan(server=URL, access=access)
+    assert render_text(plan).splitlines()[:6] == [
+        "Effective access changes:",
+        "    AAA gains category X",
+        '      why: "Month-end close"; ticket SEC-1; owner ashah; review by 2027-03-31',
+        "    BBB gains category Y",
+        "      why: owner ashah",
+        "    CCC loses category Z",
+    ]
+    md = render_markdown(plan)
+    assert (
+        "- `AAA` gains category `X`\n"
+        "  - Why: Month-end close; ticket `SEC-1`; owner `ashah`; review by `2027-03-31`\n"
+        "- `BBB` gains category `Y`\n"
+        "  - Why: owner `ashah`\n"
+        "- `CCC` loses category `Z`\n"
+    ) in md
+    assert json.loads(render_json(plan))["access"][0]["grant"] == {
+        "reason": "Month-end close",
+        "ticket": "SEC-1",
+        "owner": "ashah",
+        "review_by": "2027-03-31",
+    }
+    assert json.loads(render_json(plan))["access"][2]["grant"] is None
 
 
 def test_expiring_sentences() -> None:
