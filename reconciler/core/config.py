@@ -28,6 +28,161 @@ class RolePrune(StrEnum):
 DEFAULT_SOURCES: tuple[str, ...] = ("users/**/*.yaml", "users/**/*.yml")
 
 
+class Severity(StrEnum):
+    """How bad a policy violation is: an error blocks (exit 3), a warning informs."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MfaRule:
+    """``mfa_required_for``: these types, and holders of these privileges, need MFA."""
+
+    types: frozenset[str] = frozenset()
+    privileges: frozenset[str] = frozenset()
+    severity: Severity = Severity.ERROR
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdministratorsRule:
+    """``administrators``: how many enabled administrators after the plan (None: no bound)."""
+
+    min: int | None = None
+    max: int | None = None
+    severity: Severity = Severity.ERROR
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeparationRule:
+    """One ``separation_of_duties`` entry: a user may hold at most one of ``roles``."""
+
+    roles: tuple[str, ...]
+    reason: str
+    severity: Severity = Severity.ERROR
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationRule:
+    """``escalation_requires``: grant metadata keys a user gaining escalating access needs."""
+
+    keys: tuple[str, ...]
+    severity: Severity = Severity.ERROR
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MaxAccessRule:
+    """``max_access_days``: user type -> the most days until its ``expires``."""
+
+    days: Mapping[str, int]
+    severity: Severity = Severity.ERROR
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewRule:
+    """``review_interval_days``: escalating access needs a ``review_by`` within ``days``."""
+
+    days: int
+    severity: Severity = Severity.ERROR
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmailRule:
+    """``email_domains``: allowed domains (casefolded); others need a ``reason``."""
+
+    allowed: frozenset[str]
+    severity: Severity = Severity.ERROR
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policies:
+    """The ``policies:`` of SPEC §3, each None (or empty) when not configured."""
+
+    mfa_required_for: MfaRule | None = None
+    administrators: AdministratorsRule | None = None
+    separation_of_duties: tuple[SeparationRule, ...] = ()
+    escalation_requires: EscalationRule | None = None
+    max_access_days: MaxAccessRule | None = None
+    review_interval_days: ReviewRule | None = None
+    email_domains: EmailRule | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The configured policies, in the schema's order."""
+        return tuple(
+            name
+            for name in POLICY_NAMES
+            if getattr(self, name) is not None and getattr(self, name) != ()
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.names)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Policies:
+        """From the schema-valid ``policies:`` mapping."""
+        mfa = data.get("mfa_required_for")
+        admins = data.get("administrators")
+        escalation = data.get("escalation_requires")
+        max_days = data.get("max_access_days")
+        review = data.get("review_interval_days")
+        email = data.get("email_domains")
+        return cls(
+            mfa_required_for=None
+            if mfa is None
+            else MfaRule(
+                types=frozenset(mfa.get("types", ())),
+                privileges=frozenset(mfa.get("privileges", ())),
+                severity=_severity(mfa),
+            ),
+            administrators=None
+            if admins is None
+            else AdministratorsRule(
+                min=admins.get("min"), max=admins.get("max"), severity=_severity(admins)
+            ),
+            separation_of_duties=tuple(
+                SeparationRule(
+                    roles=tuple(rule["roles"]), reason=rule["reason"], severity=_severity(rule)
+                )
+                for rule in data.get("separation_of_duties") or ()
+            ),
+            escalation_requires=None
+            if escalation is None
+            else EscalationRule(keys=tuple(escalation["keys"]), severity=_severity(escalation)),
+            max_access_days=None
+            if max_days is None
+            else MaxAccessRule(
+                days={k: int(v) for k, v in max_days.items() if k != "severity"},
+                severity=_severity(max_days),
+            ),
+            review_interval_days=None
+            if review is None
+            else ReviewRule(days=int(review["days"]), severity=_severity(review)),
+            email_domains=None
+            if email is None
+            else EmailRule(
+                allowed=frozenset(d.casefold() for d in email["allowed"]),
+                severity=_severity(email),
+            ),
+        )
+
+
+#: The policy kinds in the schema's (and every report's) order.
+POLICY_NAMES: tuple[str, ...] = (
+    "mfa_required_for",
+    "administrators",
+    "separation_of_duties",
+    "escalation_requires",
+    "max_access_days",
+    "review_interval_days",
+    "email_domains",
+)
+
+
+def _severity(rule: Mapping[str, Any]) -> Severity:
+    return Severity(rule.get("severity", "error"))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerConfig:
     url: str | None = None
@@ -56,6 +211,7 @@ class Config:
     roles_prune: RolePrune = RolePrune.OFF
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     expiring_days: int = 14
+    policies: Policies = field(default_factory=Policies)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Config:
@@ -86,6 +242,7 @@ class Config:
                 min_users_for_percent=int(safety.get("min_users_for_percent", 10)),
             ),
             expiring_days=int(plan.get("expiring_days", 14)),
+            policies=Policies.from_dict(data.get("policies") or {}),
         )
 
     def is_protected(self, usercode: str) -> bool:

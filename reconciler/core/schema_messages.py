@@ -60,7 +60,20 @@ _ITEM_NOUN = {
     "sources": "source glob",
     "protected": "usercode glob",
     "ignore": "usercode glob",
+    "types": "user type",
+    "keys": "grant metadata key",
+    "allowed": "domain",
 }
+
+
+# What an item of a list must look like, by the list's key.
+_ITEM_SHAPE = {"allowed": "a domain like example.com"}
+
+
+def _item_shape(path: Path) -> str | None:
+    if len(path) >= 2 and isinstance(path[-1], int) and isinstance(path[-2], str):
+        return _ITEM_SHAPE.get(path[-2])
+    return None
 
 
 _YAML11_WORDS = frozenset({"yes", "no", "on", "off", "y", "n"})
@@ -117,11 +130,14 @@ def schema_message(err: ValidationError, path: Path) -> str:
         return message
     if kind == "enum":
         return _enum_message(err, path, what)
+    if kind in ("anyOf", "oneOf") and (needed := _required_branches(rule(err))):
+        return f"{what} needs at least one of {', '.join(needed)}"
     if kind in ("anyOf", "oneOf"):
         parent = path[-2] if len(path) >= 2 else ""
         shape = _ANYOF_SHAPE.get(str(parent)) or _branches(rule(err))
         return f"{what} must be {shape}; found {_found(value)}"
     if kind == "pattern":
+        shape = shape or _item_shape(path)
         if shape:
             return f"{what} {show_value(value)} is not valid: it must be {shape}"
         return f"{what} {show_value(value)} does not match the pattern {rule(err)}"
@@ -165,6 +181,17 @@ def _as_list(types: Any) -> list[Any]:
 
 def _expected(types: Any) -> str:
     return " or ".join(_EXPECTED.get(str(t), str(t)) for t in _as_list(types))
+
+
+def _required_branches(branches: Any) -> list[str]:
+    """The keys of an ``anyOf`` whose every branch only requires one key (else ``[]``)."""
+    keys = []
+    for branch in branches if isinstance(branches, list) else ():
+        required = branch.get("required") if isinstance(branch, Mapping) else None
+        if not isinstance(required, list) or len(branch) != 1 or len(required) != 1:
+            return []
+        keys.append(str(required[0]))
+    return keys
 
 
 def _branches(branches: Any) -> str:

@@ -6,11 +6,26 @@ import io
 import pickle
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from reconciler.core.config import Config, RolePrune, UserPrune
+from reconciler.core.config import (
+    POLICY_NAMES,
+    AdministratorsRule,
+    Config,
+    EmailRule,
+    EscalationRule,
+    MaxAccessRule,
+    MfaRule,
+    Policies,
+    ReviewRule,
+    RolePrune,
+    SeparationRule,
+    Severity,
+    UserPrune,
+)
 from reconciler.core.desired import (
     build_desired,
     canonical_defaults,
@@ -30,7 +45,7 @@ from reconciler.core.model import (
     Variable,
 )
 from reconciler.core.privileges import PRIVILEGES
-from reconciler.core.validate import validate_files
+from reconciler.core.validate import validate_config, validate_files
 from reconciler.core.yamldoc import ParsedFile, parse_yaml
 from reconciler.schemas import load_schema
 
@@ -284,3 +299,102 @@ def test_any_valid_document_builds(users: list[dict[str, Any]]) -> None:
     written = {u["usercode"].upper(): u.get("pisync", {}) for u in users}
     for spec in state.users:
         assert spec.meta.to_dict() == {k: written[spec.usercode].get(k) for k in GRANT_KEYS}
+
+
+SPEC_POLICIES = """\
+policies:
+  mfa_required_for: {types: [administrator], privileges: [editUsers], severity: error}
+  administrators: {min: 2, max: 5, severity: error}
+  separation_of_duties:
+    - roles: [Payments Creator, Payments Approver]
+      reason: "four-eyes on payments"
+      severity: error
+  escalation_requires: {keys: [ticket, reason], severity: error}
+  max_access_days: {administrator: 90, severity: warning}
+  review_interval_days: {days: 180, severity: warning}
+  email_domains: {allowed: [Example.com], severity: warning}
+"""
+
+
+def test_config_policies_of_spec_section_3() -> None:
+    parsed = parse_yaml(SPEC_POLICIES.encode(), "pisync.yaml")
+    assert validate_config(parsed, config_schema=load_schema("pisync-config")) == []
+    policies = config_from_document(parsed).policies
+    assert policies == Policies(
+        mfa_required_for=MfaRule(
+            types=frozenset({"administrator"}),
+            privileges=frozenset({"editUsers"}),
+            severity=Severity.ERROR,
+        ),
+        administrators=AdministratorsRule(min=2, max=5, severity=Severity.ERROR),
+        separation_of_duties=(
+            SeparationRule(
+                roles=("Payments Creator", "Payments Approver"),
+                reason="four-eyes on payments",
+                severity=Severity.ERROR,
+            ),
+        ),
+        escalation_requires=EscalationRule(keys=("ticket", "reason"), severity=Severity.ERROR),
+        max_access_days=MaxAccessRule(days={"administrator": 90}, severity=Severity.WARNING),
+        review_interval_days=ReviewRule(days=180, severity=Severity.WARNING),
+        email_domains=EmailRule(allowed=frozenset({"example.com"}), severity=Severity.WARNING),
+    )
+    assert policies.names == POLICY_NAMES
+    assert bool(policies)
+
+
+def test_config_policies_default_to_none_and_severity_to_error() -> None:
+    assert Config().policies == Policies()
+    assert not Config().policies
+    assert Config().policies.names == ()
+    text = "policies: {review_interval_days: {days: 30}, separation_of_duties: []}\n"
+    parsed = parse_yaml(text.encode(), "pisync.yaml")
+    issues = validate_config(parsed, config_schema=load_schema("pisync-config"))
+    assert [(i.pos.line, i.pos.col, i.message) for i in issues if i.pos] == [
+        (1, 46, "separation_of_duties must list at least one entry")
+    ]
+    text = "policies: {review_interval_days: {days: 30}}\n"
+    policies = config_from_document(parse_yaml(text.encode(), "pisync.yaml")).policies
+    assert policies == Policies(review_interval_days=ReviewRule(days=30, severity=Severity.ERROR))
+    assert policies.names == ("review_interval_days",)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "policies: {administrators: {severity: fatal, min: 1}}\n",
+            'severity must be one of error, warning; found "fatal"',
+        ),
+        (
+            "policies: {administrators: {severity: error}}\n",
+            "administrators needs at least one of min, max",
+        ),
+        (
+            "policies: {mfa_required_for: {types: [root]}}\n",
+            "a user type must be one of administrator, designer, chart-explorer, user,"
+            ' chart-viewer; found "root"',
+        ),
+        (
+            "policies: {max_access_days: {severity: warning}}\n",
+            "max_access_days needs at least one of administrator, designer, chart-explorer,"
+            " user, chart-viewer",
+        ),
+        (
+            "policies: {escalation_requires: {keys: [why]}}\n",
+            'a grant metadata key must be one of reason, ticket, owner, review_by; found "why"',
+        ),
+        (
+            "policies: {separation_of_duties: [{roles: [A], reason: x}]}\n",
+            "roles must list at least 2 entries",
+        ),
+        (
+            "policies: {email_domains: {allowed: [example]}}\n",
+            'a domain "example" is not valid: it must be a domain like example.com',
+        ),
+    ],
+)
+def test_config_policies_are_checked(text: str, message: str) -> None:
+    parsed = parse_yaml(text.encode(), "pisync.yaml")
+    issues = validate_config(parsed, config_schema=load_schema("pisync-config"))
+    assert [(i.severity, i.message) for i in issues] == [("error", message)]

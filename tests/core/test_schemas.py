@@ -12,6 +12,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from reconciler import schemas
+from reconciler.core.model import GRANT_KEYS
 from reconciler.core.privileges import PRIVILEGES, USER_TYPES
 from reconciler.pi.wire import USER_TYPES as USER_TYPE_IDS
 from reconciler.schemas import SCHEMA_NAMES, load_schema, schema_dir, schema_text
@@ -131,12 +132,35 @@ def test_config_defaults_are_the_user_keys_minus_usercode_and_pisync() -> None:
 
 def test_config_schema_covers_spec_section_3() -> None:
     props = load_schema("pisync-config")["properties"]
-    assert set(props) == {"sources", "server", "defaults", "users", "roles", "safety", "plan"}
+    assert set(props) == {
+        "sources",
+        "server",
+        "defaults",
+        "users",
+        "roles",
+        "safety",
+        "plan",
+        "policies",
+    }
     assert props["server"]["properties"]["concurrency"]["minimum"] == 1
     assert props["server"]["properties"]["concurrency"]["maximum"] == 64
     assert props["users"]["properties"]["prune"]["enum"] == ["off", "disable", "delete", False]
     assert props["roles"]["properties"]["prune"]["enum"] == ["off", "delete", False]
     assert props["plan"]["properties"]["expiring_days"]["type"] == "integer"
+    policies = props["policies"]["properties"]
+    assert list(policies) == [
+        "mfa_required_for",
+        "administrators",
+        "separation_of_duties",
+        "escalation_requires",
+        "max_access_days",
+        "review_interval_days",
+        "email_domains",
+    ]
+    max_days = set(policies["max_access_days"]["properties"]) - {"severity"}
+    assert max_days == set(USER_TYPES)
+    keys = policies["escalation_requires"]["properties"]["keys"]["items"]["enum"]
+    assert tuple(keys) == GRANT_KEYS
 
 
 # --- finding the files -------------------------------------------------------------------
