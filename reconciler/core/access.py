@@ -40,8 +40,8 @@ def effective_access_changes(
     the user's grant metadata from ``grants`` (by usercode) when its entry records any."""
     grants = grants or {}
     del roles  # role definitions after the plan come from the changes themselves
-    before_defs = _live_role_defs(live)
-    after_defs = _after_role_defs(before_defs, changes)
+    before_defs = live_role_defs(live)
+    after_defs = role_defs_after(before_defs, changes)
     touched_roles = {
         c.key.casefold() for c in changes if c.kind is Kind.ROLE and c.action is not Action.CREATE
     }
@@ -60,7 +60,7 @@ def effective_access_changes(
     for code in sorted(codes):
         current = live.users.get(code)
         before = _NO_ACCESS if current is None else _access(current.record, before_defs)
-        after = _access(_after_record(code, user_changes.get(code), live), after_defs, deleted)
+        after = _access(record_after(code, user_changes.get(code), live), after_defs, deleted)
         change = _compare(code, before, after, after_defs)
         if change is not None:
             grant = grants.get(code)
@@ -68,7 +68,9 @@ def effective_access_changes(
     return tuple(out)
 
 
-def _after_record(code: str, change: Change | None, live: LiveState) -> Mapping[str, Any] | None:
+def record_after(code: str, change: Change | None, live: LiveState) -> Mapping[str, Any] | None:
+    """A user's record once ``change`` (its change in the plan, or None) is applied; None when
+    the plan disables or deletes it (it then holds no access)."""
     current = live.users.get(code)
     base: Mapping[str, Any] = current.record if current is not None else {}
     if change is None:
@@ -138,7 +140,9 @@ def _names(a: Mapping[str, str], b: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(sorted((a[k] for k in a.keys() - b.keys()), key=lambda s: (s.casefold(), s)))
 
 
-def _live_role_defs(live: LiveState) -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
+def live_role_defs(live: LiveState) -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """Each live role as the server defines it: casefolded name -> (name, categories,
+    privileges)."""
     return {
         key: (
             role.name,
@@ -149,9 +153,10 @@ def _live_role_defs(live: LiveState) -> dict[str, tuple[str, tuple[str, ...], tu
     }
 
 
-def _after_role_defs(
+def role_defs_after(
     before: Mapping[str, tuple[str, tuple[str, ...], tuple[str, ...]]], changes: Sequence[Change]
 ) -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """The role definitions ``before`` once the plan's role changes are applied."""
     defs = dict(before)
     for c in changes:
         if c.kind is not Kind.ROLE:

@@ -18,6 +18,7 @@ from reconciler.core.desired import role_spec, user_spec
 from reconciler.core.issues import Issue, has_errors
 from reconciler.core.keypaths import Path, format_path
 from reconciler.core.model import DesiredState, RoleSpec, SourcePos, UserSpec
+from reconciler.core.policies import Subject, role_def_of_entry, subject_of_entry
 from reconciler.core.rules import RoleRef, user_rules
 from reconciler.core.schema_check import SchemaChecker
 from reconciler.core.yamldoc import ParsedFile
@@ -71,18 +72,27 @@ class FileResult:
     user_entries: int = 0  # entries of users:, valid or not (for the summary)
     role_entries: int = 0
     built: bool = True  # users and roles were built (analyse(build=False) skips it)
+    #: the policies' view of each user (``analyse(subjects=True)``; none for a file with an
+    #: error; None: not made)
+    subjects: tuple[Subject, ...] | None = None
+    #: the roles the file declares, as (name, categories, privileges) (a file without error)
+    role_defs: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()
 
     @property
     def ok(self) -> bool:
         return not has_errors(self.issues)
 
 
-def analyse(parsed: ParsedFile, checker: SchemaChecker, *, build: bool = True) -> FileResult:
+def analyse(
+    parsed: ParsedFile, checker: SchemaChecker, *, build: bool = True, subjects: bool = False
+) -> FileResult:
     """Everything about one parsed file (see the module docstring); ``build=False`` skips
-    building its users and roles (``pisync validate`` needs only the problems)."""
+    building its users and roles (``pisync validate`` needs only the problems);
+    ``subjects=True`` adds the policies' view of each user (``pisync validate`` with
+    ``policies:``), far cheaper than building them."""
     data = parsed.data
     if data is None:
-        return FileResult(file=parsed.file, issues=parsed.issues)
+        return FileResult(file=parsed.file, issues=parsed.issues, subjects=() if subjects else None)
     issues = [*parsed.issues, *checker.check(data)]
     keys: list[KeyEntry] = []
     refs: list[RoleRef] = []
@@ -103,7 +113,15 @@ def analyse(parsed: ParsedFile, checker: SchemaChecker, *, build: bool = True) -
                     key_path=format_path((*path, "name")),
                 )
             )
-    ok = not has_errors(issues) and build
+    valid = not has_errors(issues)
+    ok = valid and build
+    views: tuple[Subject, ...] | None = None
+    if subjects:  # a file with an error has none: its entries are not trusted
+        views = tuple(
+            v
+            for e, path, seq, i in (users if valid else ())
+            if (v := subject_of_entry(e, seq.item_at(i), format_path(path))) is not None
+        )
     return FileResult(
         file=parsed.file,
         issues=tuple(issues),
@@ -115,6 +133,8 @@ def analyse(parsed: ParsedFile, checker: SchemaChecker, *, build: bool = True) -
         user_entries=_count(data, "users"),
         role_entries=_count(data, "roles"),
         built=build,
+        subjects=views,
+        role_defs=tuple(role_def_of_entry(e) for e, _, _, _ in roles) if valid else (),
     )
 
 

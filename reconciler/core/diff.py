@@ -44,6 +44,7 @@ from reconciler.core.model import (
 )
 from reconciler.core.plan import Action, Change, Kind, Plan, change_order
 from reconciler.core.planvalues import all_changes, desired_json
+from reconciler.core.policies import plan_findings
 from reconciler.core.prune import in_prune_scope, managed_live_count, prune_roles, prune_users
 from reconciler.core.scope import FULL, Scope
 
@@ -65,6 +66,8 @@ def diff(
 ) -> Plan:
     """Compute the plan that makes ``live`` match ``desired``, with the guards it trips.
 
+    The config's ``policies:`` are checked on the declared users in scope as they will be after
+    the plan (``Plan.findings``; the rules about dates only when ``today`` is given).
     ``defaults`` are canonical user fields for keys a NEW user omits (``pisync.yaml``
     ``defaults:``); ``secrets`` maps environment variable names to values (only digests
     leave this function); ``scope`` says which part of the desired state this is (a partial
@@ -130,6 +133,9 @@ def diff(
         # a plan over some files cannot tell an empty desired state: it prunes only removed users
         desired_objects=None if scope.narrowed else len(desired.users) + len(desired.roles),
     )
+    in_scope = [u for u in users if not wanted or u.usercode in wanted]
+    findings = plan_findings(in_scope, changes, live, config.policies, today=today)
+    plan = replace(plan, policies=config.policies.names, findings=findings)
     guards = check(plan, live, config, desired_objects=plan.desired_objects, account=account)
     if account is not None and (note := account.unknown_note()) is not None and changes:
         notes.append(note)

@@ -23,10 +23,11 @@ from reconciler.core.model import (
     UserSpec,
     Variable,
 )
+from reconciler.core.policies import Subject
 from reconciler.core.rules import RoleRef
 from reconciler.core.yamlpos import SHIFT, PosMap
 
-FORMAT = 2  # 2: users carry their grant metadata (meta)
+FORMAT = 2  # 2: users carry their grant metadata (meta); the policies' subjects
 
 Json = Any
 
@@ -43,6 +44,8 @@ def encode(result: FileResult) -> dict[str, Json]:
         "roles": [_role(r) for r in result.roles],
         "entries": [result.user_entries, result.role_entries],
         "built": result.built,
+        "subjects": None if result.subjects is None else [_subject(s) for s in result.subjects],
+        "role_defs": [[n, list(c), list(p)] for n, c, p in result.role_defs],
     }
 
 
@@ -50,7 +53,8 @@ def decode(data: Mapping[str, Json], *, full: bool = True) -> FileResult:
     """The result ``encode`` gave; ``ValueError``/``KeyError``/``TypeError`` for anything else.
 
     ``full=False`` leaves out what only a plan needs (users, roles, role references) and marks
-    the result not built: ``pisync validate`` reads only the problems and the keys.
+    the result not built: ``pisync validate`` reads only the problems, the keys, and the
+    policies' subjects and role definitions.
     """
     if data.get("format") != FORMAT:
         raise ValueError("not a FileResult of this format")
@@ -85,6 +89,10 @@ def decode(data: Mapping[str, Json], *, full: bool = True) -> FileResult:
         user_entries=int(users_n),
         role_entries=int(roles_n),
         built=bool(data["built"]) and full,
+        subjects=None
+        if data["subjects"] is None
+        else tuple(_subject_back(s, file) for s in data["subjects"]),
+        role_defs=tuple((str(n), tuple(c), tuple(p)) for n, c, p in data["role_defs"]),
     )
 
 
@@ -136,6 +144,39 @@ def _grant_back(values: Json) -> Grant:
     if values is None:
         return NO_GRANT
     return Grant.from_dict(dict(zip(GRANT_KEYS, values, strict=True)))
+
+
+def _subject(s: Subject) -> list[Json]:
+    return [
+        s.usercode,
+        s.type,
+        s.enabled,
+        s.expires,
+        s.mfa,
+        s.email,
+        sorted(s.privileges),
+        list(s.roles),
+        [s.grant.get(k) for k in GRANT_KEYS] if s.grant else None,
+        *_pos(s.source),
+        s.key_path,
+    ]
+
+
+def _subject_back(data: Json, file: str) -> Subject:
+    code, kind, enabled, expires, mfa, email, privileges, roles, grant, line, col, path = data
+    return Subject(
+        usercode=str(code),
+        type=kind,
+        enabled=bool(enabled),
+        expires=expires,
+        mfa=bool(mfa),
+        email=email,
+        privileges=frozenset(privileges),
+        roles=tuple(roles),
+        grant=_grant_back(grant),
+        source=None if line is None else SourcePos(file=file, line=int(line), col=int(col)),
+        key_path=str(path),
+    )
 
 
 def _field(name: str, value: Json) -> Json:

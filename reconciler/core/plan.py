@@ -237,6 +237,49 @@ class Guard:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyFinding:
+    """One violation of a ``policies:`` rule (SPEC §3): which rule, how bad, whom, where.
+
+    ``message`` says what is wrong and the fix, without the rule's name; :attr:`text` is the
+    line every report shows (``policy NAME: message``). ``usercode`` is None for a rule about
+    the whole server (``administrators``); ``source`` is the user's entry, when declared.
+    """
+
+    policy: str
+    severity: str  # "error" | "warning"
+    message: str
+    usercode: str | None = None
+    source: SourcePos | None = None
+    key_path: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"policy {self.policy}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "severity": self.severity,
+            "usercode": self.usercode,
+            "message": self.message,
+            "source": None if self.source is None else str(self.source),
+            "key_path": self.key_path,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PolicyFinding:
+        src = d.get("source")
+        return cls(
+            policy=d["policy"],
+            severity=d["severity"],
+            message=d["message"],
+            usercode=d.get("usercode"),
+            source=_parse_pos(src) if src else None,
+            key_path=d.get("key_path", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Counts:
     create: int = 0
     update: int = 0
@@ -257,6 +300,9 @@ class Plan:
     it is pruned (but for users removed since ``changed_since``), and every rendering says so.
     ``guards`` are the safety guards apply would refuse it by; ``forced`` says ``--force``
     overrides them. ``notes`` inform, ``warnings`` ask for attention; neither blocks.
+    ``policies`` names the ``policies:`` rules checked on the state after the plan and
+    ``findings`` their violations: one of severity error makes the plan invalid (exit 3, never
+    applied, never saved), which ``--force`` does not override.
     """
 
     server: str
@@ -275,6 +321,13 @@ class Plan:
     managed_live_users: int = 0
     #: users + roles the desired state declared (the empty-desired-state guard; None: unknown)
     desired_objects: int | None = None
+    policies: tuple[str, ...] = ()  # the policies: rules checked
+    findings: tuple[PolicyFinding, ...] = ()  # their violations
+
+    @property
+    def policy_errors(self) -> tuple[PolicyFinding, ...]:
+        """The violations that make this plan invalid (severity error)."""
+        return tuple(f for f in self.findings if f.severity == "error")
 
     @property
     def partial(self) -> bool:
@@ -323,6 +376,10 @@ class Plan:
             "warnings": list(self.warnings),
             "managed_live_users": self.managed_live_users,
             "desired_objects": self.desired_objects,
+            "policy": {
+                "checked": list(self.policies),
+                "findings": [f.to_dict() for f in self.findings],
+            },
         }
 
     def to_document(self) -> dict[str, Any]:
@@ -354,6 +411,10 @@ class Plan:
             warnings=tuple(data.get("warnings", ())),
             managed_live_users=int(data.get("managed_live_users", 0)),
             desired_objects=data.get("desired_objects"),
+            policies=tuple((data.get("policy") or {}).get("checked", ())),
+            findings=tuple(
+                PolicyFinding.from_dict(f) for f in (data.get("policy") or {}).get("findings", ())
+            ),
         )
 
 

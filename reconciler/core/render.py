@@ -48,9 +48,11 @@ Format decisions:
   order: effective access (escalations first, marked ``!`` and ``(privilege escalation)``; under
   a user's sentence, ``why:`` and its grant metadata — the reason, ticket, owner and review date
   of its entry's ``pisync:`` key — or, for an escalation without any, ``why: not recorded``),
-  expiring access (expired-but-enabled marked ``!``), then ``Warning:`` lines. The summary line
-  ``Plan: …`` stays the last line, as in Terraform, so a reader or a script finds the totals in
-  one place. A partial plan (``--target``) says so in a ``Note:`` line right under the header,
+  expiring access (expired-but-enabled marked ``!``), ``Note:`` and ``Warning:`` lines, the
+  policy findings (errors marked ``!``, as ``pisync validate`` words them, or one line naming
+  the policies checked when none is violated), then the safety guards. The summary line ``Plan:
+  …`` stays the last line, as in Terraform, so a reader or a script finds the totals in one
+  place. A partial plan (``--target``) says so in a ``Note:`` line right under the header,
   before anything else can be misread as the whole picture.
 - **Empty plan**: exactly ``No changes. Panintelligence matches the desired state.``; if
   there is a partial-plan note, an expiry or a warning, those come first and the message
@@ -58,13 +60,14 @@ Format decisions:
 - Every rendered string ends with a newline.
 
 Markdown (:func:`render_markdown`) carries the same content for a PR comment or
-``$GITHUB_STEP_SUMMARY``: heading, counts table, effective access, expiring access,
-warnings, then one ``<details>`` block per object holding a ``diff`` fenced block (symbols in
-column 0, so GitHub colours ``+`` and ``-``). It never exceeds ``limit`` characters (unless
-``limit`` is smaller than the heading and table alone): whole objects are dropped from the
-end with a note; the access, expiry and warning sections are capped at a share of the limit
-with their own notes. User data appears only inside code spans, fenced blocks or escaped
-HTML, so ``<``, ``|``, backticks or brackets in a name cannot break the layout.
+``$GITHUB_STEP_SUMMARY``: heading, counts table, guards, policy findings, effective access,
+expiring access, notes, warnings, then one ``<details>`` block per object holding a ``diff``
+fenced block (symbols in column 0, so GitHub colours ``+`` and ``-``). It never exceeds
+``limit`` characters (unless ``limit`` is smaller than the heading and table alone): whole
+objects are dropped from the end with a note; the policy, access, expiry and warning sections
+are capped at a share of the limit with their own notes. User data appears only inside code
+spans, fenced blocks or escaped HTML, so ``<``, ``|``, backticks or brackets in a name cannot
+break the layout.
 
 JSON (:func:`render_json`) is ``Plan.to_document()`` (``to_dict()`` and its digest), documented
 by ``schemas/plan.schema.json``.
@@ -89,6 +92,7 @@ from reconciler.core.plan import (
     FieldChange,
     Kind,
     Plan,
+    PolicyFinding,
 )
 
 #: ``(text, style)``; style is one of :data:`STYLES` or None (plain).
@@ -486,10 +490,50 @@ def _text_sections(plan: Plan) -> list[Line]:
     if plan.warnings:
         lines += [(("Warning: ", "warning"), (_printable(w), None)) for w in plan.warnings]
         lines.append(())
+    lines += _text_policy(plan)
     if plan.guards:
         lines.append(((_guards_heading(plan), "warning" if plan.forced else "delete"),))
         lines += [_marked(_printable(str(g))) for g in plan.guards]
         lines.append(())
+    return lines
+
+
+def _policy_heading(plan: Plan) -> str:
+    errors = len(plan.policy_errors)
+    if errors:
+        return (
+            f"Policy violations ({_plural(errors, 'error')}; pisync apply refuses this plan and"
+            " --force does not override them):"
+        )
+    return "Policy warnings (they do not block the plan):"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _finding_line(finding: PolicyFinding) -> str:
+    """``users/a.yaml:2:5: error: policy NAME: message`` (as ``pisync validate`` prints it)."""
+    where = "" if finding.source is None else f"{finding.source}: "
+    return _printable(f"{where}{finding.severity}: {finding.text}")
+
+
+def _checked_note(plan: Plan) -> str:
+    return f"Policies: none violated (checked: {', '.join(plan.policies)})."
+
+
+def _text_policy(plan: Plan) -> list[Line]:
+    """The Policy section: errors first (marked ``!``), then warnings; or one line saying
+    the checked policies pass."""
+    if not plan.findings:
+        return [((_checked_note(plan), None),), ()] if plan.policies else []
+    errors = plan.policy_errors
+    lines: list[Line] = [((_policy_heading(plan), "delete" if errors else "warning"),)]
+    lines += [_marked(_finding_line(f)) for f in errors]
+    lines += [
+        (("    ", None), (_finding_line(f), None)) for f in plan.findings if f.severity != "error"
+    ]
+    lines.append(())
     return lines
 
 
@@ -590,7 +634,7 @@ def _md_guards(plan: Plan) -> str:
 
 
 def _md_sections(plan: Plan, limit: int) -> str:
-    out = ""
+    out = _md_policy(plan, limit)
     if plan.access:
         actions = _actions(plan)
         items = [_md_access_item(a, actions.get(a.usercode)) for a in _access_order(plan)]
@@ -605,6 +649,29 @@ def _md_sections(plan: Plan, limit: int) -> str:
         items = [f"- ⚠️ {_md_text(w)}\n" for w in plan.warnings]
         out += "### Warnings\n\n" + _capped(items, limit // 10, "warnings")
     return out
+
+
+def _md_policy(plan: Plan, limit: int) -> str:
+    """The Policy section, right after the guards: a reviewer must see a violation first."""
+    if not plan.findings:
+        return f"{_md_text(_checked_note(plan))}\n\n" if plan.policies else ""
+    errors = len(plan.policy_errors)
+    if errors:
+        alert = (
+            f"> [!CAUTION]\n> **{_plural(errors, 'policy violation')}:** `pisync apply` refuses"
+            " this plan until they are fixed (`--force` does not override them).\n\n"
+        )
+    else:
+        alert = "> [!WARNING]\n> **Policy warnings:** they do not block the plan.\n\n"
+    ordered = [*plan.policy_errors, *(f for f in plan.findings if f.severity != "error")]
+    items = [_md_finding(f) for f in ordered]
+    return "### Policy\n\n" + alert + _capped(items, limit // 5, "policy findings")
+
+
+def _md_finding(finding: PolicyFinding) -> str:
+    mark = "⛔" if finding.severity == "error" else "⚠️"
+    where = "" if finding.source is None else f" at {_md_code(str(finding.source))}"
+    return f"- {mark} {_md_code(finding.policy)}{where}: {_md_text(finding.message)}\n"
 
 
 def _md_access_item(change: AccessChange, action: Action | None) -> str:

@@ -61,15 +61,22 @@ class FileCache:
     def key(display: str, data: bytes) -> str:
         return hashlib.sha256(display.encode() + b"\0" + data).hexdigest()
 
-    def get(self, key: str, *, built: bool) -> FileResult | None:
-        """The cached result, or None (``built``: only one with its users and roles)."""
+    def get(self, key: str, *, built: bool, subjects: bool = False) -> FileResult | None:
+        """The cached result, or None (``built``: only one with its users and roles;
+        ``subjects``: only one with the policies' subjects, or the built users to make them
+        from)."""
         self._used.add(key)
         try:
             data = orjson.loads((self.folder / f"{key}.json").read_bytes())
-            result = decode(data, full=built)
+            from_users = subjects and data["subjects"] is None
+            result = decode(data, full=built or from_users)
         except (OSError, ValueError, KeyError, TypeError):
             result = None
-        if result is None or (built and not result.built):
+        missing = result is not None and (
+            (built and not result.built)
+            or (subjects and result.subjects is None and not result.built)
+        )
+        if result is None or missing:
             self.misses += 1
             return None
         self.hits += 1

@@ -23,6 +23,7 @@ collector); everything it calls is pure core code.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import multiprocessing
 import sys
@@ -39,6 +40,7 @@ from reconciler.core.config import Config
 from reconciler.core.desired import config_from_document
 from reconciler.core.issues import Issue, Stats, error, has_errors, sort_issues
 from reconciler.core.model import DesiredState, SourcePos
+from reconciler.core.policies import Subject, desired_issues, role_defs, subject_of_spec
 from reconciler.core.rules import RoleRef
 from reconciler.core.schema_check import SchemaChecker
 from reconciler.core.validate import all_issues, validate_config
@@ -116,6 +118,7 @@ def load(
     build: bool = True,
     exactly: Sequence[Path] | None = None,
     cache: bool = True,
+    policies_today: dt.date | None = None,
 ) -> LoadResult:
     """Find, parse and validate the desired state; build it when there is no error.
 
@@ -124,6 +127,8 @@ def load(
     need (about 15% of the time at 100,000 users). ``exactly``: read these files and no
     others, a part of the desired state (``--changed-since``); none at all is not an error.
     ``cache``: reuse the analysis of unchanged files (:mod:`reconciler.shell.cache`).
+    ``policies_today``: check the config's ``policies:`` on what the files declare, as of
+    this date (``pisync validate``), each violation an Issue at its user's entry.
     """
     config, issues = _read_config(config_path, max_bytes)
     base = config_path.parent if config_path is not None else Path()
@@ -135,9 +140,12 @@ def load(
         if not found:
             issues.append(error(None, f"no desired-state files found: {looked}"))
     store = FileCache(base) if cache and cache_enabled() else None
+    subjects = policies_today is not None and bool(config.policies)
     with _gc_paused():
-        results = _analyse_all(found, max_bytes, workers, build, store)
+        results = _analyse_all(found, max_bytes, workers, build, store, subjects)
         issues += all_issues(results)
+        if policies_today is not None and subjects:
+            issues += _policy_issues(results, config, policies_today)
         desired = None if has_errors(issues) or not build else desired_state(results)
         refs = tuple(undeclared_refs(results)) if desired is not None else ()
     if store is not None and not paths and exactly is None:
@@ -261,7 +269,7 @@ def _read_one(path: Path, display: str, max_bytes: int, *, allow_empty: bool = F
     return parse_yaml(data, display, max_bytes=max_bytes, allow_empty=allow_empty)
 
 
-Job = tuple[str, str, int, bool]  # (path, display path, max_bytes, build): a worker's work
+Job = tuple[str, str, int, bool, bool]  # (path, display, max_bytes, build, subjects)
 
 
 @cache_function
@@ -273,8 +281,10 @@ def _checker() -> SchemaChecker:
 def _analyse_jobs(jobs: Sequence[Job]) -> list[FileResult]:
     """Read, parse and analyse a chunk of files (top level, so a worker process can run it)."""
     return [
-        analyse(_read_one(Path(path), display, max_bytes), _checker(), build=build)
-        for path, display, max_bytes, build in jobs
+        analyse(
+            _read_one(Path(path), display, max_bytes), _checker(), build=build, subjects=subjects
+        )
+        for path, display, max_bytes, build, subjects in jobs
     ]
 
 
@@ -288,6 +298,7 @@ def _analyse_all(
     workers: int | None,
     build: bool,
     store: FileCache | None,
+    subjects: bool = False,
 ) -> list[FileResult]:
     """Every file's analysis, in the given order: from the cache when the file is unchanged,
     else parsed (by worker processes for large inputs)."""
@@ -301,12 +312,12 @@ def _analyse_all(
             except OSError:
                 todo.append((path, display))  # _read_one says why
                 continue
-            hit = store.get(keys[display], built=build)
+            hit = store.get(keys[display], built=build, subjects=subjects)
             if hit is not None:
                 results[display] = hit
                 continue
         todo.append((path, display))
-    jobs = [(str(path), display, max_bytes, build) for path, display in todo]
+    jobs = [(str(path), display, max_bytes, build, subjects) for path, display in todo]
     n = _workers_for(todo) if workers is None else max(1, min(workers, len(jobs)))
     fresh: list[FileResult] | None = None
     if n > 1:
@@ -366,6 +377,26 @@ def _analyse_shared(jobs: list[Job], helpers: int) -> list[FileResult]:
             if results[i] is None:
                 results[i] = offer.result()
     return [parsed for chunk_result in results if chunk_result for parsed in chunk_result]
+
+
+def _policy_issues(results: Sequence[FileResult], config: Config, today: dt.date) -> list[Issue]:
+    """The ``policies:`` on what the files declare (users the config ignores left out)."""
+    defs = role_defs(d for r in sorted(results, key=lambda r: r.file) for d in r.role_defs)
+    subjects = (
+        s
+        for r in sorted(results, key=lambda r: r.file)
+        for s in _subjects(r)
+        if not config.is_ignored(s.usercode)
+    )
+    return desired_issues(subjects, defs, config.policies, today=today)
+
+
+def _subjects(result: FileResult) -> tuple[Subject, ...]:
+    """A result's subjects: analysed, or made from its built users (a plan's cache entry)."""
+    if result.subjects is not None:
+        return result.subjects
+    made = (subject_of_spec(u, f"users[{i}]") for i, u in enumerate(result.users))
+    return tuple(s for s in made if s is not None)
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.core.digest import fingerprint
-from reconciler.core.model import SourcePos
+from reconciler.core.model import Grant, SourcePos
 from reconciler.core.plan import (
     FORMAT_VERSION,
     SENSITIVE,
@@ -23,6 +23,7 @@ from reconciler.core.plan import (
     FieldChange,
     Kind,
     Plan,
+    PolicyFinding,
     change_order,
     document_digest,
     phase,
@@ -214,11 +215,29 @@ FULL = Plan(
             type_change=("designer", "administrator"),
             escalation=True,
             role_categories={"Finance Viewer": ("Budgets", "Finance")},
+            grant=Grant(reason="Runs payroll", ticket="SEC-1"),
         ),
     ),
     expiring=(Expiry(usercode="JSMITH", expires="2026-02-01", days=5, enabled=True),),
     warnings=("a warning",),
     managed_live_users=42,
+    policies=("mfa_required_for", "administrators"),
+    findings=(
+        PolicyFinding(
+            policy="mfa_required_for",
+            severity="error",
+            message="JSMITH is an administrator, which requires MFA; set login.mfa: true",
+            usercode="JSMITH",
+            source=SourcePos(file="users/people.yaml", line=10, col=5),
+            key_path="users[JSMITH]",
+        ),
+        PolicyFinding(
+            policy="administrators",
+            severity="warning",
+            message="after this plan 1 enabled administrator would remain (JSMITH), fewer than"
+            " the minimum of 2; declare another",
+        ),
+    ),
 )
 
 
@@ -239,7 +258,37 @@ def test_to_dict_shape() -> None:
         "warnings",
         "managed_live_users",
         "desired_objects",
+        "policy",
     ]
+    assert data["policy"] == {
+        "checked": ["mfa_required_for", "administrators"],
+        "findings": [
+            {
+                "policy": "mfa_required_for",
+                "severity": "error",
+                "usercode": "JSMITH",
+                "message": "JSMITH is an administrator, which requires MFA; set login.mfa: true",
+                "source": "users/people.yaml:10:5",
+                "key_path": "users[JSMITH]",
+            },
+            {
+                "policy": "administrators",
+                "severity": "warning",
+                "usercode": None,
+                "message": "after this plan 1 enabled administrator would remain (JSMITH), fewer"
+                " than the minimum of 2; declare another",
+                "source": None,
+                "key_path": "",
+            },
+        ],
+    }
+    assert FULL.policy_errors == FULL.findings[:1]
+    assert data["access"][0]["grant"] == {
+        "reason": "Runs payroll",
+        "ticket": "SEC-1",
+        "owner": None,
+        "review_by": None,
+    }
     assert list(FULL.to_document()) == [*data, "digest"]
     assert FULL.to_document()["digest"] == document_digest(data)
     assert data["format_version"] == FORMAT_VERSION == 1
@@ -349,6 +398,13 @@ PLANS = st.builds(
             type_change=st.none() | st.tuples(st.none() | _TEXT, st.none() | _TEXT),
             escalation=st.booleans(),
             role_categories=st.dictionaries(_TEXT, _NAMES, max_size=2),
+            grant=st.builds(
+                Grant,
+                reason=st.none() | _TEXT,
+                ticket=st.none() | _TEXT,
+                owner=st.none() | _TEXT,
+                review_by=st.none() | st.dates().map(str),
+            ),
         ),
         max_size=2,
     ).map(tuple),
@@ -364,6 +420,25 @@ PLANS = st.builds(
     ).map(tuple),
     warnings=_NAMES,
     managed_live_users=st.integers(0, 10_000),
+    policies=_NAMES,
+    findings=st.lists(
+        st.builds(
+            PolicyFinding,
+            policy=_TEXT,
+            severity=st.sampled_from(["error", "warning"]),
+            message=_TEXT,
+            usercode=st.none() | _TEXT,
+            source=st.none()
+            | st.builds(
+                SourcePos,
+                file=st.sampled_from(["users/a.yaml", "C:/x/b.yml"]),
+                line=st.integers(1, 999),
+                col=st.integers(1, 99),
+            ),
+            key_path=_TEXT,
+        ),
+        max_size=2,
+    ).map(tuple),
 )
 
 

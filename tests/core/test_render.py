@@ -18,7 +18,21 @@ from typing import Any
 import jsonschema
 import pytest
 
-from reconciler.core.config import Config, RolePrune, SafetyConfig, UserPrune
+from reconciler.core.config import (
+    AdministratorsRule,
+    Config,
+    EmailRule,
+    EscalationRule,
+    MaxAccessRule,
+    MfaRule,
+    Policies,
+    ReviewRule,
+    RolePrune,
+    SafetyConfig,
+    SeparationRule,
+    Severity,
+    UserPrune,
+)
 from reconciler.core.diff import diff
 from reconciler.core.guards import Account
 from reconciler.core.model import (
@@ -463,6 +477,66 @@ def grants() -> Plan:
     return diff(desired, live, Config(), server=URL)
 
 
+POLICIES = Policies(
+    mfa_required_for=MfaRule(
+        types=frozenset({"administrator"}), privileges=frozenset({"editUsers"})
+    ),
+    administrators=AdministratorsRule(min=1, max=2),
+    separation_of_duties=(
+        SeparationRule(roles=("Payments Creator", "Payments Approver"), reason="four-eyes"),
+    ),
+    escalation_requires=EscalationRule(keys=("ticket", "reason")),
+    max_access_days=MaxAccessRule(days={"administrator": 90}, severity=Severity.WARNING),
+    review_interval_days=ReviewRule(days=180, severity=Severity.WARNING),
+    email_domains=EmailRule(allowed=frozenset({"example.com"}), severity=Severity.WARNING),
+)
+
+
+def policy_violations() -> Plan:
+    """Every policy kind violated once on the state after the plan, errors and warnings."""
+    live = live_state(
+        [
+            luser("PAYER", roles=("Payments Creator",)),
+            luser("HELPER", email="helper@example.com"),
+            luser(
+                "OLDADMIN",
+                {"login.mfa": True},
+                type="administrator",
+                email="old@example.com",
+                expires="2026-02-01",
+            ),
+        ],
+        roles=[
+            lrole("Payments Creator"),
+            lrole("Payments Approver"),
+            lrole("User Admins", privileges=("editUsers",)),
+        ],
+    )
+    reviewed = Grant(reason="Covers the service desk", ticket="SEC-9", review_by="2026-03-01")
+    desired = DesiredState(
+        users=(
+            spec("PAYER", roles=("Payments Creator", "payments approver")),
+            dataclasses.replace(spec("HELPER", roles=("User Admins",)), meta=reviewed),
+            dataclasses.replace(
+                spec("OLDADMIN", email="old.admin@example.com"),
+                meta=Grant(review_by="2025-12-01"),
+            ),
+            spec("ROOT", forenames="Root", surname="User", type="administrator"),
+            spec("GUEST", forenames="G", surname="Uest", email="guest@gmail.com"),
+        ),
+    )
+    return diff(desired, live, Config(policies=POLICIES), server=URL, today=TODAY)
+
+
+def policy_passes() -> Plan:
+    """The same rules, all kept: one line says which were checked."""
+    live = live_state([luser("HELPER", email="helper@example.com")])
+    desired = DesiredState(users=(spec("HELPER", email="new.helper@example.com"),))
+    plan = diff(desired, live, Config(policies=POLICIES), server=URL, today=TODAY)
+    assert plan.findings == ()
+    return plan
+
+
 SCENARIOS: dict[str, Callable[[], Plan]] = {
     "spec_example": spec_example,
     "empty": empty,
@@ -478,6 +552,8 @@ SCENARIOS: dict[str, Callable[[], Plan]] = {
     "forced": forced,
     "partial_files": partial_files,
     "grants": grants,
+    "policy_violations": policy_violations,
+    "policy_passes": policy_passes,
 }
 
 

@@ -20,14 +20,20 @@ from reconciler.core.digest import live_fingerprint, role_fingerprint
 from reconciler.core.guards import check, needs_administrators
 from reconciler.core.model import LiveRole, LiveState, LiveUser
 from reconciler.core.plan import Action, Kind, Plan
-from reconciler.errors import ApplyFailed, GuardError, StalePlanError, UsageError
+from reconciler.errors import (
+    ApplyFailed,
+    GuardError,
+    InvalidStateError,
+    StalePlanError,
+    UsageError,
+)
 from reconciler.shell.api import PiApi
 from reconciler.shell.apply import NOT_ATTEMPTED, ApplyResult, Outcome, Stop, execute
 from reconciler.shell.connect import make_client
 from reconciler.shell.console import ProgressReporter, make_console, print_plain, print_segments
 from reconciler.shell.files import write_atomic
 from reconciler.shell.flows.desired import Loaded, load_desired
-from reconciler.shell.flows.plan import PlanOptions, read_and_diff
+from reconciler.shell.flows.plan import PlanOptions, policy_refusal, read_and_diff
 from reconciler.shell.live import read_some, with_administrators
 from reconciler.shell.load import find_config, load_config
 from reconciler.shell.planfile import read_plan_file
@@ -92,6 +98,8 @@ class _Apply:
                 plan = self._guarded_saved_plan(plan, live, config)
             else:
                 plan, live = self.runner.run(self._fresh_plan(api, loaded, secrets))
+            if plan.policy_errors:
+                raise InvalidStateError(f"{policy_refusal(plan)}; nothing was applied")
             if plan.empty:
                 if options.planfile is not None:
                     print_plain(self.out, render.NO_CHANGES)

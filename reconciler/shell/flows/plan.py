@@ -17,9 +17,10 @@ from reconciler.core import render
 from reconciler.core.config import UserPrune
 from reconciler.core.diff import diff
 from reconciler.core.guards import needs_administrators
-from reconciler.core.issues import format_issue
+from reconciler.core.issues import format_issue, github_annotation
 from reconciler.core.model import LiveState
 from reconciler.core.plan import Plan
+from reconciler.core.policies import as_issue
 from reconciler.core.references import plan_time_issues, target_issues
 from reconciler.core.scope import Scope
 from reconciler.errors import InvalidStateError
@@ -36,6 +37,7 @@ from reconciler.shell.secrets import desired_needs, read_secrets
 from reconciler.shell.settings import Settings, account, server_url, today
 
 EXIT_CHANGES = 2
+EXIT_INVALID = InvalidStateError.exit_code
 EXIT_BLOCKED = 4
 
 
@@ -57,6 +59,9 @@ def plan_command(
 ) -> int:
     plan = asyncio.run(_plan(settings, options))
     show_plan(settings, plan, fmt)
+    if plan.policy_errors:
+        sys.stderr.write(f"Error: {policy_refusal(plan)}; no plan file was written\n")
+        return EXIT_INVALID
     if out:
         write_plan_file(plan, out)
     if plan.blocked:
@@ -142,8 +147,8 @@ async def read_and_diff(
 
     A partial plan reads only the users it covers (by usercode, never the whole list): the
     declared ones, the removed ones, the targets and the parents they name; and, when the plan
-    would disable, delete or demote an administrator, every administrator (the
-    last-administrator guard needs them).
+    would disable, delete or demote an administrator or ``policies.administrators`` counts
+    them, every administrator (the last-administrator guard and the count need them).
     """
     config = loaded.config
     scope = scope_of(loaded, options)
@@ -183,7 +188,8 @@ async def read_and_diff(
     if issues:
         raise InvalidStateError("the desired state cannot be applied to this server", issues)
     plan = _diff(loaded, live, secrets, scope, settings, options, api.url)
-    if needs_administrators(plan, live):
+    counting = config.policies.administrators is not None and not live.complete
+    if (counting or needs_administrators(plan, live)) and not live.all_administrators:
         live = await with_administrators(api, live)
         plan = _diff(loaded, live, secrets, scope, settings, options, api.url)
     return plan, live
@@ -216,6 +222,15 @@ def _diff(
     return replace(plan, notes=notes, warnings=shown + plan.warnings)
 
 
+def policy_refusal(plan: Plan) -> str:
+    """Why a plan with policy errors is not applied (the findings are listed in the plan)."""
+    n = len(plan.policy_errors)
+    return (
+        f"the plan breaks {n} polic{'ies' if n != 1 else 'y'} of pisync.yaml (listed above);"
+        " fix the desired state (or the policies): --force does not override a policy"
+    )
+
+
 def show_plan(settings: Settings, plan: Plan, fmt: str) -> None:
     """Print the plan in ``fmt`` (text, markdown, json, github) on stdout."""
     console = make_console(no_color=settings.no_color)
@@ -226,6 +241,9 @@ def show_plan(settings: Settings, plan: Plan, fmt: str) -> None:
     else:
         print_segments(console, render.text_lines(plan))
         if fmt == "github":
+            # the policy findings as annotations on the users' lines, as validate's issues
+            for finding in plan.findings:
+                print_plain(console, github_annotation(as_issue(finding)))
             _github_summary(render.render_markdown(plan), settings.env)
 
 
