@@ -22,7 +22,7 @@ from reconciler.core.policies import Subject, role_def_of_entry, subject_of_entr
 from reconciler.core.rules import RoleRef, user_rules
 from reconciler.core.schema_check import SchemaChecker
 from reconciler.core.yamldoc import ParsedFile
-from reconciler.core.yamlpos import PosDict, PosList
+from reconciler.core.yamlpos import SHIFT, PosDict, PosList
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,7 +120,7 @@ def analyse(
         views = tuple(
             v
             for e, path, seq, i in (users if valid else ())
-            if (v := subject_of_entry(e, seq.item_at(i), format_path(path))) is not None
+            if (v := subject_of_entry(e, *_line_col(seq, i), i)) is not None
         )
     return FileResult(
         file=parsed.file,
@@ -158,6 +158,12 @@ def _entries(data: PosDict, key: str) -> Iterator[tuple[PosDict, Path, PosList, 
         for i, item in enumerate(seq):
             if isinstance(item, PosDict):
                 yield item, (key, i), seq, i
+
+
+def _line_col(seq: PosList, index: int) -> tuple[str, int, int]:
+    """(file, line, col) of item ``index``, without making a SourcePos (one per user)."""
+    packed = seq.item_packed(index)
+    return seq.file, (packed >> SHIFT) + 1, (packed & ((1 << SHIFT) - 1)) + 1
 
 
 def _count(data: PosDict, key: str) -> int:

@@ -147,6 +147,7 @@ def _grant_back(values: Json) -> Grant:
 
 
 def _subject(s: Subject) -> list[Json]:
+    grant = [s.grant.get(k) for k in GRANT_KEYS] if s.grant else None
     return [
         s.usercode,
         s.type,
@@ -156,26 +157,30 @@ def _subject(s: Subject) -> list[Json]:
         s.email,
         sorted(s.privileges),
         list(s.roles),
-        [s.grant.get(k) for k in GRANT_KEYS] if s.grant else None,
-        *_pos(s.source),
-        s.key_path,
+        grant,
+        s.line,
+        s.col,
+        s.entry,
     ]
 
 
 def _subject_back(data: Json, file: str) -> Subject:
-    code, kind, enabled, expires, mfa, email, privileges, roles, grant, line, col, path = data
+    code, kind, enabled, expires, mfa, email, privileges, roles, grant, line, col, index = data
     return Subject(
-        usercode=str(code),
-        type=kind,
-        enabled=bool(enabled),
-        expires=expires,
-        mfa=bool(mfa),
-        email=email,
-        privileges=frozenset(privileges),
-        roles=tuple(roles),
-        grant=_grant_back(grant),
-        source=None if line is None else SourcePos(file=file, line=int(line), col=int(col)),
-        key_path=str(path),
+        str(code),
+        kind,
+        bool(enabled),
+        expires,
+        bool(mfa),
+        email,
+        frozenset(privileges),
+        tuple(roles),
+        _grant_back(grant),
+        False,
+        file,
+        int(line),
+        int(col),
+        None if index is None else int(index),
     )
 
 

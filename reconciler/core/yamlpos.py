@@ -112,9 +112,13 @@ class PosList(list[Any]):
 
     def item_at(self, index: int) -> SourcePos:
         """Where item ``index`` is written (the list's own position if out of range)."""
+        return unpack(self._file, self.item_packed(index))
+
+    def item_packed(self, index: int) -> int:
+        """:meth:`item_at`, packed (for a caller that keeps the numbers)."""
         if 0 <= index < len(self._ipos):
-            return unpack(self._file, self._ipos[index])
-        return self.pos
+            return self._ipos[index]
+        return self._pos
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild_list, (self._file, self._pos, self._ipos), None, iter(self))

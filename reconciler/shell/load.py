@@ -395,7 +395,7 @@ def _subjects(result: FileResult) -> tuple[Subject, ...]:
     """A result's subjects: analysed, or made from its built users (a plan's cache entry)."""
     if result.subjects is not None:
         return result.subjects
-    made = (subject_of_spec(u, f"users[{i}]") for i, u in enumerate(result.users))
+    made = (subject_of_spec(u, i) for i, u in enumerate(result.users))
     return tuple(s for s in made if s is not None)
 
 

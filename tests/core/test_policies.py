@@ -424,8 +424,7 @@ def test_a_subject_is_what_the_entry_writes() -> None:
         FILE,
     ).data
     assert entry is not None
-    at = SourcePos(file=FILE, line=1, col=1)
-    assert subject_of_entry(entry, at, "users[0]") == Subject(
+    assert subject_of_entry(entry, FILE, 1, 1, 0) == Subject(
         usercode="ANN",
         type="designer",
         mfa=True,
@@ -434,8 +433,10 @@ def test_a_subject_is_what_the_entry_writes() -> None:
         privileges=frozenset({"pdf"}),
         roles=("R",),
         grant=Grant(reason="r", ticket="T-1"),
-        source=at,
-        key_path="users[0]",
+        file=FILE,
+        line=1,
+        col=1,
+        entry=0,
     )
 
 
