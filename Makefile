@@ -31,7 +31,7 @@ demo: install
 
 # Refresh the renderer golden files on purpose (review the diff before committing).
 golden: install
-	PISYNC_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/core/test_render.py
+	PISYNC_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/core/test_render.py tests/core/test_review.py
 
 bench: install
 	$(BIN)/python benchmarks/bench_validate.py

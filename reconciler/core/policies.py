@@ -394,7 +394,7 @@ class _Rules(Generic[T]):
             return
         verb = "gains" if s.gains is not None else "has"
         message = (
-            f"{s.usercode} {verb} escalating access ({'; '.join(what)}) without"
+            f"{s.usercode} {verb} escalating access ({describe(what)}) without"
             f" pisync: {_and(missing)}; record why under the user's pisync: key"
         )
         out.append(self.emit(s, "escalation_requires", rule.severity, message))
@@ -431,7 +431,7 @@ class _Rules(Generic[T]):
         latest = self._latest(rule.days)
         if due is None:
             message = (
-                f"{s.usercode} has escalating access ({'; '.join(what)}) without pisync:"
+                f"{s.usercode} has escalating access ({describe(what)}) without pisync:"
                 f" review_by; set a review date on or before {latest} (every {rule.days} days)"
             )
         elif due < today:
@@ -489,6 +489,25 @@ def _finding(s: Subject, rule: str, severity: str, message: str) -> PolicyFindin
 
 def _a(noun: str) -> str:
     return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
+
+
+#: At most this many privileges are named in a message (the rest are counted).
+_NAMED = 4
+
+
+def describe(words: Sequence[str]) -> str:
+    """Escalating access in words for a message: the type, the privileges held directly (the
+    first few, the rest counted), the roles: ``type administrator; privileges editRoles,
+    editUsers; role "Payroll" with editUsers``."""
+    privileges = [w.removeprefix("privilege ") for w in words if w.startswith("privilege ")]
+    out = [w for w in words if w.startswith("type ")]
+    if privileges:
+        named = ", ".join(privileges[:_NAMED])
+        if len(privileges) > _NAMED:
+            named += f" and {len(privileges) - _NAMED} more"
+        out.append(f"privilege{'s' if len(privileges) > 1 else ''} {named}")
+    out += [w for w in words if w.startswith("role ")]
+    return "; ".join(out)
 
 
 def _quoted(name: str) -> str:

@@ -27,6 +27,7 @@ from reconciler.core.plan import PolicyFinding
 from reconciler.core.policies import (
     Subject,
     View,
+    describe,
     desired_issues,
     evaluate,
     live_findings,
@@ -624,3 +625,17 @@ def test_the_administrator_count_is_worded_for_each_view(view: View) -> None:
             View.LIVE: "the server has 1 enabled administrator (A)",
         }[view]
     )
+
+
+def test_escalating_access_is_described_briefly() -> None:
+    words = (
+        "type administrator",
+        *(f"privilege {p}" for p in ("editConnections", "editRoles", "editSql", "editUsers")),
+        "privilege orgAdmin",
+        'role "Payroll" with editUsers',
+    )
+    assert describe(words) == (
+        "type administrator; privileges editConnections, editRoles, editSql, editUsers and 1"
+        ' more; role "Payroll" with editUsers'
+    )
+    assert describe(("privilege editUsers",)) == "privilege editUsers"
