@@ -340,6 +340,35 @@ def doctor(
     _exit(_guarded(run, settings))
 
 
+# --- review ------------------------------------------------------------------------------
+
+
+@app.command()
+def review(
+    ctx: typer.Context,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", metavar="FORMAT", help="markdown | csv | json | html."),
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", metavar="FILE", help="Write the report to FILE.")
+    ] = None,
+) -> None:
+    """Access-review report: every live user's access, why, and the commit that put it there.
+
+    Reads the server (never writes) and the repository with its git history. Exit 0.
+    """
+    settings: Settings = ctx.obj
+    chosen = _format(fmt, {"markdown", "csv", "json", "html"}, settings, default="markdown")
+
+    def run() -> int:
+        from reconciler.shell.flows.review import review_command
+
+        return review_command(settings, fmt=chosen, out=out)
+
+    _exit(_guarded(run, settings))
+
+
 # --- schema ------------------------------------------------------------------------------
 
 

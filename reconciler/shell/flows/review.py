@@ -1,0 +1,82 @@
+"""``pisync review``: the access-review report of the live server, joined with the repository
+and its git history (:mod:`reconciler.core.review`, :mod:`reconciler.shell.provenance`).
+
+Reads every live user with its payload (the whole server, whatever the repository declares),
+loads the desired state (it must be valid: exit 3 otherwise), asks git which commit last
+changed each declared user's entry, and writes the report in one format to stdout or
+``--out FILE`` (written whole or not at all). Never writes to the server. Secure variables'
+values are read from the environment only to tell drift, and appear nowhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from typing import Final
+
+from reconciler.core import review as review_mod
+from reconciler.core.model import LiveState
+from reconciler.core.review import Review, build_review
+from reconciler.core.review_html import render_html
+from reconciler.shell.connect import make_client
+from reconciler.shell.console import ProgressReporter, make_console
+from reconciler.shell.files import write_atomic
+from reconciler.shell.flows.desired import Loaded, load_desired
+from reconciler.shell.live import read_live
+from reconciler.shell.provenance import history_of
+from reconciler.shell.secrets import desired_needs
+from reconciler.shell.settings import Settings, server_url, today
+
+FORMATS: Final[dict[str, Callable[[Review], str]]] = {
+    "markdown": review_mod.render_markdown,
+    "csv": review_mod.render_csv,
+    "json": review_mod.render_json,
+    "html": render_html,
+}
+
+
+def review_command(settings: Settings, *, fmt: str, out: str | None) -> int:
+    """Write the review in ``fmt`` (:data:`FORMATS`) to ``out`` or stdout; exit 0."""
+    loaded = load_desired((), settings)
+    url = server_url(settings, loaded.config)
+    live = asyncio.run(_read(settings, loaded, url))
+    env = settings.env
+    report = build_review(
+        live,
+        loaded.desired,
+        loaded.config,
+        server=url,
+        today=today(env),
+        history=history_of(loaded.desired),
+        secrets={n.env: env[n.env] for n in desired_needs(loaded.desired) if n.env in env},
+    )
+    text = FORMATS[fmt](report)
+    if out:
+        write_atomic(out, text, what="the review")
+        if not settings.quiet:
+            s = report.summary
+            sys.stderr.write(
+                f"Wrote the access review of {s.users} users to {out} ({len(s.unmanaged)}"
+                f" unmanaged, {len(s.drifted)} drifted, {s.violations['error']} policy errors,"
+                f" {s.violations['warning']} warnings).\n"
+            )
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+async def _read(settings: Settings, loaded: Loaded, url: str) -> LiveState:
+    config = loaded.config
+    progress = ProgressReporter(
+        make_console(stderr=True, no_color=settings.no_color), quiet=settings.quiet
+    )
+    async with make_client(settings, config, url) as api:
+        with progress.task("Reading users"):
+            return await read_live(
+                api,
+                payload_for=lambda code: True,  # the review shows every user's access
+                declared={u.usercode for u in loaded.desired.users},
+                concurrency=config.server.concurrency,
+                progress=progress.update,
+            )

@@ -1,0 +1,228 @@
+"""``pisync review`` end to end: the real CLI against a real emulator, over a temporary git
+repository with commits by different authors. Provenance is asserted exactly (commit, author,
+date, subject, pull request), every format is produced, and no secret appears in any."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from reconciler.schemas import load_schema
+from tests.e2e.conftest import SECRET, pisync
+
+pytestmark = pytest.mark.e2e
+
+LIVE_SECRET = "live-token-that-must-never-print"
+SEED: dict[str, Any] = {
+    "categories": [{"name": "Finance", "parent": None}, {"name": "HR", "parent": None}],
+    "roles": [
+        {
+            "name": "Payroll",
+            "description": "Pay runs",
+            "categories": ["HR"],
+            "privileges": ["editUsers"],
+        }
+    ],
+    "users": [
+        {
+            "user": {
+                "usercode": "ANA",
+                "forenames": "Ana",
+                "surname": "A",
+                "email": "ana@example.com",
+                "requireMfa": True,
+            },
+            "userRoles": [{"roleIdentifier": "Payroll"}],
+            "variables": [{"name": "warehouse", "value": SECRET, "isSecure": True}],
+        },
+        {"user": {"usercode": "BEN", "forenames": "Ben", "surname": "B", "email": "b@gmail.com"}},
+        {
+            "user": {"usercode": "STRAY", "forenames": "S", "surname": "Tray"},
+            "variables": [{"name": "token", "value": LIVE_SECRET, "isSecure": True}],
+        },
+    ],
+}
+CONFIG = """\
+policies:
+  email_domains: {allowed: [example.com], severity: warning}
+  review_interval_days: {days: 180}
+"""
+TEAM = """\
+users:
+  - usercode: ana
+    forenames: Ana
+    surname: A
+    email: ana@example.com
+    roles: [Payroll]
+    variables:
+      warehouse: {env: FINANCE_DB_PASSWORD, secure: true}
+    pisync: {reason: Runs payroll, ticket: SEC-1, owner: ashah, review_by: 2026-12-31}
+  - usercode: ben
+    forenames: Ben
+    surname: B
+    email: b@gmail.com
+"""
+ANIKA = ("Anika Shah", "anika@example.com", "2026-01-05T10:00:00+00:00")
+DEV = ("Dev Patel", "dev@example.com", "2026-02-01T09:30:00+01:00")
+
+
+def git(repo: Path, *args: str, who: tuple[str, str, str] = ANIKA) -> str:
+    name, email, date = who
+    env = {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+        "GIT_COMMITTER_DATE": date,
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(repo),
+    }
+    out = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "users").mkdir(parents=True)
+    (root / "pisync.yaml").write_text(CONFIG, encoding="utf-8")
+    (root / "users" / "team.yaml").write_text(TEAM, encoding="utf-8")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Import the team (#1)")
+    team = root / "users" / "team.yaml"
+    team.write_text(TEAM.replace("email: b@gmail.com", "email: ben@gmail.com"), "utf-8")
+    git(root, "commit", "-q", "-am", "Fix BEN's address (#4)", who=DEV)
+    return root
+
+
+def test_review_json_with_exact_provenance(emulator_factory: Any, repo: Path) -> None:
+    emu = emulator_factory(SEED)
+    first, second = git(repo, "log", "--format=%H", "--reverse").splitlines()
+    r = pisync(["review", "--format", "json"], cwd=repo, url=emu.url)
+    assert (r.code, r.err) == (0, ""), r.all
+    data = json.loads(r.out)
+    jsonschema.Draft202012Validator(
+        load_schema("review"), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ).validate(data)
+    users = {u["usercode"]: u for u in data["users"]}
+    assert list(users) == ["ADMIN", "ANA", "BEN", "STRAY"]
+    assert users["ANA"]["last_change"] == {
+        "commit": first,
+        "author": "Anika Shah",
+        "email": "anika@example.com",
+        "date": "2026-01-05T10:00:00+00:00",
+        "subject": "Import the team (#1)",
+        "pull_request": 1,
+    }
+    assert users["BEN"]["last_change"] == {
+        "commit": second,
+        "author": "Dev Patel",
+        "email": "dev@example.com",
+        "date": "2026-02-01T09:30:00+01:00",
+        "subject": "Fix BEN's address (#4)",
+        "pull_request": 4,
+    }
+    assert (users["STRAY"]["last_change"], users["STRAY"]["last_change_note"]) == (
+        None,
+        "not declared in the repository",
+    )
+    ana = users["ANA"]
+    assert (ana["roles"], ana["categories"], ana["privileges"]) == (
+        ["Payroll"],
+        ["HR"],
+        [
+            "accessAccount",
+            "audit",
+            "clientExcludePasswordExpiry",
+            "editOwnPassword",
+            "editUsers",
+            "logoutEnabled",
+            "pdf",
+        ],
+    )
+    assert ana["through_roles"] == {"Payroll": {"categories": ["HR"], "privileges": ["editUsers"]}}
+    assert (ana["reason"], ana["ticket"], ana["owner"], ana["review_by"]) == (
+        "Runs payroll",
+        "SEC-1",
+        "ashah",
+        "2026-12-31",
+    )
+    assert ana["secure_variables"] == ["warehouse"]
+    assert (ana["drift"], ana["findings"]) == ([], [])
+    assert users["BEN"]["drift"] == ["email"]  # the repository now says ben@gmail.com
+    assert [f["policy"] for f in users["BEN"]["findings"]] == ["email_domains"]
+    assert data["summary"]["unmanaged"] == ["ADMIN", "STRAY"]
+    assert data["summary"]["drifted"] == ["BEN"]
+    assert data["summary"]["policy_violations"] == {
+        "error": 1,
+        "warning": 1,
+        "by_policy": {"review_interval_days": 1, "email_domains": 1},
+    }
+    assert data["provenance"] == {"available": True, "note": None}
+
+
+def test_every_format_and_no_secret_in_any(
+    emulator_factory: Any, repo: Path, tmp_path: Path
+) -> None:
+    emu = emulator_factory(SEED)
+    for fmt in ("markdown", "csv", "json", "html"):
+        out = tmp_path / f"review.{fmt}"
+        r = pisync(["review", "--format", fmt, "--out", str(out)], cwd=repo, url=emu.url)
+        assert r.code == 0, r.all
+        assert r.out == ""
+        assert r.err == (
+            f"Wrote the access review of 4 users to {out} (2 unmanaged, 1 drifted, 1 policy"
+            " errors, 1 warnings).\n"
+        )
+        text = out.read_text(encoding="utf-8")
+        for secret in (SECRET, LIVE_SECRET):
+            assert secret not in text, fmt
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "review.csv").read_text("utf-8"))))
+    assert [(r["usercode"], r["pull_request"], r["author"]) for r in rows] == [
+        ("ADMIN", "", ""),
+        ("ANA", "1", "Anika Shah"),
+        ("BEN", "4", "Dev Patel"),
+        ("STRAY", "", ""),
+    ]
+    markdown = (tmp_path / "review.markdown").read_text(encoding="utf-8")
+    assert markdown.startswith("# pisync access review\n")
+    assert "| Drifted users (the server differs from the repository) | 1 |" in markdown
+    assert (tmp_path / "review.html").read_text("utf-8").startswith("<!doctype html>")
+
+
+def test_outside_git_provenance_is_null_and_the_report_says_why(
+    emulator_factory: Any, repo: Path, tmp_path: Path
+) -> None:
+    emu = emulator_factory(SEED)
+    plain = tmp_path / "plain"
+    shutil.copytree(repo, plain, ignore=shutil.ignore_patterns(".git"))
+    r = pisync(["review", "--format", "json"], cwd=plain, url=emu.url)
+    assert r.code == 0, r.all
+    data = json.loads(r.out)
+    note = (
+        f"{plain.resolve().as_posix()} is not inside a git repository, so there is no"
+        " provenance (last_change is null for every user)"
+    )
+    assert data["provenance"] == {"available": False, "note": note}
+    assert [u["last_change"] for u in data["users"]] == [None] * 4
+    md = pisync(["review"], cwd=plain, url=emu.url)
+    assert "> **Provenance:** " + note.replace("_", "\\_") in md.out  # Markdown-escaped
+
+
+def test_an_invalid_repository_is_refused(emulator_factory: Any, repo: Path) -> None:
+    emu = emulator_factory(SEED)
+    (repo / "users" / "broken.yaml").write_text("users:\n  - usercode: x\n    colour: red\n")
+    r = pisync(["review"], cwd=repo, url=emu.url)
+    assert r.code == 3
+    assert 'unknown key "colour"' in r.out
