@@ -13,7 +13,8 @@ from reconciler.core.model import DesiredState, RoleSpec, SourcePos, UserSpec
 from reconciler.core.review import Provenance
 from reconciler.shell import provenance as provenance_module
 from reconciler.shell.provenance import (
-    BlameLine,
+    Blame,
+    Commit,
     entry_ranges,
     history_of,
     parse_blame,
@@ -140,7 +141,7 @@ def test_one_blame_per_file(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None
     calls: list[str] = []
     real = provenance_module._blame
 
-    def counting(cwd: Path, file: str, first: int) -> list[BlameLine] | str:
+    def counting(cwd: Path, file: str, first: int) -> Blame | str:
         calls.append(f"{file}:{first}")
         return real(cwd, file, first)
 
@@ -173,37 +174,50 @@ def test_a_shallow_clone_says_its_history_is_cut(repo: Path, tmp_path: Path) -> 
 
 
 def test_entry_ranges_end_before_the_next_entry_or_key_without_trailing_filler() -> None:
-    lines = [
-        BlameLine(n, "c" * 40, "a", "e", 0, "+0000", 0, "s", text)
-        for n, text in enumerate(TEAM_V1.splitlines(), start=1)
-    ]
-    assert entry_ranges([3, 6, 8], [3, 6, 8, 10], lines) == {3: 4, 6: 7, 8: 8}
-    assert entry_ranges([8], [8], lines) == {8: 8}  # "roles:" at line 9 ends it
-    flow = [BlameLine(1, "c" * 40, "a", "e", 0, "+0000", 0, "s", "users: [{usercode: a}]")]
-    assert entry_ranges([1, 1], [1], flow) == {1: 1}
+    text = TEAM_V1.splitlines()
+    assert entry_ranges([3, 6, 8], [3, 6, 8, 10], text) == {3: 4, 6: 7, 8: 8}
+    assert entry_ranges([8], [8], text) == {8: 8}  # "roles:" at line 9 ends it
+    assert entry_ranges([6], [6], text) == {6: 8}  # the flow entry at 8 is not a bound here
+    assert entry_ranges([1, 1], [1], ["users: [{usercode: a}, {usercode: b}]"]) == {1: 1}
+    assert entry_ranges([2], [2], ["users:", "  - usercode: a", "", "# end"]) == {2: 2}
 
 
-def test_parse_blame_reads_line_porcelain() -> None:
+def test_parse_blame_reads_incremental_groups() -> None:
+    sha, other = "1234567890123456789012345678901234567890", "f" * 40
     text = (
-        "1234567890123456789012345678901234567890 1 7 2\n"
+        f"{sha} 1 7 2\n"
         "author Anika Shah\nauthor-mail <anika@example.com>\nauthor-time 1767607200\n"
         "author-tz +0000\ncommitter Anika Shah\ncommitter-mail <anika@example.com>\n"
         "committer-time 1767607300\ncommitter-tz +0000\nsummary Import (#3)\nboundary\n"
-        "filename users/team.yaml\n\t  - usercode: ann\n"
+        "filename users/team.yaml\n"
+        f"{other} 9 9 1\nauthor Dev Patel\nauthor-mail <dev@example.com>\n"
+        "author-time 1767700000\nauthor-tz -0500\ncommitter-time 1767700001\n"
+        "summary Later\nprevious 1234567890123456789012345678901234567890 users/team.yaml\n"
+        "filename users/team.yaml\n"
+        f"{sha} 3 10 1\nfilename users/team.yaml\n"
     )
-    assert parse_blame(text) == [
-        BlameLine(
-            line=7,
-            commit="1234567890123456789012345678901234567890",
+    lines, commits = parse_blame(text)
+    assert lines == {7: sha, 8: sha, 9: other, 10: sha}
+    assert commits == {
+        sha: Commit(
+            commit=sha,
             author="Anika Shah",
             email="anika@example.com",
             author_time=1767607200,
             author_tz="+0000",
             committer_time=1767607300,
             subject="Import (#3)",
-            content="  - usercode: ann",
-        )
-    ]
+        ),
+        other: Commit(
+            commit=other,
+            author="Dev Patel",
+            email="dev@example.com",
+            author_time=1767700000,
+            author_tz="-0500",
+            committer_time=1767700001,
+            subject="Later",
+        ),
+    }
 
 
 @pytest.mark.parametrize(
