@@ -21,8 +21,11 @@ because the machine is shared:
   parsed) and warm (every file's analysis read back, with its users' policy view);
 - ``pisync validate`` through the CLI, without and with the policies (cache off), which adds
   printing the findings;
-- in one process: the evaluation alone (:func:`reconciler.core.policies.desired_issues`) on
-  the subjects the analysis made.
+- in one process, each part of the added work timed alone (the least CPU time of
+  ``--rounds``): the analysis with and without the users' policy view, the evaluation
+  (:func:`reconciler.core.policies.desired_issues`), reading the cache with and without the
+  view, and pickling the helper process's results with and without it. On a shared machine
+  these are the reliable figures; the whole runs above say the same within their noise.
 
 Usage::
 
@@ -133,23 +136,68 @@ def cli_once(repo: Path, config: Path) -> float:
     return time.perf_counter() - start
 
 
-def evaluation_alone(repo: Path, config: Path) -> tuple[float, int, int]:
+def components(repo: Path, config: Path, rounds: int) -> dict[str, float]:
+    """The work the policies add, each part timed alone in this process (CPU seconds, the
+    least of ``rounds``): robust where whole runs on a shared machine are not."""
     import datetime as dt
+    import gc
+    import pickle
+
+    import orjson
 
     from reconciler.core.analysis import analyse
+    from reconciler.core.filecodec import decode, encode
     from reconciler.core.policies import desired_issues, role_defs
     from reconciler.shell.load import _checker, _read_one, load_config
 
+    gc.disable()  # as load() runs
     policies = load_config(config).policies
-    results = [
-        analyse(_read_one(p, p.name, 10_000_000), _checker(), build=False, subjects=True)
-        for p in sorted((repo / "users").glob("*.yaml"))
-    ]
-    subjects = [s for r in results for s in r.subjects or ()]
-    defs = role_defs(d for r in results for d in r.role_defs)
-    start = time.process_time()
-    issues = desired_issues(subjects, defs, policies, today=dt.date.fromisoformat(TODAY))
-    return time.process_time() - start, len(subjects), len(issues)
+    parsed = [_read_one(p, p.name, 10_000_000) for p in sorted((repo / "users").glob("*.yaml"))]
+    checker = _checker()
+
+    def least(work: object) -> float:
+        assert callable(work)
+        times = []
+        for _ in range(rounds):
+            start = time.process_time()
+            work()
+            times.append(time.process_time() - start)
+        return min(times)
+
+    plain = [analyse(p, checker, build=False) for p in parsed]
+    views = [analyse(p, checker, build=False, subjects=True) for p in parsed]
+    subjects = [s for r in views for s in r.subjects or ()]
+    defs = role_defs(d for r in views for d in r.role_defs)
+    today = dt.date.fromisoformat(TODAY)
+    out = {
+        "analyse, without subjects": least(
+            lambda: [analyse(p, checker, build=False) for p in parsed]
+        ),
+        "analyse, with subjects": least(
+            lambda: [analyse(p, checker, build=False, subjects=True) for p in parsed]
+        ),
+        "evaluate (desired_issues)": least(
+            lambda: desired_issues(subjects, defs, policies, today=today)
+        ),
+    }
+    blobs = [orjson.dumps(encode(r)) for r in plain]
+    blobs_views = [orjson.dumps(encode(r)) for r in views]
+    out["cache read, without subjects"] = least(
+        lambda: [decode(orjson.loads(b), full=False) for b in blobs]
+    )
+    out["cache read, with subjects"] = least(
+        lambda: [decode(orjson.loads(b), full=False) for b in blobs_views]
+    )
+    half = len(plain) // 2  # the helper process sends back about half of the results
+    out["worker results pickled, without subjects"] = least(
+        lambda: pickle.loads(pickle.dumps(plain[:half]))
+    )
+    out["worker results pickled, with subjects"] = least(
+        lambda: pickle.loads(pickle.dumps(views[:half]))
+    )
+    out["users"] = float(len(subjects))
+    gc.enable()
+    return out
 
 
 def main() -> int:
@@ -189,8 +237,6 @@ def main() -> int:
                 lambda c=cache, k=case: load_once(repo, configs[k], cache=c, policies=True),
             )
             added = with_["load_s"] - without["load_s"]
-            if case == "typical":
-                worst_added = max(worst_added, added)
             print(
                 f"{case}, load(build=False), {label}: {without['load_s']:.2f} s"
                 f" ({without['cpu_s']:.2f} s CPU) without policies, {with_['load_s']:.2f} s"
@@ -204,13 +250,36 @@ def main() -> int:
             f"{case}, pisync validate (CLI, cache off): {cli_without:.2f} s without policies,"
             f" {cli_with:.2f} s with them (+{cli_with - cli_without:.2f} s, printing included)"
         )
-        took, subjects, issues = evaluation_alone(repo, configs[case])
-        print(
-            f"{case}, evaluation alone: {took:.3f} s CPU for {subjects:,} users ({issues:,}"
-            f" findings), {took / subjects * 1e6:.1f} us per user"
+        parts = components(repo, configs[case], args.rounds)
+        users = parts.pop("users")
+        for name, seconds in parts.items():
+            print(f"{case}, {name}: {seconds:.2f} s CPU")
+        added = (
+            parts["analyse, with subjects"]
+            - parts["analyse, without subjects"]
+            + parts["evaluate (desired_issues)"]
         )
+        warm = (
+            parts["cache read, with subjects"]
+            - parts["cache read, without subjects"]
+            + parts["evaluate (desired_issues)"]
+        )
+        shipped = (
+            parts["worker results pickled, with subjects"]
+            - parts["worker results pickled, without subjects"]
+        )
+        print(
+            f"{case}: the policies add {added:.2f} s CPU to a cold validate (+{shipped:.2f} s"
+            f" moving the helper's half between processes) and {warm:.2f} s to a warm one,"
+            f" for {users:,.0f} users ({added / users * 1e6:.1f} us a user)"
+        )
+        if case == "typical":
+            worst_added = max(worst_added, added + shipped, warm)
     ok = worst_added < 0.75
-    print(f"target (typical policies add well under 1 s): {'met' if ok else 'NOT met'}")
+    print(
+        f"target (typical policies add well under 1 s of CPU): {'met' if ok else 'NOT met'}"
+        f" ({worst_added:.2f} s at most)"
+    )
     return 0
 
 

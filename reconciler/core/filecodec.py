@@ -165,22 +165,26 @@ def _subject(s: Subject) -> list[Json]:
 
 
 def _subject_back(data: Json, file: str) -> Subject:
-    code, kind, enabled, expires, mfa, email, privileges, roles, grant, line, col, index = data
-    return Subject(
-        str(code),
-        kind,
-        bool(enabled),
-        expires,
-        bool(mfa),
-        email,
-        frozenset(privileges),
-        tuple(roles),
-        _grant_back(grant),
-        False,
-        file,
-        int(line),
-        int(col),
-        None if index is None else int(index),
+    # positional and with few conversions: validate reads one of these per user from the cache
+    code, kind, enabled, expires, mfa, email, privileges, roles, grant, line, col, entry = data
+    return Subject._make(
+        (
+            code,
+            kind,
+            enabled is True,
+            expires,
+            mfa is True,
+            email,
+            frozenset(privileges),
+            tuple(roles),
+            NO_GRANT if grant is None else _grant_back(grant),
+            False,
+            file,
+            line,
+            col,
+            entry,
+            None,
+        )
     )
 
 
