@@ -294,7 +294,10 @@ class _Rules(Generic[T]):
     def check(self, s: Subject, out: list[T]) -> None:
         """Append ``s``'s violations to ``out``. Each rule first asks the cheapest question
         that clears most users (a set operation, a look-up), and words nothing unless broken."""
-        keys = [r.casefold() for r in s.roles] if s.roles else []
+        roles = s.roles
+        # the roles' keys only when a rule reads them (most configurations, most users: never)
+        wanted = self.mfa_roles or self.escalating or (self.separation and len(roles) >= 2)
+        keys = [r.casefold() for r in roles] if wanted and roles else []
         mfa = self.mfa
         if (
             mfa is not None
@@ -312,7 +315,8 @@ class _Rules(Generic[T]):
                     self._separation(s, keys, rule, names, out)
         if self.escalation is not None or self.review is not None:
             escalating = (
-                s.administrator
+                s.super_admin
+                or s.type == ADMINISTRATOR
                 or not ESCALATING_PRIVILEGES.isdisjoint(s.privileges)
                 or (self.escalating and any(k in self.escalating for k in keys))
             )
@@ -325,8 +329,14 @@ class _Rules(Generic[T]):
                 self._review(s, has, self.review, out)
         if self.max_access is not None and (s.super_admin or s.type in self.max_access.days):
             self._max_access(s, self.max_access, out)
-        if self.email is not None and s.email is not None and s.grant.reason is None:
-            self._email(s, self.email, out)
+        email = self.email
+        if (
+            email is not None
+            and s.email is not None
+            and s.email.rpartition("@")[2].casefold() not in email.allowed
+            and s.grant.reason is None
+        ):
+            self._email(s, email, out)
 
     def _latest(self, days: int) -> str:
         if days not in self.latest:
@@ -451,8 +461,6 @@ class _Rules(Generic[T]):
 
     def _email(self, s: Subject, rule: EmailRule, out: list[T]) -> None:
         domain = (s.email or "").rpartition("@")[2]
-        if domain.casefold() in rule.allowed:
-            return
         message = (
             f"{s.usercode}'s email domain {domain or '(none)'} is not allowed (allowed:"
             f" {self.allowed}); use an allowed address, or record why under pisync: {{reason: …}}"
