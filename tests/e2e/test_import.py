@@ -106,6 +106,7 @@ def test_import_then_plan_is_empty(emulator_factory: Any, tmp_path: Path) -> Non
         "schemas/pisync-config.schema.json",
         "schemas/pisync-file.schema.json",
         "schemas/plan.schema.json",
+        "schemas/review.schema.json",
         "users/boss.yaml",
         "users/j.smith.yaml",
         "users/old.timer.yaml",
