@@ -59,7 +59,9 @@ class Provenance:
     email: str
     date: str  # the author date, ISO 8601 with its offset
     subject: str
-    pull_request: int | None = None  # named by the subject: "… (#123)", "Merge pull request #123"
+    #: named by the subject ("… (#123)"), or by the merge that brought the commit in
+    #: ("Merge pull request #123 from …")
+    pull_request: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -6,7 +6,11 @@ first line (``UserSpec.source``) to the line before the next entry of the file (
 role) or the next top-level key, less trailing blank and comment lines. Of the entry's lines,
 the one whose commit was committed last names the *last change*: its commit, author, author
 date and subject, and the pull request when the subject names one (GitHub's squash ``Title
-(#123)`` or merge ``Merge pull request #123 from …``).
+(#123)`` or merge ``Merge pull request #123 from …``). Blame names the commit that wrote the
+lines, never the merge that brought it in; so for a commit that is not on the first-parent line
+of ``HEAD`` (it came in through a merge) and whose own subject names no pull request, the pull
+request is the one the subject of that merge names (the oldest first-parent merge that
+contains it): two more git calls in all, plus one per such commit.
 
 Nothing here guesses: a user gets no last change, with the reason, when its file is not
 committed, when its entry has changes not committed yet, or when git cannot say; outside a git
@@ -16,6 +20,7 @@ clone, history before the clone's boundary is cut off: the note says so.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import subprocess
@@ -59,9 +64,17 @@ class Blame:
     text: list[str]
 
 
-def history_of(desired: DesiredState, *, cwd: Path | None = None) -> History:
-    """The last change of every declared user's entry (see the module docstring)."""
-    where = cwd or Path.cwd()
+def history_of(
+    desired: DesiredState, *, cwd: Path | None = None, repo: Path | None = None
+) -> History:
+    """The last change of every declared user's entry (see the module docstring).
+
+    The entries' file names are relative to ``cwd`` (default: the current folder) unless
+    absolute; git runs in ``repo`` (default ``cwd``): the folder of ``pisync.yaml``, so that
+    ``--config`` naming a repository from outside it still finds its history.
+    """
+    base = cwd or Path.cwd()
+    where = repo or base
     try:
         _git(where, "rev-parse", "--show-toplevel")
     except FileNotFoundError:
@@ -93,7 +106,7 @@ def history_of(desired: DesiredState, *, cwd: Path | None = None) -> History:
     missing: dict[str, str] = {}
     jobs = sorted(starts)
     with ThreadPoolExecutor(max_workers=BLAME_WORKERS) as pool:
-        blamed = pool.map(lambda f: _blame(where, f, min(starts[f])), jobs)
+        blamed = pool.map(lambda f: _blame(where, base / f, min(starts[f])), jobs)
         for file, result in zip(jobs, blamed, strict=True):
             codes = [c for line in starts[file].values() for c in line]
             if isinstance(result, str):
@@ -106,7 +119,46 @@ def history_of(desired: DesiredState, *, cwd: Path | None = None) -> History:
                         missing[code] = verdict
                     else:
                         changes[code] = verdict
+    unnamed = {p.commit for p in changes.values() if p.pull_request is None}
+    merged = _merged_pull_requests(where, unnamed)
+    if merged:
+        changes = {
+            code: dataclasses.replace(p, pull_request=merged[p.commit])
+            if p.pull_request is None and p.commit in merged
+            else p
+            for code, p in changes.items()
+        }
     return History(changes=changes, missing=missing, note=note)
+
+
+def _merged_pull_requests(cwd: Path, shas: set[str]) -> dict[str, int]:
+    """For each of ``shas`` that came into ``HEAD`` through a merge: the pull request that
+    merge's subject names (commits on the first-parent line, and merges that name none, are
+    left out). Empty when git cannot say."""
+    if not shas:
+        return {}
+    try:
+        mainline = set(_git(cwd, "rev-list", "--first-parent", "HEAD").split())
+        todo = sorted(shas - mainline)
+        if not todo:
+            return {}
+        merges: list[tuple[str, int | None]] = []  # mainline merges, oldest first
+        for line in _git(
+            cwd, "log", "--first-parent", "--merges", "--reverse", "--format=%H %s", "HEAD"
+        ).splitlines():
+            sha, _, subject = line.partition(" ")
+            merges.append((sha, pull_request(subject)))
+        out: dict[str, int] = {}
+        for sha in todo:
+            after = set(
+                _git(cwd, "rev-list", "--ancestry-path", "--merges", f"{sha}..HEAD").split()
+            )
+            number = next((n for m, n in merges if m in after), None)
+            if number is not None:
+                out[sha] = number
+        return out
+    except (OSError, subprocess.CalledProcessError):
+        return {}
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -119,7 +171,7 @@ def _git(cwd: Path, *args: str) -> str:
     ).stdout
 
 
-def _blame(cwd: Path, file: str, first: int) -> Blame | str:
+def _blame(cwd: Path, file: Path, first: int) -> Blame | str:
     """The file's lines from ``first`` on, blamed; or why git could not.
 
     ``--incremental`` gives each run of lines from one commit once, with that commit's
@@ -129,12 +181,12 @@ def _blame(cwd: Path, file: str, first: int) -> Blame | str:
     """
     try:
         out = subprocess.run(  # noqa: S603 - a fixed git command on one of our own files
-            ["git", "blame", "--incremental", "-L", f"{first},", "--", file],  # noqa: S607
+            ["git", "blame", "--incremental", "-L", f"{first},", "--", str(file)],  # noqa: S607
             cwd=cwd,
             capture_output=True,
             check=True,
         ).stdout
-        text = (cwd / file).read_text(encoding="utf-8", errors="replace").splitlines()
+        text = file.read_text(encoding="utf-8", errors="replace").splitlines()
     except subprocess.CalledProcessError as exc:
         reason = exc.stderr.decode("utf-8", "replace").strip().splitlines()
         why = reason[-1] if reason else "git blame failed"

@@ -72,6 +72,7 @@ users:
 """
 ANIKA = ("Anika Shah", "anika@example.com", "2026-01-05T10:00:00+00:00")
 DEV = ("Dev Patel", "dev@example.com", "2026-02-01T09:30:00+01:00")
+LI = ("Li Chen", "li@example.com", "2026-03-02T08:15:00-05:00")
 
 
 def git(repo: Path, *args: str, who: tuple[str, str, str] = ANIKA) -> str:
@@ -103,12 +104,33 @@ def repo(tmp_path: Path) -> Path:
     team = root / "users" / "team.yaml"
     team.write_text(TEAM.replace("email: b@gmail.com", "email: ben@gmail.com"), "utf-8")
     git(root, "commit", "-q", "-am", "Fix BEN's address (#4)", who=DEV)
+    # a pull request merged with a merge commit: blame names the branch's commit
+    git(root, "switch", "-q", "-c", "li/ana-review")
+    team.write_text(team.read_text("utf-8").replace("2026-12-31", "2027-03-31"), "utf-8")
+    git(root, "commit", "-q", "-am", "Review ANA's payroll access", who=LI)
+    git(root, "switch", "-q", "main")
+    git(
+        root,
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge pull request #12 from li/ana-review",
+        "li/ana-review",
+        who=ANIKA,
+    )
     return root
+
+
+def commits(repo: Path) -> dict[str, str]:
+    """subject -> hash of every commit"""
+    lines = git(repo, "log", "--format=%s%x00%H").splitlines()
+    return dict(line.split("\0") for line in lines)
 
 
 def test_review_json_with_exact_provenance(emulator_factory: Any, repo: Path) -> None:
     emu = emulator_factory(SEED)
-    first, second = git(repo, "log", "--format=%H", "--reverse").splitlines()
+    made = commits(repo)
     r = pisync(["review", "--format", "json"], cwd=repo, url=emu.url)
     assert (r.code, r.err) == (0, ""), r.all
     data = json.loads(r.out)
@@ -118,15 +140,15 @@ def test_review_json_with_exact_provenance(emulator_factory: Any, repo: Path) ->
     users = {u["usercode"]: u for u in data["users"]}
     assert list(users) == ["ADMIN", "ANA", "BEN", "STRAY"]
     assert users["ANA"]["last_change"] == {
-        "commit": first,
-        "author": "Anika Shah",
-        "email": "anika@example.com",
-        "date": "2026-01-05T10:00:00+00:00",
-        "subject": "Import the team (#1)",
-        "pull_request": 1,
+        "commit": made["Review ANA's payroll access"],
+        "author": "Li Chen",
+        "email": "li@example.com",
+        "date": "2026-03-02T08:15:00-05:00",
+        "subject": "Review ANA's payroll access",
+        "pull_request": 12,  # from the merge that brought it in
     }
     assert users["BEN"]["last_change"] == {
-        "commit": second,
+        "commit": made["Fix BEN's address (#4)"],
         "author": "Dev Patel",
         "email": "dev@example.com",
         "date": "2026-02-01T09:30:00+01:00",
@@ -156,7 +178,7 @@ def test_review_json_with_exact_provenance(emulator_factory: Any, repo: Path) ->
         "Runs payroll",
         "SEC-1",
         "ashah",
-        "2026-12-31",
+        "2027-03-31",
     )
     assert ana["secure_variables"] == ["warehouse"]
     assert (ana["drift"], ana["findings"]) == ([], [])
@@ -170,6 +192,26 @@ def test_review_json_with_exact_provenance(emulator_factory: Any, repo: Path) ->
         "by_policy": {"review_interval_days": 1, "email_domains": 1},
     }
     assert data["provenance"] == {"available": True, "note": None}
+
+
+def test_review_from_outside_the_repository_through_config(
+    emulator_factory: Any, repo: Path, tmp_path: Path
+) -> None:
+    emu = emulator_factory(SEED)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    config = str(repo / "pisync.yaml")
+    r = pisync(["--config", config, "review", "--format", "json"], cwd=elsewhere, url=emu.url)
+    assert (r.code, r.err) == (0, ""), r.all
+    data = json.loads(r.out)
+    assert data["provenance"] == {"available": True, "note": None}
+    made = commits(repo)
+    assert {u["usercode"]: (u["last_change"] or {}).get("commit") for u in data["users"]} == {
+        "ADMIN": None,
+        "ANA": made["Review ANA's payroll access"],
+        "BEN": made["Fix BEN's address (#4)"],
+        "STRAY": None,
+    }
 
 
 def test_every_format_and_no_secret_in_any(
@@ -191,7 +233,7 @@ def test_every_format_and_no_secret_in_any(
     rows = list(csv.DictReader(io.StringIO((tmp_path / "review.csv").read_text("utf-8"))))
     assert [(r["usercode"], r["pull_request"], r["author"]) for r in rows] == [
         ("ADMIN", "", ""),
-        ("ANA", "1", "Anika Shah"),
+        ("ANA", "12", "Li Chen"),
         ("BEN", "4", "Dev Patel"),
         ("STRAY", "", ""),
     ]

@@ -141,8 +141,8 @@ def test_one_blame_per_file(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None
     calls: list[str] = []
     real = provenance_module._blame
 
-    def counting(cwd: Path, file: str, first: int) -> Blame | str:
-        calls.append(f"{file}:{first}")
+    def counting(cwd: Path, file: Path, first: int) -> Blame | str:
+        calls.append(f"{file.relative_to(repo).as_posix()}:{first}")
         return real(cwd, file, first)
 
     monkeypatch.setattr(provenance_module, "_blame", counting)
@@ -231,3 +231,31 @@ def test_parse_blame_reads_incremental_groups() -> None:
 )
 def test_pull_request_from_the_subject(subject: str, number: int | None) -> None:
     assert pull_request(subject) == number
+
+
+def test_a_commit_merged_through_a_pull_request_gets_the_merges_number(repo: Path) -> None:
+    """Blame names the branch's commit, never the merge; the pull request is the merge's.
+    A commit made on the first-parent line later names none, even after merges."""
+    team = repo / "users" / "team.yaml"
+    git(repo, "switch", "-q", "-c", "li/ann")
+    team.write_text(team.read_text().replace("type: designer", "type: user"), encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "ANN is a user now", who=LI)
+    git(repo, "switch", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "Merge pull request #12 from li/ann", "li/ann")
+    git(repo, "switch", "-q", "-c", "dev/bob")
+    team.write_text(team.read_text().replace("# a comment", "# two roles"), encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "Say why BOB has two roles", who=DEV)
+    git(repo, "switch", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "Merge branch 'dev/bob'", "dev/bob")
+    team.write_text(team.read_text().replace("roles: [Viewers]}", "roles: []}"), encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "CY views nothing", who=ANIKA)
+    ann, bob, cy = (
+        git(repo, "log", "-1", "--format=%H", "-S", s)
+        for s in ("type: user", "two roles", "cy, roles: []")
+    )
+    history = history_of(DESIRED)
+    assert {c: (p.commit, p.subject, p.pull_request) for c, p in history.changes.items()} == {
+        "ANN": (ann, "ANN is a user now", 12),
+        "BOB": (bob, "Say why BOB has two roles", None),  # its merge names no pull request
+        "CY": (cy, "CY views nothing", None),  # on the first-parent line: no merge
+    }

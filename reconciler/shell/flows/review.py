@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Final
 
 from reconciler.core import review as review_mod
@@ -24,6 +25,7 @@ from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.files import write_atomic
 from reconciler.shell.flows.desired import Loaded, load_desired
 from reconciler.shell.live import read_live
+from reconciler.shell.load import find_config
 from reconciler.shell.provenance import history_of
 from reconciler.shell.secrets import desired_needs
 from reconciler.shell.settings import Settings, server_url, today
@@ -48,7 +50,7 @@ def review_command(settings: Settings, *, fmt: str, out: str | None) -> int:
         loaded.config,
         server=url,
         today=today(env),
-        history=history_of(loaded.desired),
+        history=history_of(loaded.desired, repo=_repository(settings)),
         secrets={n.env: env[n.env] for n in desired_needs(loaded.desired) if n.env in env},
     )
     text = FORMATS[fmt](report)
@@ -64,6 +66,12 @@ def review_command(settings: Settings, *, fmt: str, out: str | None) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _repository(settings: Settings) -> Path | None:
+    """Where git runs: the folder of ``pisync.yaml`` (``--config`` may name one elsewhere)."""
+    config = find_config(settings.config)
+    return config.resolve().parent if config is not None else None
 
 
 async def _read(settings: Settings, loaded: Loaded, url: str) -> LiveState:
