@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.core.analysis import analyse
-from reconciler.core.config import Config
+from reconciler.core.config import POLICY_NAMES, Config
 from reconciler.core.desired import config_from_document
 from reconciler.core.diff import diff
 from reconciler.core.model import (
@@ -639,3 +639,32 @@ def test_escalating_access_is_described_briefly() -> None:
         ' more; role "Payroll" with editUsers'
     )
     assert describe(("privilege editUsers",)) == "privilege editUsers"
+
+
+# --- every kind in both severities --------------------------------------------------------------
+
+BREAKS_EACH = {
+    "mfa_required_for": ("{types: [administrator]}", "  - {usercode: x, type: administrator}\n"),
+    "administrators": ("{max: 0}", "  - {usercode: x, type: administrator}\n"),
+    "separation_of_duties": (
+        "[{roles: [Payments Creator, Payments Approver], reason: four eyes}]",
+        "  - {usercode: x, roles: [Payments Creator, Payments Approver]}\n",
+    ),
+    "escalation_requires": ("{keys: [ticket]}", "  - {usercode: x, privileges: [editSql]}\n"),
+    "max_access_days": ("{designer: 30}", "  - {usercode: x, type: designer}\n"),
+    "review_interval_days": ("{days: 30}", "  - {usercode: x, privileges: [editUsers]}\n"),
+    "email_domains": ("{allowed: [example.com]}", "  - {usercode: x, email: x@gmail.com}\n"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BREAKS_EACH))
+def test_every_kind_is_an_error_by_default_and_a_warning_when_it_says_so(kind: str) -> None:
+    rule, entry = BREAKS_EACH[kind]
+    as_error = validate(f"  {kind}: {rule}\n", users(entry))
+    warned = rule.replace("}", ", severity: warning}", 1)
+    as_warning = validate(f"  {kind}: {warned}\n", users(entry))
+    assert [(line, col, severity) for line, col, severity, _ in as_error] == [(2, 5, "error")]
+    assert [(line, col, severity) for line, col, severity, _ in as_warning] == [(2, 5, "warning")]
+    assert as_error[0][3] == as_warning[0][3]
+    assert as_error[0][3].startswith(f"policy {kind}: ")
+    assert sorted(BREAKS_EACH) == sorted(POLICY_NAMES)
