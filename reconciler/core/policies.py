@@ -203,7 +203,7 @@ def role_defs(definitions: Iterable[tuple[str, tuple[str, ...], tuple[str, ...]]
     return out
 
 
-def _date_text(value: Any) -> str | None:
+def _date_text(value: object) -> str | None:
     return str(value)[:10] if value else None
 
 

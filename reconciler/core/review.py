@@ -356,13 +356,13 @@ def _row(
     )
 
 
-def _secure_names(variables: Iterable[Any]) -> tuple[str, ...]:
+def _secure_names(variables: Iterable[object]) -> tuple[str, ...]:
     """The names of the secure variables (never a value, never a digest)."""
     return tuple(sorted(v.name for v in variables if isinstance(v, Variable) and v.sensitive))
 
 
 def _held_roles(
-    roles: Iterable[Any], defs: RoleDefs
+    roles: Iterable[object], defs: RoleDefs
 ) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
     out: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
     for written in roles:
@@ -378,7 +378,7 @@ def _names(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(seen.values(), key=lambda s: (s.casefold(), s)))
 
 
-def _date(value: Any) -> str | None:
+def _date(value: object) -> str | None:
     return str(value)[:10] if value else None
 
 
@@ -545,7 +545,11 @@ def render_csv(review: Review) -> str:
     return out.getvalue()
 
 
-def _csv_values(row: Row) -> list[Any]:
+#: what one CSV cell holds before it is written
+CsvValue = str | bool | int | None
+
+
+def _csv_values(row: Row) -> list[CsvValue]:
     change = row.last_change
     return [
         row.usercode,
@@ -574,7 +578,7 @@ def _csv_values(row: Row) -> list[Any]:
     ]
 
 
-def _cell(value: Any) -> str:
+def _cell(value: CsvValue) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
