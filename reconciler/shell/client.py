@@ -130,6 +130,7 @@ class Transport:
                 connect_timeout=min(5.0, timeout),
                 connections=concurrency,
                 verify_tls=verify_tls,
+                url=url,
             )
         )
         self._on_retry = on_retry
