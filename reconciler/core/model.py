@@ -132,6 +132,13 @@ class FrozenJson(Mapping[str, Any]):
     def __init__(self, obj: Mapping[str, Any]) -> None:
         self.text = canonical_json(obj)
 
+    @classmethod
+    def of_text(cls, text: str) -> FrozenJson:
+        """The object whose canonical text ``text`` already is."""
+        frozen = cls.__new__(cls)
+        frozen.text = text
+        return frozen
+
     def to_dict(self) -> dict[str, Any]:
         value = json.loads(self.text)
         assert isinstance(value, dict)
@@ -181,7 +188,11 @@ class LiveUser:
     #: list left out, known only from its payload
     id: str | None
     record: UserRecord
-    payload: Mapping[str, Any] | None = None  # the syncPayload element, when read
+    #: the payload element as read, when a write will be merged onto it (a plan keeps it only
+    #: for the users it changes: at 100,000 users the texts would take ~230 MB)
+    payload: Mapping[str, Any] | None = None
+    #: the fingerprint of the payload as read (None when only the list object was read)
+    fingerprint: str | None = None
     super_admin: bool = False
 
 

@@ -19,11 +19,11 @@ Accepted shapes (SPEC quality bar: "accept every shape the reference allows"):
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.core.digest import sha256
+from reconciler.core.digest import fingerprint_of_text, sha256
 from reconciler.core.model import (
     Category,
     FrozenJson,
@@ -31,6 +31,7 @@ from reconciler.core.model import (
     LiveUser,
     Restriction,
     Variable,
+    canonical_json,
     plain,
 )
 from reconciler.core.privileges import PRIVILEGES
@@ -219,8 +220,17 @@ def user_code(obj: Mapping[str, Any]) -> str:
     return code.upper()
 
 
-def live_user(summary: Mapping[str, Any], element: Mapping[str, Any] | None) -> LiveUser:
-    """A live user from its ``GET /users`` object and (when read) its syncPayload element."""
+def live_user(
+    summary: Mapping[str, Any],
+    element: Mapping[str, Any] | None,
+    *,
+    keep: Callable[[LiveUser], bool] | None = None,
+) -> LiveUser:
+    """A live user from its ``GET /users`` object and (when read) its syncPayload element.
+
+    The element's fingerprint is always kept; the element itself only when ``keep(user)``
+    says a write will be merged onto it (always, without ``keep``).
+    """
     user = element["user"] if element is not None else summary
     record = record_from_user(user)
     if element is not None:
@@ -230,13 +240,17 @@ def live_user(summary: Mapping[str, Any], element: Mapping[str, Any] | None) -> 
             variables=variables_from(element.get("variables")),
             restrictions=restrictions_from(element.get("restrictions")),
         )
-    return LiveUser(
+    live = LiveUser(
         usercode=user_code(summary),
         id=_id_or_none(summary.get("id", user.get("id"))),
         record=record,
-        payload=None if element is None else FrozenJson(element),
         super_admin=summary.get("superAdmin") is True or user.get("superAdmin") is True,
     )
+    if element is None:
+        return live
+    text = canonical_json(element)
+    payload = FrozenJson.of_text(text) if keep is None or keep(live) else None
+    return replace(live, payload=payload, fingerprint=fingerprint_of_text(text))
 
 
 def record_from_user(user: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import replace
 from typing import Any
 
+from reconciler.core.diff import KeepPayload
 from reconciler.core.model import LiveState, LiveUser
 from reconciler.errors import IncompleteRead, UnexpectedResponse
 from reconciler.pi import wire
@@ -31,10 +32,13 @@ async def read_live(
     declared: Collection[str] = (),
     concurrency: int,
     progress: Progress | None = None,
+    keep_payload: KeepPayload | None = None,
 ) -> LiveState:
     """Everything a plan needs. ``payload_for(usercode)`` says which listed users need their
     full payload (declared users and prune candidates); ``declared`` are the usercodes the
-    desired state names, each confirmed present or absent even when the list leaves it out."""
+    desired state names, each confirmed present or absent even when the list leaves it out.
+    Each payload read becomes a record and a fingerprint; the payload itself is kept only for
+    the users ``keep_payload`` (given the categories) picks, all of them without it."""
     await api.ensure_token()  # sign in once, before anything runs in parallel
     try:
         async with asyncio.TaskGroup() as group:
@@ -66,11 +70,13 @@ async def read_live(
     del users_list
     wanted = {code: summary for code, summary in listed.items() if summary is not None}
     unlisted = [code for code in sorted(set(declared)) if code not in listed]
-    found = await _fetch_payloads(api, wanted, unlisted, users, concurrency, progress)
+    by_name = {c.name.casefold(): c for c in categories}
+    keep = None if keep_payload is None else keep_payload(by_name)
+    found = await _fetch_payloads(api, wanted, unlisted, users, concurrency, progress, keep)
     return LiveState(
         users=dict(sorted(users.items())),
         roles={r.name.casefold(): r for r in roles},
-        categories={c.name.casefold(): c for c in categories},
+        categories=by_name,
         unlisted=tuple(found),
     )
 
@@ -142,6 +148,7 @@ async def _fetch_payloads(
     users: dict[str, LiveUser],
     concurrency: int,
     progress: Progress | None,
+    keep: Callable[[LiveUser], bool] | None,
 ) -> list[str]:
     """The payload of each listed user and each unlisted declared user, ``concurrency`` at a
     time; each becomes a LiveUser as it arrives. Returns the unlisted users that exist."""
@@ -162,7 +169,7 @@ async def _fetch_payloads(
             if element is not None:
                 summary = listed[code] if was_listed else wire.summary_of(code)
                 try:
-                    users[code] = wire.live_user(summary, element)
+                    users[code] = wire.live_user(summary, element, keep=keep)
                 except wire.WireError as exc:
                     raise UnexpectedResponse(f"the payload of {code}: {exc}") from None
                 if not was_listed:

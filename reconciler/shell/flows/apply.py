@@ -117,6 +117,7 @@ class _Apply:
                 self.options.plan,
                 self.settings,
                 progress=self.progress.update,
+                for_apply=True,
             )
         print_segments(self.out, render.text_lines(plan))
         return plan, live

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reconciler.core import render
 from reconciler.core.config import UserPrune
-from reconciler.core.diff import diff
+from reconciler.core.diff import diff, written_users
 from reconciler.core.guards import needs_administrators
 from reconciler.core.issues import format_issue
-from reconciler.core.model import LiveState
+from reconciler.core.model import Category, LiveState, LiveUser
 from reconciler.core.plan import Plan
 from reconciler.core.references import plan_time_issues, target_issues
 from reconciler.core.scope import Scope
@@ -137,8 +137,12 @@ async def read_and_diff(
     settings: Settings,
     *,
     progress: Progress | None = None,
+    for_apply: bool = False,
 ) -> tuple[Plan, LiveState]:
     """Read the live state and compute the plan; plan-time problems raise (exit 3).
+
+    ``for_apply``: keep the payloads of the users the plan writes (a write is merged onto
+    them); a plan alone keeps none, only their records and fingerprints.
 
     A partial plan reads only the users it covers (by usercode, never the whole list): the
     declared ones, the removed ones, the targets and the parents they name; and, when the plan
@@ -165,12 +169,18 @@ async def read_and_diff(
         )
     else:
         pruning = config.users_prune is not UserPrune.OFF
+        keep = (
+            written_users(loaded.desired, config, defaults=loaded.defaults, secrets=secrets)
+            if for_apply
+            else _keep_none
+        )
         live = await read_live(
             api,
             payload_for=lambda code: code in declared or (pruning and not config.is_ignored(code)),
             declared=declared,
             concurrency=config.server.concurrency,
             progress=progress,
+            keep_payload=keep,
         )
     checked = replace(loaded.desired, users=tuple(in_scope)) if targets else loaded.desired
     issues = plan_time_issues(
@@ -187,6 +197,10 @@ async def read_and_diff(
         live = await with_administrators(api, live)
         plan = _diff(loaded, live, secrets, scope, settings, options, api.url)
     return plan, live
+
+
+def _keep_none(categories: Mapping[str, Category]) -> Callable[[LiveUser], bool]:
+    return lambda user: False
 
 
 def _diff(
