@@ -45,6 +45,51 @@ SET_FIELDS: frozenset[str] = frozenset(
 ROLE_FIELDS: tuple[str, ...] = ("description", "categories", "privileges")
 
 UserRecord = Mapping[str, Any]
+_INDEX = {name: i for i, name in enumerate(USER_FIELDS)}
+_ABSENT: Any = object()
+
+
+class Record(Mapping[str, Any]):
+    """A user record kept as one tuple in :data:`USER_FIELDS` order: what a live user's
+    fields take in memory (a tenth of a dict's ~1.2 KB; 100,000 of them are held during a
+    plan). Read like a mapping; fields it does not hold are absent."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        values = [_ABSENT] * len(USER_FIELDS)
+        for name, value in fields.items():
+            values[_INDEX[name]] = value
+        self._values = tuple(values)
+
+    def __getitem__(self, key: str) -> Any:
+        at = _INDEX.get(key)
+        if at is None or self._values[at] is _ABSENT:
+            raise KeyError(key)
+        return self._values[at]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        at = _INDEX.get(key)
+        if at is None:
+            return default
+        value = self._values[at]
+        return default if value is _ABSENT else value
+
+    def __contains__(self, key: object) -> bool:
+        at = _INDEX.get(key) if isinstance(key, str) else None
+        return at is not None and self._values[at] is not _ABSENT
+
+    def __iter__(self) -> Iterator[str]:
+        return (n for n, v in zip(USER_FIELDS, self._values, strict=True) if v is not _ABSENT)
+
+    def __len__(self) -> int:
+        return sum(1 for v in self._values if v is not _ABSENT)
+
+    def __repr__(self) -> str:
+        return f"Record({dict(self)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Record, (dict(self),))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, order=True)

@@ -45,8 +45,10 @@ class PiApi:
 
     # --- users -----------------------------------------------------------------------------
 
-    async def list_users(self) -> list[Any]:
-        return await self.read_all(endpoints.users_pager())
+    async def list_users(self, keep: Callable[[Any], Any] | None = None) -> list[Any]:
+        """Every user of the list; ``keep(item)`` (when given) is stored instead of each item,
+        as its page arrives, so the whole list objects are never all held at once."""
+        return await self.read_all(endpoints.users_pager(keep))
 
     async def list_administrators(self) -> list[Any]:
         return await self.read_all(endpoints.administrators_pager())

@@ -20,6 +20,7 @@ from reconciler.core.diff import KeepPayload
 from reconciler.core.model import LiveState, LiveUser
 from reconciler.errors import IncompleteRead, UnexpectedResponse
 from reconciler.pi import wire
+from reconciler.shell import memory
 from reconciler.shell.api import PiApi
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -40,34 +41,36 @@ async def read_live(
     Each payload read becomes a record and a fingerprint; the payload itself is kept only for
     the users ``keep_payload`` (given the categories) picks, all of them without it."""
     await api.ensure_token()  # sign in once, before anything runs in parallel
+
+    def reduce(item: Any) -> tuple[str, dict[str, Any] | LiveUser]:
+        """Each list object as its page arrives: a user whose payload will be read keeps
+        only what its list object adds to it; the others become LiveUsers at once. The full
+        objects (dozens of fields each) are never all held: peak memory at 100,000 users."""
+        if not isinstance(item, Mapping):
+            raise UnexpectedResponse("the user list: an item is not an object")
+        code = wire.user_code(item)
+        return code, wire.slim_summary(item) if payload_for(code) else wire.live_user(item, None)
+
     try:
         async with asyncio.TaskGroup() as group:
-            users_task = group.create_task(api.list_users())
+            users_task = group.create_task(api.list_users(keep=reduce))
             roles_task = group.create_task(api.list_roles())
             categories_task = group.create_task(api.list_categories())
     except BaseExceptionGroup as eg:
         raise eg.exceptions[0] from None
-    users_list, roles, categories = (
-        users_task.result(),
-        roles_task.result(),
-        categories_task.result(),
-    )
+    reduced: list[tuple[str, dict[str, Any] | LiveUser]] = users_task.result()
+    roles, categories = roles_task.result(), categories_task.result()
+    del users_task
     users: dict[str, LiveUser] = {}
-    # Reduce the list at once: a user whose payload will be read keeps only what its list
-    # object adds to it; the others become LiveUsers now. The full list objects (dozens of
-    # fields each) are freed before the payloads arrive: peak memory at 100,000 users.
     listed: dict[str, dict[str, Any] | None] = {}
-    try:
-        for item in users_list:
-            code = wire.user_code(item)
-            if payload_for(code):
-                listed[code] = wire.slim_summary(item)
-            else:
-                users[code] = wire.live_user(item, None)
-                listed[code] = None
-    except wire.WireError as exc:
-        raise UnexpectedResponse(f"the user list: {exc}") from None
-    del users_list
+    for code, kept in reduced:
+        if isinstance(kept, LiveUser):
+            users[code] = kept
+            listed[code] = None
+        else:
+            listed[code] = kept
+    del reduced
+    memory.release()
     wanted = {code: summary for code, summary in listed.items() if summary is not None}
     unlisted = [code for code in sorted(set(declared)) if code not in listed]
     by_name = {c.name.casefold(): c for c in categories}
@@ -177,8 +180,11 @@ async def _fetch_payloads(
             done += 1
             if progress is not None:
                 progress(done, total)
+            if done % memory.EVERY == 0:
+                memory.release()
 
     await run_workers([worker for _ in range(max(1, min(concurrency, total)))])
+    memory.release()
     return sorted(found)
 
 

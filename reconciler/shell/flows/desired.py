@@ -13,6 +13,7 @@ from reconciler.core.issues import Issue
 from reconciler.core.model import DesiredState
 from reconciler.core.rules import RoleRef
 from reconciler.errors import InvalidStateError
+from reconciler.shell import memory
 from reconciler.shell.load import find_config, load
 from reconciler.shell.settings import Settings
 
@@ -37,6 +38,7 @@ def load_desired(
     """Load and validate the desired state (``exactly`` these files, when given); any error
     raises InvalidStateError (exit 3)."""
     result = load(paths, find_config(settings.config), exactly=exactly, cache=settings.cache)
+    memory.release()  # what parsing freed, before the live state is read
     errors = [i for i in result.issues if i.severity == "error"]
     if errors or result.desired is None:
         raise InvalidStateError("the desired state is invalid", result.issues, result.stats)
