@@ -1,14 +1,18 @@
 """``pisync claims`` through the real CLI: its output pinned by golden files, secrets never
-printed unless asked, its errors.
+printed unless asked, its errors; and the two sync paths proved equal on real emulators.
 
 Refresh the golden files on purpose only: ``make golden``, then review the diff.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -16,12 +20,14 @@ from jsonschema import Draft202012Validator
 
 from reconciler.schemas import load_schema
 from tests.core.conftest import golden
-from tests.e2e.conftest import SECRET, Emulator, pisync
+from tests.e2e.conftest import ROOT, SECRET, Emulator, pisync
 
 __all__ = ["golden"]  # the fixture, shared with the renderer tests
 
 pytestmark = pytest.mark.e2e
 
+JWT_SECRET = "claims-e2e-hs256-secret-0123456789abcdef"
+JWT_SECRET_ENV = "PI_CLAIMS_E2E_JWT_SECRET"
 NO_SERVER = ("PISYNC_USERNAME", "PISYNC_PASSWORD", "PISYNC_TOKEN", "PISYNC_URL")
 WARN_LCHEN = (
     "warning: user LCHEN: secure variable warehousePassword is left out of its claim (a JWT is"
@@ -36,6 +42,17 @@ def warn_login(code: str) -> str:
         " false whatever the claim says, and the next plan would change it back; if the user"
         " signs in that way, add it to users.login_via_idp in pisync.yaml\n"
     )
+
+
+def load_recipe() -> ModuleType:
+    """examples/jwt/make_jwt.py, the recipe an identity provider's hook follows."""
+    path = ROOT / "examples" / "jwt" / "make_jwt.py"
+    spec = importlib.util.spec_from_file_location("make_jwt", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def check_schema(text: str) -> dict[str, Any]:
@@ -221,9 +238,116 @@ def test_no_secure_value_in_any_output_or_file_unless_asked(
     assert SECRET not in secure.err
 
 
+# --- the two sync paths, on real servers ----------------------------------------------------
+
+
 def add_to_config(repo: Path, users_lines: str) -> None:
     config = repo / "pisync.yaml"
     text = config.read_text(encoding="utf-8")
     anchor = '  ignore: ["SVC_*"]        # service accounts are managed elsewhere\n'
     assert anchor in text
     config.write_text(text.replace(anchor, anchor + users_lines), encoding="utf-8")
+
+
+def jwt_login(emu: Emulator, token: str) -> int:
+    request = urllib.request.Request(
+        f"{emu.base}/pi/auth/jwtLogin",
+        data=json.dumps({"jwt": token}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def parents_first(doc: dict[str, Any]) -> list[str]:
+    """The users in an order that signs a new parent in before the users below it."""
+    users, order, seen = doc["users"], [], set()
+
+    def visit(code: str) -> None:
+        if code not in seen:
+            seen.add(code)
+            parent = users[code]["userSyncPayload"][0]["user"].get("parentIdentifier")
+            if parent in users:
+                visit(parent)
+            order.append(code)
+
+    for code in sorted(users):
+        visit(code)
+    return order
+
+
+def payload(emu: Emulator, code: str) -> Any:
+    """A user's payload without ``parentId``: ids follow creation order, which differs between
+    the paths (apply creates users concurrently); the parent is compared by usercode."""
+    (element,) = emu.api("GET", f"/users/syncPayload?usercode={code}")
+    element["user"].pop("parentId")
+    return element
+
+
+def test_both_sync_paths_leave_the_server_in_the_same_state(
+    emulator_factory: Callable[..., Emulator],
+    example_repo: Path,
+    example_seed: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The example organisation as a team whose people all sign in through the IdP runs it:
+    # - login_via_idp: ["*"]: the JWT path forces password login off and external login on
+    #   for every user it syncs, so apply must plan the same flags for the paths to agree
+    #   (the examples themselves keep password login for DPATEL and RBROWN, as a team with
+    #   both kinds of sign-in would);
+    # - prune: off: a sign-in creates and updates, it never prunes, so pruning (apply's
+    #   alone) is left out of what is compared.
+    add_to_config(example_repo, '  login_via_idp: ["*"]\n')
+    config = example_repo / "pisync.yaml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("prune: disable", "prune: off"),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv(JWT_SECRET_ENV, JWT_SECRET)
+    api_path = emulator_factory(example_seed)
+    jwt_path = emulator_factory(example_seed, "--jwt-hs256-secret-env", JWT_SECRET_ENV)
+
+    applied = pisync(["apply", "--auto-approve"], cwd=example_repo, url=api_path.url)
+    assert applied.code == 0, applied.all
+
+    # the JWT path: roles first (a sign-in assigns roles, it never creates one), a partial
+    # apply of the roles file; then the claims as CI renders them, one sign-in per user
+    roles = pisync(
+        ["apply", "--auto-approve", "users/roles.yaml"], cwd=example_repo, url=jwt_path.url
+    )
+    assert roles.code == 0, roles.all
+    assert "  + user " not in roles.out
+    claims_file = tmp_path / "claims.json"
+    rendered = pisync(
+        # --include-secure: without it LCHEN's secure variable is left out, and a sign-in,
+        # being a sync, removes it (test_no_secure_value… shows it is left out by default)
+        ["claims", "--live", "--include-secure", "--out", str(claims_file)],
+        cwd=example_repo,
+        url=jwt_path.url,
+    )
+    assert rendered.code == 0, rendered.all
+    doc = check_schema(claims_file.read_text(encoding="utf-8"))
+    declared = sorted(doc["users"])
+    assert len(declared) == 20
+    recipe = load_recipe()
+    statuses = {
+        code: jwt_login(jwt_path, recipe.make_jwt(doc, code, algorithm="HS256", key=JWT_SECRET))
+        for code in parents_first(doc)
+    }
+    # disabled users (TNGUYEN's entry says so; EMURPHY's keeps the server's "disabled"): the
+    # emulator syncs the claim, then refuses the sign-in
+    disabled = {"EMURPHY", "TNGUYEN"}
+    assert statuses == {code: 401 if code in disabled else 200 for code in declared}
+
+    seeded = sorted(u["user"]["usercode"] for u in example_seed["users"])
+    for code in sorted({*declared, *seeded}):
+        assert payload(jwt_path, code) == payload(api_path, code), code
+    for emu in (api_path, jwt_path):
+        again = pisync(["plan", "--detailed-exitcode"], cwd=example_repo, url=emu.url)
+        assert again.code == 0, again.all
+        assert "No changes. Panintelligence matches the desired state." in again.out
