@@ -29,9 +29,9 @@ lint: install
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
-# Refresh the renderer golden files on purpose (review the diff before committing).
+# Refresh the renderer and claims golden files on purpose (review the diff before committing).
 golden: install
-	PISYNC_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/core/test_render.py
+	PISYNC_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/core/test_render.py tests/e2e/test_claims_e2e.py
 
 bench: install
 	$(BIN)/python benchmarks/bench_validate.py

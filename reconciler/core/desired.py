@@ -22,6 +22,8 @@ Users are sorted by usercode, roles by casefolded name.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 from reconciler.core import intern
@@ -88,6 +90,33 @@ def canonical_user_fields(entry: Mapping[str, Any]) -> dict[str, Any]:
 def canonical_defaults(defaults: Mapping[str, Any]) -> dict[str, Any]:
     """The config's ``defaults`` (desired-state form) as canonical user fields."""
     return canonical_user_fields(defaults)
+
+
+#: The login flags the server sets at each sign-in through the identity provider, whatever
+#: the user's payload says (the reference's "login flags under external auth").
+IDP_LOGIN: Mapping[str, bool] = MappingProxyType({"login.password": False, "login.external": True})
+
+
+def with_idp_login(desired: DesiredState, config: Config) -> DesiredState:
+    """``desired`` with the users of ``users.login_via_idp`` given :data:`IDP_LOGIN`.
+
+    Their effective desired login is what the server forces at their next sign-in, so a plan
+    after it shows no login change, apply sends the same flags, and ``pisync claims`` renders
+    them. Done once, when the desired state is loaded, so that the diff, the plan-time checks
+    and the guards all see the same fields. The keys stay at the entry's place (``key_pos``).
+    """
+    if not config.login_via_idp:
+        return desired
+    users = tuple(
+        replace(u, fields=_forced(u.fields)) if config.is_login_via_idp(u.usercode) else u
+        for u in desired.users
+    )
+    return replace(desired, users=users)
+
+
+def _forced(fields: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {**fields, **IDP_LOGIN}
+    return {name: merged[name] for name in USER_FIELDS if name in merged}
 
 
 def _items(seq: Any, build: Callable[[PosDict, PosList, int], Any]) -> Iterable[Any]:

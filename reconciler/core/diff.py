@@ -12,6 +12,10 @@ Rules, each with its reason:
   so without this every such user would show a change on every plan. A role's categories
   are compared as written.
 - Secrets are compared by sha256 digest; a change shows ``(sensitive)`` on both sides.
+- A user in ``users.login_via_idp`` arrives with the login flags the server forces at each
+  sign-in through the identity provider already in its fields
+  (:func:`~reconciler.core.desired.with_idp_login`, applied once when the desired state is
+  loaded, so that the plan-time checks and the guards see them too): no flapping login change.
 - Live users in ``users.ignore``, with ``pisync: {ignore: true}``, protected (unless declared),
   the super admin, and (when not pruning) every undeclared user never appear as changes.
 

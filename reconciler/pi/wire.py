@@ -83,6 +83,8 @@ WIRE_ONLY_NAMES: tuple[str, ...] = (
     "pageSize",
     "logInAsUsercode",
     "syncPayload",
+    "userSyncPayload",
+    "panintelligence.com/claims",
     "Bearer",
     "Basic",
     "/tokens",

@@ -340,6 +340,54 @@ def doctor(
     _exit(_guarded(run, settings))
 
 
+# --- claims ------------------------------------------------------------------------------
+
+
+@app.command()
+def claims(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="PATH", help="Files or folders (default: sources)."),
+    ] = None,
+    target: TargetOption = None,
+    out: Annotated[
+        str | None, typer.Option("--out", metavar="FILE", help="Write the claims to FILE.")
+    ] = None,
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="Base each user on its live payload, as apply does."),
+    ] = False,
+    include_secure: Annotated[
+        bool,
+        typer.Option(
+            "--include-secure",
+            help="Put secure variables in (a JWT is signed, not encrypted: readable by anyone).",
+        ),
+    ] = False,
+) -> None:
+    """Print each declared user's JWT sync-payload claim (JSON), for an identity provider.
+
+    Without --live no server is read and no credentials are needed. Secure variables are
+    left out unless --include-secure.
+    """
+    settings: Settings = ctx.obj
+
+    def run() -> int:
+        from reconciler.shell.flows.claims import ClaimsOptions, claims_command
+
+        options = ClaimsOptions(
+            paths=paths or [],
+            targets=target or [],
+            out=out,
+            live=live,
+            include_secure=include_secure,
+        )
+        return claims_command(settings, options)
+
+    _exit(_guarded(run, settings))
+
+
 # --- schema ------------------------------------------------------------------------------
 
 

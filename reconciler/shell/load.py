@@ -137,7 +137,7 @@ def load(
     store = FileCache(base) if cache and cache_enabled() else None
     with _gc_paused():
         results = _analyse_all(found, max_bytes, workers, build, store)
-        issues += all_issues(results)
+        issues += all_issues(results, config)
         desired = None if has_errors(issues) or not build else desired_state(results)
         refs = tuple(undeclared_refs(results)) if desired is not None else ()
     if store is not None and not paths and exactly is None:

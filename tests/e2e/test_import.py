@@ -103,6 +103,7 @@ def test_import_then_plan_is_empty(emulator_factory: Any, tmp_path: Path) -> Non
     )
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
         "pisync.yaml",
+        "schemas/claims.schema.json",
         "schemas/pisync-config.schema.json",
         "schemas/pisync-file.schema.json",
         "schemas/plan.schema.json",
