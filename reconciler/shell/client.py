@@ -195,13 +195,13 @@ class Transport:
         relogins = 0
         while True:
             token = self._token
-            reply, sent = await self._send(request, token)
+            reply, _ = await self._send(request, token)
             if reply.status != endpoints.TOKEN_REFUSED:
                 return reply
-            # A token can also expire while a retry waits, so a refusal after retries earns
-            # another sign-in (at most MAX_RELOGINS); a token this call just got, refused on
-            # its first use, means the server refuses fresh tokens: give up.
-            if relogins == MAX_RELOGINS or (relogins and sent == 1):
+            # A token can expire while the request waits (a retry's backoff, a busy server),
+            # so each refusal earns another sign-in, at most MAX_RELOGINS: a server that
+            # refuses every token fails after that many, never loops.
+            if relogins == MAX_RELOGINS:
                 raise AuthenticationFailed(
                     f"{request.what}: the server answered 401 after signing in again"
                 )
