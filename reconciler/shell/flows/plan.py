@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler.core import render
+from reconciler.core import render, summary
 from reconciler.core.config import UserPrune
 from reconciler.core.diff import diff, written_users
 from reconciler.core.guards import needs_administrators
@@ -26,8 +26,9 @@ from reconciler.errors import InvalidStateError
 from reconciler.pi import wire
 from reconciler.shell.api import PiApi
 from reconciler.shell.connect import make_client
-from reconciler.shell.console import ProgressReporter, make_console, print_plain, print_segments
+from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.flows.desired import Loaded, load_desired
+from reconciler.shell.flows.show import write_plan
 from reconciler.shell.gitchanges import changes_since
 from reconciler.shell.live import Progress, read_live, read_some, with_administrators
 from reconciler.shell.load import find_config, load_config
@@ -54,9 +55,10 @@ def plan_command(
     fmt: str,
     out: str | None,
     detailed_exitcode: bool,
+    brief: bool = False,
 ) -> int:
     plan = asyncio.run(_plan(settings, options))
-    show_plan(settings, plan, fmt)
+    show_plan(settings, plan, fmt, brief=brief)
     if out:
         write_plan_file(plan, out)
     if plan.blocked:
@@ -230,17 +232,13 @@ def _diff(
     return replace(plan, notes=notes, warnings=shown + plan.warnings)
 
 
-def show_plan(settings: Settings, plan: Plan, fmt: str) -> None:
-    """Print the plan in ``fmt`` (text, markdown, json, github) on stdout."""
-    console = make_console(no_color=settings.no_color)
-    if fmt == "json":
-        print_plain(console, render.render_json(plan))
-    elif fmt == "markdown":
-        print_plain(console, render.render_markdown(plan))
-    else:
-        print_segments(console, render.text_lines(plan))
-        if fmt == "github":
-            _github_summary(render.render_markdown(plan), settings.env)
+def show_plan(settings: Settings, plan: Plan, fmt: str, *, brief: bool = False) -> None:
+    """Print the plan in ``fmt`` (text, markdown, json, github) on stdout; ``brief``: the
+    summary form (``--summary``). ``github`` is text, and Markdown in the job summary."""
+    write_plan(settings, plan, "text" if fmt == "github" else fmt, brief=brief)
+    if fmt == "github":
+        markdown = summary.render_markdown(plan) if brief else render.render_markdown(plan)
+        _github_summary(markdown, settings.env)
 
 
 def _github_summary(markdown: str, env: Mapping[str, str]) -> None:
