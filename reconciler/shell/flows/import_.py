@@ -96,6 +96,8 @@ def _summary(settings: Settings, result: Export, root: Path, skipped: list[str])
         f"Imported {result.users} users and {result.roles} roles into {root}"
         f" ({len(result.files)} files).",
     )
+    if settings.quiet:
+        return
     if skipped:
         print_plain(out, f"Not imported: the super admin {', '.join(sorted(skipped))}.")
     if result.secret_env:
