@@ -95,6 +95,8 @@ class _Apply:
             if plan.empty:
                 if options.planfile is not None or self._quiet:
                     print_plain(self.out, render.NO_CHANGES)
+                if options.report:  # the job's evidence that the apply ran and had nothing to do
+                    write_report(options.report, plan, ApplyResult(outcomes=()), interrupted=False)
                 return 0
             if plan.blocked:
                 raise GuardError(_blocked_message(plan))
