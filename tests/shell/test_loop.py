@@ -54,3 +54,12 @@ def test_an_exception_still_propagates() -> None:
 
     with pytest.raises(ValueError, match=r"^boom$"):
         run(fail())
+
+
+def test_the_loop_is_uvloops_where_it_is_installed() -> None:
+    uvloop = pytest.importorskip("uvloop")
+
+    async def loop_type() -> type:
+        return type(asyncio.get_running_loop())
+
+    assert run(loop_type()) is uvloop.Loop

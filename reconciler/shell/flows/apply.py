@@ -31,6 +31,7 @@ from reconciler.shell.flows.plan import PlanOptions, read_and_diff
 from reconciler.shell.live import read_some, with_administrators
 from reconciler.shell.load import find_config, load_config
 from reconciler.shell.loop import run_in
+from reconciler.shell.loop import runner as loop_runner
 from reconciler.shell.planfile import read_plan_file
 from reconciler.shell.secrets import desired_needs, plan_needs, read_secrets
 from reconciler.shell.settings import Settings, account, server_url
@@ -55,7 +56,7 @@ class ApplyOptions:
 
 
 def apply_command(settings: Settings, options: ApplyOptions) -> int:
-    with asyncio.Runner() as runner:
+    with loop_runner() as runner:
         return _Apply(settings, options, runner).run()
 
 
