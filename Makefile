@@ -29,12 +29,14 @@ lint: install
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
-# Refresh the renderer golden files on purpose (review the diff before committing).
+# Refresh the renderer and claims golden files on purpose (review the diff before committing).
 golden: install
-	PISYNC_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/core/test_render.py tests/core/test_review.py
+	PISYNC_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/core/test_render.py tests/core/test_review.py tests/e2e/test_claims_e2e.py
 
+# Every benchmark at 1,000 / 10,000 / 100,000 users (about 45 minutes; SIZES=1000,10000 for a
+# quicker run, ONLY=plan,import for some); the output is kept in benchmarks/.data/bench-*.log.
 bench: install
-	$(BIN)/python benchmarks/bench_validate.py
+	$(BIN)/python benchmarks/run_all.py $(if $(SIZES),--sizes $(SIZES)) $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .demo

@@ -98,7 +98,6 @@ def with_history(source: Path, target: Path) -> Path:
 
 def phases(repo: Path, url: str) -> dict[str, float]:
     """Each phase of the review in this process, on the inputs the command had."""
-    import asyncio
     import os
 
     from reconciler.core.review import build_review, render_csv, render_json, render_markdown
@@ -116,9 +115,10 @@ def phases(repo: Path, url: str) -> dict[str, float]:
         loaded = load_desired((), settings)
         out["load the desired state"] = time.perf_counter() - t
         from reconciler.shell.flows.review import _read
+        from reconciler.shell.loop import run
 
         t = time.perf_counter()
-        live = asyncio.run(_read(settings, loaded, url))
+        live = run(_read(settings, loaded, url))
         out["read the live state (every payload)"] = time.perf_counter() - t
         t = time.perf_counter()
         history = history_of(loaded.desired)

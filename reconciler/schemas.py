@@ -20,6 +20,7 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "pisync-file.schema.json",
     "pisync-config.schema.json",
     "plan.schema.json",
+    "claims.schema.json",
     "review.schema.json",
 )
 _SUFFIX = ".schema.json"

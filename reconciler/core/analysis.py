@@ -27,14 +27,16 @@ from reconciler.core.yamlpos import SHIFT, PosDict, PosList
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KeyEntry:
-    """A value the cross-file rules compare: a usercode, a role name or an email.
+    """A value the cross-file rules compare: a usercode, a role name or an email; or a login
+    flag written against what an identity-provider sign-in forces (``users.login_via_idp``
+    decides, with the configuration, whether it is worth a warning).
 
     Its place is kept as numbers (``pos`` builds the SourcePos when a message needs it):
     there are two of these per user, and nearly none is ever reported.
     """
 
-    kind: str  # "usercode", "role" or "email"
-    value: str  # as written
+    kind: str  # "usercode", "role", "email", or "login" (a flag the IdP would override)
+    value: str  # as written ("login": the key and value, e.g. "login.password: true")
     file: str
     line: int
     col: int
@@ -189,6 +191,18 @@ def _user_keys(user: PosDict, path: Path) -> Iterator[KeyEntry]:
             key_path=format_path((*path, "email")),
             owner=code if isinstance(code, str) else None,
         )
+    login = user.get("login")
+    if isinstance(login, PosDict) and isinstance(code, str):
+        for key, forced in (("password", False), ("external", True)):
+            value = login.get(key)
+            if isinstance(value, bool) and value is not forced:
+                yield KeyEntry.at(
+                    login.key_at(key),
+                    kind="login",
+                    value=f"login.{key}: {'true' if value else 'false'}",
+                    key_path=format_path((*path, "login", key)),
+                    owner=code,
+                )
 
 
 def _role_refs(user: PosDict, path: Path) -> Iterator[RoleRef]:

@@ -208,6 +208,8 @@ class Config:
     users_prune: UserPrune = UserPrune.OFF
     protected: tuple[str, ...] = ("ADMIN",)
     ignore: tuple[str, ...] = ()
+    #: users who sign in through the identity provider, whose login flags the server forces
+    login_via_idp: tuple[str, ...] = ()
     roles_prune: RolePrune = RolePrune.OFF
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     expiring_days: int = 14
@@ -235,6 +237,7 @@ class Config:
             users_prune=UserPrune(_prune_word(users.get("prune", "off"))),
             protected=tuple(users.get("protected", ("ADMIN",))),
             ignore=tuple(users.get("ignore", ())),
+            login_via_idp=tuple(users.get("login_via_idp", ())),
             roles_prune=RolePrune(_prune_word(roles.get("prune", "off"))),
             safety=SafetyConfig(
                 max_prune_percent=float(safety.get("max_prune_percent", 10)),
@@ -250,6 +253,10 @@ class Config:
 
     def is_ignored(self, usercode: str) -> bool:
         return _matches(usercode, self.ignore)
+
+    def is_login_via_idp(self, usercode: str) -> bool:
+        """The user signs in through the identity provider (``users.login_via_idp``)."""
+        return _matches(usercode, self.login_via_idp)
 
 
 def _prune_word(value: object) -> str:

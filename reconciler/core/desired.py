@@ -22,8 +22,11 @@ Users are sorted by usercode, roles by casefolded name.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
+from reconciler.core import intern
 from reconciler.core.config import Config
 from reconciler.core.model import (
     GRANT_KEYS,
@@ -37,7 +40,7 @@ from reconciler.core.model import (
     Variable,
 )
 from reconciler.core.yamldoc import ParsedFile
-from reconciler.core.yamlpos import FieldPositions, PosDict, PosList
+from reconciler.core.yamlpos import FieldPositions, PackedPositions, PosDict, PosList
 
 # Keys that are not user fields: the identity, and pisync's own per-user controls.
 _NOT_FIELDS = frozenset({"usercode", "pisync", "login"})
@@ -92,6 +95,33 @@ def canonical_defaults(defaults: Mapping[str, Any]) -> dict[str, Any]:
     return canonical_user_fields(defaults)
 
 
+#: The login flags the server sets at each sign-in through the identity provider, whatever
+#: the user's payload says (the reference's "login flags under external auth").
+IDP_LOGIN: Mapping[str, bool] = MappingProxyType({"login.password": False, "login.external": True})
+
+
+def with_idp_login(desired: DesiredState, config: Config) -> DesiredState:
+    """``desired`` with the users of ``users.login_via_idp`` given :data:`IDP_LOGIN`.
+
+    Their effective desired login is what the server forces at their next sign-in, so a plan
+    after it shows no login change, apply sends the same flags, and ``pisync claims`` renders
+    them. Done once, when the desired state is loaded, so that the diff, the plan-time checks
+    and the guards all see the same fields. The keys stay at the entry's place (``key_pos``).
+    """
+    if not config.login_via_idp:
+        return desired
+    users = tuple(
+        replace(u, fields=_forced(u.fields)) if config.is_login_via_idp(u.usercode) else u
+        for u in desired.users
+    )
+    return replace(desired, users=users)
+
+
+def _forced(fields: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {**fields, **IDP_LOGIN}
+    return {name: merged[name] for name in USER_FIELDS if name in merged}
+
+
 def _items(seq: Any, build: Callable[[PosDict, PosList, int], Any]) -> Iterable[Any]:
     if isinstance(seq, PosList):
         for i, item in enumerate(seq):
@@ -120,9 +150,21 @@ def grant_of(controls: Mapping[str, Any]) -> Grant:
     return Grant.from_dict(controls)
 
 
-def _key_positions(entry: PosDict) -> FieldPositions:
-    """Where each written field's key is (``login.mfa`` at its own key), built lazily."""
-    return FieldPositions(entry, skip=_NOT_FIELDS, flatten=("login",))
+#: The keys whose position a UserSpec keeps (plan-time messages point at them).
+POSITION_KEYS: tuple[str, ...] = USER_FIELDS
+_POSITION_INDEX = {k: i for i, k in enumerate(POSITION_KEYS)}
+
+
+def key_positions(file: str, found: Mapping[str, int]) -> PackedPositions:
+    """Packed positions of the written fields (``found``: key -> packed position)."""
+    return PackedPositions.of(file, POSITION_KEYS, _POSITION_INDEX, found)
+
+
+def _key_positions(entry: PosDict) -> PackedPositions:
+    """Where each written field's key is (``login.mfa`` at its own key), packed: the
+    document's own position tables are freed with it."""
+    view = FieldPositions(entry, skip=_NOT_FIELDS, flatten=("login",))
+    return key_positions(entry.file, {k: view.packed_at(k) for k in view})
 
 
 def role_spec(entry: PosDict, seq: PosList, index: int) -> RoleSpec:
@@ -144,11 +186,11 @@ def _upper(value: str) -> str:
 def _names(values: Sequence[str]) -> tuple[str, ...]:
     """Repeats removed ignoring case (first spelling kept); sorted by casefold, then spelling."""
     if len(values) == 1:  # the common case, without the sort machinery
-        return (values[0],)
+        return intern.names((values[0],))
     kept: dict[str, str] = {}
     for name in values:
         kept.setdefault(name.casefold(), name)
-    return tuple(sorted(kept.values(), key=_name_order))
+    return intern.names(tuple(sorted(kept.values(), key=_name_order)))
 
 
 def _name_order(name: str) -> tuple[str, str]:
@@ -156,7 +198,7 @@ def _name_order(name: str) -> tuple[str, str]:
 
 
 def _privileges(values: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted(set(values)))
+    return intern.names(tuple(sorted(set(values))))
 
 
 def _variables(values: Mapping[str, Any]) -> tuple[Variable, ...]:
@@ -168,7 +210,7 @@ def _variables(values: Mapping[str, Any]) -> tuple[Variable, ...]:
             out.append(Variable(name=name, value=spec["value"], secure=bool(spec.get("secure"))))
         else:
             out.append(Variable(name=name, value=spec))
-    return tuple(sorted(out, key=lambda v: v.name))
+    return intern.shared(tuple(intern.shared(v) for v in sorted(out, key=lambda v: v.name)))
 
 
 def _restrictions(values: Iterable[Mapping[str, Any]]) -> tuple[Restriction, ...]:
@@ -180,7 +222,7 @@ def _restrictions(values: Iterable[Mapping[str, Any]]) -> tuple[Restriction, ...
         )
         for r in values
     }
-    return tuple(sorted(found))
+    return intern.shared(tuple(intern.shared(r) for r in sorted(found)))
 
 
 # How each canonical field is read: (field, None for the entry or "login", key, conversion);
@@ -188,6 +230,9 @@ def _restrictions(values: Iterable[Mapping[str, Any]]) -> tuple[Restriction, ...
 # already ISO text).
 _CONVERSIONS: dict[str, Callable[[Any], Any]] = {
     "parent": _upper,
+    "type": intern.text,
+    "organisation": intern.text,
+    "theme": intern.text,
     "privileges": _privileges,
     "roles": _names,
     "categories": _names,

@@ -12,6 +12,10 @@ Rules, each with its reason:
   so without this every such user would show a change on every plan. A role's categories
   are compared as written.
 - Secrets are compared by sha256 digest; a change shows ``(sensitive)`` on both sides.
+- A user in ``users.login_via_idp`` arrives with the login flags the server forces at each
+  sign-in through the identity provider already in its fields
+  (:func:`~reconciler.core.desired.with_idp_login`, applied once when the desired state is
+  loaded, so that the plan-time checks and the guards see them too): no flapping login change.
 - Live users in ``users.ignore``, with ``pisync: {ignore: true}``, protected (unless declared),
   the super admin, and (when not pruning) every undeclared user never appear as changes.
 
@@ -22,7 +26,7 @@ runs only for users that actually differ (the common case at 100,000 users is "e
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -36,8 +40,10 @@ from reconciler.core.guards import Account, check
 from reconciler.core.model import (
     ROLE_FIELDS,
     USER_FIELDS,
+    Category,
     DesiredState,
     LiveState,
+    LiveUser,
     RoleSpec,
     UserSpec,
     Variable,
@@ -140,6 +146,41 @@ def diff(
     if account is not None and (note := account.unknown_note()) is not None and changes:
         notes.append(note)
     return replace(plan, guards=tuple(guards), forced=force and bool(guards), notes=tuple(notes))
+
+
+KeepPayload = Callable[[Mapping[str, Category]], Callable[[LiveUser], bool]]
+
+
+def written_users(
+    desired: DesiredState, config: Config, *, defaults: Mapping[str, Any], secrets: Secrets
+) -> KeepPayload:
+    """Which live users a plan will write to, told as each one is read: given the live
+    categories (a user's listed categories get their ancestors), a test that is true for a
+    declared user whose record differs, and for a prune candidate ``users.prune: disable``
+    would disable. The reader keeps the payload of those only (a write is merged onto it)."""
+    specs = {u.usercode: u for u in desired.users if not u.ignore}
+
+    def with_categories(categories: Mapping[str, Category]) -> Callable[[LiveUser], bool]:
+        ancestors = ancestors_index(categories)
+        live = LiveState(users={}, roles={}, categories=categories)
+
+        def written(user: LiveUser) -> bool:
+            spec = specs.get(user.usercode)
+            if spec is None:
+                return (
+                    config.users_prune is UserPrune.DISABLE
+                    and in_prune_scope(user, config)
+                    and user.record.get("enabled") is not False
+                )
+            if config.is_ignored(user.usercode):
+                return False
+            fields = resolve_user(spec, ancestors, secrets)
+            one = replace(live, users={user.usercode: user})
+            return _user_change(spec, fields, one, defaults) is not None
+
+        return written
+
+    return with_categories
 
 
 def _unlisted_warning(codes: tuple[str, ...]) -> str:

@@ -17,12 +17,18 @@ def sha256(text: str) -> str:
 
 def fingerprint(obj: Any) -> str:
     """sha256 of the canonical JSON of a live object (sorted keys, no whitespace)."""
-    text = obj.text if isinstance(obj, FrozenJson) else canonical_json(obj)
+    return fingerprint_of_text(obj.text if isinstance(obj, FrozenJson) else canonical_json(obj))
+
+
+def fingerprint_of_text(text: str) -> str:
+    """:func:`fingerprint` of an object whose canonical JSON ``text`` already is."""
     return "sha256:" + sha256(text)
 
 
 def live_fingerprint(user: LiveUser) -> str:
     """The fingerprint of what was read: the payload when read, else the record."""
+    if user.fingerprint is not None:
+        return user.fingerprint
     return fingerprint(user.payload if user.payload is not None else dict(user.record))
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.core.analysis import FileResult, KeyEntry
+from reconciler.core.desired import key_positions
 from reconciler.core.issues import Issue
 from reconciler.core.model import (
     GRANT_KEYS,
@@ -25,7 +26,7 @@ from reconciler.core.model import (
 )
 from reconciler.core.policies import Subject
 from reconciler.core.rules import RoleRef
-from reconciler.core.yamlpos import SHIFT, PosMap
+from reconciler.core.yamlpos import SHIFT, PackedPositions
 
 FORMAT = 2  # 2: users carry their grant metadata (meta); the policies' subjects
 
@@ -120,11 +121,17 @@ def _user(user: UserSpec) -> dict[str, Json]:
         "usercode": user.usercode,
         "fields": {k: _field(k, v) for k, v in user.fields.items()},
         "source": _pos(user.source),
-        "key_pos": {k: _packed(p) for k, p in user.key_pos.items()},
+        "key_pos": _packed_positions(user),
         "prune": user.prune,
         "ignore": user.ignore,
         "meta": [user.meta.get(k) for k in GRANT_KEYS] if user.meta else None,
     }
+
+
+def _packed_positions(user: UserSpec) -> dict[str, int]:
+    if isinstance(user.key_pos, PackedPositions):
+        return user.key_pos.packed()
+    return {k: _packed(p) for k, p in user.key_pos.items()}
 
 
 def _user_back(data: Mapping[str, Json], file: str) -> UserSpec:
@@ -133,7 +140,7 @@ def _user_back(data: Mapping[str, Json], file: str) -> UserSpec:
         usercode=str(data["usercode"]),
         fields={k: _field_back(k, v) for k, v in data["fields"].items()},
         source=None if line is None else SourcePos(file=file, line=line, col=col),
-        key_pos=PosMap(file, {str(k): int(v) for k, v in data["key_pos"].items()}),
+        key_pos=key_positions(file, {str(k): int(v) for k, v in data["key_pos"].items()}),
         prune=bool(data["prune"]),
         ignore=bool(data["ignore"]),
         meta=_grant_back(data["meta"]),

@@ -130,11 +130,18 @@ def merged_issues(
         merged = {**base, **user.fields}
         issues.extend(_login_issues(user, merged, current is not None))
         if current is not None and current.super_admin and merged.get("login.password") is False:
+            # not written: users.login_via_idp set it (desired.with_idp_login)
+            fix = (
+                "remove login.password: false"
+                if "login.password" in user.key_pos
+                else "it cannot sign in only through the identity provider: take it out of"
+                " users.login_via_idp"
+            )
             issues.append(
                 error(
                     _pos(user, "login.password"),
                     f"user {user.usercode} is the super admin, whose password login the server"
-                    " never turns off; remove login.password: false",
+                    f" never turns off; {fix}",
                     f"users[{user.usercode}].login.password",
                 )
             )

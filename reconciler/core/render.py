@@ -409,6 +409,49 @@ def _partial_notes(plan: Plan, fmt: Callable[[str], str], cap: int | None = None
     return notes
 
 
+def heading(change: Change) -> str:
+    """The change's name as the text plan shows it (terminal-safe): ``user JSMITH``."""
+    return _heading(change)
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printing character escaped, as the text plan shows it."""
+    return _printable(text)
+
+
+def md_code(text: str) -> str:
+    """A Markdown code span holding ``text`` literally."""
+    return _md_code(text)
+
+
+def md_fence(text: str) -> str:
+    """A fence for a Markdown block holding ``text``: longer than any backtick run in it."""
+    return "`" * max(3, max((len(m) for m in _BACKTICKS.findall(text)), default=0) + 1)
+
+
+def md_guards(plan: Plan) -> str:
+    """The guards as a Markdown alert block (empty without guards)."""
+    return _md_guards(plan)
+
+
+def quiet_line(plan: Plan) -> str:
+    """The plan in one line (``-q``): the summary line, or that there is nothing to do."""
+    if plan.empty:
+        return NO_CHANGES
+    line = text_summary_line(plan.counts)
+    return f"{line} (partial plan)" if plan.partial else line
+
+
+def partial_notes(plan: Plan) -> list[str]:
+    """How the plan is partial, in plain words (empty for a whole plan)."""
+    return _partial_notes(plan, _bare)
+
+
+def text_summary_line(counts: Counts) -> str:
+    """``Plan: 1 to create, 0 to update, 0 to disable, 0 to delete.``"""
+    return "".join(text for text, _ in _text_summary(counts))
+
+
 def _guards_heading(plan: Plan) -> str:
     if plan.forced:
         return "Safety guards overridden by --force:"

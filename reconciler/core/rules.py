@@ -2,7 +2,8 @@
 
 All case-insensitive where names are compared; a duplicate is reported at its later occurrence
 in sorted file order, then line, naming the first: duplicate usercodes, duplicate role names,
-duplicate emails (a warning), both login methods off, a literal variable value marked
+duplicate emails (a warning), login flags that ``users.login_via_idp`` overrides (a warning),
+both login methods off, a literal variable value marked
 ``secure: true``, a user who is their own ``parent``. Roles that users reference but no file
 declares are not an error offline: :func:`reconciler.core.analysis.undeclared_refs` lists
 them, and :func:`reconciler.core.references.unknown_role_issues` turns those the server lacks
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from reconciler.core.config import Config
 from reconciler.core.issues import Issue, error, warning
 from reconciler.core.keypaths import Path, format_path
 from reconciler.core.model import SourcePos
@@ -41,6 +43,8 @@ def duplicate_issues(keys: Iterable[KeyEntry]) -> list[Issue]:
     first: dict[tuple[str, str], KeyEntry] = {}
     issues = []
     for key in keys:
+        if key.kind == "login":
+            continue  # not a value that must be unique (idp_login_issues)
         folded = key.value.upper() if key.kind == "usercode" else key.value.casefold()
         seen = first.setdefault((key.kind, folded), key)
         if seen is not key:
@@ -60,6 +64,25 @@ def _duplicate(later: KeyEntry, first: KeyEntry) -> Issue:
     by = f"{first.owner.upper()} " if first.owner is not None else ""
     message = f'duplicate email "{later.value}"; also used by {by}at {first.pos}'
     return warning(later.pos, message, later.key_path)
+
+
+def idp_login_issues(keys: Iterable[KeyEntry], config: Config) -> list[Issue]:
+    """A warning at each login flag written for a user of ``users.login_via_idp`` that the
+    server overrides at the user's every sign-in through the identity provider."""
+    if not config.login_via_idp:
+        return []
+    return [
+        warning(
+            key.pos,
+            f"user {key.owner.upper()} signs in through the identity provider"
+            " (users.login_via_idp), which sets login.password: false and login.external: true"
+            f" at each sign-in, so pisync plans those; remove {key.value}, or take the user out"
+            " of users.login_via_idp",
+            key.key_path,
+        )
+        for key in keys
+        if key.kind == "login" and key.owner is not None and config.is_login_via_idp(key.owner)
+    ]
 
 
 def user_rules(user: PosDict, path: Path) -> list[Issue]:

@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.core.analysis import FileResult, analyse
+from reconciler.core.config import Config
 from reconciler.core.issues import Issue, sort_issues
-from reconciler.core.rules import duplicate_issues, user_rules
+from reconciler.core.rules import duplicate_issues, idp_login_issues, user_rules
 from reconciler.core.schema_check import SchemaChecker
 from reconciler.core.yamldoc import ParsedFile
 from reconciler.core.yamlpos import PosDict
@@ -27,11 +28,14 @@ def validate_files(files: Sequence[ParsedFile], *, file_schema: Mapping[str, Any
     return all_issues([analyse(parsed, checker) for parsed in files])
 
 
-def all_issues(results: Sequence[FileResult]) -> list[Issue]:
-    """The files' own problems and the cross-file ones, sorted."""
+def all_issues(results: Sequence[FileResult], config: Config | None = None) -> list[Issue]:
+    """The files' own problems and the cross-file ones (those that depend on ``config`` too,
+    when given), sorted."""
     ordered = sorted(results, key=lambda r: r.file)
     issues = [i for r in ordered for i in r.issues]
     issues += duplicate_issues(k for r in ordered for k in r.keys)
+    if config is not None:
+        issues += idp_login_issues((k for r in ordered for k in r.keys), config)
     return sort_issues(issues)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -230,17 +230,19 @@ class Pager:
         key: str | None = None,
         size: int = PAGE_SIZE,
         filters: tuple[tuple[str, str], ...] = (),
+        keep: Callable[[Any], Any] | None = None,
     ):
         self.path = path
         self.noun = noun
         self._filters = filters
+        self._keep = keep  # what of each item to keep, as its page arrives (memory)
         self.items: list[Any] = []
         self._key = key
         self._size = size
         self._page = 1
         self._done = False
         self._seen: set[str] = set()
-        self._previous: list[Any] | None = None
+        self._previous: list[str] | None = None
         self.enveloped: bool | None = None
         self.total: int | None = None
 
@@ -278,8 +280,8 @@ class Pager:
                 )
 
     def _take_bare(self, items: list[Any]) -> None:
-        previous, self._previous = self._previous, items
-        if previous is not None and items and items == previous:
+        previous, self._previous = self._previous, self._identities(items)
+        if previous is not None and items and self._previous == previous:
             self._done = True  # the server ignores page=: the first page is all it gives
             if len(previous) == self._size:
                 raise IncompleteRead(
@@ -292,6 +294,12 @@ class Pager:
         if len(items) < self._size:
             self._done = True
 
+    def _identities(self, items: Sequence[Any]) -> list[str]:
+        """What tells two pages apart (the items themselves are not kept: see ``keep``)."""
+        if self._key is not None:
+            return [wire.item_key(i, self._key, f"GET {self.path}") for i in items]
+        return [json.dumps(i, sort_keys=True, default=str) for i in items]
+
     def _add(self, items: Sequence[Any]) -> None:
         if self._key is not None:
             for item in items:
@@ -302,11 +310,11 @@ class Pager:
                         " read?); try again"
                     )
                 self._seen.add(code)
-        self.items.extend(items)
+        self.items.extend(items if self._keep is None else map(self._keep, items))
 
 
-def users_pager() -> Pager:
-    return Pager(USERS, "users", key="usercode")
+def users_pager(keep: Callable[[Any], Any] | None = None) -> Pager:
+    return Pager(USERS, "users", key="usercode", keep=keep)
 
 
 def administrators_pager() -> Pager:

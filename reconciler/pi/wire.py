@@ -19,18 +19,21 @@ Accepted shapes (SPEC quality bar: "accept every shape the reference allows"):
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.core.digest import sha256
+from reconciler.core import intern
+from reconciler.core.digest import fingerprint_of_text, sha256
 from reconciler.core.model import (
     Category,
     FrozenJson,
     LiveRole,
     LiveUser,
+    Record,
     Restriction,
     Variable,
+    canonical_json,
     plain,
 )
 from reconciler.core.privileges import PRIVILEGES
@@ -80,6 +83,8 @@ WIRE_ONLY_NAMES: tuple[str, ...] = (
     "pageSize",
     "logInAsUsercode",
     "syncPayload",
+    "userSyncPayload",
+    "panintelligence.com/claims",
     "Bearer",
     "Basic",
     "/tokens",
@@ -219,8 +224,17 @@ def user_code(obj: Mapping[str, Any]) -> str:
     return code.upper()
 
 
-def live_user(summary: Mapping[str, Any], element: Mapping[str, Any] | None) -> LiveUser:
-    """A live user from its ``GET /users`` object and (when read) its syncPayload element."""
+def live_user(
+    summary: Mapping[str, Any],
+    element: Mapping[str, Any] | None,
+    *,
+    keep: Callable[[LiveUser], bool] | None = None,
+) -> LiveUser:
+    """A live user from its ``GET /users`` object and (when read) its syncPayload element.
+
+    The element's fingerprint is always kept; the element itself only when ``keep(user)``
+    says a write will be merged onto it (always, without ``keep``).
+    """
     user = element["user"] if element is not None else summary
     record = record_from_user(user)
     if element is not None:
@@ -230,13 +244,17 @@ def live_user(summary: Mapping[str, Any], element: Mapping[str, Any] | None) -> 
             variables=variables_from(element.get("variables")),
             restrictions=restrictions_from(element.get("restrictions")),
         )
-    return LiveUser(
+    live = LiveUser(
         usercode=user_code(summary),
         id=_id_or_none(summary.get("id", user.get("id"))),
-        record=record,
-        payload=None if element is None else FrozenJson(element),
+        record=Record(record),
         super_admin=summary.get("superAdmin") is True or user.get("superAdmin") is True,
     )
+    if element is None:
+        return live
+    text = canonical_json(element)
+    payload = FrozenJson.of_text(text) if keep is None or keep(live) else None
+    return replace(live, payload=payload, fingerprint=fingerprint_of_text(text))
 
 
 def record_from_user(user: Mapping[str, Any]) -> dict[str, Any]:
@@ -250,15 +268,20 @@ def record_from_user(user: Mapping[str, Any]) -> dict[str, Any]:
         "type": USER_TYPE_NAMES.get(type_id) if isinstance(type_id, int) else None,
         "enabled": user.get("clientEnabled") is not False,
         "lite": user.get("lite") is True,
-        "parent": _upper(user.get("parentIdentifier")),
-        "organisation": user.get("orgIdentifier"),
-        "theme": user.get("themeName"),
+        "parent": _text(_upper(user.get("parentIdentifier"))),
+        "organisation": _text(user.get("orgIdentifier")),
+        "theme": _text(user.get("themeName")),
         "expires": str(expires)[:10] if expires else None,  # [G U10] ISO date
         "login.password": user.get("allowPasswordLogin") is True,
         "login.external": user.get("allowExternalLogin") is True,
         "login.mfa": user.get("requireMfa") is True,
-        "privileges": tuple(p for p in PRIVILEGES if user.get(p) is True),
+        "privileges": intern.shared(tuple(p for p in PRIVILEGES if user.get(p) is True)),
     }
+
+
+def _text(value: Any) -> Any:
+    """A value many users share (an organisation, a theme, a parent), interned when text."""
+    return intern.text(value) if isinstance(value, str) else value
 
 
 def _upper(value: Any) -> str | None:
@@ -282,7 +305,7 @@ def _names(items: Any, keys: Sequence[str], what: str) -> tuple[str, ...]:
         if name is None:
             raise WireError(f"{what}: cannot read a name from {item!r}")
         out.append(name)
-    return tuple(sorted(set(out), key=lambda s: (s.casefold(), s)))
+    return intern.names(tuple(sorted(set(out), key=lambda s: (s.casefold(), s))))
 
 
 def variables_from(items: Any) -> tuple[Variable, ...]:
@@ -299,7 +322,7 @@ def variables_from(items: Any) -> tuple[Variable, ...]:
             if secure
             else Variable(name=item["name"], value=value)
         )
-    return tuple(sorted(out, key=lambda v: v.name))
+    return intern.shared(tuple(intern.shared(v) for v in sorted(out, key=lambda v: v.name)))
 
 
 def restrictions_from(items: Any) -> tuple[Restriction, ...]:
@@ -314,9 +337,11 @@ def restrictions_from(items: Any) -> tuple[Restriction, ...]:
         if not isinstance(conn, str) or not isinstance(col, str) or not isinstance(values, list):
             raise WireError(f"restrictions: cannot read {item!r}")
         groups.setdefault((conn, col), set()).update(str(v) for v in values if v is not None)
-    return tuple(
-        Restriction(connection=c, column=k, values=tuple(sorted(v)))
-        for (c, k), v in sorted(groups.items())
+    return intern.shared(
+        tuple(
+            intern.shared(Restriction(connection=c, column=k, values=tuple(sorted(v))))
+            for (c, k), v in sorted(groups.items())
+        )
     )
 
 

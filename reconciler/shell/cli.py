@@ -6,7 +6,6 @@ the commands so that ``pisync --help`` and shell completion stay fast.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Callable
@@ -29,7 +28,7 @@ app = typer.Typer(
     name="pisync",
     help="Panintelligence users and roles as code: validate, plan and apply from YAML.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -80,8 +79,18 @@ def main_options(
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colour (also NO_COLOR).")
     ] = False,
-    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="More detail.")] = 0,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors and results.")] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "-v",
+            "--verbose",
+            count=True,
+            help="Print each request (method, path, status, time); -vv adds its query.",
+        ),
+    ] = 0,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="Print only the summary line and errors.")
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -167,6 +176,10 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes.")
     ] = False,
     target: TargetOption = None,
+    brief: Annotated[
+        bool,
+        typer.Option("--summary", help="Counts, guards, escalations and one line per change only."),
+    ] = False,
     changed_since: Annotated[
         str | None,
         typer.Option(
@@ -196,10 +209,45 @@ def plan(
             paths=paths or [], targets=target or [], changed_since=changed_since, force=force
         )
         return plan_command(
-            settings, options, fmt=chosen, out=out, detailed_exitcode=detailed_exitcode
+            settings,
+            options,
+            fmt=chosen,
+            out=out,
+            detailed_exitcode=detailed_exitcode,
+            brief=brief,
         )
 
     _exit(_guarded(run, settings, fmt=chosen))
+
+
+# --- show --------------------------------------------------------------------------------
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    planfile: Annotated[
+        str, typer.Argument(metavar="PLANFILE", help="A plan saved by plan --out.")
+    ],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", metavar="FORMAT", help="text | markdown | json."),
+    ] = None,
+    brief: Annotated[
+        bool,
+        typer.Option("--summary", help="Counts, guards, escalations and one line per change only."),
+    ] = False,
+) -> None:
+    """Render a saved plan without a server (checked as apply checks it)."""
+    settings: Settings = ctx.obj
+    chosen = _format(fmt, {"text", "markdown", "json"}, settings, default="text")
+
+    def run() -> int:
+        from reconciler.shell.flows.show import show_command
+
+        return show_command(settings, planfile=planfile, fmt=chosen, brief=brief)
+
+    _exit(_guarded(run, settings))
 
 
 # --- apply -------------------------------------------------------------------------------
@@ -299,8 +347,9 @@ def import_(
 
     def run() -> int:
         from reconciler.shell.flows.import_ import import_flow
+        from reconciler.shell.loop import run as run_loop
 
-        return asyncio.run(
+        return run_loop(
             import_flow(
                 settings,
                 out=out,
@@ -340,6 +389,54 @@ def doctor(
     _exit(_guarded(run, settings))
 
 
+# --- claims ------------------------------------------------------------------------------
+
+
+@app.command()
+def claims(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="PATH", help="Files or folders (default: sources)."),
+    ] = None,
+    target: TargetOption = None,
+    out: Annotated[
+        str | None, typer.Option("--out", metavar="FILE", help="Write the claims to FILE.")
+    ] = None,
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="Base each user on its live payload, as apply does."),
+    ] = False,
+    include_secure: Annotated[
+        bool,
+        typer.Option(
+            "--include-secure",
+            help="Put secure variables in (a JWT is signed, not encrypted: readable by anyone).",
+        ),
+    ] = False,
+) -> None:
+    """Print each declared user's JWT sync-payload claim (JSON), for an identity provider.
+
+    Without --live no server is read and no credentials are needed. Secure variables are
+    left out unless --include-secure.
+    """
+    settings: Settings = ctx.obj
+
+    def run() -> int:
+        from reconciler.shell.flows.claims import ClaimsOptions, claims_command
+
+        options = ClaimsOptions(
+            paths=paths or [],
+            targets=target or [],
+            out=out,
+            live=live,
+            include_secure=include_secure,
+        )
+        return claims_command(settings, options)
+
+    _exit(_guarded(run, settings))
+
+
 # --- review ------------------------------------------------------------------------------
 
 
@@ -375,14 +472,20 @@ def review(
 @app.command()
 def schema(
     ctx: typer.Context,
+    name: Annotated[
+        str,
+        typer.Option(
+            "--name", metavar="NAME", help="file | config | plan | claims (and others pisync has)."
+        ),
+    ] = "file",
     out: Annotated[
-        str | None, typer.Option("--out", metavar="DIR", help="Write the schemas into DIR.")
+        str | None, typer.Option("--out", metavar="DIR", help="Write every schema into DIR.")
     ] = None,
 ) -> None:
-    """Print the JSON Schemas (or write them into a folder)."""
+    """Print one JSON Schema (the desired-state file's by default), or write them all."""
     from reconciler.shell.flows.schema import schema_command
 
-    _exit(_guarded(lambda: schema_command(out=out), ctx.obj))
+    _exit(_guarded(lambda: schema_command(name=name, out=out), ctx.obj))
 
 
 # --- errors and exit codes ---------------------------------------------------------------
@@ -428,10 +531,55 @@ def _exit(code: int) -> None:
     raise typer.Exit(code)
 
 
+#: Global options and whether each takes a value: they may also follow the subcommand.
+GLOBAL_OPTIONS = {
+    "--config": True,
+    "--url": True,
+    "--max-rps": True,
+    "--no-cache": False,
+    "--no-color": False,
+    "--verbose": False,
+    "-v": False,
+    "-vv": False,
+    "-vvv": False,
+    "--quiet": False,
+    "-q": False,
+}
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``pisync plan -v`` as ``pisync -v plan``: global options found after the subcommand
+    are moved in front of it (up to a ``--``), so they work in either place."""
+    commands = set(app_commands())
+    at = next((i for i, a in enumerate(args) if a in commands), None)
+    if at is None:
+        return args
+    before, after, moved = args[:at], [args[at]], []
+    rest = iter(args[at + 1 :])
+    for arg in rest:
+        if arg == "--":
+            after += [arg, *rest]
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            moved.append(arg)
+            if GLOBAL_OPTIONS[name] and "=" not in arg:
+                moved.append(next(rest, ""))
+        else:
+            after.append(arg)
+    return [*before, *moved, *after]
+
+
+def app_commands() -> list[str]:
+    return [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
+
+
 def main() -> None:
     """Console entry point: usage errors exit 64 (2 means "changes present")."""
     try:
-        code = app(standalone_mode=False, prog_name="pisync")
+        code = app(
+            args=hoist_global_options(sys.argv[1:]), standalone_mode=False, prog_name="pisync"
+        )
     except TyperException as exc:  # click usage errors live here since typer vendored click
         show = getattr(exc, "show", None)
         if callable(show):

@@ -16,8 +16,9 @@ asked of :mod:`reconciler.pi.endpoints`. Policy, with reasons:
   request); a refused ``PISYNC_TOKEN`` with no username to fall back on is an error at once.
 - :meth:`Transport.stop`: no new retries, and every backoff wait ends now (the first Ctrl-C
   of an apply); requests already sent finish.
-- Credentials and tokens never appear in messages or logs; ``on_request`` sees method, path,
-  status and time only.
+- Credentials and tokens never appear in messages or logs; ``on_request`` sees the request
+  (method, path, query; its headers hold no credentials, the transport adds them), status and
+  time.
 - :func:`counting` counts the requests one task sends (the apply report's ``attempts``).
 """
 
@@ -88,7 +89,7 @@ def counting() -> Iterator[RetryStats]:
 
 
 OnRetry = Callable[[str, str], None]  # (kind, detail): ("HTTP 503", "GET /users: busy")
-OnRequest = Callable[[str, int | None, float], None]  # (request, status or None, seconds)
+OnRequest = Callable[[Request, int | None, float], None]  # (request, status or None, seconds)
 
 
 class _Retry(Exception):
@@ -130,6 +131,7 @@ class Transport:
                 connect_timeout=min(5.0, timeout),
                 connections=concurrency,
                 verify_tls=verify_tls,
+                url=url,
             )
         )
         self._on_retry = on_retry
@@ -194,13 +196,13 @@ class Transport:
         relogins = 0
         while True:
             token = self._token
-            reply, sent = await self._send(request, token)
+            reply, _ = await self._send(request, token)
             if reply.status != endpoints.TOKEN_REFUSED:
                 return reply
-            # A token can also expire while a retry waits, so a refusal after retries earns
-            # another sign-in (at most MAX_RELOGINS); a token this call just got, refused on
-            # its first use, means the server refuses fresh tokens: give up.
-            if relogins == MAX_RELOGINS or (relogins and sent == 1):
+            # A token can expire while the request waits (a retry's backoff, a busy server),
+            # so each refusal earns another sign-in, at most MAX_RELOGINS: a server that
+            # refuses every token fails after that many, never loops.
+            if relogins == MAX_RELOGINS:
                 raise AuthenticationFailed(
                     f"{request.what}: the server answered 401 after signing in again"
                 )
@@ -316,7 +318,7 @@ class Transport:
 
     def _log(self, request: Request, status: int | None, started: float) -> None:
         if self._on_request is not None:
-            self._on_request(request.what, status, time.monotonic() - started)
+            self._on_request(request, status, time.monotonic() - started)
 
 
 def _kind(failure: _Retry) -> str:

@@ -3,6 +3,7 @@ rename. Every file pisync writes (plans, reports, imported repositories) goes th
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -22,6 +23,12 @@ def write_atomic(path: str | Path, text: str, *, what: str = "") -> None:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, target)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        # the same cause (a file where a folder should be…) can make the clean-up fail too
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         label = f"{what} to {target}" if what else str(target)
-        raise UsageError(f"cannot write {label}: {exc.strerror or exc}") from None
+        reason = exc.strerror or str(exc)
+        blocked = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+        if blocked is not None:
+            reason = f"{blocked} is a file, not a folder"
+        raise UsageError(f"cannot write {label}: {reason}") from None

@@ -4,7 +4,7 @@ The only part of loading with side effects (file system, worker processes, the g
 collector); everything it calls is pure core code.
 
 - :func:`find_config`: ``--config`` (or ``PISYNC_CONFIG``, which the caller resolves), else
-  ``./pisync.yaml`` when it exists.
+  the nearest ``pisync.yaml`` here or above, up to the top of the git repository.
 - :func:`load`: the files named on the command line (files, or folders searched for
   ``*.yaml``/``*.yml`` at any depth), or else the config's ``sources`` globs relative to the
   config file's folder (the current folder without a config). A PATH that does not exist is a
@@ -90,15 +90,23 @@ class LoadResult:
         return not has_errors(self.issues)
 
 
-def find_config(explicit: str | None) -> Path | None:
-    """The config file to use: ``explicit`` (which must exist), else ``./pisync.yaml`` if any."""
+def find_config(explicit: str | None, start: Path | None = None) -> Path | None:
+    """The config file to use: ``explicit`` (which must exist), else the nearest
+    ``pisync.yaml`` in the current folder or above it, as git finds ``.git``: the search stops
+    at the top of the git repository (a folder holding ``.git``) or of the file system."""
     if explicit:
         path = Path(explicit)
         if not path.is_file():
             raise UsageError(f"config file {explicit} does not exist")
         return path
-    default = Path(CONFIG_NAME)
-    return default if default.is_file() else None
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return Path(CONFIG_NAME) if start is None and folder == here else candidate
+        if (folder / ".git").exists():
+            return None
+    return None
 
 
 def load_config(config_path: Path | None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Config:
@@ -143,7 +151,7 @@ def load(
     subjects = policies_today is not None and bool(config.policies)
     with _gc_paused():
         results = _analyse_all(found, max_bytes, workers, build, store, subjects)
-        issues += all_issues(results)
+        issues += all_issues(results, config)
         if policies_today is not None and subjects:
             issues += _policy_issues(results, config, policies_today)
         desired = None if has_errors(issues) or not build else desired_state(results)

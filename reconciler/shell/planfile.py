@@ -21,8 +21,10 @@ def write_plan_file(plan: Plan, path: str) -> None:
     write_atomic(path, render_json(plan), what="the plan")
 
 
-def read_plan_file(path: str) -> Plan:
-    """The saved plan at ``path``, or an error that says why it cannot be applied."""
+def read_plan_file(path: str, *, applying: bool = True) -> Plan:
+    """The saved plan at ``path``, or an error that says why it cannot be used (``applying``:
+    for apply, whose errors add that nothing was applied)."""
+    nothing = "; nothing was applied" if applying else ""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -33,7 +35,7 @@ def read_plan_file(path: str) -> Plan:
         data = json.loads(text)
     except ValueError as exc:
         raise InvalidStateError(
-            f"{path} is not a pisync plan file: it is not JSON ({exc}); nothing was applied"
+            f"{path} is not a pisync plan file: it is not JSON ({exc}){nothing}"
         ) from None
     if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
         version = data.get("format_version") if isinstance(data, dict) else None
@@ -44,13 +46,12 @@ def read_plan_file(path: str) -> Plan:
     problems = document_problems(load_schema("plan"), data)
     if problems:
         raise InvalidStateError(
-            f"{path} does not match plan.schema.json; nothing was applied",
+            f"{path} does not match plan.schema.json{nothing}",
             [error(None, f"{path}: {p}") for p in problems],
         )
     if data.get("digest") != document_digest(data):
         raise StalePlanError(
             f"{path} was changed after pisync wrote it (its content does not match its"
-            " digest); nothing was applied. Make the plan again and review it: pisync plan"
-            f" --out {path}"
+            f" digest){nothing}. Make the plan again and review it: pisync plan --out {path}"
         )
     return Plan.from_dict(data)

@@ -26,10 +26,12 @@ class SecretNeed:
     pos: SourcePos | None
 
 
-def desired_needs(desired: DesiredState) -> Iterator[SecretNeed]:
+def desired_needs(desired: DesiredState, *, secure: bool = True) -> Iterator[SecretNeed]:
+    """The environment variables the desired state reads (``secure=False``: not those of
+    secure variables, which ``pisync claims`` leaves out unless asked)."""
     for user in desired.users:
         for var in user.fields.get("variables", ()):
-            if var.env is not None:
+            if var.env is not None and (secure or not var.secure):
                 yield SecretNeed(
                     env=var.env,
                     usercode=user.usercode,

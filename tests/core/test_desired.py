@@ -27,10 +27,12 @@ from reconciler.core.config import (
     UserPrune,
 )
 from reconciler.core.desired import (
+    IDP_LOGIN,
     build_desired,
     canonical_defaults,
     canonical_user_fields,
     config_from_document,
+    with_idp_login,
 )
 from reconciler.core.model import (
     GRANT_KEYS,
@@ -213,7 +215,8 @@ def test_config_from_document() -> None:
         'sources: ["people/*.yaml"]\n'
         "server: {url: 'https://pi:8224/pi/api/v2', concurrency: 4}\n"
         "defaults: {type: user, login: {password: false, external: true}}\n"
-        "users: {prune: disable, protected: [ADMIN, OPS_*], ignore: [SVC_*]}\n"
+        "users: {prune: disable, protected: [ADMIN, OPS_*], ignore: [SVC_*],"
+        " login_via_idp: ['*@corp.example', sso_*]}\n"
         "roles: {prune: delete}\n"
         "safety: {max_prune_count: 3}\n"
         "plan: {expiring_days: 30}\n"
@@ -227,9 +230,49 @@ def test_config_from_document() -> None:
     assert config.users_prune is UserPrune.DISABLE
     assert config.protected == ("ADMIN", "OPS_*")
     assert config.ignore == ("SVC_*",)
+    assert config.login_via_idp == ("*@corp.example", "sso_*")
+    assert config.is_login_via_idp("j.smith@CORP.example")  # globs ignore case, as usercodes do
+    assert config.is_login_via_idp("SSO_JANE")
+    assert not config.is_login_via_idp("JSMITH")
+    assert Config().login_via_idp == ()
     assert config.roles_prune is RolePrune.DELETE
     assert config.safety.max_prune_count == 3
     assert config.expiring_days == 30
+
+
+IDP_USERS = """\
+users:
+  - usercode: sso_amy
+    forenames: Amy
+    login: {password: true, mfa: true}
+    roles: [R]
+  - usercode: sso_bo
+  - usercode: local
+    login: {password: true, external: false}
+"""
+
+
+def test_login_via_idp_users_get_the_login_the_server_forces() -> None:
+    desired = build((FILE, IDP_USERS))
+    forced = with_idp_login(desired, Config(login_via_idp=("SSO_*",)))
+    by_code = {u.usercode: u for u in forced.users}
+    # written keys kept, the two forced flags set, in the canonical field order
+    assert list(by_code["SSO_AMY"].fields.items()) == [
+        ("forenames", "Amy"),
+        ("login.password", False),
+        ("login.external", True),
+        ("login.mfa", True),
+        ("roles", ("R",)),
+    ]
+    assert by_code["SSO_BO"].fields == dict(IDP_LOGIN)  # also when the entry writes no login
+    assert by_code["SSO_AMY"].key_pos["login.password"] == at(4, 13)  # still at the entry
+    assert by_code["LOCAL"] == next(u for u in desired.users if u.usercode == "LOCAL")
+    assert dict(IDP_LOGIN) == {"login.password": False, "login.external": True}
+
+
+def test_without_login_via_idp_the_desired_state_is_unchanged() -> None:
+    desired = build((FILE, IDP_USERS))
+    assert with_idp_login(desired, Config()) is desired
 
 
 def test_config_from_an_empty_or_broken_document_is_the_default() -> None:

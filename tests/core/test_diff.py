@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.core.config import Config, RolePrune, UserPrune
+from reconciler.core.desired import with_idp_login
 from reconciler.core.diff import diff
 from reconciler.core.digest import fingerprint
 from reconciler.core.model import (
@@ -641,6 +642,33 @@ def test_declared_user_matching_ignore_glob_warns() -> None:
         server=URL,
         warnings=("user SVC_A is declared but matches users.ignore; it is left alone",),
         desired_objects=1,
+    )
+
+
+def test_login_via_idp_users_show_no_login_change_after_an_idp_sign_in() -> None:
+    config = Config(login_via_idp=("SSO_*",))
+    written = DesiredState(users=(spec("SSO_AMY", {"login.password": True}, forenames="Amy"),))
+    desired = with_idp_login(written, config)
+    # the IdP sign-in set password false / external true: nothing to change back
+    signed_in = luser("SSO_AMY", {"login.password": False, "login.external": True}, forenames="Amy")
+    assert run(Case(desired, state([signed_in]), (), config)).changes == ()
+    # not signed in through the IdP yet: the plan sets what the sign-in would
+    local = luser("SSO_AMY", {"login.password": True, "login.external": False}, forenames="Amy")
+    assert run(Case(desired, state([local]), (), config)).changes == (
+        update(
+            local,
+            {"forenames": "Amy", "login.password": False, "login.external": True},
+            fc("login.password", True, False),
+            fc("login.external", False, True),
+        ),
+    )
+    # without the switch, the written flag flaps against every IdP sign-in
+    assert run(Case(written, state([signed_in]), ())).changes == (
+        update(
+            signed_in,
+            {"login.password": True, "forenames": "Amy"},
+            fc("login.password", False, True),
+        ),
     )
 
 

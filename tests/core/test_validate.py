@@ -15,6 +15,7 @@ from ruamel.yaml import YAML
 
 from reconciler.core import schema_check
 from reconciler.core.analysis import analyse, undeclared_refs
+from reconciler.core.config import Config
 from reconciler.core.issues import (
     Issue,
     Stats,
@@ -31,7 +32,7 @@ from reconciler.core.privileges import PRIVILEGES
 from reconciler.core.references import unknown_role_issues
 from reconciler.core.rules import RoleRef
 from reconciler.core.schema_check import SchemaChecker
-from reconciler.core.validate import validate_config, validate_files
+from reconciler.core.validate import all_issues, validate_config, validate_files
 from reconciler.core.yamldoc import ParsedFile, parse_yaml
 from reconciler.schemas import load_schema
 
@@ -532,6 +533,60 @@ def test_both_login_methods_off() -> None:
 
 def test_one_login_method_off_is_fine() -> None:
     assert check(("users/a.yaml", one_user("    login: {password: false}\n"))) == []
+
+
+IDP_FILE = """\
+users:
+  - usercode: sso_amy
+    login: {password: true, external: false, mfa: true}
+  - usercode: sso_bo
+    login: {password: false, external: true}
+  - usercode: local
+    login: {password: true}
+  - usercode: sso_cy
+    login:
+      password: true
+"""
+
+
+def test_login_flags_an_idp_sign_in_overrides_are_warned_at_their_keys() -> None:
+    checker = SchemaChecker(FILE_SCHEMA)
+    results = [analyse(parsed("users/a.yaml", IDP_FILE), checker)]
+    said = (
+        "signs in through the identity provider (users.login_via_idp), which sets"
+        " login.password: false and login.external: true at each sign-in, so pisync plans"
+        " those; remove {}, or take the user out of users.login_via_idp"
+    )
+    issues = all_issues(results, Config(login_via_idp=("sso_*",)))
+    assert flat(issues) == [
+        (
+            "users/a.yaml",
+            3,
+            13,
+            "warning",
+            "user SSO_AMY " + said.format("login.password: true"),
+            "users[0].login.password",
+        ),
+        (
+            "users/a.yaml",
+            3,
+            29,
+            "warning",
+            "user SSO_AMY " + said.format("login.external: false"),
+            "users[0].login.external",
+        ),
+        (
+            "users/a.yaml",
+            10,
+            7,
+            "warning",
+            "user SSO_CY " + said.format("login.password: true"),
+            "users[3].login.password",
+        ),
+    ]
+    # LOCAL is not an IdP user; three users writing password: true are no "duplicate"
+    assert all_issues(results, Config()) == []
+    assert all_issues(results) == []
 
 
 def test_a_secure_literal_is_an_error() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.core.digest import fingerprint
 from reconciler.core.model import Category, LiveRole, LiveUser, Restriction, Variable
 from reconciler.core.privileges import PRIVILEGES
 from reconciler.errors import UnexpectedResponse
@@ -79,9 +80,20 @@ def test_live_user_reads_every_reference_shape() -> None:
             ),
         },
         payload=user.payload,
+        fingerprint=fingerprint(user.payload),
         super_admin=False,
     )
     assert "s3cret" not in repr(user.record)
+
+
+def test_a_payload_is_kept_only_when_asked_and_its_fingerprint_always() -> None:
+    summary = {"usercode": "jsmith", "id": 7}
+    kept = wire.live_user(summary, element())
+    dropped = wire.live_user(summary, element(), keep=lambda user: False)
+    assert dropped.payload is None
+    assert kept.payload is not None
+    assert dropped.fingerprint == kept.fingerprint == fingerprint(kept.payload)
+    assert dropped.record == kept.record
 
 
 def test_page_info_accepts_both_shapes() -> None:

@@ -153,3 +153,24 @@ def test_the_codec_round_trips_every_kind_of_result() -> None:
         "owner": "ashah",
         "review_by": "2027-03-31",
     }
+
+
+def test_a_warning_that_depends_on_the_config_follows_the_config_on_a_warm_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "users").mkdir()
+    (tmp_path / "users" / "a.yaml").write_text(
+        "users:\n  - usercode: sso_amy\n    login: {password: true}\n", encoding="utf-8"
+    )
+    config = tmp_path / "pisync.yaml"
+    config.write_text("users: {login_via_idp: ['SSO_*']}\n", encoding="utf-8")
+    cold = load([], config)
+    assert [(i.severity, i.key_path) for i in cold.issues] == [
+        ("warning", "users[0].login.password")
+    ]
+    warm = load([], config)
+    assert warm.cache_hits == 1
+    assert warm.issues == cold.issues
+    config.write_text("users: {login_via_idp: []}\n", encoding="utf-8")
+    assert load([], config).issues == ()  # the file's cached analysis, the new config's rule

@@ -36,6 +36,8 @@ from reconciler.shell.flows.desired import Loaded, load_desired
 from reconciler.shell.flows.plan import PlanOptions, policy_refusal, read_and_diff
 from reconciler.shell.live import read_some, with_administrators
 from reconciler.shell.load import find_config, load_config
+from reconciler.shell.loop import run_in
+from reconciler.shell.loop import runner as loop_runner
 from reconciler.shell.planfile import read_plan_file
 from reconciler.shell.secrets import desired_needs, plan_needs, read_secrets
 from reconciler.shell.settings import Settings, account, server_url
@@ -60,7 +62,7 @@ class ApplyOptions:
 
 
 def apply_command(settings: Settings, options: ApplyOptions) -> int:
-    with asyncio.Runner() as runner:
+    with loop_runner() as runner:
         return _Apply(settings, options, runner).run()
 
 
@@ -94,15 +96,17 @@ class _Apply:
         api = make_client(self.settings, config, url, concurrency)
         try:
             if options.planfile is not None:
-                live = self.runner.run(refresh(api, plan, concurrency))
+                live = run_in(self.runner, refresh(api, plan, concurrency))
                 plan = self._guarded_saved_plan(plan, live, config)
             else:
-                plan, live = self.runner.run(self._fresh_plan(api, loaded, secrets))
+                plan, live = run_in(self.runner, self._fresh_plan(api, loaded, secrets))
             if plan.policy_errors:
                 raise InvalidStateError(f"{policy_refusal(plan)}; nothing was applied")
             if plan.empty:
-                if options.planfile is not None:
+                if options.planfile is not None or self._quiet:
                     print_plain(self.out, render.NO_CHANGES)
+                if options.report:  # the job's evidence that the apply ran and had nothing to do
+                    write_report(options.report, plan, ApplyResult(outcomes=()), interrupted=False)
                 return 0
             if plan.blocked:
                 raise GuardError(_blocked_message(plan))
@@ -112,7 +116,7 @@ class _Apply:
                     return cancelled
             return self._execute(api, plan, live, secrets, concurrency)
         finally:
-            self.runner.run(api.__aexit__(None, None, None))
+            run_in(self.runner, api.__aexit__(None, None, None))
 
     async def _fresh_plan(
         self, api: PiApi, loaded: Loaded, secrets: dict[str, str]
@@ -125,9 +129,18 @@ class _Apply:
                 self.options.plan,
                 self.settings,
                 progress=self.progress.update,
+                for_apply=True,
             )
-        print_segments(self.out, render.text_lines(plan))
+        if not self._quiet:
+            print_segments(self.out, render.text_lines(plan))
         return plan, live
+
+    @property
+    def _quiet(self) -> bool:
+        """``-q``: only the result line and errors; the plan is still shown before a prompt
+        (nobody confirms what they have not seen)."""
+        planned = self.options.planfile is None
+        return self.settings.quiet and (not planned or self.options.auto_approve)
 
     def _guarded_saved_plan(self, plan: Plan, live: LiveState, config: Config) -> Plan:
         """A saved plan's guards, evaluated again on what the server holds now."""
@@ -194,7 +207,7 @@ class _Apply:
                 )
 
         try:
-            result = self.runner.run(go())
+            result = run_in(self.runner, go())
         finally:
             if self.options.report:
                 write_report(self.options.report, plan, result, interrupted=bool(signals))

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.config import Config
-from reconciler.core.desired import canonical_defaults
+from reconciler.core.desired import canonical_defaults, with_idp_login
 from reconciler.core.issues import Issue
 from reconciler.core.model import DesiredState
 from reconciler.core.rules import RoleRef
 from reconciler.errors import InvalidStateError
+from reconciler.shell import memory
 from reconciler.shell.load import find_config, load
 from reconciler.shell.settings import Settings
 
@@ -35,14 +36,17 @@ def load_desired(
     paths: Sequence[str], settings: Settings, *, exactly: Sequence[Path] | None = None
 ) -> Loaded:
     """Load and validate the desired state (``exactly`` these files, when given); any error
-    raises InvalidStateError (exit 3)."""
+    raises InvalidStateError (exit 3). Users in ``users.login_via_idp`` come with the login
+    flags the server forces (:func:`~reconciler.core.desired.with_idp_login`)."""
     result = load(paths, find_config(settings.config), exactly=exactly, cache=settings.cache)
+    memory.release()  # what parsing freed, before the live state is read
     errors = [i for i in result.issues if i.severity == "error"]
     if errors or result.desired is None:
         raise InvalidStateError("the desired state is invalid", result.issues, result.stats)
     return Loaded(
         config=result.config,
-        desired=result.desired,
+        # users who sign in through the IdP: the login the server forces, everywhere after this
+        desired=with_idp_login(result.desired, result.config),
         defaults=canonical_defaults(result.config.defaults),
         warnings=tuple(i for i in result.issues if i.severity == "warning"),
         undeclared_roles=result.undeclared_roles,

@@ -7,18 +7,17 @@ already (unless ``--force``), so a pull-request check goes red before the merge.
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler.core import render
+from reconciler.core import render, summary
 from reconciler.core.config import UserPrune
-from reconciler.core.diff import diff
+from reconciler.core.diff import diff, written_users
 from reconciler.core.guards import needs_administrators
 from reconciler.core.issues import format_issue, github_annotation
-from reconciler.core.model import LiveState
+from reconciler.core.model import Category, LiveState, LiveUser
 from reconciler.core.plan import Plan
 from reconciler.core.policies import as_issue
 from reconciler.core.references import plan_time_issues, target_issues
@@ -27,11 +26,13 @@ from reconciler.errors import InvalidStateError
 from reconciler.pi import wire
 from reconciler.shell.api import PiApi
 from reconciler.shell.connect import make_client
-from reconciler.shell.console import ProgressReporter, make_console, print_plain, print_segments
+from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.flows.desired import Loaded, load_desired
+from reconciler.shell.flows.show import write_plan
 from reconciler.shell.gitchanges import changes_since
 from reconciler.shell.live import Progress, read_live, read_some, with_administrators
 from reconciler.shell.load import find_config, load_config
+from reconciler.shell.loop import run
 from reconciler.shell.planfile import write_plan_file
 from reconciler.shell.secrets import desired_needs, read_secrets
 from reconciler.shell.settings import Settings, account, server_url, today
@@ -56,18 +57,24 @@ def plan_command(
     fmt: str,
     out: str | None,
     detailed_exitcode: bool,
+    brief: bool = False,
 ) -> int:
-    plan = asyncio.run(_plan(settings, options))
-    show_plan(settings, plan, fmt)
+    plan = run(_plan(settings, options))
+    show_plan(settings, plan, fmt, brief=brief)
     if plan.policy_errors:
         sys.stderr.write(f"Error: {policy_refusal(plan)}; no plan file was written\n")
         return EXIT_INVALID
     if out:
         write_plan_file(plan, out)
     if plan.blocked:
+        listed = (
+            ": " + "; ".join(str(g) for g in plan.guards)
+            if settings.quiet and fmt in ("text", "github")
+            else " listed above"
+        )
         sys.stderr.write(
-            "Error: pisync apply would refuse this plan: it trips the safety guard(s) listed"
-            " above; re-run with --force if this is intended\n"
+            f"Error: pisync apply would refuse this plan: it trips the safety guard(s){listed};"
+            " re-run with --force if this is intended\n"
         )
         return EXIT_BLOCKED
     return EXIT_CHANGES if detailed_exitcode and not plan.empty else 0
@@ -142,8 +149,12 @@ async def read_and_diff(
     settings: Settings,
     *,
     progress: Progress | None = None,
+    for_apply: bool = False,
 ) -> tuple[Plan, LiveState]:
     """Read the live state and compute the plan; plan-time problems raise (exit 3).
+
+    ``for_apply``: keep the payloads of the users the plan writes (a write is merged onto
+    them); a plan alone keeps none, only their records and fingerprints.
 
     A partial plan reads only the users it covers (by usercode, never the whole list): the
     declared ones, the removed ones, the targets and the parents they name; and, when the plan
@@ -170,12 +181,18 @@ async def read_and_diff(
         )
     else:
         pruning = config.users_prune is not UserPrune.OFF
+        keep = (
+            written_users(loaded.desired, config, defaults=loaded.defaults, secrets=secrets)
+            if for_apply
+            else _keep_none
+        )
         live = await read_live(
             api,
             payload_for=lambda code: code in declared or (pruning and not config.is_ignored(code)),
             declared=declared,
             concurrency=config.server.concurrency,
             progress=progress,
+            keep_payload=keep,
         )
     checked = replace(loaded.desired, users=tuple(in_scope)) if targets else loaded.desired
     issues = plan_time_issues(
@@ -193,6 +210,10 @@ async def read_and_diff(
         live = await with_administrators(api, live)
         plan = _diff(loaded, live, secrets, scope, settings, options, api.url)
     return plan, live
+
+
+def _keep_none(categories: Mapping[str, Category]) -> Callable[[LiveUser], bool]:
+    return lambda user: False
 
 
 def _diff(
@@ -231,20 +252,18 @@ def policy_refusal(plan: Plan) -> str:
     )
 
 
-def show_plan(settings: Settings, plan: Plan, fmt: str) -> None:
-    """Print the plan in ``fmt`` (text, markdown, json, github) on stdout."""
-    console = make_console(no_color=settings.no_color)
-    if fmt == "json":
-        print_plain(console, render.render_json(plan))
-    elif fmt == "markdown":
-        print_plain(console, render.render_markdown(plan))
-    else:
-        print_segments(console, render.text_lines(plan))
-        if fmt == "github":
-            # the policy findings as annotations on the users' lines, as validate's issues
-            for finding in plan.findings:
-                print_plain(console, github_annotation(as_issue(finding)))
-            _github_summary(render.render_markdown(plan), settings.env)
+def show_plan(settings: Settings, plan: Plan, fmt: str, *, brief: bool = False) -> None:
+    """Print the plan in ``fmt`` (text, markdown, json, github) on stdout; ``brief``: the
+    summary form (``--summary``). ``github`` is text, the policy findings as annotations on
+    the users' lines (as validate's issues; with ``-q`` the errors only), and Markdown in the
+    job summary."""
+    write_plan(settings, plan, "text" if fmt == "github" else fmt, brief=brief)
+    if fmt == "github":
+        for finding in plan.findings:
+            if finding.severity == "error" or not settings.quiet:
+                sys.stdout.write(github_annotation(as_issue(finding)) + "\n")
+        markdown = summary.render_markdown(plan) if brief else render.render_markdown(plan)
+        _github_summary(markdown, settings.env)
 
 
 def _github_summary(markdown: str, env: Mapping[str, str]) -> None:

@@ -10,7 +10,6 @@ values are read from the environment only to tell drift, and appear nowhere.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from reconciler.shell.files import write_atomic
 from reconciler.shell.flows.desired import Loaded, load_desired
 from reconciler.shell.live import read_live
 from reconciler.shell.load import find_config
+from reconciler.shell.loop import run
 from reconciler.shell.provenance import history_of
 from reconciler.shell.secrets import desired_needs
 from reconciler.shell.settings import Settings, server_url, today
@@ -42,7 +42,7 @@ def review_command(settings: Settings, *, fmt: str, out: str | None) -> int:
     """Write the review in ``fmt`` (:data:`FORMATS`) to ``out`` or stdout; exit 0."""
     loaded = load_desired((), settings)
     url = server_url(settings, loaded.config)
-    live = asyncio.run(_read(settings, loaded, url))
+    live = run(_read(settings, loaded, url))
     env = settings.env
     report = build_review(
         live,

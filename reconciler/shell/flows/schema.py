@@ -1,4 +1,4 @@
-"""``pisync schema``: print the JSON Schemas, or write them into a folder."""
+"""``pisync schema``: print one JSON Schema, or write them all into a folder."""
 
 from __future__ import annotations
 
@@ -6,17 +6,25 @@ import json
 import sys
 from pathlib import Path
 
+from reconciler.errors import UsageError
 from reconciler.schemas import SCHEMA_NAMES, load_schema
 from reconciler.shell.files import write_atomic
 
+#: ``--name`` values: the short name of each schema file.
+SHORT_NAMES = {
+    name.removesuffix(".schema.json").removeprefix("pisync-"): name for name in SCHEMA_NAMES
+}
 
-def schema_command(*, out: str | None) -> int:
-    if out is None:
-        for name in SCHEMA_NAMES:
-            sys.stdout.write(json.dumps(load_schema(name), indent=2) + "\n")
+
+def schema_command(*, name: str, out: str | None) -> int:
+    if out is not None:
+        folder = Path(out)
+        for filename in SCHEMA_NAMES:
+            write_atomic(folder / filename, json.dumps(load_schema(filename), indent=2) + "\n")
+            sys.stdout.write(f"wrote {folder / filename}\n")
         return 0
-    folder = Path(out)
-    for name in SCHEMA_NAMES:
-        write_atomic(folder / name, json.dumps(load_schema(name), indent=2) + "\n")
-        sys.stdout.write(f"wrote {folder / name}\n")
+    chosen = SHORT_NAMES.get(name)
+    if chosen is None:
+        raise UsageError(f"--name {name}: not a schema; one of {', '.join(SHORT_NAMES)}")
+    sys.stdout.write(json.dumps(load_schema(chosen), indent=2) + "\n")
     return 0

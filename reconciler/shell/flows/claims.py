@@ -1,0 +1,179 @@
+"""``pisync claims``: each declared user's sync-payload claim for the JWT login path, the
+product's other way to sync users, so that the identity provider feeds the same desired state.
+
+The payloads are built as apply builds them (:mod:`reconciler.pi.claims` over
+``wire.sync_element``), from the same loaded desired state (``users.login_via_idp`` included).
+Without ``--live`` nothing is read from a server and no credentials are needed: omitted keys
+take ``defaults:`` and then the server's new-user defaults. With ``--live`` the declared users
+(and the parents they name) are read by usercode, as a partial plan reads them; each user's
+live payload is the base, categories get their ancestors, and the plan-time checks run.
+
+Warnings go to stderr, one line each, and never hold a value: every secure variable left out
+(and what that means), every login flag an identity-provider sign-in would override.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from reconciler.core.categories import ancestors_index
+from reconciler.core.diff import resolve_user
+from reconciler.core.issues import Issue, error, format_issue
+from reconciler.core.model import LiveState, UserSpec, plain
+from reconciler.core.references import plan_time_issues
+from reconciler.core.suggest import did_you_mean
+from reconciler.errors import InvalidStateError
+from reconciler.pi import claims, wire
+from reconciler.pi.claims import UserClaims
+from reconciler.shell.connect import make_client
+from reconciler.shell.console import ProgressReporter, make_console
+from reconciler.shell.files import write_atomic
+from reconciler.shell.flows.desired import Loaded, load_desired
+from reconciler.shell.live import read_some
+from reconciler.shell.loop import run
+from reconciler.shell.secrets import desired_needs, read_secrets
+from reconciler.shell.settings import Settings, server_url
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimsOptions:
+    paths: Sequence[str] = ()
+    targets: Sequence[str] = ()
+    out: str | None = None
+    live: bool = False
+    include_secure: bool = False
+
+
+def claims_command(settings: Settings, options: ClaimsOptions) -> int:
+    """Print (or write ``--out``) the claims document; exit 0."""
+    loaded = load_desired(options.paths, settings)
+    users = chosen_users(loaded, options.targets)
+    desired = replace(loaded.desired, users=users)
+    needs = desired_needs(desired, secure=options.include_secure)
+    secrets = read_secrets(needs, settings.env)
+    live = run(_read_live(settings, loaded, users)) if options.live else None
+    built = build_claims(loaded, users, live, secrets, include_secure=options.include_secure)
+    for line in warning_lines(loaded.warnings, built):
+        sys.stderr.write(line + "\n")
+    text = claims.render(claims.document(built, include_secure=options.include_secure))
+    if options.out is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(options.out, text, what="the claims")
+        if not settings.quiet:
+            n = len(built)
+            sys.stdout.write(
+                f"Wrote the claims of {n} user{'s' if n != 1 else ''} to {options.out}.\n"
+            )
+    return 0
+
+
+def chosen_users(loaded: Loaded, targets: Sequence[str]) -> tuple[UserSpec, ...]:
+    """The declared users pisync manages (not ignored), only ``targets`` when given; a target
+    that names no such user is an invalid-state error (exit 3), every one at once."""
+    config = loaded.config
+    managed = {
+        u.usercode: u
+        for u in loaded.desired.users
+        if not u.ignore and not config.is_ignored(u.usercode)
+    }
+    if not targets:
+        return tuple(managed.values())
+    declared = {u.usercode for u in loaded.desired.users}
+    issues: list[Issue] = []
+    for target in targets:
+        code = target.upper()
+        if code in managed:
+            continue
+        if code in declared:
+            message = f"--target {target}: user {code} is ignored by pisync, so it has no claim"
+        else:
+            hint = did_you_mean(code, sorted(managed))
+            message = f"--target {target}: no declared user has this usercode" + (
+                f'; did you mean "{hint}"?' if hint else ""
+            )
+        issues.append(error(None, message))
+    if issues:
+        raise InvalidStateError("unknown --target", issues)
+    wanted = {t.upper() for t in targets}
+    return tuple(u for code, u in managed.items() if code in wanted)
+
+
+async def _read_live(settings: Settings, loaded: Loaded, users: Sequence[UserSpec]) -> LiveState:
+    """The declared users and the parents they name, by usercode; plan-time problems raise."""
+    config = loaded.config
+    url = server_url(settings, config)
+    codes = {u.usercode for u in users}
+    parents = {p for u in users if isinstance(p := u.fields.get("parent"), str)}
+    progress = ProgressReporter(
+        make_console(stderr=True, no_color=settings.no_color), quiet=settings.quiet
+    )
+    async with make_client(settings, config, url) as api:
+        with progress.task("Reading users"):
+            live = await read_some(
+                api,
+                codes | parents,
+                concurrency=config.server.concurrency,
+                progress=progress.update,
+            )
+    issues = plan_time_issues(
+        replace(loaded.desired, users=tuple(users)),
+        live,
+        defaults=loaded.defaults,
+        server_defaults=wire.NEW_USER_DEFAULTS,
+        undeclared_roles=tuple(r for r in loaded.undeclared_roles if r.usercode in codes),
+    )
+    if issues:
+        raise InvalidStateError("the claims cannot be used on this server", issues)
+    return live
+
+
+def build_claims(
+    loaded: Loaded,
+    users: Sequence[UserSpec],
+    live: LiveState | None,
+    secrets: Mapping[str, str],
+    *,
+    include_secure: bool,
+) -> list[UserClaims]:
+    """Each user's claims: its fields resolved as the diff resolves them (categories with
+    their ancestors when the live tree is known), over its live payload when read."""
+    ancestors = ancestors_index(live.categories) if live is not None else {}
+    out = []
+    for spec in users:
+        current = live.users.get(spec.usercode) if live is not None else None
+        base = None if current is None or current.payload is None else plain(current.payload)
+        fields = claims.claim_fields(
+            resolve_user(spec, ancestors, secrets),
+            exists=base is not None,
+            defaults=loaded.defaults,
+        )
+        out.append(
+            claims.user_claims(
+                spec.usercode, fields, base, secrets=secrets, include_secure=include_secure
+            )
+        )
+    return out
+
+
+def warning_lines(loaded_warnings: Sequence[Issue], built: Sequence[UserClaims]) -> list[str]:
+    """The loading warnings, then per user (by usercode): each secure variable left out, each
+    login flag an identity-provider sign-in overrides. Names only, never a value."""
+    lines = [format_issue(w) for w in loaded_warnings]
+    for user in sorted(built, key=lambda u: u.usercode):
+        lines += [
+            f"warning: user {user.usercode}: secure variable {name} is left out of its claim"
+            " (a JWT is signed, not encrypted); signing in with the claim removes it from the"
+            " user, as any sync does; --include-secure puts it in"
+            for name in user.left_out
+        ]
+        lines += [
+            f"warning: user {user.usercode}: a sign-in through the identity provider sets"
+            f" {key}: {'false' if key == 'login.password' else 'true'} whatever the claim says,"
+            " and the next plan would change it back; if the user signs in that way, add it to"
+            " users.login_via_idp in pisync.yaml"
+            for key in user.overridden
+        ]
+    return lines
