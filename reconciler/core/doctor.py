@@ -63,11 +63,14 @@ def summary(checks: Sequence[Check]) -> str:
     return line + " Every assumption holds: pisync can plan against this server."
 
 
-def render_text(server: str, checks: Sequence[Check]) -> str:
-    """One block per check (a table would not fit the observations), then the summary."""
-    lines = [f"pisync doctor: {server}", ""]
+def render_text(server: str, checks: Sequence[Check], *, quiet: bool = False) -> str:
+    """One block per check (a table would not fit the observations), then the summary;
+    ``quiet`` (``-q``): the failed checks and the summary only."""
+    lines = [] if quiet else [f"pisync doctor: {server}", ""]
     width = max((len(c.result.value) for c in checks), default=2)
     for c in checks:
+        if quiet and c.result is not Result.DIFFERENT:
+            continue
         ref = f" [{c.reference}]" if c.reference else ""
         lines.append(f"{c.result.value.ljust(width)}  {c.id}{ref}: {c.assumption}")
         lines.append(f"{' ' * width}  server: {c.observed}")

@@ -122,8 +122,8 @@ def _prune_limits(plan: Plan, config: Config) -> list[Guard]:
             Guard(
                 name="max-prune-count",
                 message=(
-                    f"the plan disables or deletes {pruned} users, more than"
-                    f" safety.max_prune_count ({s.max_prune_count})"
+                    f"the plan disables or deletes {pruned} user{'' if pruned == 1 else 's'},"
+                    f" more than safety.max_prune_count ({s.max_prune_count})"
                 ),
                 numbers={"pruned": pruned, "max_prune_count": s.max_prune_count},
             )

@@ -149,10 +149,10 @@ def summary_line(issues: Sequence[Issue], stats: Stats) -> str:
     return f"{counts} in {with_issues} of {_plural(stats.files, 'file')}."
 
 
-def render_text(issues: Sequence[Issue], stats: Stats) -> str:
-    """One line per issue (sorted), then :func:`summary_line`."""
+def render_text(issues: Sequence[Issue], stats: Stats, *, quiet: bool = False) -> str:
+    """One line per issue (sorted; ``quiet``: errors only), then :func:`summary_line`."""
     ordered = sort_issues(issues)
-    lines = [format_issue(i) for i in ordered]
+    lines = [format_issue(i) for i in ordered if not quiet or i.severity == "error"]
     lines.append(summary_line(ordered, stats))
     return "\n".join(lines) + "\n"
 
@@ -213,17 +213,20 @@ def github_annotation(issue: Issue) -> str:
     return f"::{issue.severity} {','.join(props)}::{escape_data(issue.message + at)}"
 
 
-def render_github(issues: Sequence[Issue], stats: Stats) -> str:
+def render_github(issues: Sequence[Issue], stats: Stats, *, quiet: bool = False) -> str:
     """Annotations for the first 10 issues of each severity, text lines for the rest.
 
     After the issues: ``N more issues were printed without annotations (GitHub shows at most
     10 errors and 10 warnings per step).`` when any were not annotated, then the summary line.
+    ``quiet``: the errors only (the summary line still counts the warnings).
     """
     ordered = sort_issues(issues)
     shown = {"error": 0, "warning": 0}
     lines = []
     plain = 0
     for issue in ordered:
+        if quiet and issue.severity != "error":
+            continue
         if shown[issue.severity] < GITHUB_ANNOTATIONS_PER_SEVERITY:
             shown[issue.severity] += 1
             lines.append(github_annotation(issue))

@@ -406,6 +406,14 @@ def md_guards(plan: Plan) -> str:
     return _md_guards(plan)
 
 
+def quiet_line(plan: Plan) -> str:
+    """The plan in one line (``-q``): the summary line, or that there is nothing to do."""
+    if plan.empty:
+        return NO_CHANGES
+    line = text_summary_line(plan.counts)
+    return f"{line} (partial plan)" if plan.partial else line
+
+
 def partial_notes(plan: Plan) -> list[str]:
     """How the plan is partial, in plain words (empty for a whole plan)."""
     return _partial_notes(plan, _bare)

@@ -37,18 +37,29 @@ class PiApi:
         """Send ``request``; its JSON answer (statuses >= 400 raise with the server's words)."""
         return endpoints.read_json(await self.transport.send(request), request)
 
-    async def read_all(self, pager: Pager) -> list[Any]:
-        """Every item of a list, page by page (see :class:`~reconciler.pi.endpoints.Pager`)."""
+    async def read_all(
+        self, pager: Pager, on_page: Callable[[list[Any]], None] | None = None
+    ) -> list[Any]:
+        """Every item of a list, page by page (see :class:`~reconciler.pi.endpoints.Pager`);
+        ``on_page`` gets each page's new items as it arrives (work can start on them: the
+        list as a whole is still only complete when this returns)."""
         while (request := pager.next_request()) is not None:
+            before = len(pager.items)
             pager.take(await self.json(request))
+            if on_page is not None:
+                on_page(pager.items[before:])
         return pager.items
 
     # --- users -----------------------------------------------------------------------------
 
-    async def list_users(self, keep: Callable[[Any], Any] | None = None) -> list[Any]:
+    async def list_users(
+        self,
+        keep: Callable[[Any], Any] | None = None,
+        on_page: Callable[[list[Any]], None] | None = None,
+    ) -> list[Any]:
         """Every user of the list; ``keep(item)`` (when given) is stored instead of each item,
         as its page arrives, so the whole list objects are never all held at once."""
-        return await self.read_all(endpoints.users_pager(keep))
+        return await self.read_all(endpoints.users_pager(keep), on_page)
 
     async def list_administrators(self) -> list[Any]:
         return await self.read_all(endpoints.administrators_pager())

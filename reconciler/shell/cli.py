@@ -80,8 +80,18 @@ def main_options(
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colour (also NO_COLOR).")
     ] = False,
-    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="More detail.")] = 0,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors and results.")] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "-v",
+            "--verbose",
+            count=True,
+            help="Print each request (method, path, status, time); -vv adds its query.",
+        ),
+    ] = 0,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="Print only the summary line and errors.")
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(

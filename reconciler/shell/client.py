@@ -16,8 +16,9 @@ asked of :mod:`reconciler.pi.endpoints`. Policy, with reasons:
   request); a refused ``PISYNC_TOKEN`` with no username to fall back on is an error at once.
 - :meth:`Transport.stop`: no new retries, and every backoff wait ends now (the first Ctrl-C
   of an apply); requests already sent finish.
-- Credentials and tokens never appear in messages or logs; ``on_request`` sees method, path,
-  status and time only.
+- Credentials and tokens never appear in messages or logs; ``on_request`` sees the request
+  (method, path, query; its headers hold no credentials, the transport adds them), status and
+  time.
 - :func:`counting` counts the requests one task sends (the apply report's ``attempts``).
 """
 
@@ -88,7 +89,7 @@ def counting() -> Iterator[RetryStats]:
 
 
 OnRetry = Callable[[str, str], None]  # (kind, detail): ("HTTP 503", "GET /users: busy")
-OnRequest = Callable[[str, int | None, float], None]  # (request, status or None, seconds)
+OnRequest = Callable[[Request, int | None, float], None]  # (request, status or None, seconds)
 
 
 class _Retry(Exception):
@@ -317,7 +318,7 @@ class Transport:
 
     def _log(self, request: Request, status: int | None, started: float) -> None:
         if self._on_request is not None:
-            self._on_request(request.what, status, time.monotonic() - started)
+            self._on_request(request, status, time.monotonic() - started)
 
 
 def _kind(failure: _Retry) -> str:

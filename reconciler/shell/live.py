@@ -12,12 +12,13 @@ users" or "new user":
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import replace
 from typing import Any
 
 from reconciler.core.diff import KeepPayload
-from reconciler.core.model import LiveState, LiveUser
+from reconciler.core.model import Category, LiveState, LiveUser
 from reconciler.errors import IncompleteRead, UnexpectedResponse
 from reconciler.pi import wire
 from reconciler.shell import memory
@@ -39,7 +40,13 @@ async def read_live(
     full payload (declared users and prune candidates); ``declared`` are the usercodes the
     desired state names, each confirmed present or absent even when the list leaves it out.
     Each payload read becomes a record and a fingerprint; the payload itself is kept only for
-    the users ``keep_payload`` (given the categories) picks, all of them without it."""
+    the users ``keep_payload`` (given the categories) picks, all of them without it.
+
+    The reads are one pipeline: payloads are read as soon as the list page naming the user
+    has arrived, while the next pages are read (a listed user exists, whatever the rest of the
+    list holds). Only what needs the whole list waits for it: looking up the declared users
+    it left out. Any failure (the list's own end-of-list checks included) fails the read.
+    """
     await api.ensure_token()  # sign in once, before anything runs in parallel
 
     def reduce(item: Any) -> tuple[str, dict[str, Any] | LiveUser]:
@@ -51,37 +58,114 @@ async def read_live(
         code = wire.user_code(item)
         return code, wire.slim_summary(item) if payload_for(code) else wire.live_user(item, None)
 
+    reads = _PayloadReads(api, progress)
+
+    def on_page(items: list[tuple[str, dict[str, Any] | LiveUser]]) -> None:
+        for code, kept in items:
+            if isinstance(kept, LiveUser):
+                reads.users[code] = kept
+            else:
+                reads.add(code, kept)
+
+    async def users_then_unlisted() -> None:
+        reduced = await api.list_users(keep=reduce, on_page=on_page)
+        listed = {code for code, _ in reduced}
+        del reduced
+        memory.release()
+        reads.finish([code for code in sorted(set(declared)) if code not in listed])
+
+    async def categories_then_keep() -> dict[str, Category]:
+        by_name = {c.name.casefold(): c for c in await api.list_categories()}
+        reads.keep = None if keep_payload is None else keep_payload(by_name)
+        reads.ready.set()
+        return by_name
+
     try:
         async with asyncio.TaskGroup() as group:
-            users_task = group.create_task(api.list_users(keep=reduce))
+            group.create_task(users_then_unlisted())
             roles_task = group.create_task(api.list_roles())
-            categories_task = group.create_task(api.list_categories())
+            categories_task = group.create_task(categories_then_keep())
+            for _ in range(max(1, concurrency)):
+                group.create_task(reads.worker())
     except BaseExceptionGroup as eg:
         raise eg.exceptions[0] from None
-    reduced: list[tuple[str, dict[str, Any] | LiveUser]] = users_task.result()
-    roles, categories = roles_task.result(), categories_task.result()
-    del users_task
-    users: dict[str, LiveUser] = {}
-    listed: dict[str, dict[str, Any] | None] = {}
-    for code, kept in reduced:
-        if isinstance(kept, LiveUser):
-            users[code] = kept
-            listed[code] = None
-        else:
-            listed[code] = kept
-    del reduced
     memory.release()
-    wanted = {code: summary for code, summary in listed.items() if summary is not None}
-    unlisted = [code for code in sorted(set(declared)) if code not in listed]
-    by_name = {c.name.casefold(): c for c in categories}
-    keep = None if keep_payload is None else keep_payload(by_name)
-    found = await _fetch_payloads(api, wanted, unlisted, users, concurrency, progress, keep)
     return LiveState(
-        users=dict(sorted(users.items())),
-        roles={r.name.casefold(): r for r in roles},
-        categories=by_name,
-        unlisted=tuple(found),
+        users=dict(sorted(reads.users.items())),
+        roles={r.name.casefold(): r for r in roles_task.result()},
+        categories=categories_task.result(),
+        unlisted=tuple(sorted(reads.found)),
     )
+
+
+class _PayloadReads:
+    """The payload reads of :func:`read_live`: a queue the list fills page by page (then the
+    unlisted declared users), emptied by ``concurrency`` workers; each payload becomes a
+    LiveUser as it arrives."""
+
+    def __init__(self, api: PiApi, progress: Progress | None) -> None:
+        self.api = api
+        self.progress = progress
+        self.users: dict[str, LiveUser] = {}
+        self.found: list[str] = []  # unlisted declared users that exist
+        self.keep: Callable[[LiveUser], bool] | None = None
+        self.ready = asyncio.Event()  # the categories (and so ``keep``) are known
+        self._queue: deque[tuple[str, Mapping[str, Any] | None]] = deque()
+        self._more = asyncio.Event()
+        self._finished = False
+        self._queued = 0
+        self._done = 0
+
+    def add(self, code: str, summary: Mapping[str, Any] | None) -> None:
+        """Queue one payload read: a listed user (with what its list object adds) or, with
+        ``summary`` None, a declared user the list left out."""
+        self._queue.append((code, summary))
+        self._queued += 1
+        self._more.set()
+
+    def finish(self, unlisted: list[str]) -> None:
+        """The list is complete: queue the declared users it left out, then stop the workers
+        once the queue is empty."""
+        for code in unlisted:
+            self.add(code, None)
+        self._finished = True
+        self._more.set()
+
+    async def worker(self) -> None:
+        await self.ready.wait()
+        while True:
+            if not self._queue:
+                if self._finished:
+                    return
+                self._more.clear()
+                await self._more.wait()
+                continue
+            code, summary = self._queue.popleft()
+            await self._read(code, summary)
+
+    async def _read(self, code: str, summary: Mapping[str, Any] | None) -> None:
+        element = await self.api.sync_payload(code)
+        if element is None and summary is not None:
+            raise IncompleteRead(
+                f"the server listed user {code} but then said it has no such user (it"
+                " changed while pisync read it?); try again"
+            )
+        if element is not None:
+            try:
+                self.users[code] = wire.live_user(
+                    summary if summary is not None else wire.summary_of(code),
+                    element,
+                    keep=self.keep,
+                )
+            except wire.WireError as exc:
+                raise UnexpectedResponse(f"the payload of {code}: {exc}") from None
+            if summary is None:
+                self.found.append(code)
+        self._done += 1
+        if self.progress is not None:
+            self.progress(self._done, self._queued)
+        if self._done % memory.EVERY == 0:
+            memory.release()
 
 
 async def read_some(
@@ -142,50 +226,6 @@ async def with_administrators(api: PiApi, live: LiveState) -> LiveState:
     return replace(
         live, users=dict(sorted({**live.users, **admins}.items())), all_administrators=True
     )
-
-
-async def _fetch_payloads(
-    api: PiApi,
-    listed: Mapping[str, Mapping[str, Any]],
-    unlisted: list[str],
-    users: dict[str, LiveUser],
-    concurrency: int,
-    progress: Progress | None,
-    keep: Callable[[LiveUser], bool] | None,
-) -> list[str]:
-    """The payload of each listed user and each unlisted declared user, ``concurrency`` at a
-    time; each becomes a LiveUser as it arrives. Returns the unlisted users that exist."""
-    queue = iter([*((code, True) for code in listed), *((code, False) for code in unlisted)])
-    total = len(listed) + len(unlisted)
-    found: list[str] = []
-    done = 0
-
-    async def worker() -> None:
-        nonlocal done
-        for code, was_listed in queue:
-            element = await api.sync_payload(code)
-            if element is None and was_listed:
-                raise IncompleteRead(
-                    f"the server listed user {code} but then said it has no such user (it"
-                    " changed while pisync read it?); try again"
-                )
-            if element is not None:
-                summary = listed[code] if was_listed else wire.summary_of(code)
-                try:
-                    users[code] = wire.live_user(summary, element, keep=keep)
-                except wire.WireError as exc:
-                    raise UnexpectedResponse(f"the payload of {code}: {exc}") from None
-                if not was_listed:
-                    found.append(code)
-            done += 1
-            if progress is not None:
-                progress(done, total)
-            if done % memory.EVERY == 0:
-                memory.release()
-
-    await run_workers([worker for _ in range(max(1, min(concurrency, total)))])
-    memory.release()
-    return sorted(found)
 
 
 async def run_workers(workers: list[Callable[[], Coroutine[Any, Any, None]]]) -> None:

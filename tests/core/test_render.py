@@ -911,7 +911,7 @@ def test_schema_is_valid_2020_12_and_described() -> None:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$id"] == "plan.schema.json"  # relative: the file name
+    assert schema["$id"] == "plan.schema.json"
     assert schema["title"]
     assert schema["description"]
     assert schema["properties"]["format_version"] == {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +104,7 @@ def test_import_then_plan_is_empty(emulator_factory: Any, tmp_path: Path) -> Non
         f"Next: cd {out} && pisync plan   # should show no changes\n"
     )
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
+        ".gitignore",
         "pisync.yaml",
         "schemas/claims.schema.json",
         "schemas/pisync-config.schema.json",
@@ -157,6 +160,59 @@ def test_import_then_plan_is_empty(emulator_factory: Any, tmp_path: Path) -> Non
     assert "variables.dbPassword: (sensitive value changed)" in changed.out
     assert "rotated" not in changed.all
     assert "hunter2" not in changed.all
+
+
+def test_import_writes_a_gitignore_for_what_is_not_desired_state(
+    emulator_factory: Any, tmp_path: Path
+) -> None:
+    emu = emulator_factory(RICH_SEED)
+    out = tmp_path / "repo"
+    assert pisync(["import", "--out", str(out)], cwd=tmp_path, url=emu.url).code == 0
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", str(out)], check=True)
+    env = {"PISYNC_VAR_J_SMITH_DBPASSWORD": "hunter2-secret"}
+    planned = pisync(["plan", "--out", "plan.json"], cwd=out, url=emu.url, env=env)
+    applied = pisync(
+        ["apply", "plan.json", "--report", "apply-report.json"], cwd=out, url=emu.url, env=env
+    )
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert planned.code == applied.code == 0, planned.all + applied.all
+    assert (out / "plan.json").is_file()
+    assert json.loads((out / "apply-report.json").read_text(encoding="utf-8")) == {
+        "format_version": 2,
+        "server": emu.url,
+        "interrupted": False,
+        "summary": {
+            "created": 0,
+            "updated": 0,
+            "disabled": 0,
+            "deleted": 0,
+            "failed": 0,
+            "not_attempted": 0,
+            "abandoned": 0,
+        },
+        "changes": [],
+    }
+    assert (out / ".pisync-cache").is_dir()
+    assert sorted(status.stdout.splitlines()) == [
+        "?? .gitignore",
+        "?? pisync.yaml",
+        "?? schemas/claims.schema.json",
+        "?? schemas/pisync-config.schema.json",
+        "?? schemas/pisync-file.schema.json",
+        "?? schemas/plan.schema.json",
+        "?? users/boss.yaml",
+        "?? users/j.smith.yaml",
+        "?? users/old.timer.yaml",
+        "?? users/roles.yaml",
+    ]
 
 
 def test_import_refuses_to_overwrite_without_force(emulator_factory: Any, tmp_path: Path) -> None:

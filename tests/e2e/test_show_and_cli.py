@@ -174,3 +174,26 @@ def test_schema_by_name(tmp_path: Path) -> None:
     assert json.loads(plan.out) == load_schema("plan")
     assert wrong.code == 64
     assert wrong.err.startswith("Error: --name nope: not a schema; one of ")
+
+
+def test_shell_completion_through_typer(tmp_path: Path) -> None:
+    script = pisync(["--show-completion", "bash"], cwd=tmp_path, env={"SHELL": "/bin/bash"})
+    commands = pisync(
+        [],
+        cwd=tmp_path,
+        env={"_PISYNC_COMPLETE": "complete_bash", "COMP_WORDS": "pisync pl", "COMP_CWORD": "1"},
+    )
+    options = pisync(
+        [],
+        cwd=tmp_path,
+        env={
+            "_PISYNC_COMPLETE": "complete_bash",
+            "COMP_WORDS": "pisync plan --for",
+            "COMP_CWORD": "2",
+        },
+    )
+
+    assert script.code == 0, script.all
+    assert "complete -o default -F _pisync_completion pisync" in script.out
+    assert (commands.code, commands.out) == (0, "plan\n")
+    assert (options.code, options.out) == (0, "--format\n--force\n")

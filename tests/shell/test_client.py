@@ -401,7 +401,7 @@ def test_each_request_is_reported_with_its_status_and_never_a_secret() -> None:
     run(
         server(lambda m, p, q: reply(200, [])),
         lambda api: api.list_roles(),
-        on_request=lambda what, status, seconds: lines.append((what, status)),
+        on_request=lambda request, status, seconds: lines.append((request.what, status)),
     )
     assert lines == [("POST /tokens", 200), ("GET /roles", 200)]
 

@@ -93,8 +93,10 @@ class _Apply:
             else:
                 plan, live = self.runner.run(self._fresh_plan(api, loaded, secrets))
             if plan.empty:
-                if options.planfile is not None:
+                if options.planfile is not None or self._quiet:
                     print_plain(self.out, render.NO_CHANGES)
+                if options.report:  # the job's evidence that the apply ran and had nothing to do
+                    write_report(options.report, plan, ApplyResult(outcomes=()), interrupted=False)
                 return 0
             if plan.blocked:
                 raise GuardError(_blocked_message(plan))
@@ -119,8 +121,16 @@ class _Apply:
                 progress=self.progress.update,
                 for_apply=True,
             )
-        print_segments(self.out, render.text_lines(plan))
+        if not self._quiet:
+            print_segments(self.out, render.text_lines(plan))
         return plan, live
+
+    @property
+    def _quiet(self) -> bool:
+        """``-q``: only the result line and errors; the plan is still shown before a prompt
+        (nobody confirms what they have not seen)."""
+        planned = self.options.planfile is None
+        return self.settings.quiet and (not planned or self.options.auto_approve)
 
     def _guarded_saved_plan(self, plan: Plan, live: LiveState, config: Config) -> Plan:
         """A saved plan's guards, evaluated again on what the server holds now."""

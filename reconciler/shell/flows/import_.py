@@ -24,13 +24,36 @@ from reconciler.shell.settings import Settings, server_url
 
 CONFIG_TEMPLATE = """\
 # yaml-language-server: $schema=schemas/pisync-config.schema.json
-# Written by pisync import. Every key has a default; see the pisync README.
-sources: ["users/**/*.y*ml"]
+# Written by pisync import. Every key has a default; the values below are the defaults
+# unless a comment says otherwise. The YAML reference in pisync's docs lists every key.
+sources: ["users/**/*.y*ml"]   # the desired-state files, relative to this file
+server:
+  # url: https://pi.example.com/pi/api/v2   # or PISYNC_URL; credentials only from the
+  #                                         # environment (PISYNC_USERNAME/PASSWORD or TOKEN)
+  timeout: 30                  # seconds per request
+  concurrency: 8               # requests in flight
+  max_requests_per_second: 0   # 0: no cap
 users:
   prune: off          # off | disable | delete: what happens to live users not declared
   protected: [ADMIN]  # never changed, disabled or deleted
+  ignore: []          # usercode globs pisync leaves alone, e.g. ["SVC_*"]
+  login_via_idp: []   # usercode globs of users who sign in through your identity provider
 roles:
-  prune: off
+  prune: off          # off | delete: roles not declared
+safety:               # apply refuses a plan that prunes more than this (override: --force)
+  max_prune_count: 25
+  max_prune_percent: 10
+  min_users_for_percent: 10
+"""
+
+#: Written by import beside the desired state (never over an existing one).
+GITIGNORE = """\
+# pisync: saved plans, apply reports and the validation cache are not desired state
+plan.json
+*.plan.json
+apply-report.json
+*.report.json
+.pisync-cache/
 """
 
 
@@ -75,6 +98,8 @@ async def import_flow(
     config_path = root / "pisync.yaml"
     if not config_path.exists():
         planned[config_path] = CONFIG_TEMPLATE
+    if not (root / ".gitignore").exists():
+        planned[root / ".gitignore"] = GITIGNORE
     existing = sorted(str(p) for p in planned if p.exists() and p.parent.name != "schemas")
     if existing and not force:
         shown = ", ".join(existing[:5]) + (
@@ -96,6 +121,8 @@ def _summary(settings: Settings, result: Export, root: Path, skipped: list[str])
         f"Imported {result.users} users and {result.roles} roles into {root}"
         f" ({len(result.files)} files).",
     )
+    if settings.quiet:
+        return
     if skipped:
         print_plain(out, f"Not imported: the super admin {', '.join(sorted(skipped))}.")
     if result.secret_env:

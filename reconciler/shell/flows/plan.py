@@ -62,9 +62,14 @@ def plan_command(
     if out:
         write_plan_file(plan, out)
     if plan.blocked:
+        listed = (
+            ": " + "; ".join(str(g) for g in plan.guards)
+            if settings.quiet and fmt in ("text", "github")
+            else " listed above"
+        )
         sys.stderr.write(
-            "Error: pisync apply would refuse this plan: it trips the safety guard(s) listed"
-            " above; re-run with --force if this is intended\n"
+            f"Error: pisync apply would refuse this plan: it trips the safety guard(s){listed};"
+            " re-run with --force if this is intended\n"
         )
         return EXIT_BLOCKED
     return EXIT_CHANGES if detailed_exitcode and not plan.empty else 0

@@ -20,8 +20,11 @@ def show_command(settings: Settings, *, planfile: str, fmt: str, brief: bool) ->
 
 
 def write_plan(settings: Settings, plan: Plan, fmt: str, *, brief: bool) -> None:
-    """The plan on stdout in ``fmt`` (text, markdown, json), whole or in brief (``brief``)."""
-    if brief:
+    """The plan on stdout in ``fmt`` (text, markdown, json), whole or in brief (``brief``);
+    as text with ``-q``, only its summary line (JSON and Markdown are the output asked for)."""
+    if settings.quiet and fmt == "text":
+        sys.stdout.write(render.quiet_line(plan) + "\n")
+    elif brief:
         text = {"json": summary.render_json, "markdown": summary.render_markdown}.get(
             fmt, summary.render_text
         )(plan)

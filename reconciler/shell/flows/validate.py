@@ -16,17 +16,21 @@ def validate_command(settings: Settings, *, paths: Sequence[str], fmt: str, stri
     """Exit 0 when valid (warnings allowed unless ``strict``), else 3."""
     # validate never builds the desired state: ~1.2 s saved at 100,000 users
     result = load(paths, find_config(settings.config), build=False, cache=settings.cache)
-    sys.stdout.write(render_issues(result.issues, result.stats, fmt))
+    sys.stdout.write(
+        render_issues(result.issues, result.stats, fmt, quiet=settings.quiet and not strict)
+    )
     errors, warnings = issues_mod.count(result.issues)
     return 3 if errors or (strict and warnings) else 0
 
 
-def render_issues(issues: Sequence[Issue], stats: Stats, fmt: str) -> str:
+def render_issues(issues: Sequence[Issue], stats: Stats, fmt: str, *, quiet: bool = False) -> str:
+    """The issues in ``fmt``; ``quiet`` (``-q``, text and github): the errors and the summary
+    line only (the JSON report stays whole)."""
     if fmt == "json":
         return issues_mod.render_json(issues, stats)
     if fmt == "github":
-        return issues_mod.render_github(issues, stats)
-    return issues_mod.render_text(issues, stats)
+        return issues_mod.render_github(issues, stats, quiet=quiet)
+    return issues_mod.render_text(issues, stats, quiet=quiet)
 
 
 def invalid_state_report(exc: InvalidStateError, fmt: str) -> str:
