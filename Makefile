@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo golden bench clean
+.PHONY: install test lint demo golden bench docs clean
 
 install: $(STAMP)
 
@@ -35,6 +35,10 @@ golden: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_validate.py
+
+# Regenerate docs/yaml-reference.md from the schemas (tests/test_docs.py fails while it is stale).
+docs: install
+	$(BIN)/python scripts/gen_yaml_reference.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .demo
