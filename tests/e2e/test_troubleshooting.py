@@ -43,9 +43,9 @@ SEED: dict[str, Any] = {
 }
 
 
-def blocks() -> list[str]:
+def blocks(page: Path = PAGE) -> list[str]:
     """The fenced blocks of the page."""
-    text = PAGE.read_text(encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
     return re.findall(r"^```[a-z]*\n(.*?)^```$", text, flags=re.M | re.S)
 
 
@@ -60,11 +60,11 @@ def normalise(text: str, *, port: int | None = None, server_says: str | None = N
     return text.strip("\n")
 
 
-def assert_documented(text: str, **how: Any) -> None:
+def assert_documented(text: str, page: Path = PAGE, **how: Any) -> None:
     shown = normalise(text, **how)
     assert shown, "pisync printed nothing"
-    assert any(f"\n{shown}\n" in f"\n{block}" for block in blocks()), (
-        f"docs/troubleshooting.md does not quote this output verbatim:\n{shown}"
+    assert any(f"\n{shown}\n" in f"\n{block}" for block in blocks(page)), (
+        f"{page.relative_to(ROOT)} does not quote this output verbatim:\n{shown}"
     )
 
 
@@ -277,6 +277,7 @@ def test_8_guard_blocks_the_plan(emulator_factory: Any, tmp_path: Path) -> None:
     assert r.code == 4
     tail = r.out[r.out.index("Blocked by safety guards") :]
     assert_documented(tail + r.err, port=emu.port)
+    assert_documented(tail + r.err, ROOT / "docs" / "concepts.md", port=emu.port)
 
 
 def test_8_guard_blocks_apply(emulator_factory: Any, tmp_path: Path) -> None:
