@@ -33,8 +33,10 @@ demo: install
 golden: install
 	PISYNC_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/core/test_render.py tests/e2e/test_claims_e2e.py
 
+# Every benchmark at 1,000 / 10,000 / 100,000 users (about 45 minutes; SIZES=1000,10000 for a
+# quicker run, ONLY=plan,import for some); the output is kept in benchmarks/.data/bench-*.log.
 bench: install
-	$(BIN)/python benchmarks/bench_validate.py
+	$(BIN)/python benchmarks/run_all.py $(if $(SIZES),--sizes $(SIZES)) $(if $(ONLY),--only $(ONLY))
 
 # Regenerate docs/yaml-reference.md from the schemas (tests/test_docs.py fails while it is stale).
 docs: install

@@ -50,3 +50,36 @@ def test_the_check_would_see_a_wire_name() -> None:
     assert wire_names_in("GET /users/syncPayload?usercode=") == ["syncPayload", "/users"]
     assert wire_names_in("the users' roles, a Basic idea") == ["Basic"]
     assert wire_names_in("roles and users") == []
+
+
+def loop_runs_in(tree: ast.AST) -> list[int]:
+    """Lines that run a coroutine with ``asyncio.run(...)`` or ``<runner>.run(...)``."""
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "run"
+        and (
+            (isinstance(node.func.value, ast.Name) and node.func.value.id in ("asyncio", "runner"))
+            or (isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "runner")
+        )
+    ]
+
+
+def test_every_coroutine_runs_through_shell_loop() -> None:
+    """Python 3.11's Runner formats a task's result (a whole plan) for a message it drops;
+    ``reconciler/shell/loop.py`` keeps results out of the task, so nothing else runs the loop."""
+    loop = ROOT / "reconciler" / "shell" / "loop.py"
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted((ROOT / "reconciler").rglob("*.py"))
+        if path != loop
+        for line in loop_runs_in(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    assert found == []
+
+
+def test_the_loop_check_would_see_a_direct_run() -> None:
+    code = "asyncio.run(main())\nself.runner.run(go())\nrunner.run(x)\nsubprocess.run([])\n"
+    assert loop_runs_in(ast.parse(code)) == [1, 2, 3]

@@ -6,7 +6,6 @@ the commands so that ``pisync --help`` and shell completion stay fast.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Callable
@@ -348,8 +347,9 @@ def import_(
 
     def run() -> int:
         from reconciler.shell.flows.import_ import import_flow
+        from reconciler.shell.loop import run as run_loop
 
-        return asyncio.run(
+        return run_loop(
             import_flow(
                 settings,
                 out=out,

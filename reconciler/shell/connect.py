@@ -20,8 +20,8 @@ def make_client(
             sys.stderr.write(f"retrying after {kind}: {detail}\n")
 
     def on_request(request: Request, status: int | None, seconds: float) -> None:
-        """``-v``: ``GET /users -> 200 (21 ms)``; ``-vv`` adds the query (never a secret: the
-        credentials travel in headers the transport adds)."""
+        """``-v``: the method, path, status and time of each request; ``-vv`` adds the query
+        (never a secret: the credentials travel in headers the transport adds)."""
         what = request.what
         if settings.verbose >= 2 and request.query:
             what += "?" + urlencode(request.query)

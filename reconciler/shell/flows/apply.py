@@ -30,6 +30,8 @@ from reconciler.shell.flows.desired import Loaded, load_desired
 from reconciler.shell.flows.plan import PlanOptions, read_and_diff
 from reconciler.shell.live import read_some, with_administrators
 from reconciler.shell.load import find_config, load_config
+from reconciler.shell.loop import run_in
+from reconciler.shell.loop import runner as loop_runner
 from reconciler.shell.planfile import read_plan_file
 from reconciler.shell.secrets import desired_needs, plan_needs, read_secrets
 from reconciler.shell.settings import Settings, account, server_url
@@ -54,7 +56,7 @@ class ApplyOptions:
 
 
 def apply_command(settings: Settings, options: ApplyOptions) -> int:
-    with asyncio.Runner() as runner:
+    with loop_runner() as runner:
         return _Apply(settings, options, runner).run()
 
 
@@ -88,10 +90,10 @@ class _Apply:
         api = make_client(self.settings, config, url, concurrency)
         try:
             if options.planfile is not None:
-                live = self.runner.run(refresh(api, plan, concurrency))
+                live = run_in(self.runner, refresh(api, plan, concurrency))
                 plan = self._guarded_saved_plan(plan, live, config)
             else:
-                plan, live = self.runner.run(self._fresh_plan(api, loaded, secrets))
+                plan, live = run_in(self.runner, self._fresh_plan(api, loaded, secrets))
             if plan.empty:
                 if options.planfile is not None or self._quiet:
                     print_plain(self.out, render.NO_CHANGES)
@@ -106,7 +108,7 @@ class _Apply:
                     return cancelled
             return self._execute(api, plan, live, secrets, concurrency)
         finally:
-            self.runner.run(api.__aexit__(None, None, None))
+            run_in(self.runner, api.__aexit__(None, None, None))
 
     async def _fresh_plan(
         self, api: PiApi, loaded: Loaded, secrets: dict[str, str]
@@ -197,7 +199,7 @@ class _Apply:
                 )
 
         try:
-            result = self.runner.run(go())
+            result = run_in(self.runner, go())
         finally:
             if self.options.report:
                 write_report(self.options.report, plan, result, interrupted=bool(signals))

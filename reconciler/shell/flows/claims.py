@@ -14,7 +14,6 @@ Warnings go to stderr, one line each, and never hold a value: every secure varia
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -33,6 +32,7 @@ from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.files import write_atomic
 from reconciler.shell.flows.desired import Loaded, load_desired
 from reconciler.shell.live import read_some
+from reconciler.shell.loop import run
 from reconciler.shell.secrets import desired_needs, read_secrets
 from reconciler.shell.settings import Settings, server_url
 
@@ -53,7 +53,7 @@ def claims_command(settings: Settings, options: ClaimsOptions) -> int:
     desired = replace(loaded.desired, users=users)
     needs = desired_needs(desired, secure=options.include_secure)
     secrets = read_secrets(needs, settings.env)
-    live = asyncio.run(_read_live(settings, loaded, users)) if options.live else None
+    live = run(_read_live(settings, loaded, users)) if options.live else None
     built = build_claims(loaded, users, live, secrets, include_secure=options.include_secure)
     for line in warning_lines(loaded.warnings, built):
         sys.stderr.write(line + "\n")

@@ -4,20 +4,20 @@ makes (:mod:`reconciler.pi.probe`). Exit 0 when every assumption that could be c
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from reconciler.core import doctor
 from reconciler.pi.probe import Login, probe, redact_url
 from reconciler.shell.client import RetryPolicy, Transport
 from reconciler.shell.load import find_config, load_config
+from reconciler.shell.loop import run
 from reconciler.shell.settings import Settings, credentials, server_url
 
 
 def doctor_command(settings: Settings, *, fmt: str) -> int:
     config = load_config(find_config(settings.config))
     url = server_url(settings, config)
-    checks = asyncio.run(_probe(settings, url, config.server.timeout))
+    checks = run(_probe(settings, url, config.server.timeout))
     if fmt == "json":
         sys.stdout.write(doctor.render_json(redact_url(url), checks))
     else:

@@ -7,7 +7,6 @@ already (unless ``--force``), so a pull-request check goes red before the merge.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -32,6 +31,7 @@ from reconciler.shell.flows.show import write_plan
 from reconciler.shell.gitchanges import changes_since
 from reconciler.shell.live import Progress, read_live, read_some, with_administrators
 from reconciler.shell.load import find_config, load_config
+from reconciler.shell.loop import run
 from reconciler.shell.planfile import write_plan_file
 from reconciler.shell.secrets import desired_needs, read_secrets
 from reconciler.shell.settings import Settings, account, server_url, today
@@ -57,7 +57,7 @@ def plan_command(
     detailed_exitcode: bool,
     brief: bool = False,
 ) -> int:
-    plan = asyncio.run(_plan(settings, options))
+    plan = run(_plan(settings, options))
     show_plan(settings, plan, fmt, brief=brief)
     if out:
         write_plan_file(plan, out)

@@ -1,0 +1,100 @@
+"""``make bench``: every benchmark at each size, one after the other, output kept.
+
+Each benchmark generates its data on the fly (seeded, into the git-ignored
+``benchmarks/.data/``) and prints its own baseline and ratios from the same run; this only
+runs them in turn and keeps everything they print in ``benchmarks/.data/bench-<time>.log``.
+
+Usage::
+
+    .venv/bin/python benchmarks/run_all.py                          # 1,000 / 10,000 / 100,000
+    .venv/bin/python benchmarks/run_all.py --sizes 1000,10000 --only plan,import
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / ".data"
+
+# name -> (script, arguments for one size N); {n} is the size
+BENCHMARKS: dict[str, tuple[str, tuple[str, ...]]] = {
+    # plan, apply (fresh and saved plan) vs the naive sync, --changed-since, validate (cached)
+    "plan": ("bench_plan.py", ("--users", "{n}")),
+    # validate's load, phase by phase, against ruamel's safe loader and pure jsonschema
+    "validate": ("bench_validate.py", ("--users", "{n}", "--cli")),
+    # import of a whole organisation against a bare httpx client doing the same reads
+    "import": ("bench_import.py", ("--users", "{n}")),
+    # policy checks: what they add to validate
+    "policies": ("bench_policies.py", ("--users", "{n}")),
+    # the access review
+    "review": ("bench_review.py", ("--users", "{n}")),
+}
+# size-independent: apply throughput by parallelism, the diff engine, the transports
+ONCE: dict[str, tuple[str, ...]] = {
+    "apply": ("bench_apply.py",),
+    "diff": ("bench_diff.py",),
+    "transport": ("bench_transport.py",),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated")
+    parser.add_argument(
+        "--only",
+        default="",
+        help=f"comma-separated subset of: {', '.join([*BENCHMARKS, *ONCE])}",
+    )
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    only = set(args.only.split(",")) if args.only else set(BENCHMARKS) | set(ONCE)
+    unknown = only - set(BENCHMARKS) - set(ONCE)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    runs: list[tuple[str, list[str]]] = []
+    for name, (script, template) in BENCHMARKS.items():
+        if name in only and (HERE / script).exists():
+            for n in sizes:
+                runs.append((f"{name} at {n:,}", [script, *(a.format(n=n) for a in template)]))
+    runs += [(name, list(cmd)) for name, cmd in ONCE.items() if name in only]
+    DATA.mkdir(exist_ok=True)
+    log = DATA / f"bench-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
+    failed = []
+    with log.open("w", encoding="utf-8") as out:
+        for label, cmd in runs:
+            header = f"\n=== {label}: python benchmarks/{' '.join(cmd)}\n"
+            sys.stdout.write(header)
+            out.write(header)
+            started = time.perf_counter()
+            proc = subprocess.Popen(
+                [sys.executable, *cmd],
+                cwd=HERE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                out.write(line)
+            if proc.wait() != 0:
+                failed.append(label)
+            took = f"=== {label}: exit {proc.returncode}, {time.perf_counter() - started:.0f} s\n"
+            sys.stdout.write(took)
+            out.write(took)
+            out.flush()
+    print(f"\nEverything printed is in {log}")
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
