@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo golden bench clean
+.PHONY: install test lint demo golden bench docs clean
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ golden: install
 # quicker run, ONLY=plan,import for some); the output is kept in benchmarks/.data/bench-*.log.
 bench: install
 	$(BIN)/python benchmarks/run_all.py $(if $(SIZES),--sizes $(SIZES)) $(if $(ONLY),--only $(ONLY))
+
+# Regenerate docs/yaml-reference.md from the schemas (tests/test_docs.py fails while it is stale).
+docs: install
+	$(BIN)/python scripts/gen_yaml_reference.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .demo

@@ -8,6 +8,8 @@ Built by :func:`Config.from_dict` from a document that already passed
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -265,5 +267,10 @@ def _prune_word(value: object) -> str:
 
 
 def _matches(usercode: str, globs: tuple[str, ...]) -> bool:
-    code = usercode.upper()
-    return any(fnmatch.fnmatchcase(code, g.upper()) for g in globs)
+    return bool(globs) and _pattern(globs).match(usercode.upper()) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(globs: tuple[str, ...]) -> re.Pattern[str]:
+    """The globs as one compiled pattern (asked once per user per rule: compile once)."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(g.upper())})" for g in globs))

@@ -90,7 +90,8 @@ def diff(
     ]
     if live.unlisted:
         warnings.append(_unlisted_warning(live.unlisted))
-    resolved = {u.usercode: resolve_user(u, ancestors, secrets) for u in users}
+    memo: dict[tuple[str, ...], tuple[str, ...]] = {}
+    resolved = {u.usercode: resolve_user(u, ancestors, secrets, memo) for u in users}
     user_changes = [
         c
         for u in users
@@ -217,12 +218,22 @@ def _left_alone_notes(live: LiveState, declared: frozenset[str], config: Config)
 
 
 def resolve_user(
-    spec: UserSpec, ancestors: Mapping[str, tuple[str, ...]], secrets: Secrets
+    spec: UserSpec,
+    ancestors: Mapping[str, tuple[str, ...]],
+    secrets: Secrets,
+    memo: dict[tuple[str, ...], tuple[str, ...]] | None = None,
 ) -> dict[str, Any]:
-    """The desired fields as compared: ancestors added, secret digests filled."""
+    """The desired fields as compared: ancestors added, secret digests filled. ``memo`` keeps
+    each distinct category list's result (users share a few lists: computed once each)."""
     fields = dict(spec.fields)
     if "categories" in fields:
-        fields["categories"] = with_ancestors(fields["categories"], ancestors)
+        names = tuple(fields["categories"])
+        found = None if memo is None else memo.get(names)
+        if found is None:
+            found = with_ancestors(names, ancestors)
+            if memo is not None:
+                memo[names] = found
+        fields["categories"] = found
     if "variables" in fields:
         fields["variables"] = tuple(with_digest(v, secrets) for v in fields["variables"])
     return fields
@@ -242,8 +253,13 @@ def _user_change(
             desired=desired_json(after),
             source=spec.source,
         )
+    record = current.record
     changed = [
-        k for k in USER_FIELDS if k in fields and not same(k, fields[k], current.record.get(k))
+        k
+        for k in USER_FIELDS
+        if k in fields
+        and (want := fields[k]) != (have := record.get(k))  # equal values are the same: fast
+        and not same(k, want, have)
     ]
     if not changed:
         return None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core.config import Config
-from reconciler.core.model import LiveState
+from reconciler.core.model import LiveState, LiveUser
 from reconciler.core.plan import Action, Guard, Kind, Plan
 
 
@@ -158,16 +158,21 @@ def _after(record: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, A
 def _enabled_admins_after(plan: Plan, live: LiveState) -> int:
     changes = {c.key: c for c in plan.changes if c.kind is Kind.USER}
     count = 0
-    for code in live.users.keys() | changes.keys():
-        change = changes.get(code)
-        user = live.users.get(code)
-        if change is not None and change.action in (Action.DISABLE, Action.DELETE):
+    for code, user in live.users.items():  # the users the plan leaves alone, read in place
+        if code not in changes and _enabled_admin(user.record, user):
+            count += 1
+    for code, change in changes.items():
+        if change.action in (Action.DISABLE, Action.DELETE):
             continue
-        record = _after(user.record if user else {}, change.desired if change else {})
-        admin = record.get("type") == "administrator" or (user is not None and user.super_admin)
-        if admin and record.get("enabled", True) is not False:
+        now = live.users.get(code)
+        if _enabled_admin(_after(now.record if now else {}, change.desired), now):
             count += 1
     return count
+
+
+def _enabled_admin(record: Mapping[str, Any], user: LiveUser | None) -> bool:
+    admin = record.get("type") == "administrator" or (user is not None and user.super_admin)
+    return admin and record.get("enabled", True) is not False
 
 
 def _lockout(plan: Plan, me: str, by_password: bool) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -67,6 +68,35 @@ def test_every_property_has_a_description(schema: dict[str, Any]) -> None:
     for path, obj in _objects(schema):
         for key, prop in obj["properties"].items():
             assert prop.get("description"), f"{path}/properties/{key}"
+
+
+def _descriptions(node: Any, path: str = "#") -> Iterator[tuple[str, str]]:
+    """Every annotation ``description`` (with its JSON pointer); not a property named so."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "description" and isinstance(value, str):
+                yield path, value
+            else:
+                yield from _descriptions(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _descriptions(value, f"{path}/{i}")
+
+
+@pytest.mark.parametrize("name", SCHEMA_NAMES)
+def test_every_schema_describes_every_property(name: str) -> None:
+    for path, obj in _objects(load_schema(name)):
+        for key, prop in obj["properties"].items():
+            assert prop.get("description"), f"{name} {path}/properties/{key}"
+
+
+@pytest.mark.parametrize("name", SCHEMA_NAMES)
+def test_descriptions_name_no_document_a_user_does_not_have(name: str) -> None:
+    # VS Code shows these to someone editing YAML, who has neither the specification nor the
+    # API research pisync was built from
+    outside = re.compile(r"SPEC|§|pi-api-reference|see issue|\.to_dict\(", re.IGNORECASE)
+    described = _descriptions(load_schema(name))
+    assert [(path, text) for path, text in described if outside.search(text)] == []
 
 
 def test_user_properties_name_the_payload_field_they_set() -> None:

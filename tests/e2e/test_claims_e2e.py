@@ -231,9 +231,8 @@ def test_no_secure_value_in_any_output_or_file_unless_asked(
     assert [r.code for r in runs] == [0, 0, 0, 0], [r.all for r in runs]
     for text in [r.all for r in runs] + [f.read_text(encoding="utf-8") for f in files]:
         assert SECRET not in text
-    # -vv: one read per user, each with its query (-vv adds it)
     reads = re.findall(r"^GET /users/syncPayload\?usercode=(\S+) -> 200 ", runs[2].err, re.M)
-    assert len(reads) == len(set(reads)) == 20
+    assert len(reads) == len(set(reads)) == 20  # -vv: one read per user, its query shown
     assert WARN_LCHEN in runs[3].err
     secure = pisync(["claims", "--live", "--include-secure"], cwd=example_repo, url=emu.url)
     assert secure.code == 0, secure.all

@@ -21,7 +21,7 @@ def doctor_command(settings: Settings, *, fmt: str) -> int:
     if fmt == "json":
         sys.stdout.write(doctor.render_json(redact_url(url), checks))
     else:
-        sys.stdout.write(doctor.render_text(redact_url(url), checks, quiet=settings.quiet))
+        sys.stdout.write(doctor.render_text(url, checks, quiet=settings.quiet))
     return 0 if doctor.passed(checks) else 1
 
 
