@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout: import the package beside it
     sys.path.insert(0, str(ROOT))
 
+from reconciler.core import yamlemit  # noqa: E402
 from reconciler.core.config import Config  # noqa: E402
 from reconciler.core.model import GRANT_KEYS, UserSpec  # noqa: E402
 from reconciler.pi.wire import NEW_USER_DEFAULTS  # noqa: E402
@@ -80,27 +81,14 @@ PLURALS = {
 
 # --- YAML for examples -------------------------------------------------------------------
 
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9 _.@/*()+-]*$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_RESERVED = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
 _FLOW_WIDTH = 72
 
 
 def scalar(value: Any) -> str:
-    """A YAML scalar that reads back as ``value`` (strings quoted only when needed)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
+    """A YAML scalar that reads back as ``value``: import's emitter, a whole float as an int."""
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, int | float):
-        return str(value)
-    text = str(value)
-    if _DATE.match(text):
-        return text
-    plain = _PLAIN.match(text) and text == text.strip() and text.lower() not in _RESERVED
-    return text if plain else json.dumps(text, ensure_ascii=False)
+        value = int(value)
+    return yamlemit.scalar(value)
 
 
 def flow(value: Any) -> str:

@@ -34,7 +34,8 @@ _RESERVED = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
 _INLINE_WIDTH = 88
 
 
-def _scalar(value: Any) -> str:
+def scalar(value: Any) -> str:
+    """A YAML scalar that reads back as ``value`` (strings quoted only when needed)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -92,22 +93,22 @@ def _mapping(entry: Mapping[str, Any], *, indent: int, first: str | None = None)
 def _field(lead: str, key: str, value: Any, indent: int) -> list[str]:
     pad = " " * indent
     if isinstance(value, Mapping):
-        inline = "{" + ", ".join(f"{_key(k)}: {_scalar(v)}" for k, v in value.items()) + "}"
+        inline = "{" + ", ".join(f"{_key(k)}: {scalar(v)}" for k, v in value.items()) + "}"
         flat = all(not isinstance(v, (Mapping, list)) for v in value.values())
         if flat and len(lead) + len(key) + len(inline) + 2 <= _INLINE_WIDTH:
             return [f"{lead}{key}: {inline}"]
         return [f"{lead}{key}:", *_mapping(value, indent=indent + 2)]
     if isinstance(value, list):
         if all(not isinstance(v, (Mapping, list)) for v in value):
-            inline = "[" + ", ".join(_scalar(v) for v in value) + "]"
+            inline = "[" + ", ".join(scalar(v) for v in value) + "]"
             if len(lead) + len(key) + len(inline) + 2 <= _INLINE_WIDTH:
                 return [f"{lead}{key}: {inline}"]
-            return [f"{lead}{key}:", *(f"{pad}  - {_scalar(v)}" for v in value)]
+            return [f"{lead}{key}:", *(f"{pad}  - {scalar(v)}" for v in value)]
         out = [f"{lead}{key}:"]
         for item in value:
             out.extend(_field_item(item, indent + 2))
         return out
-    return [f"{lead}{key}: {_scalar(value)}"]
+    return [f"{lead}{key}: {scalar(value)}"]
 
 
 def _field_item(item: Any, indent: int) -> list[str]:
@@ -117,10 +118,10 @@ def _field_item(item: Any, indent: int) -> list[str]:
         if len(pad) + len(inline) + 2 <= _INLINE_WIDTH:
             return [f"{pad}- {inline}"]
         return _mapping(item, indent=indent + 2, first=f"{pad}- ")
-    return [f"{pad}- {_scalar(item)}"]
+    return [f"{pad}- {scalar(item)}"]
 
 
 def _inline(value: Any) -> str:
     if isinstance(value, list):
-        return "[" + ", ".join(_scalar(v) for v in value) + "]"
-    return _scalar(value)
+        return "[" + ", ".join(scalar(v) for v in value) + "]"
+    return scalar(value)
