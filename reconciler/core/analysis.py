@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from reconciler.core.desired import role_spec, user_spec
 from reconciler.core.issues import Issue, has_errors
@@ -25,14 +26,14 @@ from reconciler.core.yamldoc import ParsedFile
 from reconciler.core.yamlpos import SHIFT, PosDict, PosList
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KeyEntry:
+class KeyEntry(NamedTuple):
     """A value the cross-file rules compare: a usercode, a role name or an email; or a login
     flag written against what an identity-provider sign-in forces (``users.login_via_idp``
     decides, with the configuration, whether it is worth a warning).
 
     Its place is kept as numbers (``pos`` builds the SourcePos when a message needs it):
-    there are two of these per user, and nearly none is ever reported.
+    there are two of these per user, and nearly none is ever reported: a named tuple, built
+    five times faster than a frozen dataclass (a warm cache makes 200,000 at 100,000 users).
     """
 
     kind: str  # "usercode", "role", "email", or "login" (a flag the IdP would override)
