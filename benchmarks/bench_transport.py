@@ -52,6 +52,21 @@ VARIANTS: dict[str, str] = {
     "pisync-uvloop": "7b pisync as 7a, on uvloop's event loop",
 }
 BASELINE = "httpx"
+# the optional libraries a variant needs (pisync depends on none of them)
+NEEDS: dict[str, tuple[str, ...]] = {
+    "httpx-aiohttp": ("httpx_aiohttp",),
+    "httpx-aiohttp-min": ("httpx_aiohttp",),
+    "aiohttp-msgspec": ("msgspec",),
+    "aiohttp-min": ("msgspec",),
+}
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 LIBRARIES = (
     "httpx",
     "httpcore",
@@ -458,6 +473,10 @@ def main() -> None:
         p.error(f"unknown variant(s): {', '.join(unknown)}")
     if BASELINE not in variants:
         variants.insert(0, BASELINE)
+    missing = [v for v in variants if not all(map(_importable, NEEDS.get(v, ())))]
+    for v in missing:  # an optional library this machine does not have: said, not fatal
+        print(f"skipped {v}: needs {', '.join(NEEDS[v])}, not installed")
+    variants = [v for v in variants if v not in missing]
 
     from pi_emulator.process import EmulatorProcess
 

@@ -99,7 +99,7 @@ from pathlib import Path
 t0 = time.perf_counter()
 from reconciler.shell.load import load
 t1 = time.perf_counter()
-result = load([sys.argv[1]], None)
+result = load([sys.argv[1]], None, cache=False)
 t2 = time.perf_counter()
 errors = sum(1 for i in result.issues if i.severity == "error")
 print(json.dumps({
@@ -114,7 +114,8 @@ print(json.dumps({
 
 def run_load(repo: Path, kwargs: str = "") -> dict[str, float]:
     """Time ``load(["users"], None, <kwargs>)`` in a fresh process."""
-    code = CHILD.replace("load([sys.argv[1]], None)", f"load([sys.argv[1]], None, {kwargs})")
+    cold = "load([sys.argv[1]], None, cache=False)"
+    code = CHILD.replace(cold, f"{cold[:-1]}, {kwargs})" if kwargs else cold)
     start = time.perf_counter()
     out = subprocess.run(
         [PYTHON, "-c", code, str(repo / "users")],
@@ -149,13 +150,14 @@ print(json.dumps({"wall_s": wall, "rss_mb": peak, "exit": proc.returncode, "last
 
 
 def run_cli(repo: Path) -> dict[str, object] | None:
-    """``pisync validate users`` in a fresh wrapper process, so that the peak RSS (children
+    """``pisync validate --no-cache users`` (cold: bench_plan.py times the cache) in a fresh
+    wrapper process, so that the peak RSS (children
     included) is the command's own."""
     pisync = Path(PYTHON).parent / "pisync"
     if not pisync.exists():
         return None
     out = subprocess.run(
-        [PYTHON, "-c", CLI_WRAPPER, str(pisync), "validate", "users"],
+        [PYTHON, "-c", CLI_WRAPPER, str(pisync), "validate", "--no-cache", "users"],
         cwd=repo,
         capture_output=True,
         text=True,
