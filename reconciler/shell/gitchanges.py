@@ -23,6 +23,7 @@ from typing import Any
 
 from reconciler.core.yamldoc import parse_yaml
 from reconciler.errors import UsageError
+from reconciler.shell.git import git, git_bytes
 
 CONFIG_NAME = "pisync.yaml"
 
@@ -98,12 +99,7 @@ def changes_since(
 
 def _verify(root: Path, ref: str) -> None:
     try:
-        subprocess.run(  # noqa: S603 - git with fixed arguments and a ref checked below
-            ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],  # noqa: S607
-            cwd=root,
-            capture_output=True,
-            check=True,
-        )
+        git_bytes(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except subprocess.CalledProcessError:
         raise UsageError(
             f"--changed-since {ref}: no such git commit or branch here (fetch it first, e.g."
@@ -113,30 +109,18 @@ def _verify(root: Path, ref: str) -> None:
 
 def _git(cwd: Path, *args: str, what: str) -> str:
     try:
-        proc = subprocess.run(  # noqa: S603 - fixed git subcommands
-            ["git", *args],  # noqa: S607
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        return git(cwd, *args)
     except FileNotFoundError:
         raise UsageError("--changed-since needs git, which is not installed here") from None
     except subprocess.CalledProcessError as exc:
         reason = exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else "git failed"
         raise UsageError(f"--changed-since {what}: {reason}") from None
-    return proc.stdout
 
 
 def _at_ref(root: Path, ref: str, paths: Iterable[str]) -> Iterator[tuple[str, bytes]]:
     for path in paths:
         try:
-            data = subprocess.run(  # noqa: S603
-                ["git", "show", f"{ref}:{path}"],  # noqa: S607
-                cwd=root,
-                capture_output=True,
-                check=True,
-            ).stdout
+            data = git_bytes(root, "show", f"{ref}:{path}")
         except subprocess.CalledProcessError:
             continue  # not a file at REF (it was added since)
         yield path, data

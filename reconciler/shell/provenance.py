@@ -31,6 +31,7 @@ from pathlib import Path
 
 from reconciler.core.model import DesiredState
 from reconciler.core.review import History, Provenance
+from reconciler.shell.git import git, git_bytes
 
 #: git processes at once (each is mostly I/O and its own CPU)
 BLAME_WORKERS = 4
@@ -76,7 +77,7 @@ def history_of(
     base = cwd or Path.cwd()
     where = repo or base
     try:
-        _git(where, "rev-parse", "--show-toplevel")
+        git(where, "rev-parse", "--show-toplevel")
     except FileNotFoundError:
         return History(available=False, note="git is not installed here, so there is no provenance")
     except subprocess.CalledProcessError:
@@ -86,7 +87,7 @@ def history_of(
             " provenance (last_change is null for every user)",
         )
     note = None
-    if _git(where, "rev-parse", "--is-shallow-repository").strip() == "true":
+    if git(where, "rev-parse", "--is-shallow-repository").strip() == "true":
         note = (
             "this is a shallow clone: a change older than its oldest commit shows as that commit"
             " (fetch the whole history for exact provenance: fetch-depth: 0)"
@@ -138,37 +139,25 @@ def _merged_pull_requests(cwd: Path, shas: set[str]) -> dict[str, int]:
     if not shas:
         return {}
     try:
-        mainline = set(_git(cwd, "rev-list", "--first-parent", "HEAD").split())
+        mainline = set(git(cwd, "rev-list", "--first-parent", "HEAD").split())
         todo = sorted(shas - mainline)
         if not todo:
             return {}
         merges: list[tuple[str, int | None]] = []  # mainline merges, oldest first
-        for line in _git(
+        for line in git(
             cwd, "log", "--first-parent", "--merges", "--reverse", "--format=%H %s", "HEAD"
         ).splitlines():
             sha, _, subject = line.partition(" ")
             merges.append((sha, pull_request(subject)))
         out: dict[str, int] = {}
         for sha in todo:
-            after = set(
-                _git(cwd, "rev-list", "--ancestry-path", "--merges", f"{sha}..HEAD").split()
-            )
+            after = set(git(cwd, "rev-list", "--ancestry-path", "--merges", f"{sha}..HEAD").split())
             number = next((n for m, n in merges if m in after), None)
             if number is not None:
                 out[sha] = number
         return out
     except (OSError, subprocess.CalledProcessError):
         return {}
-
-
-def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(  # noqa: S603 - git with fixed subcommands
-        ["git", *args],  # noqa: S607
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
 
 
 def _blame(cwd: Path, file: Path, first: int) -> Blame | str:
@@ -180,12 +169,7 @@ def _blame(cwd: Path, file: Path, first: int) -> Blame | str:
     text is read from the file itself (blame reads the working tree too).
     """
     try:
-        out = subprocess.run(  # noqa: S603 - a fixed git command on one of our own files
-            ["git", "blame", "--incremental", "-L", f"{first},", "--", str(file)],  # noqa: S607
-            cwd=cwd,
-            capture_output=True,
-            check=True,
-        ).stdout
+        out = git_bytes(cwd, "blame", "--incremental", "-L", f"{first},", "--", str(file))
         text = file.read_text(encoding="utf-8", errors="replace").splitlines()
     except subprocess.CalledProcessError as exc:
         reason = exc.stderr.decode("utf-8", "replace").strip().splitlines()
