@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from reconciler.core.review_html import render_html
 from tests.browser import Browser, require_chromium
 from tests.core.test_review import scenario
 from tests.e2e.conftest import ROOT, pisync
+from tests.gitrepo import Person, git_as
 
 pytestmark = pytest.mark.e2e
 
@@ -161,23 +161,15 @@ policies:
 """
 
 
+PEOPLE: dict[str, Person] = {
+    "anika": ("Anika Shah", "anika.shah@example.com", "2026-09-01T09:00:00+01:00"),
+    "dev": ("Dev Patel", "dev.patel@example.com", "2026-10-14T16:20:00+01:00"),
+    "li": ("Li Chen", "li.chen@example.com", "2026-11-20T11:05:00+00:00"),
+}
+
+
 def git(repo: Path, who: str, *args: str) -> None:
-    name, email, date = {
-        "anika": ("Anika Shah", "anika.shah@example.com", "2026-09-01T09:00:00+01:00"),
-        "dev": ("Dev Patel", "dev.patel@example.com", "2026-10-14T16:20:00+01:00"),
-        "li": ("Li Chen", "li.chen@example.com", "2026-11-20T11:05:00+00:00"),
-    }[who]
-    env = {
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": email,
-        "GIT_AUTHOR_DATE": date,
-        "GIT_COMMITTER_NAME": name,
-        "GIT_COMMITTER_EMAIL": email,
-        "GIT_COMMITTER_DATE": date,
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(repo),
-    }
-    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    git_as(repo, PEOPLE[who], *args)
 
 
 def example_review(tmp_path: Path, emulator_factory: Any, seed: dict[str, Any]) -> Path:

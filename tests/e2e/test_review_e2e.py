@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 
 from reconciler.schemas import load_schema
 from tests.e2e.conftest import SECRET, pisync
+from tests.gitrepo import Person, git_as
 
 pytestmark = pytest.mark.e2e
 
@@ -75,21 +75,8 @@ DEV = ("Dev Patel", "dev@example.com", "2026-02-01T09:30:00+01:00")
 LI = ("Li Chen", "li@example.com", "2026-03-02T08:15:00-05:00")
 
 
-def git(repo: Path, *args: str, who: tuple[str, str, str] = ANIKA) -> str:
-    name, email, date = who
-    env = {
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": email,
-        "GIT_AUTHOR_DATE": date,
-        "GIT_COMMITTER_NAME": name,
-        "GIT_COMMITTER_EMAIL": email,
-        "GIT_COMMITTER_DATE": date,
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(repo),
-    }
-    out = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
+def git(repo: Path, *args: str, who: Person = ANIKA) -> str:
+    return git_as(repo, who, *args)
 
 
 @pytest.fixture

@@ -20,27 +20,15 @@ from reconciler.shell.provenance import (
     parse_blame,
     pull_request,
 )
+from tests.gitrepo import Person, git_as
 
 ANIKA = ("Anika Shah", "anika@example.com", "2026-01-05T10:00:00+00:00")
 DEV = ("Dev Patel", "dev@example.com", "2026-02-01T09:30:00+01:00")
 LI = ("Li Chen", "li@example.com", "2026-02-03T08:00:00-05:00")
 
 
-def git(repo: Path, *args: str, who: tuple[str, str, str] = ANIKA) -> str:
-    name, email, date = who
-    env = {
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": email,
-        "GIT_AUTHOR_DATE": date,
-        "GIT_COMMITTER_NAME": name,
-        "GIT_COMMITTER_EMAIL": email,
-        "GIT_COMMITTER_DATE": date,
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(repo),
-    }
-    return subprocess.run(
-        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True
-    ).stdout.strip()
+def git(repo: Path, *args: str, who: Person = ANIKA) -> str:
+    return git_as(repo, who, *args)
 
 
 TEAM_V1 = """\
