@@ -13,54 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from reconciler.core.desired import role_spec, user_spec
 from reconciler.core.issues import Issue, has_errors
 from reconciler.core.keypaths import Path, format_path
-from reconciler.core.model import DesiredState, RoleSpec, SourcePos, UserSpec
+from reconciler.core.model import DesiredState, RoleSpec, UserSpec
 from reconciler.core.policies import Subject, role_def_of_entry, subject_of_entry
-from reconciler.core.rules import RoleRef, user_rules
+from reconciler.core.rules import KeyEntry, RoleRef, user_rules
 from reconciler.core.schema_check import SchemaChecker
 from reconciler.core.yamldoc import ParsedFile
 from reconciler.core.yamlpos import SHIFT, PosDict, PosList
-
-
-class KeyEntry(NamedTuple):
-    """A value the cross-file rules compare: a usercode, a role name or an email; or a login
-    flag written against what an identity-provider sign-in forces (``users.login_via_idp``
-    decides, with the configuration, whether it is worth a warning).
-
-    Its place is kept as numbers (``pos`` builds the SourcePos when a message needs it):
-    there are two of these per user, and nearly none is ever reported: a named tuple, built
-    five times faster than a frozen dataclass (a warm cache makes 200,000 at 100,000 users).
-    """
-
-    kind: str  # "usercode", "role", "email", or "login" (a flag the IdP would override)
-    value: str  # as written ("login": the key and value, e.g. "login.password: true")
-    file: str
-    line: int
-    col: int
-    key_path: str
-    owner: str | None = None  # an email's user, as written
-
-    @property
-    def pos(self) -> SourcePos:
-        return SourcePos(file=self.file, line=self.line, col=self.col)
-
-    @classmethod
-    def at(
-        cls, pos: SourcePos, *, kind: str, value: str, key_path: str, owner: str | None = None
-    ) -> KeyEntry:
-        return cls(
-            kind=kind,
-            value=value,
-            file=pos.file,
-            line=pos.line,
-            col=pos.col,
-            key_path=key_path,
-            owner=owner,
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -29,15 +29,13 @@ from typing import Any
 from reconciler.core import intern
 from reconciler.core.config import Config
 from reconciler.core.model import (
-    GRANT_KEYS,
-    NO_GRANT,
     USER_FIELDS,
     DesiredState,
-    Grant,
     Restriction,
     RoleSpec,
     UserSpec,
     Variable,
+    grant_of,
 )
 from reconciler.core.yamldoc import ParsedFile
 from reconciler.core.yamlpos import FieldPositions, PackedPositions, PosDict, PosList
@@ -141,13 +139,6 @@ def user_spec(entry: PosDict, seq: PosList, index: int) -> UserSpec:
         ignore=controls.get("ignore", False) is True,
         meta=grant_of(controls),
     )
-
-
-def grant_of(controls: Mapping[str, Any]) -> Grant:
-    """The grant metadata of a schema-valid ``pisync:`` mapping (:data:`NO_GRANT` for none)."""
-    if not controls or not any(k in controls for k in GRANT_KEYS):
-        return NO_GRANT
-    return Grant.from_dict(controls)
 
 
 #: The keys whose position a UserSpec keeps (plan-time messages point at them).

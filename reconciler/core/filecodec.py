@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.core.analysis import FileResult, KeyEntry
+from reconciler.core.analysis import FileResult
 from reconciler.core.desired import key_positions
 from reconciler.core.issues import Issue
 from reconciler.core.model import (
@@ -25,7 +25,7 @@ from reconciler.core.model import (
     Variable,
 )
 from reconciler.core.policies import Subject
-from reconciler.core.rules import RoleRef
+from reconciler.core.rules import KeyEntry, RoleRef
 from reconciler.core.yamlpos import SHIFT, PackedPositions
 
 FORMAT = 2  # 2: users carry their grant metadata (meta); the policies' subjects

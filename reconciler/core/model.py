@@ -174,6 +174,13 @@ class Grant:
 NO_GRANT = Grant()
 
 
+def grant_of(controls: Mapping[str, Any]) -> Grant:
+    """The grant metadata of a schema-valid ``pisync:`` mapping (:data:`NO_GRANT` for none)."""
+    if not controls or not any(k in controls for k in GRANT_KEYS):
+        return NO_GRANT
+    return Grant.from_dict(controls)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserSpec:
     """One declared user: its managed fields, why it has them, and where it was declared."""

@@ -40,9 +40,8 @@ from reconciler.core.config import (
     ReviewRule,
     SeparationRule,
 )
-from reconciler.core.desired import grant_of
 from reconciler.core.issues import Issue, error, warning
-from reconciler.core.model import NO_GRANT, Grant, LiveState, SourcePos, UserSpec
+from reconciler.core.model import NO_GRANT, Grant, LiveState, SourcePos, UserSpec, grant_of
 from reconciler.core.plan import Change, Kind, PolicyFinding
 from reconciler.core.privileges import ESCALATING_PRIVILEGES
 
