@@ -13,7 +13,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from reconciler.core.yamlemit import emit
+from reconciler.core.yamlfile.emit import emit
 
 
 def documents(n: int) -> dict[str, list[dict[str, Any]]]:

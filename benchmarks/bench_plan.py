@@ -46,7 +46,7 @@ from typing import Any
 
 from measure import PISYNC, PYTHON, Run, machine, pisync_env, run_wrapped, start_emulator
 
-from reconciler.core.privileges import PRIVILEGES as ALL_PRIVILEGES
+from reconciler.core.model.privileges import PRIVILEGES as ALL_PRIVILEGES
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / ".data"

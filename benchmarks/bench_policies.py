@@ -21,11 +21,11 @@ because the machine is shared:
   parsed) and warm (every file's analysis read back, with its users' policy view);
 - ``pisync validate`` through the CLI, without and with the policies (cache off), which adds
   printing the findings;
-- in one process, each part of the added work timed alone (the least CPU time of
-  ``--rounds``): the analysis with and without the users' policy view, the evaluation
-  (:func:`reconciler.core.policies.desired_issues`), reading the cache with and without the
-  view, and pickling the helper process's results with and without it. On a shared machine
-  these are the reliable figures; the whole runs above say the same within their noise.
+- in one process, each part of the added work timed alone (the least CPU time of ``--rounds``): the
+  analysis with and without the users' policy view, the evaluation
+  (:func:`reconciler.core.governance.policies.desired_issues`), reading the cache with and without
+  the view, and pickling the helper process's results with and without it. On a shared machine these
+  are the reliable figures; the whole runs above say the same within their noise.
 
 Usage::
 
@@ -145,9 +145,10 @@ def components(repo: Path, config: Path, rounds: int) -> dict[str, float]:
 
     import orjson
 
-    from reconciler.core.analysis import analyse
-    from reconciler.core.filecodec import decode, encode
-    from reconciler.core.policies import desired_issues, role_defs
+    from reconciler.core.desired.analysis import analyse
+    from reconciler.core.desired.filecodec import decode, encode
+    from reconciler.core.governance.policies import desired_issues
+    from reconciler.core.governance.subjects import role_defs
     from reconciler.shell.load import _checker, _read_one, load_config
 
     gc.disable()  # as load() runs

@@ -186,7 +186,7 @@ def baseline_pure_jsonschema(repo: Path, sample: int) -> float:
     """Seconds per user for jsonschema's iter_errors on ``sample`` users."""
     from jsonschema import Draft202012Validator
 
-    from reconciler.core.yamldoc import parse_yaml
+    from reconciler.core.yamlfile.read import parse_yaml
     from reconciler.schemas import load_schema
 
     schema = load_schema("pisync-file")

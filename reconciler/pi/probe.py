@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.core.doctor import Check, Result
-from reconciler.core.privileges import PRIVILEGES
+from reconciler.core.model.checks import Check, Result
+from reconciler.core.model.privileges import PRIVILEGES
 from reconciler.errors import ConnectionFailed, PisyncError
 from reconciler.pi import endpoints, wire
 from reconciler.pi.endpoints import Reply, Request

@@ -23,9 +23,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.core import intern
-from reconciler.core.digest import fingerprint_of_text, sha256
-from reconciler.core.model import (
+from reconciler.core.model import intern
+from reconciler.core.model.digest import fingerprint_of_text, sha256
+from reconciler.core.model.privileges import PRIVILEGES
+from reconciler.core.model.values import (
     Category,
     FrozenJson,
     LiveRole,
@@ -36,7 +37,6 @@ from reconciler.core.model import (
     canonical_json,
     plain,
 )
-from reconciler.core.privileges import PRIVILEGES
 from reconciler.errors import UnexpectedResponse
 
 #: The ``userTypeId`` of each user type name of the desired state [C §2.2, S8].

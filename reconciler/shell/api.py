@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from reconciler.core.model import Category, LiveRole
+from reconciler.core.model.values import Category, LiveRole
 from reconciler.errors import UnexpectedResponse
 from reconciler.pi import endpoints, wire
 from reconciler.pi.endpoints import Pager, Request

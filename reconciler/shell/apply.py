@@ -25,8 +25,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.core.model import LiveRole, LiveState
-from reconciler.core.plan import Action, Change, Kind, Plan, parent_depths, phase
+from reconciler.core.model.values import LiveRole, LiveState
+from reconciler.core.plans.order import parent_depths, phase
+from reconciler.core.plans.plan import Action, Change, Kind, Plan
 from reconciler.errors import ConnectionFailed, PisyncError, ServerError, UnexpectedResponse
 from reconciler.pi import endpoints, wire
 from reconciler.shell.api import PiApi

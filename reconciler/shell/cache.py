@@ -24,8 +24,8 @@ from pathlib import Path
 
 import orjson
 
-from reconciler.core.analysis import FileResult
-from reconciler.core.filecodec import decode, encode
+from reconciler.core.desired.analysis import FileResult
+from reconciler.core.desired.filecodec import decode, encode
 from reconciler.schemas import schema_text
 
 CACHE_DIR = ".pisync-cache"

@@ -335,7 +335,7 @@ def import_(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
 ) -> None:
     """Write desired-state YAML from the live server; a plan right after is empty."""
-    from reconciler.core.export import Layout
+    from reconciler.core.desired.export import Layout
 
     settings: Settings = ctx.obj
     try:

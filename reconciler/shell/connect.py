@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from urllib.parse import urlencode
 
-from reconciler.core.config import Config
+from reconciler.core.model.config import Config
 from reconciler.pi.endpoints import Request
 from reconciler.shell.api import PiApi
 from reconciler.shell.client import Transport

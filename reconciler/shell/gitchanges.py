@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from reconciler.core.yamldoc import parse_yaml
+from reconciler.core.yamlfile.read import parse_yaml
 from reconciler.errors import UsageError
 from reconciler.shell.git import git, git_bytes
 

@@ -17,8 +17,8 @@ from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import replace
 from typing import Any
 
-from reconciler.core.diff import KeepPayload
-from reconciler.core.model import Category, LiveState, LiveUser
+from reconciler.core.diff.changes import KeepPayload
+from reconciler.core.model.values import Category, LiveState, LiveUser
 from reconciler.errors import IncompleteRead, UnexpectedResponse
 from reconciler.pi import wire
 from reconciler.shell import memory

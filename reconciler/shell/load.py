@@ -35,16 +35,17 @@ from dataclasses import dataclass, field
 from functools import cache as cache_function
 from pathlib import Path
 
-from reconciler.core.analysis import FileResult, analyse, desired_state, undeclared_refs
-from reconciler.core.config import Config
-from reconciler.core.desired import config_from_document
-from reconciler.core.issues import Issue, Stats, error, has_errors, sort_issues
-from reconciler.core.model import DesiredState, SourcePos
-from reconciler.core.policies import Subject, desired_issues, role_defs, subject_of_spec
-from reconciler.core.rules import RoleRef
-from reconciler.core.schema_check import SchemaChecker
-from reconciler.core.validate import all_issues, validate_config
-from reconciler.core.yamldoc import DEFAULT_MAX_BYTES, ParsedFile, parse_yaml
+from reconciler.core.desired.analysis import FileResult, analyse, desired_state, undeclared_refs
+from reconciler.core.desired.build import config_from_document
+from reconciler.core.desired.rules import RoleRef
+from reconciler.core.desired.schema import SchemaChecker
+from reconciler.core.desired.validate import all_issues, validate_config
+from reconciler.core.governance.policies import desired_issues
+from reconciler.core.governance.subjects import Subject, role_defs, subject_of_spec
+from reconciler.core.model.config import Config
+from reconciler.core.model.issues import Issue, Stats, error, has_errors, sort_issues
+from reconciler.core.model.values import DesiredState, SourcePos
+from reconciler.core.yamlfile.read import DEFAULT_MAX_BYTES, ParsedFile, parse_yaml
 from reconciler.errors import InvalidStateError, UsageError
 from reconciler.schemas import load_schema
 from reconciler.shell.cache import FileCache

@@ -29,8 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.core.model import DesiredState
-from reconciler.core.review import History, Provenance
+from reconciler.core.model.values import DesiredState
+from reconciler.core.review.model import History, Provenance
 from reconciler.shell.git import git, git_bytes
 
 #: git processes at once (each is mostly I/O and its own CPU)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.digest import fingerprint
-from reconciler.core.model import Category, LiveRole, LiveUser, Restriction, Variable
-from reconciler.core.privileges import PRIVILEGES
+from reconciler.core.model.digest import fingerprint
+from reconciler.core.model.privileges import PRIVILEGES
+from reconciler.core.model.values import Category, LiveRole, LiveUser, Restriction, Variable
 from reconciler.errors import UnexpectedResponse
 from reconciler.pi import endpoints, wire
 

@@ -6,8 +6,8 @@ import asyncio
 import json
 from collections.abc import Mapping
 
-from reconciler.core.model import LiveState
-from reconciler.core.plan import Action, Change, Kind, Plan
+from reconciler.core.model.values import LiveState
+from reconciler.core.plans.plan import Action, Change, Kind, Plan
 from reconciler.pi.endpoints import Reply
 from reconciler.shell.api import PiApi
 from reconciler.shell.apply import ApplyResult, Stop, execute

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core.analysis import analyse
-from reconciler.core.filecodec import decode, encode
-from reconciler.core.schema_check import SchemaChecker
-from reconciler.core.yamldoc import parse_yaml
+from reconciler.core.desired.analysis import analyse
+from reconciler.core.desired.filecodec import decode, encode
+from reconciler.core.desired.schema import SchemaChecker
+from reconciler.core.yamlfile.read import parse_yaml
 from reconciler.schemas import load_schema
 from reconciler.shell import load as load_module
 from reconciler.shell.cache import CACHE_DIR, code_digest

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pi_emulator import EmulatorOptions, create_app
-from reconciler.core.config import Config
-from reconciler.core.diff import diff
-from reconciler.core.export import Layout, export
-from reconciler.core.model import LiveState
-from reconciler.core.privileges import PRIVILEGES
+from reconciler.core.desired.export import Layout, export
+from reconciler.core.diff.changes import diff
+from reconciler.core.model.config import Config
+from reconciler.core.model.privileges import PRIVILEGES
+from reconciler.core.model.values import LiveState
 from reconciler.pi.wire import NEW_USER_DEFAULTS
 from reconciler.shell.live import read_live
 from reconciler.shell.load import load

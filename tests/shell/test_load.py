@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core.config import Config
-from reconciler.core.issues import Issue, Stats, render_github, render_json, render_text
-from reconciler.core.model import SourcePos
+from reconciler.core.model.config import Config
+from reconciler.core.model.issues import Issue, Stats
+from reconciler.core.model.values import SourcePos
+from reconciler.core.render.issues import render_github, render_json, render_text
 from reconciler.errors import InvalidStateError, UsageError
 from reconciler.shell import load as load_module
 from reconciler.shell.load import LoadResult, find_config, load, load_config

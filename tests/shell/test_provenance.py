@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core.model import DesiredState, RoleSpec, SourcePos, UserSpec
-from reconciler.core.review import Provenance
+from reconciler.core.model.values import DesiredState, RoleSpec, SourcePos, UserSpec
+from reconciler.core.review.model import Provenance
 from reconciler.shell import provenance as provenance_module
 from reconciler.shell.provenance import (
     Blame,

@@ -14,12 +14,13 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from reconciler.core import render
-from reconciler.core.config import Config
-from reconciler.core.digest import live_fingerprint, role_fingerprint
-from reconciler.core.guards import check, needs_administrators
-from reconciler.core.model import LiveRole, LiveState, LiveUser
-from reconciler.core.plan import Action, Kind, Plan
+from reconciler.core.governance.guards import check, needs_administrators
+from reconciler.core.model.config import Config
+from reconciler.core.model.digest import live_fingerprint, role_fingerprint
+from reconciler.core.model.values import LiveRole, LiveState, LiveUser
+from reconciler.core.plans.plan import Action, Kind, Plan
+from reconciler.core.render import plan_text
+from reconciler.core.render.sentences import NO_CHANGES
 from reconciler.errors import (
     ApplyFailed,
     GuardError,
@@ -104,7 +105,7 @@ class _Apply:
                 raise InvalidStateError(f"{policy_refusal(plan)}; nothing was applied")
             if plan.empty:
                 if options.planfile is not None or self._quiet:
-                    print_plain(self.out, render.NO_CHANGES)
+                    print_plain(self.out, NO_CHANGES)
                 if options.report:  # the job's evidence that the apply ran and had nothing to do
                     write_report(options.report, plan, ApplyResult(outcomes=()), interrupted=False)
                 return 0
@@ -132,7 +133,7 @@ class _Apply:
                 for_apply=True,
             )
         if not self._quiet:
-            print_segments(self.out, render.text_lines(plan))
+            print_segments(self.out, plan_text.text_lines(plan))
         return plan, live
 
     @property

@@ -18,12 +18,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from reconciler.core.categories import ancestors_index
-from reconciler.core.diff import resolve_user
-from reconciler.core.issues import Issue, error, format_issue
-from reconciler.core.model import LiveState, UserSpec, plain
-from reconciler.core.references import plan_time_issues
-from reconciler.core.suggest import did_you_mean
+from reconciler.core.desired.references import plan_time_issues
+from reconciler.core.diff.changes import resolve_user
+from reconciler.core.model.categories import ancestors_index
+from reconciler.core.model.issues import Issue, error, format_issue
+from reconciler.core.model.suggest import did_you_mean
+from reconciler.core.model.values import LiveState, UserSpec, plain
 from reconciler.errors import InvalidStateError
 from reconciler.pi import claims, wire
 from reconciler.pi.claims import UserClaims

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.core.config import Config
-from reconciler.core.desired import canonical_defaults, with_idp_login
-from reconciler.core.issues import Issue
-from reconciler.core.model import DesiredState
-from reconciler.core.rules import RoleRef
+from reconciler.core.desired.build import canonical_defaults, with_idp_login
+from reconciler.core.desired.rules import RoleRef
+from reconciler.core.model.config import Config
+from reconciler.core.model.issues import Issue
+from reconciler.core.model.values import DesiredState
 from reconciler.errors import InvalidStateError
 from reconciler.shell import memory
 from reconciler.shell.load import find_config, load
@@ -37,7 +37,7 @@ def load_desired(
 ) -> Loaded:
     """Load and validate the desired state (``exactly`` these files, when given); any error
     raises InvalidStateError (exit 3). Users in ``users.login_via_idp`` come with the login
-    flags the server forces (:func:`~reconciler.core.desired.with_idp_login`)."""
+    flags the server forces (:func:`~reconciler.core.desired.build.with_idp_login`)."""
     result = load(paths, find_config(settings.config), exactly=exactly, cache=settings.cache)
     memory.release()  # what parsing freed, before the live state is read
     errors = [i for i in result.issues if i.severity == "error"]

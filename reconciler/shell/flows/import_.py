@@ -1,7 +1,7 @@
 """``pisync import``: write a desired-state repository from the live server.
 
 Reads every user (list, then payload concurrently) and every role, renders files with
-:mod:`reconciler.core.export`, and writes them — refusing to overwrite existing files unless
+:mod:`reconciler.core.desired.export`, and writes them — refusing to overwrite existing files unless
 ``force``. Writes are all-or-nothing per file (:func:`~reconciler.shell.files.write_atomic`).
 """
 
@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler.core.export import Export, Layout, export
+from reconciler.core.desired.export import Export, Layout, export
 from reconciler.errors import UsageError
 from reconciler.pi import wire
 from reconciler.schemas import SCHEMA_NAMES, load_schema

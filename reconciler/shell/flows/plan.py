@@ -12,16 +12,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler.core import render, summary
-from reconciler.core.config import UserPrune
-from reconciler.core.diff import diff, written_users
-from reconciler.core.guards import needs_administrators
-from reconciler.core.issues import format_issue, github_annotation
-from reconciler.core.model import Category, LiveState, LiveUser
-from reconciler.core.plan import Plan
-from reconciler.core.policies import as_issue
-from reconciler.core.references import plan_time_issues, target_issues
-from reconciler.core.scope import Scope
+from reconciler.core.desired.references import plan_time_issues, target_issues
+from reconciler.core.diff.changes import diff, written_users
+from reconciler.core.diff.scope import Scope
+from reconciler.core.governance.guards import needs_administrators
+from reconciler.core.governance.policies import as_issue
+from reconciler.core.model.config import UserPrune
+from reconciler.core.model.issues import format_issue
+from reconciler.core.model.values import Category, LiveState, LiveUser
+from reconciler.core.plans.plan import Plan
+from reconciler.core.render import plan_markdown, summary
+from reconciler.core.render.issues import github_annotation
 from reconciler.errors import InvalidStateError
 from reconciler.pi import wire
 from reconciler.shell.api import PiApi
@@ -262,7 +263,7 @@ def show_plan(settings: Settings, plan: Plan, fmt: str, *, brief: bool = False) 
         for finding in plan.findings:
             if finding.severity == "error" or not settings.quiet:
                 sys.stdout.write(github_annotation(as_issue(finding)) + "\n")
-        markdown = summary.render_markdown(plan) if brief else render.render_markdown(plan)
+        markdown = summary.render_markdown(plan) if brief else plan_markdown.render_markdown(plan)
         _github_summary(markdown, settings.env)
 
 

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from reconciler.core import review as review_mod
-from reconciler.core.model import LiveState
-from reconciler.core.review import Review, build_review
-from reconciler.core.review_html import render_html
+from reconciler.core.model.values import LiveState
+from reconciler.core.review import formats
+from reconciler.core.review.build import build_review
+from reconciler.core.review.html import render_html
+from reconciler.core.review.model import Review
 from reconciler.shell.connect import make_client
 from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.files import write_atomic
@@ -31,9 +32,9 @@ from reconciler.shell.secrets import desired_needs
 from reconciler.shell.settings import Settings, server_url, today
 
 FORMATS: Final[dict[str, Callable[[Review], str]]] = {
-    "markdown": review_mod.render_markdown,
-    "csv": review_mod.render_csv,
-    "json": review_mod.render_json,
+    "markdown": formats.render_markdown,
+    "csv": formats.render_csv,
+    "json": formats.render_json,
     "html": render_html,
 }
 
