@@ -169,16 +169,16 @@ async def _run_variant(
     path = api + "/users/syncPayload"
 
     if variant == "pisync":
-        from reconciler.shell.api import PiApi
-        from reconciler.shell.client import Transport
+        from reconciler.pi.operations import PiApi
+        from reconciler.shell.server.transport import Transport
         from reconciler.shell.settings import Credentials
 
         transport_ = Transport(
             api, Credentials(username="admin", password="dashboard"), concurrency=concurrency
         )
         async with transport_:
-            pi = PiApi(transport_)
-            await pi.ensure_token()
+            pi = PiApi(transport_.send)
+            await transport_.ensure_token()
             return await _timed(
                 lambda code: _as_list(pi.sync_payload(code)), codes, warm, concurrency
             )

@@ -23,19 +23,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
+
 from reconciler.core.model import intern
 from reconciler.core.model.digest import fingerprint_of_text, sha256
 from reconciler.core.model.privileges import PRIVILEGES
 from reconciler.core.model.values import (
     Category,
-    FrozenJson,
     LiveRole,
     LiveUser,
     Record,
     Restriction,
+    ServerCopy,
     Variable,
     canonical_json,
-    plain,
 )
 from reconciler.errors import UnexpectedResponse
 
@@ -224,6 +225,21 @@ def user_code(obj: Mapping[str, Any]) -> str:
     return code.upper()
 
 
+def copy_of(obj: Mapping[str, Any]) -> ServerCopy:
+    """The server's object as a :class:`~reconciler.core.model.values.ServerCopy`."""
+    return ServerCopy(canonical_json(obj))
+
+
+def json_of(copy: ServerCopy | None) -> dict[str, Any] | None:
+    """The object a :class:`~reconciler.core.model.values.ServerCopy` holds (None for none)."""
+    if copy is None:
+        return None
+    value = orjson.loads(copy.text)
+    if not isinstance(value, dict):
+        raise WireError("a kept server object is not a JSON object")
+    return value
+
+
 def live_user(
     summary: Mapping[str, Any],
     element: Mapping[str, Any] | None,
@@ -232,8 +248,9 @@ def live_user(
 ) -> LiveUser:
     """A live user from its ``GET /users`` object and (when read) its syncPayload element.
 
-    The element's fingerprint is always kept; the element itself only when ``keep(user)``
-    says a write will be merged onto it (always, without ``keep``).
+    The element's fingerprint is always kept; the element itself (the user's
+    :class:`~reconciler.core.model.values.ServerCopy`) only when ``keep(user)`` says a write
+    will be merged onto it (always, without ``keep``).
     """
     user = element["user"] if element is not None else summary
     record = record_from_user(user)
@@ -253,8 +270,8 @@ def live_user(
     if element is None:
         return live
     text = canonical_json(element)
-    payload = FrozenJson.of_text(text) if keep is None or keep(live) else None
-    return replace(live, payload=payload, fingerprint=fingerprint_of_text(text))
+    kept = ServerCopy(text) if keep is None or keep(live) else None
+    return replace(live, server_copy=kept, fingerprint=fingerprint_of_text(text))
 
 
 def record_from_user(user: Mapping[str, Any]) -> dict[str, Any]:
@@ -359,7 +376,7 @@ def sync_element(
     first).
     """
     element: dict[str, Any] = (
-        copy.deepcopy(plain(base))
+        copy.deepcopy(dict(base))
         if base is not None
         else {
             "user": {},
@@ -458,15 +475,13 @@ def live_role(obj: Mapping[str, Any]) -> LiveRole:
             ),
             "privileges": tuple(sorted(str(p) for p in privs)),
         },
-        raw=dict(obj),
+        server_copy=copy_of(obj),
     )
 
 
-def role_body(
-    name: str, desired: Mapping[str, Any], base: Mapping[str, Any] | None
-) -> dict[str, Any]:
+def role_body(name: str, desired: Mapping[str, Any], base: ServerCopy | None) -> dict[str, Any]:
     """``POST /roles`` / ``PUT /roles/{id}`` body: the live role with managed fields overlaid."""
-    body = {k: v for k, v in dict(base or {}).items() if k != "id"}
+    body = {k: v for k, v in (json_of(base) or {}).items() if k != "id"}
     body["name"] = name
     if "description" in desired:
         body["description"] = desired["description"]

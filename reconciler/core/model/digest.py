@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from reconciler.core.model.values import FrozenJson, LiveRole, LiveUser, canonical_json
+from reconciler.core.model.values import LiveRole, LiveUser, ServerCopy, canonical_json
 
 
 def sha256(text: str) -> str:
@@ -17,7 +17,7 @@ def sha256(text: str) -> str:
 
 def fingerprint(obj: Any) -> str:
     """sha256 of the canonical JSON of a live object (sorted keys, no whitespace)."""
-    return fingerprint_of_text(obj.text if isinstance(obj, FrozenJson) else canonical_json(obj))
+    return fingerprint_of_text(obj.text if isinstance(obj, ServerCopy) else canonical_json(obj))
 
 
 def fingerprint_of_text(text: str) -> str:
@@ -26,12 +26,12 @@ def fingerprint_of_text(text: str) -> str:
 
 
 def live_fingerprint(user: LiveUser) -> str:
-    """The fingerprint of what was read: the payload when read, else the record."""
+    """The fingerprint of what was read: the server's copy when read, else the record."""
     if user.fingerprint is not None:
         return user.fingerprint
-    return fingerprint(user.payload if user.payload is not None else dict(user.record))
+    return fingerprint(user.server_copy if user.server_copy is not None else dict(user.record))
 
 
 def role_fingerprint(role: LiveRole) -> str:
-    """The fingerprint of a live role: its raw object as read (its fields if none)."""
-    return fingerprint(dict(role.raw) or dict(role.fields))
+    """The fingerprint of a live role: the server's copy of it (its fields if none)."""
+    return fingerprint(role.server_copy if role.server_copy is not None else dict(role.fields))

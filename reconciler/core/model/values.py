@@ -9,7 +9,6 @@ field by field, so "a key you omit keeps its live value" falls out of the repres
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -208,51 +207,19 @@ class DesiredState:
     roles: tuple[RoleSpec, ...] = ()
 
 
-class FrozenJson(Mapping[str, Any]):
-    """A JSON object kept as its canonical text (sorted keys, no spaces).
+@dataclass(frozen=True, slots=True)
+class ServerCopy:
+    """What the server sent for one user or role, kept so that a write can be merged onto it.
 
-    A live user payload is needed again only for the few users a plan changes (to merge the
-    write onto it and to fingerprint it), but it is read for every declared user: as text it
-    takes about a fifth of the memory of the parsed dicts (100,000 users fit in well under a
-    gigabyte). ``text`` is exactly what :func:`reconciler.core.model.digest.fingerprint` hashes.
+    Opaque here: only the adapter (``reconciler.pi``) makes one or reads inside it; the core
+    only fingerprints it. Kept as canonical JSON text (sorted keys, no spaces): a user's copy
+    is needed again only for the few users a plan changes, but it is read for every declared
+    user, and as text it takes about a fifth of the memory of the parsed dicts (100,000 users
+    fit in well under a gigabyte). ``text`` is exactly what
+    :func:`reconciler.core.model.digest.fingerprint` hashes.
     """
 
-    __slots__ = ("text",)
-
-    def __init__(self, obj: Mapping[str, Any]) -> None:
-        self.text = canonical_json(obj)
-
-    @classmethod
-    def of_text(cls, text: str) -> FrozenJson:
-        """The object whose canonical text ``text`` already is."""
-        frozen = cls.__new__(cls)
-        frozen.text = text
-        return frozen
-
-    def to_dict(self) -> dict[str, Any]:
-        value = json.loads(self.text)
-        assert isinstance(value, dict)
-        return value
-
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.to_dict())
-
-    def __len__(self) -> int:
-        return len(self.to_dict())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, FrozenJson):
-            return self.text == other.text
-        return isinstance(other, Mapping) and self.to_dict() == dict(other)
-
-    def __hash__(self) -> int:
-        return hash(self.text)
-
-    def __repr__(self) -> str:
-        return f"FrozenJson({self.text[:60]}{'…' if len(self.text) > 60 else ''})"
+    text: str
 
 
 def canonical_json(obj: Any) -> str:
@@ -264,23 +231,18 @@ def canonical_json(obj: Any) -> str:
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS, default=str).decode()
 
 
-def plain(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain dict of a JSON object, whichever form it is kept in."""
-    return obj.to_dict() if isinstance(obj, FrozenJson) else dict(obj)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LiveUser:
-    """A live user: its canonical record, and the raw payload pisync merges writes onto."""
+    """A live user: its canonical record, and the server's copy pisync merges writes onto."""
 
     usercode: str
     #: the server's id, as a string (ids may be numbers or strings); None for a user the
     #: list left out, known only from its payload
     id: str | None
     record: UserRecord
-    #: the payload element as read, when a write will be merged onto it (a plan keeps it only
-    #: for the users it changes: at 100,000 users the texts would take ~230 MB)
-    payload: Mapping[str, Any] | None = None
+    #: the user as the server sent it (its payload), when a write will be merged onto it (a
+    #: plan keeps it only for the users it changes: at 100,000 users the texts take ~230 MB)
+    server_copy: ServerCopy | None = None
     #: the fingerprint of the payload as read (None when only the list object was read)
     fingerprint: str | None = None
     super_admin: bool = False
@@ -291,7 +253,8 @@ class LiveRole:
     name: str
     id: str
     fields: Mapping[str, Any]
-    raw: Mapping[str, Any] = field(default_factory=dict)
+    #: the role as the server sent it (an update is merged onto it)
+    server_copy: ServerCopy | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,11 +15,11 @@ from reconciler.core.desired.export import Export, Layout, export
 from reconciler.errors import UsageError
 from reconciler.pi import wire
 from reconciler.schemas import SCHEMA_NAMES, load_schema
-from reconciler.shell.connect import make_client
 from reconciler.shell.console import ProgressReporter, make_console, print_plain
 from reconciler.shell.files import write_atomic
-from reconciler.shell.live import read_live
 from reconciler.shell.load import find_config, load_config
+from reconciler.shell.server.connect import open_server
+from reconciler.shell.server.live import read_live
 from reconciler.shell.settings import Settings, server_url
 
 CONFIG_TEMPLATE = """\
@@ -71,10 +71,10 @@ async def import_flow(
     url = server_url(settings, config)
     err = make_console(stderr=True, no_color=settings.no_color)
     progress = ProgressReporter(err, quiet=settings.quiet)
-    async with make_client(settings, config, url) as api:
+    async with open_server(settings, config, url) as server:
         with progress.task("Reading users"):
             live = await read_live(
-                api,
+                server,
                 payload_for=lambda code: True,
                 concurrency=config.server.concurrency,
                 progress=progress.update,

@@ -25,17 +25,16 @@ from reconciler.core.render import plan_markdown, summary
 from reconciler.core.render.issues import github_annotation
 from reconciler.errors import InvalidStateError
 from reconciler.pi import wire
-from reconciler.shell.api import PiApi
-from reconciler.shell.connect import make_client
 from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.flows.desired import Loaded, load_desired
 from reconciler.shell.flows.show import write_plan
 from reconciler.shell.gitchanges import changes_since
-from reconciler.shell.live import Progress, read_live, read_some, with_administrators
 from reconciler.shell.load import find_config, load_config
 from reconciler.shell.loop import run
 from reconciler.shell.planfile import write_plan_file
 from reconciler.shell.secrets import desired_needs, read_secrets
+from reconciler.shell.server.connect import Server, open_server
+from reconciler.shell.server.live import Progress, read_live, read_some, with_administrators
 from reconciler.shell.settings import Settings, account, server_url, today
 
 EXIT_CHANGES = 2
@@ -88,10 +87,10 @@ async def _plan(settings: Settings, options: PlanOptions) -> Plan:
     progress = ProgressReporter(
         make_console(stderr=True, no_color=settings.no_color), quiet=settings.quiet
     )
-    async with make_client(settings, loaded.config, url) as api:
+    async with open_server(settings, loaded.config, url) as server:
         with progress.task("Reading users"):
             plan, _ = await read_and_diff(
-                loaded, api, secrets, options, settings, progress=progress.update
+                loaded, server, secrets, options, settings, progress=progress.update
             )
     return plan
 
@@ -144,7 +143,7 @@ def scope_of(loaded: Loaded, options: PlanOptions) -> Scope:
 
 async def read_and_diff(
     loaded: Loaded,
-    api: PiApi,
+    server: Server,
     secrets: Mapping[str, str],
     options: PlanOptions,
     settings: Settings,
@@ -174,7 +173,7 @@ async def read_and_diff(
         prunable = set(scope.removed) | (set(targets) - declared)
         delete = config.users_prune is UserPrune.DELETE
         live = await read_some(
-            api,
+            server,
             declared | prunable | parents,
             ids_for=prunable if delete else (),
             concurrency=config.server.concurrency,
@@ -188,7 +187,7 @@ async def read_and_diff(
             else _keep_none
         )
         live = await read_live(
-            api,
+            server,
             payload_for=lambda code: code in declared or (pruning and not config.is_ignored(code)),
             declared=declared,
             concurrency=config.server.concurrency,
@@ -205,11 +204,11 @@ async def read_and_diff(
     ) + target_issues(options.targets, loaded.desired, live)
     if issues:
         raise InvalidStateError("the desired state cannot be applied to this server", issues)
-    plan = _diff(loaded, live, secrets, scope, settings, options, api.url)
+    plan = _diff(loaded, live, secrets, scope, settings, options, server.url)
     counting = config.policies.administrators is not None and not live.complete
     if (counting or needs_administrators(plan, live)) and not live.all_administrators:
-        live = await with_administrators(api, live)
-        plan = _diff(loaded, live, secrets, scope, settings, options, api.url)
+        live = await with_administrators(server, live)
+        plan = _diff(loaded, live, secrets, scope, settings, options, server.url)
     return plan, live
 
 

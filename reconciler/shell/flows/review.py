@@ -20,15 +20,15 @@ from reconciler.core.review import formats
 from reconciler.core.review.build import build_review
 from reconciler.core.review.html import render_html
 from reconciler.core.review.model import Review
-from reconciler.shell.connect import make_client
 from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.files import write_atomic
 from reconciler.shell.flows.desired import Loaded, load_desired
-from reconciler.shell.live import read_live
 from reconciler.shell.load import find_config
 from reconciler.shell.loop import run
 from reconciler.shell.provenance import history_of
 from reconciler.shell.secrets import desired_needs
+from reconciler.shell.server.connect import open_server
+from reconciler.shell.server.live import read_live
 from reconciler.shell.settings import Settings, server_url, today
 
 FORMATS: Final[dict[str, Callable[[Review], str]]] = {
@@ -80,10 +80,10 @@ async def _read(settings: Settings, loaded: Loaded, url: str) -> LiveState:
     progress = ProgressReporter(
         make_console(stderr=True, no_color=settings.no_color), quiet=settings.quiet
     )
-    async with make_client(settings, config, url) as api:
+    async with open_server(settings, config, url) as server:
         with progress.task("Reading users"):
             return await read_live(
-                api,
+                server,
                 payload_for=lambda code: True,  # the review shows every user's access
                 declared={u.usercode for u in loaded.desired.users},
                 concurrency=config.server.concurrency,

@@ -32,9 +32,11 @@ from reconciler.core.model.values import (
     LiveUser,
     Restriction,
     RoleSpec,
+    ServerCopy,
     SourcePos,
     UserSpec,
     Variable,
+    canonical_json,
 )
 from reconciler.core.plans.plan import (
     SENSITIVE,
@@ -73,7 +75,7 @@ def luser(
         usercode=code,
         id=f"id-{code}",
         record=rec(extra, **fields),
-        payload=payload,
+        server_copy=None if payload is None else ServerCopy(canonical_json(payload)),
         super_admin=super_admin,
     )
 
@@ -109,7 +111,7 @@ def state(
 
 
 def fp(user: LiveUser) -> str:
-    return fingerprint(dict(user.payload) if user.payload is not None else dict(user.record))
+    return fingerprint(user.server_copy if user.server_copy is not None else dict(user.record))
 
 
 def sha(text: str) -> str:

@@ -1,19 +1,13 @@
 """Execute a Plan against the server: phase by phase, concurrently within a phase.
 
-Each user create/update is one sync of the complete merged payload (the live payload with the
-plan's managed values overlaid); a disable is the same with the account disabled; a delete
-deletes the user by id. One failed change does not stop the others, and no error inside one
-change — the server's refusal or a bug — escapes it: it becomes that change's outcome with its
-message, so the report is always complete.
+Each change is written by :meth:`reconciler.pi.operations.PiApi.write` (which requests, and
+what their answers mean, is the adapter's business). One failed change does not stop the
+others, and no error inside one change — the server's refusal or a bug — escapes it: it
+becomes that change's outcome with its message, so the report is always complete.
 
 Stopping (:class:`Stop`): ``stop`` set = start nothing new (changes not started are "not
 attempted"), in-flight changes finish; ``abandon`` set = in-flight requests are cancelled too
 (their outcome is unknown: "abandoned").
-
-A role create is the one write that is not idempotent, so the transport never resends it once
-it may have reached the server. When its answer is lost (a dropped connection, a 5xx), apply
-reads the roles: if the role is there, the create happened; if not, it never arrived and is
-sent once more.
 """
 
 from __future__ import annotations
@@ -25,13 +19,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.core.model.values import LiveRole, LiveState
+from reconciler.core.model.values import LiveState
 from reconciler.core.plans.order import parent_depths, phase
 from reconciler.core.plans.plan import Action, Change, Kind, Plan
-from reconciler.errors import ConnectionFailed, PisyncError, ServerError, UnexpectedResponse
-from reconciler.pi import endpoints, wire
-from reconciler.shell.api import PiApi
-from reconciler.shell.client import counting
+from reconciler.errors import PisyncError
+from reconciler.pi.operations import PiApi
+from reconciler.shell.server.transport import counting
 
 APPLIED, FAILED, NOT_ATTEMPTED, ABANDONED = "applied", "failed", "not_attempted", "abandoned"
 
@@ -190,7 +183,7 @@ async def _one(change: Change, api: PiApi, live: LiveState, secrets: Mapping[str
     # counted per task: the transport's own stats mix every worker's requests
     with counting() as sent:
         try:
-            await write(change, api, live, secrets)
+            await api.write(change, live, secrets)
         except PisyncError as exc:
             return _failed(change, str(exc), sent.attempts, started)
         except Exception as exc:  # a bug must not end the apply half-way, nor hide the rest
@@ -212,89 +205,3 @@ def _failed(change: Change, message: str, attempts: int, started: float) -> Outc
         attempts=attempts,
         seconds=time.monotonic() - started,
     )
-
-
-async def write(change: Change, api: PiApi, live: LiveState, secrets: Mapping[str, str]) -> None:
-    """The request(s) for one change."""
-    if change.kind is Kind.ROLE:
-        await _write_role(change, api, live)
-        return
-    if change.action is Action.DELETE:
-        await api.delete_user(_required_id(change), change.key)
-        return
-    current = live.users.get(change.key)
-    base = current.payload if current is not None else None
-    if change.action is not Action.CREATE and base is None:
-        base = await api.sync_payload(change.key)
-        if base is None:
-            raise PisyncError(f"{change.label} no longer exists on the server")
-    await api.sync(wire.sync_element(base, change.key, change.desired, secrets))
-
-
-async def _write_role(change: Change, api: PiApi, live: LiveState) -> None:
-    current = live.roles.get(change.key.casefold())
-    if change.action is Action.CREATE:
-        await _create_role(change, api)
-    elif change.action is Action.UPDATE:
-        base = current.raw if current is not None else None
-        await api.update_role(
-            _required_id(change), wire.role_body(change.key, change.desired, base)
-        )
-    else:
-        await api.delete_role(_required_id(change), change.key)
-
-
-async def _create_role(change: Change, api: PiApi) -> None:
-    """Create a role without ever sending it twice to a server that may have processed it
-    (see the module docstring); "exists" on the second send means the first landed late."""
-    body = wire.role_body(change.key, change.desired, None)
-    try:
-        if await api.create_role(body) != endpoints.CONFLICT:
-            return
-    except ServerError as exc:
-        if not _answer_lost(exc):
-            raise
-    found = await _find_role(api, change.key)
-    if found is None:
-        if await api.create_role(body) != endpoints.CONFLICT:  # it never arrived: resend
-            return
-        found = await _find_role(api, change.key)
-        if found is None:
-            raise PisyncError(
-                f"{change.label}: the server says the role exists but does not list it"
-            )
-    if not _role_matches(found, change.desired):
-        await api.update_role(found.id, wire.role_body(change.key, change.desired, found.raw))
-
-
-def _answer_lost(exc: ServerError) -> bool:
-    """Whether a failed request may or may not have been processed (we cannot tell)."""
-    if isinstance(exc, ConnectionFailed):
-        return True
-    status = exc.status if isinstance(exc, UnexpectedResponse) else 0
-    return status is None or status == 429 or status >= 500
-
-
-async def _find_role(api: PiApi, name: str) -> LiveRole | None:
-    roles = await api.list_roles()
-    return next((r for r in roles if r.name.casefold() == name.casefold()), None)
-
-
-def _role_matches(role: LiveRole, desired: Mapping[str, Any]) -> bool:
-    fields = role.fields
-    if "description" in desired and desired["description"] != fields["description"]:
-        return False
-    for key in ("categories", "privileges"):
-        if key in desired and sorted(str(v).casefold() for v in desired[key]) != sorted(
-            str(v).casefold() for v in fields[key]
-        ):
-            return False
-    return True
-
-
-def _required_id(change: Change) -> str:
-    if change.live_id is None:
-        raise PisyncError(
-            f"{change.label}: the plan has no server id for this {change.action.value}"
-        )
-    return change.live_id

@@ -13,22 +13,22 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Collection, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import replace
 from typing import Any
 
 from reconciler.core.diff.changes import KeepPayload
 from reconciler.core.model.values import Category, LiveState, LiveUser
-from reconciler.errors import IncompleteRead, UnexpectedResponse
-from reconciler.pi import wire
+from reconciler.errors import IncompleteRead
+from reconciler.pi.operations import ListedUser, PiApi
 from reconciler.shell import memory
-from reconciler.shell.api import PiApi
+from reconciler.shell.server.connect import Server
 
 Progress = Callable[[int, int], None]  # (done, total)
 
 
 async def read_live(
-    api: PiApi,
+    server: Server,
     *,
     payload_for: Callable[[str], bool],
     declared: Collection[str] = (),
@@ -47,29 +47,23 @@ async def read_live(
     list holds). Only what needs the whole list waits for it: looking up the declared users
     it left out. Any failure (the list's own end-of-list checks included) fails the read.
     """
-    await api.ensure_token()  # sign in once, before anything runs in parallel
-
-    def reduce(item: Any) -> tuple[str, dict[str, Any] | LiveUser]:
-        """Each list object as its page arrives: a user whose payload will be read keeps
-        only what its list object adds to it; the others become LiveUsers at once. The full
-        objects (dozens of fields each) are never all held: peak memory at 100,000 users."""
-        if not isinstance(item, Mapping):
-            raise UnexpectedResponse("the user list: an item is not an object")
-        code = wire.user_code(item)
-        return code, wire.slim_summary(item) if payload_for(code) else wire.live_user(item, None)
-
+    await server.sign_in()  # once, before anything runs in parallel
+    api = server.api
     reads = _PayloadReads(api, progress)
 
-    def on_page(items: list[tuple[str, dict[str, Any] | LiveUser]]) -> None:
-        for code, kept in items:
-            if isinstance(kept, LiveUser):
-                reads.users[code] = kept
+    def on_page(items: list[LiveUser | ListedUser]) -> None:
+        """Each page as it arrives: a user whose payload will be read keeps only what its list
+        object adds to it (a ListedUser); the others are LiveUsers at once. The full objects
+        (dozens of fields each) are never all held: peak memory at 100,000 users."""
+        for item in items:
+            if isinstance(item, LiveUser):
+                reads.users[item.usercode] = item
             else:
-                reads.add(code, kept)
+                reads.add(item.usercode, item)
 
     async def users_then_unlisted() -> None:
-        reduced = await api.list_users(keep=reduce, on_page=on_page)
-        listed = {code for code, _ in reduced}
+        reduced = await api.list_users(payload_for=payload_for, on_page=on_page)
+        listed = {item.usercode for item in reduced}
         del reduced
         memory.release()
         reads.finish([code for code in sorted(set(declared)) if code not in listed])
@@ -110,16 +104,16 @@ class _PayloadReads:
         self.found: list[str] = []  # unlisted declared users that exist
         self.keep: Callable[[LiveUser], bool] | None = None
         self.ready = asyncio.Event()  # the categories (and so ``keep``) are known
-        self._queue: deque[tuple[str, Mapping[str, Any] | None]] = deque()
+        self._queue: deque[tuple[str, ListedUser | None]] = deque()
         self._more = asyncio.Event()
         self._finished = False
         self._queued = 0
         self._done = 0
 
-    def add(self, code: str, summary: Mapping[str, Any] | None) -> None:
-        """Queue one payload read: a listed user (with what its list object adds) or, with
-        ``summary`` None, a declared user the list left out."""
-        self._queue.append((code, summary))
+    def add(self, code: str, listed: ListedUser | None) -> None:
+        """Queue one payload read: a listed user or, with ``listed`` None, a declared user
+        the list left out."""
+        self._queue.append((code, listed))
         self._queued += 1
         self._more.set()
 
@@ -140,26 +134,19 @@ class _PayloadReads:
                 self._more.clear()
                 await self._more.wait()
                 continue
-            code, summary = self._queue.popleft()
-            await self._read(code, summary)
+            code, listed = self._queue.popleft()
+            await self._read(code, listed)
 
-    async def _read(self, code: str, summary: Mapping[str, Any] | None) -> None:
-        element = await self.api.sync_payload(code)
-        if element is None and summary is not None:
+    async def _read(self, code: str, listed: ListedUser | None) -> None:
+        user = await self.api.read_user(code, listed=listed, keep=self.keep)
+        if user is None and listed is not None:
             raise IncompleteRead(
                 f"the server listed user {code} but then said it has no such user (it"
                 " changed while pisync read it?); try again"
             )
-        if element is not None:
-            try:
-                self.users[code] = wire.live_user(
-                    summary if summary is not None else wire.summary_of(code),
-                    element,
-                    keep=self.keep,
-                )
-            except wire.WireError as exc:
-                raise UnexpectedResponse(f"the payload of {code}: {exc}") from None
-            if summary is None:
+        if user is not None:
+            self.users[code] = user
+            if listed is None:
                 self.found.append(code)
         self._done += 1
         if self.progress is not None:
@@ -169,7 +156,7 @@ class _PayloadReads:
 
 
 async def read_some(
-    api: PiApi,
+    server: Server,
     usercodes: Collection[str],
     *,
     ids_for: Collection[str] = (),
@@ -179,7 +166,8 @@ async def read_some(
     """Only the users a partial plan needs, by usercode, never the whole list: each one's
     payload (the server's "no such user" makes it absent), the id of those in ``ids_for``
     (a delete needs it), roles, categories and the server's user count."""
-    await api.ensure_token()
+    await server.sign_in()
+    api = server.api
     try:
         async with asyncio.TaskGroup() as group:
             roles_task = group.create_task(api.list_roles())
@@ -195,12 +183,9 @@ async def read_some(
     async def worker() -> None:
         nonlocal done
         for code in queue:
-            element = await api.sync_payload(code)
-            if element is not None:
-                summary = (await api.user_summary(code) if code in ids else None) or (
-                    wire.summary_of(code)
-                )
-                users[code] = wire.live_user(summary, element)
+            user = await api.read_user(code, find_id=code in ids)
+            if user is not None:
+                users[code] = user
             done += 1
             if progress is not None:
                 progress(done, total)
@@ -215,14 +200,10 @@ async def read_some(
     )
 
 
-async def with_administrators(api: PiApi, live: LiveState) -> LiveState:
+async def with_administrators(server: Server, live: LiveState) -> LiveState:
     """``live`` plus every administrator of the server (from the list: type and state are
     all the last-administrator guard reads), for a partial read."""
-    admins = {}
-    for item in await api.list_administrators():
-        code = wire.user_code(item)
-        if code not in live.users:
-            admins[code] = wire.live_user(item, None)
+    admins = {a.usercode: a for a in await server.api.list_administrators(besides=live.users)}
     return replace(
         live, users=dict(sorted({**live.users, **admins}.items())), all_administrators=True
     )

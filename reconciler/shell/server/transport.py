@@ -1,14 +1,16 @@
 """The transport: sends the requests the adapter builds, with auth, retries, limits and stops.
 
-It knows HTTP and time; what a path, a header scheme or a status means to Panintelligence is
-asked of :mod:`reconciler.pi.endpoints`. Policy, with reasons:
+It knows HTTP and time; what a path or a header scheme means to Panintelligence is asked of
+:mod:`reconciler.pi.endpoints`, and which statuses are retried of :mod:`reconciler.pi.statuses`.
+Policy, with reasons:
 
 - Requests in flight are bounded by ``concurrency``; ``max_rps``
   (``server.max_requests_per_second``) caps the rate for servers that must not be hammered,
   every attempt counted, retries too.
 - Retries with exponential backoff and full jitter, bounded in attempts and in total time,
-  on connection failures, timeouts, 429 and 5xx. ``Retry-After`` is honoured (capped at 60 s)
-  and pauses every request, because a 429 is a server-wide signal.
+  on connection failures, timeouts and :data:`~reconciler.pi.statuses.RETRY_STATUSES` (429
+  and 5xx). ``Retry-After`` is honoured (capped at 60 s) and pauses every request, because a
+  429 is a server-wide signal.
 - A connection that cannot be made at all (refused, unknown host) is retried only twice,
   quickly: a server that is down should say so in a second, not after minutes of silence.
 - A request that is not idempotent is sent again only when it cannot have reached the server.
@@ -28,7 +30,6 @@ import asyncio
 import contextlib
 import contextvars
 import datetime as dt
-import email.utils
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -39,13 +40,11 @@ from urllib.parse import urlencode
 from aiolimiter import AsyncLimiter
 
 from reconciler.errors import AuthenticationFailed, ConnectionFailed, UnexpectedResponse
-from reconciler.pi import endpoints
-from reconciler.pi.endpoints import Reply, Request
-from reconciler.shell.http import AiohttpBackend, Backend, Limits, SendFailed
+from reconciler.pi import endpoints, statuses
+from reconciler.pi.messages import Reply, Request
+from reconciler.shell.server.http import AiohttpBackend, Backend, Limits, SendFailed
 from reconciler.shell.settings import Credentials
 
-RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
-MAX_RETRY_AFTER: Final = 60.0
 MAX_RELOGINS: Final = 3  # per request
 #: Attempts for a connection that cannot be made at all (refused, unknown host).
 CONNECT_ATTEMPTS: Final = 3
@@ -104,7 +103,7 @@ class _Retry(Exception):
 
 
 class Transport:
-    """Sends :class:`~reconciler.pi.endpoints.Request` values to one server."""
+    """Sends :class:`~reconciler.pi.messages.Request` values to one server."""
 
     def __init__(
         self,
@@ -197,7 +196,7 @@ class Transport:
         while True:
             token = self._token
             reply, _ = await self._send(request, token)
-            if reply.status != endpoints.TOKEN_REFUSED:
+            if reply.status != statuses.TOKEN_REFUSED:
                 return reply
             # A token can expire while the request waits (a retry's backoff, a busy server),
             # so each refusal earns another sign-in, at most MAX_RELOGINS: a server that
@@ -260,11 +259,11 @@ class Transport:
                 self._log(request, None, started)
                 raise _Retry(exc.reason, reached=exc.reached) from None
         self._log(request, reply.status, started)
-        if reply.status in RETRY_STATUSES:
+        if reply.status in statuses.RETRY_STATUSES:
             after = parse_retry_after(reply.headers.get("Retry-After"))
             if after is not None:
                 self._resume_at = max(self._resume_at, time.monotonic() + after)
-            raise _Retry(endpoints.error_message(reply), reply=reply)
+            raise _Retry(statuses.error_message(reply), reply=reply)
         return reply
 
     def _may_retry(self, request: Request, failure: _Retry, sent: int, started: float) -> bool:
@@ -272,7 +271,9 @@ class Transport:
             return False
         if not failure.reached:
             return sent < CONNECT_ATTEMPTS  # it never arrived: safe, but do not linger
-        refused_unread = failure.reply is not None and failure.reply.status == 429
+        refused_unread = (
+            failure.reply is not None and failure.reply.status == statuses.TOO_MANY_REQUESTS
+        )
         if not request.idempotent and not refused_unread:
             return False  # it may have been processed
         return sent < self._retry.attempts and time.monotonic() - started < self._retry.total
@@ -321,20 +322,6 @@ class Transport:
             self._on_request(request, status, time.monotonic() - started)
 
 
-def _kind(failure: _Retry) -> str:
-    return "network error" if failure.reply is None else f"HTTP {failure.reply.status}"
-
-
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (seconds or an HTTP date), capped at 60."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
-    return max(0.0, min(seconds, MAX_RETRY_AFTER))
+    """Seconds from a Retry-After header, now (:func:`reconciler.pi.statuses.retry_after`)."""
+    return statuses.retry_after(value, dt.datetime.now(dt.UTC))

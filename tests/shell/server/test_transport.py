@@ -1,5 +1,6 @@
-"""The transport and the API operations against a scripted server (a function backend):
-paging, auth, retries, stops, rate budget and what each failure says."""
+"""The transport and the operations over it against a scripted server (a function backend):
+paging, auth, retries, stops, rate budget and what each failure says. (What an answer means to
+an operation, without a transport: tests/pi/test_operations.py.)"""
 
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ from reconciler.errors import (
     IncompleteRead,
     UnexpectedResponse,
 )
-from reconciler.pi import endpoints
-from reconciler.pi.endpoints import Reply
-from reconciler.shell.api import PiApi
-from reconciler.shell.client import RetryPolicy, Transport, parse_retry_after
-from reconciler.shell.http import FunctionBackend, SendFailed
+from reconciler.pi import endpoints, statuses
+from reconciler.pi.messages import Reply, Request
+from reconciler.pi.operations import ListedUser, PiApi
+from reconciler.shell.server.connect import Server
+from reconciler.shell.server.http import FunctionBackend, SendFailed
+from reconciler.shell.server.transport import RetryPolicy, Transport, parse_retry_after
 from reconciler.shell.settings import Credentials
 
 URL = "http://pi.test/pi/api/v2"
@@ -75,10 +77,39 @@ def run(
     async def main() -> Any:
         options.setdefault("retry", NO_WAIT)
         transport = Transport(URL, creds, backend=FunctionBackend(handler), **options)
-        async with PiApi(transport) as api:
-            return await call(api)
+        async with Server(transport) as connection:
+            return await call(connection.api)
 
     return asyncio.run(main())
+
+
+def listed(api: PiApi) -> Awaitable[list[tuple[str, str | None]]]:
+    """The usercodes and ids of the whole user list, as the operations read it."""
+
+    async def read() -> list[tuple[str, str | None]]:
+        users = await api.list_users(payload_for=lambda code: False)
+        return [(u.usercode, u.id) for u in users if not isinstance(u, ListedUser)]
+
+    return read()
+
+
+def ids(items: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    return [(str(i["usercode"]).upper(), str(i["id"])) for i in items]
+
+
+def sent(request: Request, **options: Any) -> Callable[[Handler], Any]:
+    """Send ``request`` through a transport to a handler; its JSON answer."""
+
+    def go(handler: Handler) -> Any:
+        async def main() -> Any:
+            options.setdefault("retry", NO_WAIT)
+            transport = Transport(URL, CREDS, backend=FunctionBackend(handler), **options)
+            async with transport:
+                return endpoints.read_json(await transport.send(request), request)
+
+        return asyncio.run(main())
+
+    return go
 
 
 def paged(items: list[dict[str, Any]], size: int, *, total: int | None, last: bool) -> Handler:
@@ -105,13 +136,13 @@ USERS = [{"usercode": f"U{i}", "id": i} for i in range(5)]
     ("total", "last"), [(5, False), (None, True), (None, False), (5, True)], ids=str
 )
 def test_list_pages_through_a_server_that_caps_page_size(total: int | None, last: bool) -> None:
-    assert run(paged(USERS, 2, total=total, last=last), lambda api: api.list_users()) == USERS
+    assert run(paged(USERS, 2, total=total, last=last), listed) == ids(USERS)
 
 
 def test_a_bare_array_shorter_than_a_page_is_the_whole_list() -> None:
     seen = Seen()
-    got = run(server(lambda m, p, q: reply(200, USERS), seen), lambda api: api.list_users())
-    assert got == USERS
+    got = run(server(lambda m, p, q: reply(200, USERS), seen), listed)
+    assert got == ids(USERS)
     assert [r[1] for r in seen.requests] == ["/tokens", "/users?page=1&pageSize=500"]
 
 
@@ -122,19 +153,19 @@ def test_a_full_bare_page_is_followed_by_the_next() -> None:
         page, size = int(query["page"][0]), int(query["pageSize"][0])
         return reply(200, many[(page - 1) * size : page * size])
 
-    assert run(server(answer), lambda api: api.list_users()) == many
+    assert run(server(answer), listed) == ids(many)
 
 
 def test_a_bare_list_that_ignores_paging_and_is_longer_than_a_page_is_whole() -> None:
     many = [{"usercode": f"U{i}", "id": i} for i in range(600)]
-    got = run(server(lambda m, p, q: reply(200, many)), lambda api: api.list_users())
-    assert got == many
+    got = run(server(lambda m, p, q: reply(200, many)), listed)
+    assert got == ids(many)
 
 
 def test_a_bare_list_cut_at_exactly_one_page_that_ignores_page_is_refused() -> None:
     cut = [{"usercode": f"U{i}", "id": i} for i in range(500)]
     with pytest.raises(IncompleteRead) as exc:
-        run(server(lambda m, p, q: reply(200, cut)), lambda api: api.list_users())
+        run(server(lambda m, p, q: reply(200, cut)), listed)
     assert str(exc.value) == (
         "GET /users: the server returns only the first 500 users and ignores the page"
         " parameter; not planning from a list that may be cut short"
@@ -143,7 +174,7 @@ def test_a_bare_list_cut_at_exactly_one_page_that_ignores_page_is_refused() -> N
 
 def test_a_short_list_is_refused() -> None:
     with pytest.raises(IncompleteRead) as exc:
-        run(paged(USERS[:3], 2, total=5, last=False), lambda api: api.list_users())
+        run(paged(USERS[:3], 2, total=5, last=False), listed)
     assert str(exc.value) == (
         "GET /users: the server reported 5 users but returned 3; not planning from an"
         " incomplete list"
@@ -153,7 +184,7 @@ def test_a_short_list_is_refused() -> None:
 def test_a_user_listed_twice_is_refused() -> None:
     twice = [USERS[0], USERS[1], USERS[0]]
     with pytest.raises(IncompleteRead) as exc:
-        run(server(lambda m, p, q: reply(200, {"content": twice})), lambda api: api.list_users())
+        run(server(lambda m, p, q: reply(200, {"content": twice})), listed)
     assert str(exc.value) == (
         "GET /users returned U0 twice (the list changed while it was read?); try again"
     )
@@ -161,7 +192,7 @@ def test_a_user_listed_twice_is_refused() -> None:
 
 def test_an_unknown_list_shape_is_refused() -> None:
     with pytest.raises(UnexpectedResponse) as exc:
-        run(server(lambda m, p, q: reply(200, {"items": []})), lambda api: api.list_users())
+        run(server(lambda m, p, q: reply(200, {"items": []})), listed)
     assert str(exc.value) == "GET /users: expected a JSON array or an object with a 'content' array"
 
 
@@ -295,7 +326,7 @@ def test_retries_are_bounded_and_the_message_is_the_servers() -> None:
     with pytest.raises(UnexpectedResponse) as exc:
         run(
             server(lambda m, p, q: reply(503, {"message": "maintenance"}), seen),
-            lambda api: api.list_users(),
+            listed,
         )
     assert str(exc.value) == "GET /users: HTTP 503 after 6 attempts: maintenance"
     assert len(seen.requests) == 1 + 6
@@ -304,9 +335,8 @@ def test_retries_are_bounded_and_the_message_is_the_servers() -> None:
 def test_a_non_idempotent_post_is_not_retried_after_a_500() -> None:
     seen = Seen()
     with pytest.raises(UnexpectedResponse) as exc:
-        run(
-            server(lambda m, p, q: reply(500, {"message": "boom"}), seen),
-            lambda api: api.create_role({"name": "X"}),
+        sent(endpoints.create_role_request({"name": "X"}))(
+            server(lambda m, p, q: reply(500, {"message": "boom"}), seen)
         )
     assert str(exc.value) == "POST /roles: HTTP 500: boom"  # sent once: no "after N"
     assert [r[1] for r in seen.requests] == ["/tokens", "/roles"]
@@ -315,9 +345,8 @@ def test_a_non_idempotent_post_is_not_retried_after_a_500() -> None:
 def test_a_400_is_not_retried_and_carries_the_message() -> None:
     seen = Seen()
     with pytest.raises(UnexpectedResponse) as exc:
-        run(
-            server(lambda m, p, q: reply(400, {"message": "unknown role 'X'"}), seen),
-            lambda api: api.sync({"user": {"usercode": "A"}}),
+        sent(endpoints.sync_request({"user": {"usercode": "A"}}))(
+            server(lambda m, p, q: reply(400, {"message": "unknown role 'X'"}), seen)
         )
     assert str(exc.value) == "POST /users/sync: HTTP 400: unknown role 'X'"
     assert seen.bodies[1:] == [[{"user": {"usercode": "A"}}]]  # one element per sync
@@ -333,7 +362,7 @@ def test_a_refused_connection_is_retried_twice_quickly_then_names_the_host() -> 
 
     started = time.monotonic()
     with pytest.raises(ConnectionFailed) as exc:
-        run(handler, lambda api: api.list_users(), retry=RetryPolicy())
+        run(handler, listed, retry=RetryPolicy())
     assert str(exc.value) == (
         "POST /tokens: cannot connect to pi.test:80 (connection refused) after 3 attempts;"
         " check that the server is up and that the URL is right"
@@ -362,8 +391,8 @@ def test_stop_ends_a_retry_wait_at_once() -> None:
             backend=FunctionBackend(server(lambda m, p, q: reply(503, {"message": "busy"}))),
             retry=RetryPolicy(initial=30.0, max_wait=30.0),
         )
-        async with PiApi(transport) as api:
-            task = asyncio.ensure_future(api.list_users())
+        async with Server(transport) as connection:
+            task = asyncio.ensure_future(listed(connection.api))
             await asyncio.sleep(0.05)
             started = time.monotonic()
             transport.stop()
@@ -406,42 +435,6 @@ def test_each_request_is_reported_with_its_status_and_never_a_secret() -> None:
     assert lines == [("POST /tokens", 200), ("GET /roles", 200)]
 
 
-# --- answers with a meaning ----------------------------------------------------------------
-
-
-def test_sync_payload_404_is_no_such_user_and_nothing_else_is() -> None:
-    assert (
-        run(server(lambda m, p, q: reply(404, {"message": "no"})), lambda a: a.sync_payload("X"))
-        is None
-    )
-    with pytest.raises(UnexpectedResponse):
-        run(server(lambda m, p, q: reply(403, {"message": "no"})), lambda a: a.sync_payload("X"))
-
-
-def test_a_delete_answered_404_is_done_when_the_user_is_gone() -> None:
-    seen = Seen()
-
-    def answer(method: str, path: str, query: dict[str, list[str]]) -> Reply:
-        return reply(404, {"message": "no such user"})
-
-    run(server(answer, seen), lambda api: api.delete_user("7", "GONE"))
-    assert [r[:2] for r in seen.requests[1:]] == [
-        ("DELETE", "/users/7"),
-        ("GET", "/users/syncPayload?usercode=GONE"),
-    ]
-
-
-def test_a_delete_answered_404_fails_when_the_user_is_still_there() -> None:
-    def answer(method: str, path: str, query: dict[str, list[str]]) -> Reply:
-        if method == "DELETE":
-            return reply(404, {"message": "no such id"})
-        return reply(200, [{"user": {"usercode": "STILL"}}])
-
-    with pytest.raises(UnexpectedResponse) as exc:
-        run(server(answer), lambda api: api.delete_user("7", "STILL"))
-    assert str(exc.value) == "DELETE /users/7: HTTP 404: no such id"
-
-
 @pytest.mark.parametrize(
     ("header", "seconds"),
     [(None, None), ("3", 3.0), ("999", 60.0), ("-4", 0.0), ("soon", None)],
@@ -451,6 +444,6 @@ def test_parse_retry_after(header: str | None, seconds: float | None) -> None:
 
 
 def test_error_message_reads_the_server_words() -> None:
-    assert endpoints.error_message(reply(400, {"error": "bad"})) == "bad"
-    assert endpoints.error_message(reply(400, b"plain text")) == "plain text"
-    assert endpoints.error_message(reply(502, b"")) == "HTTP 502"
+    assert statuses.error_message(reply(400, {"error": "bad"})) == "bad"
+    assert statuses.error_message(reply(400, b"plain text")) == "plain text"
+    assert statuses.error_message(reply(502, b"")) == "HTTP 502"

@@ -1,7 +1,7 @@
 """HTTP backends: the one place that knows an HTTP library.
 
 A :class:`Backend` sends one request and returns the answer as a
-:class:`~reconciler.pi.endpoints.Reply`, or raises one of the three failures below, which say
+:class:`~reconciler.pi.messages.Reply`, or raises one of the three failures below, which say
 what the retry policy needs to know: whether the request can have reached the server.
 
 :class:`AiohttpBackend` is the real one. aiohttp was measured against httpx on this project's
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from reconciler.pi.endpoints import Reply
+from reconciler.pi.messages import Reply
 
 
 class SendFailed(Exception):

@@ -1,4 +1,5 @@
-"""Opening the server connection a command uses, from the settings and the configuration."""
+"""Opening the server connection a command uses, from the settings and the configuration: a
+:class:`Server`, the transport and pisync's operations over it."""
 
 from __future__ import annotations
 
@@ -6,15 +7,42 @@ import sys
 from urllib.parse import urlencode
 
 from reconciler.core.model.config import Config
-from reconciler.pi.endpoints import Request
-from reconciler.shell.api import PiApi
-from reconciler.shell.client import Transport
+from reconciler.pi.messages import Request
+from reconciler.pi.operations import PiApi
+from reconciler.shell.server.transport import Transport
 from reconciler.shell.settings import Settings, credentials
 
 
-def make_client(
+class Server:
+    """One server connection: the :class:`~reconciler.shell.server.transport.Transport` (HTTP,
+    signing in, retries, limits, stopping) and the operations over it (``api``)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.api = PiApi(transport.send)
+
+    @property
+    def url(self) -> str:
+        return self.transport.url
+
+    async def sign_in(self) -> None:
+        """Sign in now, once (before requests run in parallel), unless a token is held."""
+        await self.transport.ensure_token()
+
+    def stop(self) -> None:
+        """No new retries; backoff waits end now (the first Ctrl-C of an apply)."""
+        self.transport.stop()
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.transport.__aexit__(*exc)
+
+
+def open_server(
     settings: Settings, config: Config, url: str, concurrency: int | None = None
-) -> PiApi:
+) -> Server:
     def on_retry(kind: str, detail: str) -> None:
         if settings.verbose:
             sys.stderr.write(f"retrying after {kind}: {detail}\n")
@@ -40,4 +68,4 @@ def make_client(
         on_retry=on_retry,
         on_request=on_request if settings.verbose else None,
     )
-    return PiApi(transport)
+    return Server(transport)

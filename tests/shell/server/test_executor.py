@@ -8,11 +8,11 @@ from collections.abc import Mapping
 
 from reconciler.core.model.values import LiveState
 from reconciler.core.plans.plan import Action, Change, Kind, Plan
-from reconciler.pi.endpoints import Reply
-from reconciler.shell.api import PiApi
-from reconciler.shell.apply import ApplyResult, Stop, execute
-from reconciler.shell.client import RetryPolicy, Transport
-from reconciler.shell.http import FunctionBackend
+from reconciler.pi.messages import Reply
+from reconciler.shell.server.connect import Server
+from reconciler.shell.server.executor import ApplyResult, Stop, execute
+from reconciler.shell.server.http import FunctionBackend
+from reconciler.shell.server.transport import RetryPolicy, Transport
 from reconciler.shell.settings import Credentials
 
 EMPTY = LiveState(users={}, roles={}, categories={})
@@ -35,8 +35,8 @@ def run(plan: Plan, handler: FunctionBackend, stop: Stop | None = None) -> Apply
             backend=handler,
             retry=RetryPolicy(initial=0.0),
         )
-        async with PiApi(transport) as api:
-            return await execute(plan, api, EMPTY, secrets={}, concurrency=2, stop=stop)
+        async with Server(transport) as server:
+            return await execute(plan, server.api, EMPTY, secrets={}, concurrency=2, stop=stop)
 
     return asyncio.run(main())
 
@@ -72,9 +72,9 @@ def test_abandoning_marks_in_flight_changes_and_the_rest_not_attempted() -> None
             "http://pi.test/pi/api/v2", Credentials(token="t"), backend=FunctionBackend(slow)
         )
         plan = Plan(server="s", changes=tuple(create(c) for c in "ABCDE"))
-        async with PiApi(transport) as api:
+        async with Server(transport) as server:
             task = asyncio.ensure_future(
-                execute(plan, api, EMPTY, secrets={}, concurrency=2, stop=stop)
+                execute(plan, server.api, EMPTY, secrets={}, concurrency=2, stop=stop)
             )
             await started.wait()
             stop.stop.set()
