@@ -149,7 +149,7 @@ def components(repo: Path, config: Path, rounds: int) -> dict[str, float]:
     from reconciler.core.desired.filecodec import decode, encode
     from reconciler.core.governance.policies import desired_issues
     from reconciler.core.governance.subjects import role_defs
-    from reconciler.shell.load import _checker, _read_one, load_config
+    from reconciler.shell.repo.desired_files import _checker, _read_one, load_config
 
     gc.disable()  # as load() runs
     policies = load_config(config).policies

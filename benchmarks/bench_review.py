@@ -103,8 +103,8 @@ def phases(repo: Path, url: str) -> dict[str, float]:
     from reconciler.core.review.build import build_review
     from reconciler.core.review.formats import render_csv, render_json, render_markdown
     from reconciler.core.review.html import render_html
-    from reconciler.shell.flows.desired import load_desired
-    from reconciler.shell.provenance import history_of
+    from reconciler.shell.repo.desired_state import load_desired
+    from reconciler.shell.repo.provenance import history_of
     from reconciler.shell.settings import Settings
 
     here = Path.cwd()

@@ -2,8 +2,9 @@
 
 Generates a seeded, realistic desired-state repository (200 files of 500 users, about 300
 bytes of YAML per user, plus a roles file) under ``benchmarks/.data/`` (git-ignored), then
-times :func:`reconciler.shell.load.load` (find, read, parse, schema and cross-file checks,
-build the desired state) in a fresh process, and reports wall time and peak RSS.
+times :func:`reconciler.shell.repo.desired_files.load` (find, read, parse, schema and
+cross-file checks, build the desired state) in a fresh process, and reports wall time and peak
+RSS.
 
 For scale, it also measures in this process: ruamel's plain ``YAML(typ='safe').load`` of the
 same bytes (the loader the fast path replaces), and the pure-jsonschema path on a sample of

@@ -201,7 +201,8 @@ def plan(
     chosen = _format(fmt, {"text", "markdown", "json", "github"}, settings)
 
     def run() -> int:
-        from reconciler.shell.flows.plan import PlanOptions, plan_command
+        from reconciler.shell.flows.plan import plan_command
+        from reconciler.shell.planning import PlanOptions
 
         if changed_since is not None and paths:
             raise UsageError("--changed-since chooses the files itself: give no PATH with it")
@@ -291,7 +292,7 @@ def apply(
 
     def run() -> int:
         from reconciler.shell.flows.apply import ApplyOptions, apply_command
-        from reconciler.shell.flows.plan import PlanOptions
+        from reconciler.shell.planning import PlanOptions
 
         options = ApplyOptions(
             planfile=planfile,

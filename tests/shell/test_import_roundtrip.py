@@ -21,7 +21,7 @@ from reconciler.core.model.config import Config
 from reconciler.core.model.privileges import PRIVILEGES
 from reconciler.core.model.values import LiveState
 from reconciler.pi.wire import NEW_USER_DEFAULTS
-from reconciler.shell.load import load
+from reconciler.shell.repo.desired_files import load
 from reconciler.shell.server.live import read_live
 from tests.shell.asgi import server_for
 

@@ -6,7 +6,7 @@ keys the cross-file rules compare (usercodes, role names, emails, with positions
 reference, and — when the file has no error — its users and roles in canonical form. The cross-file
 rules (:mod:`reconciler.core.desired.rules`) then run over the results of all files in file order,
 without their documents. Because a result depends on the file's text alone, it can be cached by
-content (``reconciler.shell.cache``).
+content (``reconciler.shell.repo.cache``).
 """
 
 from __future__ import annotations

@@ -30,12 +30,12 @@ from reconciler.errors import (
 )
 from reconciler.shell.console import ProgressReporter, make_console, print_plain, print_segments
 from reconciler.shell.files import write_atomic
-from reconciler.shell.flows.desired import Loaded, load_desired
-from reconciler.shell.flows.plan import PlanOptions, policy_refusal, read_and_diff
-from reconciler.shell.load import find_config, load_config
 from reconciler.shell.loop import run_in
 from reconciler.shell.loop import runner as loop_runner
 from reconciler.shell.planfile import read_plan_file
+from reconciler.shell.planning import PlanOptions, policy_refusal, read_and_diff
+from reconciler.shell.repo.desired_files import find_config, load_config
+from reconciler.shell.repo.desired_state import Loaded, load_desired
 from reconciler.shell.secrets import desired_needs, plan_needs, read_secrets
 from reconciler.shell.server.connect import Server, open_server
 from reconciler.shell.server.executor import NOT_ATTEMPTED, ApplyResult, Outcome, Stop, execute

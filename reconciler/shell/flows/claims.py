@@ -29,8 +29,8 @@ from reconciler.pi import claims, wire
 from reconciler.pi.claims import UserClaims
 from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.files import write_atomic
-from reconciler.shell.flows.desired import Loaded, load_desired
 from reconciler.shell.loop import run
+from reconciler.shell.repo.desired_state import Loaded, load_desired
 from reconciler.shell.secrets import desired_needs, read_secrets
 from reconciler.shell.server.connect import open_server
 from reconciler.shell.server.live import read_some

@@ -9,8 +9,8 @@ import sys
 from reconciler.core.model.checks import Check, passed
 from reconciler.core.render import doctor
 from reconciler.pi.probe import Login, probe, redact_url
-from reconciler.shell.load import find_config, load_config
 from reconciler.shell.loop import run
+from reconciler.shell.repo.desired_files import find_config, load_config
 from reconciler.shell.server.transport import RetryPolicy, Transport
 from reconciler.shell.settings import Settings, credentials, server_url
 

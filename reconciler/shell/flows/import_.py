@@ -17,7 +17,7 @@ from reconciler.pi import wire
 from reconciler.schemas import SCHEMA_NAMES, load_schema
 from reconciler.shell.console import ProgressReporter, make_console, print_plain
 from reconciler.shell.files import write_atomic
-from reconciler.shell.load import find_config, load_config
+from reconciler.shell.repo.desired_files import find_config, load_config
 from reconciler.shell.server.connect import open_server
 from reconciler.shell.server.live import read_live
 from reconciler.shell.settings import Settings, server_url

@@ -1,5 +1,5 @@
 """``pisync review``: the access-review report of the live server, joined with the repository
-and its git history (:mod:`reconciler.core.review`, :mod:`reconciler.shell.provenance`).
+and its git history (:mod:`reconciler.core.review`, :mod:`reconciler.shell.repo.provenance`).
 
 Reads every live user with its payload (the whole server, whatever the repository declares),
 loads the desired state (it must be valid: exit 3 otherwise), asks git which commit last
@@ -22,10 +22,10 @@ from reconciler.core.review.html import render_html
 from reconciler.core.review.model import Review
 from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.files import write_atomic
-from reconciler.shell.flows.desired import Loaded, load_desired
-from reconciler.shell.load import find_config
 from reconciler.shell.loop import run
-from reconciler.shell.provenance import history_of
+from reconciler.shell.repo.desired_files import find_config
+from reconciler.shell.repo.desired_state import Loaded, load_desired
+from reconciler.shell.repo.provenance import history_of
 from reconciler.shell.secrets import desired_needs
 from reconciler.shell.server.connect import open_server
 from reconciler.shell.server.live import read_live

@@ -9,7 +9,7 @@ from reconciler.core.model import issues as issues_mod
 from reconciler.core.model.issues import Issue, Stats
 from reconciler.core.render import issues as issue_report
 from reconciler.errors import InvalidStateError
-from reconciler.shell.load import find_config, load
+from reconciler.shell.repo.desired_files import find_config, load
 from reconciler.shell.settings import Settings, today
 
 

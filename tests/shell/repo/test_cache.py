@@ -13,9 +13,9 @@ from reconciler.core.desired.filecodec import decode, encode
 from reconciler.core.desired.schema import SchemaChecker
 from reconciler.core.yamlfile.read import parse_yaml
 from reconciler.schemas import load_schema
-from reconciler.shell import load as load_module
-from reconciler.shell.cache import CACHE_DIR, code_digest
-from reconciler.shell.load import load
+from reconciler.shell.repo import desired_files as load_module
+from reconciler.shell.repo.cache import CACHE_DIR, code_digest
+from reconciler.shell.repo.desired_files import load
 
 GOOD = """\
 roles:

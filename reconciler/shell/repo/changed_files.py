@@ -23,7 +23,7 @@ from typing import Any
 
 from reconciler.core.yamlfile.read import parse_yaml
 from reconciler.errors import UsageError
-from reconciler.shell.git import git, git_bytes
+from reconciler.shell.repo.git import git, git_bytes
 
 CONFIG_NAME = "pisync.yaml"
 

@@ -1,9 +1,10 @@
-"""Loading the desired state for a command that needs it valid (plan, apply)."""
+"""The desired state a command needs valid (plan, apply, claims, review): loaded, checked,
+and for a plan over ``--changed-since`` only what changed since a git ref."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from reconciler.core.model.issues import Issue
 from reconciler.core.model.values import DesiredState
 from reconciler.errors import InvalidStateError
 from reconciler.shell import memory
-from reconciler.shell.load import find_config, load
+from reconciler.shell.repo.changed_files import changes_since
+from reconciler.shell.repo.desired_files import find_config, load, load_config
 from reconciler.shell.settings import Settings
 
 
@@ -52,4 +54,41 @@ def load_desired(
         undeclared_roles=result.undeclared_roles,
         files=result.files,
         partial=result.partial,
+    )
+
+
+def load_changed(paths: Sequence[str], changed_since: str | None, settings: Settings) -> Loaded:
+    """The desired state a plan covers: PATHs (or the sources), or with ``changed_since`` only
+    the files changed since that git ref (and the users removed since, in ``removed``)."""
+    if changed_since is None:
+        return load_desired(paths, settings)
+    config_path = find_config(settings.config)
+    config = load_config(config_path)
+    base = config_path.parent if config_path is not None else Path()
+    changes = changes_since(
+        changed_since, base=base, sources=config.sources, config_path=config_path
+    )
+    if changes.config_changed:  # everything may be planned differently: plan everything
+        loaded = load_desired((), settings)
+        note = (
+            f"pisync.yaml changed since {changed_since}, so this plan covers the whole"
+            " desired state, not only the changed files"
+        )
+        return replace(loaded, notes=(*loaded.notes, note))
+    loaded = load_desired((), settings, exactly=changes.changed)
+    # only what the change changed: entries exactly as they were at REF are left out
+    desired = replace(
+        loaded.desired,
+        users=tuple(u for u in loaded.desired.users if u.usercode not in changes.unchanged_users),
+        roles=tuple(
+            r for r in loaded.desired.roles if r.name.casefold() not in changes.unchanged_roles
+        ),
+    )
+    refs = tuple(r for r in loaded.undeclared_roles if r.usercode not in changes.unchanged_users)
+    return replace(
+        loaded,
+        desired=desired,
+        undeclared_roles=refs,
+        changed_since=changes.ref,
+        removed=changes.removed,
     )

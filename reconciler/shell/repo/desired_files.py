@@ -48,8 +48,8 @@ from reconciler.core.model.values import DesiredState, SourcePos
 from reconciler.core.yamlfile.read import DEFAULT_MAX_BYTES, ParsedFile, parse_yaml
 from reconciler.errors import InvalidStateError, UsageError
 from reconciler.schemas import load_schema
-from reconciler.shell.cache import FileCache
-from reconciler.shell.cache import enabled as cache_enabled
+from reconciler.shell.repo.cache import FileCache
+from reconciler.shell.repo.cache import enabled as cache_enabled
 
 CONFIG_NAME = "pisync.yaml"
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -135,7 +135,7 @@ def load(
     ``build=False`` skips building the desired state, which ``pisync validate`` does not
     need (about 15% of the time at 100,000 users). ``exactly``: read these files and no
     others, a part of the desired state (``--changed-since``); none at all is not an error.
-    ``cache``: reuse the analysis of unchanged files (:mod:`reconciler.shell.cache`).
+    ``cache``: reuse the analysis of unchanged files (:mod:`reconciler.shell.repo.cache`).
     ``policies_today``: check the config's ``policies:`` on what the files declare, as of
     this date (``pisync validate``), each violation an Issue at its user's entry.
     """

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from reconciler.core.model.values import DesiredState
 from reconciler.core.review.model import History, Provenance
-from reconciler.shell.git import git, git_bytes
+from reconciler.shell.repo.git import git, git_bytes
 
 #: git processes at once (each is mostly I/O and its own CPU)
 BLAME_WORKERS = 4

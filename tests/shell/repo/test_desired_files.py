@@ -2,7 +2,7 @@
 
 The report of the fixture repository ``tests/fixtures/validate/repo`` is pinned in
 ``tests/fixtures/validate/expected.{txt,json,github}``; refresh them only on purpose with
-``PISYNC_UPDATE_GOLDEN=1 pytest tests/shell/test_load.py`` and review the diff.
+``PISYNC_UPDATE_GOLDEN=1 pytest tests/shell/repo/test_desired_files.py`` and review the diff.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from reconciler.core.model.issues import Issue, Stats
 from reconciler.core.model.values import SourcePos
 from reconciler.core.render.issues import render_github, render_json, render_text
 from reconciler.errors import InvalidStateError, UsageError
-from reconciler.shell import load as load_module
-from reconciler.shell.load import LoadResult, find_config, load, load_config
+from reconciler.shell.repo import desired_files as load_module
+from reconciler.shell.repo.desired_files import LoadResult, find_config, load, load_config
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "validate"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "validate"
 REPO = FIXTURES / "repo"
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def write(path: Path, text: str) -> Path:

@@ -11,8 +11,8 @@ import pytest
 
 from reconciler.core.model.values import DesiredState, RoleSpec, SourcePos, UserSpec
 from reconciler.core.review.model import Provenance
-from reconciler.shell import provenance as provenance_module
-from reconciler.shell.provenance import (
+from reconciler.shell.repo import provenance as provenance_module
+from reconciler.shell.repo.provenance import (
     Blame,
     Commit,
     entry_ranges,

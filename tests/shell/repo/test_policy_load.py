@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.shell.load import load
+from reconciler.shell.repo.desired_files import load
 
 TODAY = dt.date(2026, 1, 10)
 CONFIG = """\
