@@ -28,6 +28,7 @@ import orjson
 from reconciler.core.model import intern
 from reconciler.core.model.digest import fingerprint_of_text, sha256
 from reconciler.core.model.privileges import PRIVILEGES
+from reconciler.core.model.privileges import USER_TYPES as TYPES_IN_ORDER
 from reconciler.core.model.values import (
     Category,
     LiveRole,
@@ -40,14 +41,9 @@ from reconciler.core.model.values import (
 )
 from reconciler.errors import UnexpectedResponse
 
-#: The ``userTypeId`` of each user type name of the desired state [C §2.2, S8].
-USER_TYPES: dict[str, int] = {
-    "administrator": 0,
-    "designer": 1,
-    "chart-explorer": 2,
-    "user": 3,
-    "chart-viewer": 4,
-}
+#: The ``userTypeId`` of each user type name of the desired state [C §2.2, S8]: the server
+#: numbers them 0 to 4 in the order SPEC §2.1 lists them (``core/model/privileges.py``).
+USER_TYPES: dict[str, int] = {name: number for number, name in enumerate(TYPES_IN_ORDER)}
 USER_TYPE_NAMES: dict[int, str] = {v: k for k, v in USER_TYPES.items()}
 
 #: Names that exist only on the wire (fields, element keys, envelope keys, paths, header

@@ -13,12 +13,11 @@ break the layout.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Final
 
 from reconciler.core.plans.plan import AccessChange, Action, Change, Expiry, Plan, PolicyFinding
-from reconciler.core.render.markup import bare, md_code, md_fence, md_text
+from reconciler.core.render.markup import bare, html_text, md_code, md_fence, md_text
 from reconciler.core.render.rows import field_rows, heading, name_width, row_segments
 from reconciler.core.render.sentences import (
     NO_CHANGES,
@@ -185,7 +184,7 @@ def _md_details(change: Change) -> str:
         body = [f"{symbol} {heading(change)}"]
     text = "\n".join(body)
     fence = md_fence(text)
-    summary = html.escape(f"{symbol} {heading(change)}", quote=False)
+    summary = html_text(f"{symbol} {heading(change)}")
     return (
         f"<details><summary><code>{summary}</code></summary>\n\n"
         f"{fence}diff\n{text}\n{fence}\n\n</details>\n\n"

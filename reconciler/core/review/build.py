@@ -15,6 +15,7 @@ from reconciler.core.governance.access import RoleDefs, live_role_defs
 from reconciler.core.governance.policies import live_findings
 from reconciler.core.model.categories import ancestors_index
 from reconciler.core.model.config import POLICY_NAMES, Config
+from reconciler.core.model.privileges import USER_TYPES
 from reconciler.core.model.values import (
     NO_GRANT,
     USER_FIELDS,
@@ -266,8 +267,5 @@ def _summary(
     )
 
 
-_TYPES = ("administrator", "designer", "chart-explorer", "user", "chart-viewer")
-
-
 def _type_order(name: str) -> tuple[int, str]:
-    return (_TYPES.index(name) if name in _TYPES else len(_TYPES), name)
+    return (USER_TYPES.index(name) if name in USER_TYPES else len(USER_TYPES), name)

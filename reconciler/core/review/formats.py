@@ -8,11 +8,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Sequence
 
 from reconciler.core.model.privileges import ESCALATING_PRIVILEGES
 from reconciler.core.model.values import Grant
+from reconciler.core.render.markup import CsvValue, csv_cell, md_code, md_text
 from reconciler.core.review.model import Review, Row
 
 # --- rendering: JSON, CSV, Markdown -------------------------------------------------------------
@@ -49,8 +49,6 @@ CSV_COLUMNS: tuple[str, ...] = (
     "pull_request",
     "source",
 )
-#: A cell a spreadsheet would run as a formula starts with one of these (OWASP CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def render_csv(review: Review) -> str:
@@ -61,12 +59,8 @@ def render_csv(review: Review) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in review.rows:
-        writer.writerow([_cell(v) for v in _csv_values(row)])
+        writer.writerow([csv_cell(v) for v in _csv_values(row)])
     return out.getvalue()
-
-
-#: what one CSV cell holds before it is written
-CsvValue = str | bool | int | None
 
 
 def _csv_values(row: Row) -> list[CsvValue]:
@@ -98,27 +92,18 @@ def _csv_values(row: Row) -> list[CsvValue]:
     ]
 
 
-def _cell(value: CsvValue) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def render_markdown(review: Review) -> str:
     """The review as Markdown: the summary first, then one table line per user."""
     s = review.summary
     lines = [
         "# pisync access review",
         "",
-        f"Server: {_md_code(review.server)} · as of {review.date}"
+        f"Server: {md_code(review.server)} · as of {review.date}"
         + f" · {s.users} users ({s.enabled} enabled)",
         "",
     ]
     if not review.provenance or review.provenance_note:
-        lines += [f"> **Provenance:** {_md_text(review.provenance_note or 'not available')}", ""]
+        lines += [f"> **Provenance:** {md_text(review.provenance_note or 'not available')}", ""]
     lines += ["## Summary", "", "| | |", "|---|---:|"]
     lines += [
         f"| Administrators (enabled) | {len(s.administrators)} |",
@@ -132,9 +117,9 @@ def render_markdown(review: Review) -> str:
     ]
     lines += [f"| Access ending within {w} days | {n} |" for w, n in s.expiring.items()]
     lines += ["", "### Users per type", "", "| Type | Users |", "|---|---:|"]
-    lines += [f"| {_md_cell(t)} | {n} |" for t, n in s.by_type.items()]
+    lines += [f"| {md_text(t)} | {n} |" for t, n in s.by_type.items()]
     lines += ["", "### Users per role", "", "| Role | Enabled holders |", "|---|---:|"]
-    lines += [f"| {_md_cell(r)} | {n} |" for r, n in s.by_role.items()]
+    lines += [f"| {md_text(r)} | {n} |" for r, n in s.by_role.items()]
     for title, codes in (
         ("Administrators", s.administrators),
         ("Unmanaged users", s.unmanaged),
@@ -144,11 +129,11 @@ def render_markdown(review: Review) -> str:
         ("Reviews overdue", s.reviews_overdue),
     ):
         if codes:
-            lines += ["", f"**{title}:** " + ", ".join(_md_code(c) for c in codes)]
+            lines += ["", f"**{title}:** " + ", ".join(md_code(c) for c in codes)]
     if review.policies:
         lines += ["", "### Policies", ""]
-        lines += [f"Checked: {', '.join(_md_code(p) for p in review.policies)}."]
-        lines += [f"- ⛔ {_md_text(f.text)}" for f in review.server_findings]
+        lines += [f"Checked: {', '.join(md_code(p) for p in review.policies)}."]
+        lines += [f"- ⛔ {md_text(f.text)}" for f in review.server_findings]
     lines += ["", "## Users", ""]
     lines += [
         "| User | Type | Enabled | Expires | Roles | Categories | Privileges | Managed | Drift"
@@ -167,31 +152,33 @@ def _md_row(r: Row) -> str:
     def items(names: Sequence[str], direct: Sequence[str]) -> str:
         """Each name (an escalating privilege in bold), with the role it comes through."""
         return ", ".join(
-            (f"**{_md_code(n)}**" if n in ESCALATING_PRIVILEGES else _md_code(n))
-            + ("" if n in direct or n not in via else f" (via {_md_cell(via[n])})")
+            (f"**{_table_code(n)}**" if n in ESCALATING_PRIVILEGES else _table_code(n))
+            + ("" if n in direct or n not in via else f" (via {md_text(via[n])})")
             for n in names
         )
 
     cells = [
-        _md_code(r.usercode) + (" (super admin)" if r.super_admin else ""),
-        _md_cell(r.type or "unknown"),
+        _table_code(r.usercode) + (" (super admin)" if r.super_admin else ""),
+        md_text(r.type or "unknown"),
         "yes" if r.enabled else "**no**",
-        _md_cell(r.expires or "never"),
-        ", ".join(_md_code(x) for x in r.roles),
+        md_text(r.expires or "never"),
+        ", ".join(_table_code(x) for x in r.roles),
         items(r.categories, r.direct_categories),
         items(r.privileges, r.direct_privileges),
         r.managed,
         "" if r.drift is None else (", ".join(r.drift) or "none"),
-        _md_cell(_why(r.grant)),
+        md_text(_why(r.grant)),
         "<br>".join(
-            f"{'⛔' if f.severity == 'error' else '⚠️'} {_md_cell(f.text)}" for f in r.findings
+            f"{'⛔' if f.severity == 'error' else '⚠️'} {md_text(f.text)}" for f in r.findings
         ),
-        _md_cell(_change_text(r)),
+        md_text(_change_text(r)),
     ]
     return "| " + " | ".join(cells) + " |"
 
 
-_MARK = {"error": "⛔", "warning": "⚠️"}
+def _table_code(text: str) -> str:
+    """A code span inside a table cell."""
+    return md_code(text, in_table=True)
 
 
 def _why(grant: Grant) -> str:
@@ -207,31 +194,3 @@ def _change_text(r: Row) -> str:
     if c is None:
         return r.last_change_note or ""
     return f"{c.commit[:10]} {c.author} {c.date[:10]}: {c.subject}"
-
-
-def _md_code(text: str) -> str:
-    """A code span that holds ``text`` literally, whatever backticks it contains; a pipe is
-    escaped (inside a table cell GitHub reads it as a column break even in code)."""
-    text = _printable(text).replace("|", "\\|")
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def _md_cell(text: str) -> str:
-    """Free text inside a table cell: pipes, HTML and line breaks cannot break the table."""
-    return _md_text(text)
-
-
-_MD_SPECIAL = frozenset("\\`*_[]<>|~#!&$")
-
-
-def _md_text(text: str) -> str:
-    return "".join("\\" + c if c in _MD_SPECIAL else c for c in _printable(text))
-
-
-def _printable(text: str) -> str:
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)

@@ -22,11 +22,11 @@ the table, never data embedded in it, so a name holding ``</script>`` is just te
 from __future__ import annotations
 
 import datetime as dt
-import html
 from collections.abc import Sequence
 from typing import Final
 
-from reconciler.core.model.privileges import ESCALATING_PRIVILEGES
+from reconciler.core.model.privileges import ESCALATING_PRIVILEGES, USER_TYPES
+from reconciler.core.render.markup import html_escape as esc
 from reconciler.core.review.model import EXPIRY_WINDOWS, Review, Row, ends_within
 
 #: Content-Security-Policy: the page may run its own inline script and style, and fetch
@@ -57,7 +57,6 @@ SHOW: Final[tuple[tuple[str, str], ...]] = (
     ("admin", "administrators"),
     ("expiring", f"access ending within {max(EXPIRY_WINDOWS)} days"),
 )
-_TYPE_ORDER: Final = ("administrator", "designer", "chart-explorer", "user", "chart-viewer")
 _CHART_ITEMS: Final = 12
 
 
@@ -73,19 +72,19 @@ def render_html(review: Review) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="generator" content="pisync review">',
-        f"<title>{_e(title)}</title>",
+        f"<title>{esc(title)}</title>",
         f"<style>{_STYLE}</style>",
         "</head>",
         "<body>",
         "<header>",
         "<h1>Access review</h1>",
-        f'<p class="meta">Server <code>{_e(review.server)}</code> · as of'
-        f' <time datetime="{_e(review.date)}">{_e(review.date)}</time> · {s.users} users'
+        f'<p class="meta">Server <code>{esc(review.server)}</code> · as of'
+        f' <time datetime="{esc(review.date)}">{esc(review.date)}</time> · {s.users} users'
         f" ({s.enabled} enabled)</p>",
     ]
     if not review.provenance or review.provenance_note:
         note = review.provenance_note or "not available"
-        parts.append(f'<p class="note"><strong>Provenance:</strong> {_e(note)}</p>')
+        parts.append(f'<p class="note"><strong>Provenance:</strong> {esc(note)}</p>')
     parts += ["</header>", _cards(review), _charts(review), _policies(review), _table(review)]
     parts += [
         "<footer>Made by <code>pisync review</code>. This file is self-contained: it makes no"
@@ -95,10 +94,6 @@ def render_html(review: Review) -> str:
         "</html>",
     ]
     return "\n".join(parts) + "\n"
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 # --- summary -------------------------------------------------------------------------------
@@ -121,7 +116,7 @@ def _cards(review: Review) -> str:
         cls = "card alarm" if alarm else "card"
         items.append(
             f'<div class="{cls}"{attrs}><span class="n">{number}</span>'
-            f'<span class="l">{_e(label)}</span></div>'
+            f'<span class="l">{esc(label)}</span></div>'
         )
     lists = []
     for title, codes in (
@@ -131,9 +126,9 @@ def _cards(review: Review) -> str:
         ("Declared but not on the server", s.declared_missing),
     ):
         if codes:
-            shown = ", ".join(f"<code>{_e(c)}</code>" for c in codes[:50])
+            shown = ", ".join(f"<code>{esc(c)}</code>" for c in codes[:50])
             more = f" and {len(codes) - 50} more" if len(codes) > 50 else ""
-            lists.append(f"<p><strong>{_e(title)}:</strong> {shown}{more}</p>")
+            lists.append(f"<p><strong>{esc(title)}:</strong> {shown}{more}</p>")
     return (
         '<section class="summary" aria-label="Summary">'
         + '<div class="cards">'
@@ -172,16 +167,16 @@ def _bar_chart(title: str, items: Sequence[tuple[str, int]]) -> str:
         bar = round((width - label_w - 50) * n / top)
         short = label if len(label) <= 22 else label[:21] + "…"
         rows.append(
-            f"<g><title>{_e(label)}: {n}</title>"
-            f'<text x="{label_w - 6}" y="{y + bar_h - 4}" text-anchor="end">{_e(short)}</text>'
+            f"<g><title>{esc(label)}: {n}</title>"
+            f'<text x="{label_w - 6}" y="{y + bar_h - 4}" text-anchor="end">{esc(short)}</text>'
             f'<rect x="{label_w}" y="{y}" width="{bar}" height="{bar_h}" rx="2"></rect>'
             f'<text x="{label_w + bar + 4}" y="{y + bar_h - 4}">{n}</text></g>'
         )
     if not items:
         rows.append(f'<text x="{gap}" y="{bar_h}">none</text>')
     return (
-        f'<figure><figcaption>{_e(title)}</figcaption><svg class="chart" role="img"'
-        f' aria-label="{_e(title)}" viewBox="0 0 {width} {height}" width="{width}"'
+        f'<figure><figcaption>{esc(title)}</figcaption><svg class="chart" role="img"'
+        f' aria-label="{esc(title)}" viewBox="0 0 {width} {height}" width="{width}"'
         f' height="{height}">{"".join(rows)}</svg></figure>'
     )
 
@@ -194,12 +189,12 @@ def _policies(review: Review) -> str:
         )
     by_policy = review.summary.by_policy
     items = "".join(
-        f"<li><code>{_e(p)}</code>: {by_policy.get(p, 0)} finding"
+        f"<li><code>{esc(p)}</code>: {by_policy.get(p, 0)} finding"
         f"{'' if by_policy.get(p, 0) == 1 else 's'}</li>"
         for p in review.policies
     )
     server = "".join(
-        f'<li class="{_e(f.severity)}">{_e(f.text)}</li>' for f in review.server_findings
+        f'<li class="{esc(f.severity)}">{esc(f.text)}</li>' for f in review.server_findings
     )
     return (
         '<section class="policies"><h2>Policies</h2>'
@@ -213,7 +208,7 @@ def _policies(review: Review) -> str:
 
 
 def _table(review: Review) -> str:
-    options = "".join(f'<option value="{v}">{_e(label)}</option>' for v, label in SHOW)
+    options = "".join(f'<option value="{v}">{esc(label)}</option>' for v, label in SHOW)
     n = len(review.rows)
     controls = (
         '<div class="controls">'
@@ -224,7 +219,7 @@ def _table(review: Review) -> str:
         "</div>"
     )
     heads = "".join(
-        f'<th scope="col" data-kind="{kind}"><button type="button">{_e(name)}</button></th>'
+        f'<th scope="col" data-kind="{kind}"><button type="button">{esc(name)}</button></th>'
         for name, kind in COLUMNS
     )
     today = dt.date.fromisoformat(review.date)
@@ -250,20 +245,20 @@ def _row(r: Row, today: dt.date) -> str:
     if r.enabled and ends_within(r.expires, today, max(EXPIRY_WINDOWS)):
         flags.append("expiring")
     kind = r.type or "unknown"
-    type_key = str(_TYPE_ORDER.index(kind)) if kind in _TYPE_ORDER else "9"
+    type_key = str(USER_TYPES.index(kind)) if kind in USER_TYPES else "9"
     cells = [
         _td(
-            f"<code>{_e(r.usercode)}</code>"
+            f"<code>{esc(r.usercode)}</code>"
             + (' <span class="tag">super admin</span>' if r.super_admin else ""),
             r.usercode,
         ),
-        _td(_e(kind), type_key + kind),
+        _td(esc(kind), type_key + kind),
         _td("yes" if r.enabled else '<span class="bad">no</span>', "1" if r.enabled else "0"),
-        _td(_e(r.expires or "never"), r.expires or "9999-12-31"),
+        _td(esc(r.expires or "never"), r.expires or "9999-12-31"),
         _td(_list(r.roles), "; ".join(r.roles)),
         _td(_access(r.categories, r.direct_categories, r, 0), "; ".join(r.categories)),
         _td(_access(r.privileges, r.direct_privileges, r, 1), "; ".join(r.privileges)),
-        _td(_e(r.managed), r.managed),
+        _td(esc(r.managed), r.managed),
         _td(_drift(r), "" if r.drift is None else "; ".join(r.drift) or "-"),
         _td(_why(r), r.grant.reason or r.grant.ticket or ""),
         _td(_findings(r), str(len(r.findings))),
@@ -273,11 +268,11 @@ def _row(r: Row, today: dt.date) -> str:
 
 
 def _td(content: str, key: str) -> str:
-    return f'<td data-sort="{_e(key)}">{content}</td>'
+    return f'<td data-sort="{esc(key)}">{content}</td>'
 
 
 def _list(names: Sequence[str]) -> str:
-    return ", ".join(f"<span>{_e(n)}</span>" for n in names)
+    return ", ".join(f"<span>{esc(n)}</span>" for n in names)
 
 
 def _access(names: Sequence[str], direct: Sequence[str], r: Row, kind: int) -> str:
@@ -287,9 +282,9 @@ def _access(names: Sequence[str], direct: Sequence[str], r: Row, kind: int) -> s
     for name in names:
         via = [role for role, grants in r.through_roles.items() if name in grants[kind]]
         cls = ' class="esc"' if kind == 1 and name in ESCALATING_PRIVILEGES else ""
-        text = _e(name)
+        text = esc(name)
         if name not in direct and via:
-            text += f' <span class="via">via {_e(", ".join(via))}</span>'
+            text += f' <span class="via">via {esc(", ".join(via))}</span>'
         out.append(f"<span{cls}>{text}</span>")
     return ", ".join(out)
 
@@ -299,31 +294,31 @@ def _drift(r: Row) -> str:
         return ""
     if not r.drift:
         return "none"
-    return '<span class="bad">' + _e(", ".join(r.drift)) + "</span>"
+    return '<span class="bad">' + esc(", ".join(r.drift)) + "</span>"
 
 
 def _why(r: Row) -> str:
     g = r.grant
-    parts = [] if g.reason is None else [f"<q>{_e(g.reason)}</q>"]
+    parts = [] if g.reason is None else [f"<q>{esc(g.reason)}</q>"]
     for label, value in (("ticket", g.ticket), ("owner", g.owner), ("review by", g.review_by)):
         if value is not None:
-            parts.append(f"{label} <code>{_e(value)}</code>")
+            parts.append(f"{label} <code>{esc(value)}</code>")
     return "<br>".join(parts)
 
 
 def _findings(r: Row) -> str:
-    return "".join(f'<div class="{_e(f.severity)}">{_e(f.text)}</div>' for f in r.findings)
+    return "".join(f'<div class="{esc(f.severity)}">{esc(f.text)}</div>' for f in r.findings)
 
 
 def _change(r: Row) -> str:
     c = r.last_change
     if c is None:
-        return f'<span class="muted">{_e(r.last_change_note or "")}</span>'
+        return f'<span class="muted">{esc(r.last_change_note or "")}</span>'
     pr = "" if c.pull_request is None else f' <span class="tag">#{c.pull_request}</span>'
     return (
-        f'<code title="{_e(c.commit)}">{_e(c.commit[:10])}</code>{pr}<br>'
-        f"{_e(c.author)} · {_e(c.date[:10])}<br>"
-        f'<span class="muted">{_e(c.subject)}</span>'
+        f'<code title="{esc(c.commit)}">{esc(c.commit[:10])}</code>{pr}<br>'
+        f"{esc(c.author)} · {esc(c.date[:10])}<br>"
+        f'<span class="muted">{esc(c.subject)}</span>'
     )
 
 

@@ -337,20 +337,6 @@ def test_an_empty_server_is_a_header_only_csv() -> None:
     assert render_csv(nobody) == ",".join(CSV_COLUMNS) + "\n"
 
 
-def test_a_formula_at_the_start_of_a_cell_is_quoted() -> None:
-    from reconciler.core.review.formats import _cell
-
-    assert [_cell(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "ok", None, True)] == [
-        "'=1+1",
-        "'+1",
-        "'-1",
-        "'@SUM(A1)",
-        "ok",
-        "",
-        "true",
-    ]
-
-
 def test_html_is_self_contained_and_escapes_user_data() -> None:
     page = render_html(scenario())
     assert page.startswith("<!doctype html>\n")
