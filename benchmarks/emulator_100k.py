@@ -1,6 +1,6 @@
-"""Performance sanity check at 100,000 users (a script, not a test; pytest does not collect it).
+"""Performance sanity check at 100,000 users (a script, not a test).
 
-    .venv/bin/python tests/emulator/perf_100k.py [--users N]
+    .venv/bin/python benchmarks/emulator_100k.py [--users N]
 
 Writes a seed with N users, starts ``pi-emulator --seed ... --state ...`` on a free port and
 times: startup (seed applied through sync validation), paging all users at pageSize=1000,

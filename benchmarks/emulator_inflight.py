@@ -1,7 +1,6 @@
-"""The emulator's own CPU per ``GET /users/syncPayload`` under a plan-like load (a script, not a
-test; pytest does not collect it).
+"""The emulator's own CPU per ``GET /users/syncPayload`` under a plan-like load.
 
-    .venv/bin/python tests/emulator/perf_inflight.py [--users 100000] [--requests 20000]
+    .venv/bin/python benchmarks/emulator_inflight.py [--users 100000] [--requests 20000]
         [--inflight 16] [--latency-ms 20] [--client httpx|aiohttp] [-- EMULATOR-ARGS...]
 
 Starts ``pi-emulator`` seeded with N users (the seed of ``perf_100k.py``) and ``--latency-ms``,
@@ -20,14 +19,13 @@ import argparse
 import asyncio
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from perf_100k import make_seed
+from emulator_100k import make_seed
 
 from pi_emulator.process import EmulatorProcess
 
@@ -89,11 +87,11 @@ class _Answer:
 
 async def drive(emu: EmulatorProcess, args: argparse.Namespace) -> None:
     if args.client == "aiohttp":
-        client = AiohttpClient(emu.url, args.inflight)
+        session = AiohttpClient(emu.url, args.inflight)
         try:
-            await measure(emu, args, client)
+            await measure(emu, args, session)
         finally:
-            await client.session.close()
+            await session.session.close()
         return
     limits = httpx.Limits(max_connections=args.inflight, max_keepalive_connections=args.inflight)
     async with httpx.AsyncClient(base_url=emu.url, limits=limits, timeout=60) as client:
@@ -143,4 +141,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
