@@ -17,7 +17,7 @@ No I/O of its own: no clock, no network but through ``send``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -167,11 +167,11 @@ class PiApi:
 
     async def _delete_user(self, user_id: str, usercode: str) -> None:
         """Delete a user; a "not found" counts as done once a lookup confirms it is gone."""
-        request = endpoints.delete_user_request(user_id)
-        reply = await self._send(request)
-        if reply.status == statuses.NOT_FOUND and await self.sync_payload(usercode) is None:
-            return
-        statuses.raise_for_status(reply, request)
+
+        async def gone() -> bool:
+            return await self.sync_payload(usercode) is None
+
+        await self._delete(endpoints.delete_user_request(user_id), gone)
 
     async def _write_role(self, change: Change, live: LiveState) -> None:
         current = live.roles.get(change.key.casefold())
@@ -223,9 +223,16 @@ class PiApi:
 
     async def _delete_role(self, role_id: str, name: str) -> None:
         """Delete a role; a "not found" counts as done once the role list confirms it."""
-        request = endpoints.delete_role_request(role_id)
+
+        async def gone() -> bool:
+            return await self._find_role(name) is None
+
+        await self._delete(endpoints.delete_role_request(role_id), gone)
+
+    async def _delete(self, request: Request, gone: Callable[[], Awaitable[bool]]) -> None:
+        """Send a delete: done, or a "not found" that ``gone()`` confirms; else it raises."""
         reply = await self._send(request)
-        if reply.status == statuses.NOT_FOUND and await self._find_role(name) is None:
+        if reply.status == statuses.NOT_FOUND and await gone():
             return
         statuses.raise_for_status(reply, request)
 
