@@ -18,6 +18,7 @@ from reconciler.errors import InvalidStateError, PisyncError, UsageError
 from reconciler.shell.settings import Settings
 
 EXIT_USAGE = 64
+SUMMARY_HELP = "Counts, guards, policies, notes, escalations and one line per change only."
 
 TargetOption = Annotated[
     list[str] | None,
@@ -178,7 +179,7 @@ def plan(
     target: TargetOption = None,
     brief: Annotated[
         bool,
-        typer.Option("--summary", help="Counts, guards, escalations and one line per change only."),
+        typer.Option("--summary", help=SUMMARY_HELP),
     ] = False,
     changed_since: Annotated[
         str | None,
@@ -236,7 +237,7 @@ def show(
     ] = None,
     brief: Annotated[
         bool,
-        typer.Option("--summary", help="Counts, guards, escalations and one line per change only."),
+        typer.Option("--summary", help=SUMMARY_HELP),
     ] = False,
 ) -> None:
     """Render a saved plan without a server (checked as apply checks it)."""

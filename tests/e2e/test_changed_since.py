@@ -144,6 +144,14 @@ def test_a_changed_configuration_plans_everything(repo: Path, emu: Any) -> None:
         " not only the changed files\n\n"
         "No changes. Panintelligence matches the desired state.\n"
     )
+    brief = pisync(["plan", "--changed-since", "main", "--summary"], cwd=repo, url=emu.url)
+    assert brief.code == 0, brief.all
+    assert brief.out == (
+        f"pisync plan summary: {emu.url}\n\n"
+        "Note: pisync.yaml changed since main, so this plan covers the whole desired state,"
+        " not only the changed files\n"
+        "No changes. Panintelligence matches the desired state.\n"
+    )
 
 
 @pytest.mark.parametrize("ref", ["no-such-branch", "--output=x"])
