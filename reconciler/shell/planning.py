@@ -52,7 +52,7 @@ async def read_and_diff(
     """
     config = loaded.config
     scope = planning.plan_scope(
-        files=len(loaded.files) if loaded.partial else None,
+        files=len(loaded.files) + len(loaded.deleted) if loaded.partial else None,
         targets=options.targets,
         changed_since=loaded.changed_since,
         removed=loaded.removed,
