@@ -91,3 +91,45 @@ def test_missing_secret_env_is_exit_3(
         " environment variable FINANCE_DB_PASSWORD, which is not set; set it where pisync runs"
         " (at users[LCHEN].variables.warehousePassword)"
     )
+
+
+EVERY_PROBLEM = """\
+users:
+  - usercode: newbie
+    email: newbie@example.com
+  - usercode: x1
+    forenames: X
+    surname: One
+    roles: [Ghost]
+    categories: [Nowhere]
+    variables:
+      token: {env: PISYNC_TEST_NOT_SET, secure: true}
+"""
+
+
+@pytest.mark.parametrize("command", [["plan"], ["apply", "--auto-approve"]])
+def test_every_problem_a_plan_can_know_is_reported_at_once(
+    emulator_factory: Any, tmp_path: Path, command: list[str]
+) -> None:
+    emu = emulator_factory({"users": [{"user": {"usercode": "X1", "forenames": "X", "surname": "One"}}]})
+    (tmp_path / "users").mkdir()
+    (tmp_path / "users" / "a.yaml").write_text(EVERY_PROBLEM, encoding="utf-8")
+
+    r = pisync(command, cwd=tmp_path, url=emu.url)
+
+    assert r.code == 3, r.all
+    assert r.out == (
+        "users/a.yaml:2:5: error: user NEWBIE does not exist on the server yet, so it will be"
+        " created, and a new user needs forenames and surname; add forenames: and surname:"
+        " (at users[NEWBIE])\n"
+        'users/a.yaml:7:13: error: role "Ghost" is neither declared in a desired-state file nor'
+        " defined on the server; declare it under roles: (at users[1].roles[0])\n"
+        'users/a.yaml:8:5: error: user X1: category "Nowhere" does not exist on the server'
+        " (pisync assigns categories but does not create them); known: none"
+        " (at users[X1].categories)\n"
+        "users/a.yaml:9:5: error: user X1: variable token reads environment variable"
+        " PISYNC_TEST_NOT_SET, which is not set; set it where pisync runs"
+        " (at users[X1].variables.token)\n"
+        "4 errors; nothing was planned or applied.\n"
+    )
+    assert not [e for e in emu.requests() if e["method"] == "POST" and "sync" in e["path"]]
