@@ -111,7 +111,9 @@ users:
 def test_every_problem_a_plan_can_know_is_reported_at_once(
     emulator_factory: Any, tmp_path: Path, command: list[str]
 ) -> None:
-    emu = emulator_factory({"users": [{"user": {"usercode": "X1", "forenames": "X", "surname": "One"}}]})
+    emu = emulator_factory(
+        {"users": [{"user": {"usercode": "X1", "forenames": "X", "surname": "One"}}]}
+    )
     (tmp_path / "users").mkdir()
     (tmp_path / "users" / "a.yaml").write_text(EVERY_PROBLEM, encoding="utf-8")
 
