@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,66 @@ def test_every_problem_a_plan_can_know_is_reported_at_once(
         "4 errors; nothing was planned or applied.\n"
     )
     assert not [e for e in emu.requests() if e["method"] == "POST" and "sync" in e["path"]]
+
+
+ROLES = "roles:\n  - name: Sales Viewer\n"
+
+
+def test_validate_catches_a_misspelt_declared_role_offline(tmp_path: Path) -> None:
+    (tmp_path / "users").mkdir()
+    (tmp_path / "users" / "roles.yaml").write_text(ROLES, encoding="utf-8")
+    (tmp_path / "users" / "a.yaml").write_text(
+        "users:\n  - usercode: a1\n    roles: [Sales Viewr]\n", encoding="utf-8"
+    )
+
+    r = pisync(["validate"], cwd=tmp_path, unset=["PISYNC_USERNAME", "PISYNC_PASSWORD"])
+
+    assert r.code == 3, r.all
+    assert r.out == (
+        'users/a.yaml:3:13: error: role "Sales Viewr" is not declared in any desired-state'
+        ' file; did you mean "Sales Viewer"? (A role of this very name that exists only on the'
+        " server: declare it under roles: with its name alone, which leaves it as it is.)"
+        " (at users[0].roles[0])\n"
+        "1 error in 1 of 2 files.\n"
+    )
+
+
+def test_validate_says_once_what_only_the_server_can_settle(tmp_path: Path) -> None:
+    (tmp_path / "users").mkdir()
+    (tmp_path / "users" / "roles.yaml").write_text(ROLES, encoding="utf-8")
+    users = "".join(
+        f"  - usercode: u{i}\n    roles: [Sales Viewer, Legacy Reports, Old Admins]\n"
+        for i in range(3)
+    )
+    (tmp_path / "users" / "a.yaml").write_text("users:\n" + users, encoding="utf-8")
+
+    text = pisync(["validate"], cwd=tmp_path)
+    data = pisync(["validate", "--format", "json"], cwd=tmp_path)
+    quiet = pisync(["validate", "-q"], cwd=tmp_path)
+
+    note = (
+        "6 role references name 2 roles that no file declares; they may exist only on the"
+        " server, so validate cannot check them offline: pisync plan checks them"
+    )
+    assert (text.code, text.out) == (0, f"note: {note}\nAll 2 files valid: 3 users, 1 role.\n")
+    assert data.code == 0
+    assert json.loads(data.out)["notes"] == [note]
+    assert (quiet.code, quiet.out) == (0, "All 2 files valid: 3 users, 1 role.\n")
+
+
+def test_with_roles_prune_delete_validate_requires_every_role_declared(tmp_path: Path) -> None:
+    (tmp_path / "pisync.yaml").write_text("roles: {prune: delete}\n", encoding="utf-8")
+    (tmp_path / "users").mkdir()
+    (tmp_path / "users" / "roles.yaml").write_text(ROLES, encoding="utf-8")
+    (tmp_path / "users" / "a.yaml").write_text(
+        "users:\n  - usercode: a1\n    roles: [Legacy Reports]\n", encoding="utf-8"
+    )
+
+    r = pisync(["validate"], cwd=tmp_path)
+
+    assert r.code == 3, r.all
+    assert r.out.splitlines()[0] == (
+        'users/a.yaml:3:13: error: role "Legacy Reports" is not declared in any desired-state'
+        " file, and roles.prune: delete means the files declare every role; declare it under"
+        " roles: (at users[0].roles[0])"
+    )

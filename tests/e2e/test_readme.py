@@ -195,9 +195,10 @@ def test_the_quick_start_names_the_emulators_sign_in() -> None:
     text = README.read_text(encoding="utf-8")
     quick = text[text.index("## Quick start") : text.index("## A worked example")]
     assert "`admin` / `dashboard`" in quick
-    assert "export PISYNC_USERNAME=admin PISYNC_PASSWORD=dashboard" in marked(README, "try")[
-        "emulator"
-    ]
+    assert (
+        "export PISYNC_USERNAME=admin PISYNC_PASSWORD=dashboard"
+        in marked(README, "try")["emulator"]
+    )
 
 
 def wait_until_ready(emulator: subprocess.Popen[str], port: int) -> None:
