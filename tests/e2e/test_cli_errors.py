@@ -108,7 +108,9 @@ users:
 """
 
 
-@pytest.mark.parametrize("command", [["plan"], ["apply", "--auto-approve"]])
+@pytest.mark.parametrize(
+    "command", [["plan"], ["apply", "--auto-approve"], ["claims", "--live", "--include-secure"]]
+)
 def test_every_problem_a_plan_can_know_is_reported_at_once(
     emulator_factory: Any, tmp_path: Path, command: list[str]
 ) -> None:
