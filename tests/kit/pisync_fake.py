@@ -69,7 +69,8 @@ def show(scenario: dict[str, Any], rest: list[str]) -> int:
 
 def main() -> int:
     args = sys.argv[1:]
-    scenario = json.loads(Path(os.environ["FAKE_PISYNC_SCENARIO"]).read_text())
+    text = Path(os.environ["FAKE_PISYNC_SCENARIO"]).read_text()
+    scenario = json.loads(text) if text.strip() else {}
     command, rest = command_of(args)
     with open(os.environ["FAKE_PISYNC_LOG"], "a", encoding="utf-8") as log:
         env = {k: v for k, v in sorted(os.environ.items()) if k.startswith("PISYNC_")}
