@@ -909,6 +909,21 @@ def check_args(*extra: str, approvers: str = "alice") -> list[str]:
     return ["--approvers", approvers, "--target-url", RUN_URL, *extra]
 
 
+def check_plan(
+    github: FakeGitHub,
+    pisync: FakePisync,
+    tmp: Path,
+    plan: Path,
+    approvers: str = "alice",
+    **env: str,
+) -> Any:
+    """escalation_check.py as the plan job runs it: pull request 7, its head, its saved plan."""
+    args = check_args("--pr", "7", "--head-sha", HEAD, "--plan", str(plan), approvers=approvers)
+    return run_script(
+        "escalation_check.py", args, api_url=github.url, tmp=tmp, env={**pisync.env(), **env}
+    )
+
+
 def statuses(github: FakeGitHub, sha: str = HEAD) -> list[tuple[str, str]]:
     return [
         (s["state"], s["description"])
@@ -920,18 +935,7 @@ def statuses(github: FakeGitHub, sha: str = HEAD) -> list[tuple[str, str]]:
 def test_escalation_approval_is_off_without_approvers(
     github: FakeGitHub, pisync: FakePisync, tmp_path: Path
 ) -> None:
-    args = check_args(
-        "--pr",
-        "7",
-        "--head-sha",
-        HEAD,
-        "--plan",
-        str(DATA / "access_escalation.json"),
-        approvers="",
-    )
-    result = run_script(
-        "escalation_check.py", args, api_url=github.url, tmp=tmp_path, env=pisync.env()
-    )
+    result = check_plan(github, pisync, tmp_path, DATA / "access_escalation.json", approvers="")
     assert result.code == 0, result.stderr
     assert result.stdout == (
         "escalation approval is off (PISYNC_ESCALATION_APPROVERS is not set): no "
@@ -981,12 +985,7 @@ def test_an_escalation_needs_an_approvers_approval_of_the_head_commit(
     description: str,
 ) -> None:
     github.reviews[PR] = reviews
-    args = check_args(
-        "--pr", "7", "--head-sha", HEAD, "--plan", str(DATA / "access_escalation.json")
-    )
-    result = run_script(
-        "escalation_check.py", args, api_url=github.url, tmp=tmp_path, env=pisync.env()
-    )
+    result = check_plan(github, pisync, tmp_path, DATA / "access_escalation.json")
     assert result.code == 0, result.stderr
     assert statuses(github) == [(state, description)]
     kind = "notice" if state == "success" else "warning"
@@ -999,17 +998,11 @@ def test_an_escalation_needs_an_approvers_approval_of_the_head_commit(
 def test_no_escalation_passes_and_a_missing_plan_fails(
     github: FakeGitHub, pisync: FakePisync, tmp_path: Path
 ) -> None:
-    args = check_args("--pr", "7", "--head-sha", HEAD, "--plan", str(DATA / "spec_example.json"))
-    result = run_script(
-        "escalation_check.py", args, api_url=github.url, tmp=tmp_path, env=pisync.env()
-    )
+    result = check_plan(github, pisync, tmp_path, DATA / "spec_example.json")
     assert result.code == 0, result.stderr
     assert statuses(github) == [("success", "No privilege escalation in the plan of 0123456")]
     assert github.lines() == [("POST", f"{R}/statuses/{HEAD}")]  # no review read
-    args = check_args("--pr", "7", "--head-sha", HEAD, "--plan", str(tmp_path / "none.json"))
-    missing = run_script(
-        "escalation_check.py", args, api_url=github.url, tmp=tmp_path, env=pisync.env()
-    )
+    missing = check_plan(github, pisync, tmp_path, tmp_path / "none.json")
     assert missing.code == 0, missing.stderr
     assert statuses(github)[-1] == (
         "failure",
@@ -1022,18 +1015,8 @@ def test_a_team_is_read_with_the_teams_token_and_fails_closed_without(
 ) -> None:
     github.teams[("acme", "pi-owners")] = ["carol", "dave"]
     github.reviews[PR] = [review("dave", "APPROVED", HEAD)]
-    args = check_args(
-        "--pr",
-        "7",
-        "--head-sha",
-        HEAD,
-        "--plan",
-        str(DATA / "access_escalation.json"),
-        approvers="@acme/pi-owners",
-    )
-    without = run_script(
-        "escalation_check.py", args, api_url=github.url, tmp=tmp_path, env=pisync.env()
-    )
+    plan, approvers = DATA / "access_escalation.json", "@acme/pi-owners"
+    without = check_plan(github, pisync, tmp_path, plan, approvers)
     assert without.code == 1
     assert without.stderr == (
         "::error::cannot read the members of the team acme/pi-owners (HTTP 403: Resource not "
@@ -1043,8 +1026,9 @@ def test_a_team_is_read_with_the_teams_token_and_fails_closed_without(
         "PISYNC_ESCALATION_APPROVERS instead.\n"
     )
     assert statuses(github) == []
-    env = {**pisync.env(), "PISYNC_TEAMS_TOKEN": TEAMS_TOKEN}
-    with_token = run_script("escalation_check.py", args, api_url=github.url, tmp=tmp_path, env=env)
+    with_token = check_plan(
+        github, pisync, tmp_path, plan, approvers, PISYNC_TEAMS_TOKEN=TEAMS_TOKEN
+    )
     assert with_token.code == 0, with_token.stderr
     assert statuses(github) == [("success", "3 users gain access. Escalation approved by dave")]
     team_reads = [r for r in github.requests if r.path.startswith("/orgs/")]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KIT, SCRIPTS
+from conftest import KIT, SCRIPTS, FakePisync
 from gh_fake import REPO, TOKEN, FakeGitHub
 from gha_local import JobRun, LocalRunner, StepFailed, clean_environment, load_workflow
 from kitdata import APPLY, History, git, md, plan_data, plan_run, plan_zip, pull, review
@@ -61,14 +61,12 @@ class Bench:
         self.workspace = self.tmp / "workspace"
         self.runner_temp = self.tmp / "runner-temp"
         self.server = self.tmp / "server"
-        for folder in (self.bin, self.workspace, self.runner_temp):
+        for folder in (self.workspace, self.runner_temp):
             folder.mkdir()
-        self.log = self.tmp / "pisync-calls.jsonl"
+        self.pisync = FakePisync(self.tmp)  # bin/pisync, its scenario and its call log
+        self.log = self.pisync.log
         self.pip_log = self.tmp / "pip-calls.txt"
-        self.scenario_file = self.tmp / "scenario.json"
         python = sys.executable
-        fake = Path(__file__).with_name("pisync_fake.py")
-        (self.bin / "pisync").write_text(f'#!/bin/sh\nexec "{python}" "{fake}" "$@"\n')
         (self.bin / "python").write_text(
             "#!/bin/sh\n"
             'if [ "$1" = -m ] && [ "$2" = pip ]; then\n'
@@ -76,8 +74,7 @@ class Bench:
             "fi\n"
             f'exec "{python}" "$@"\n'
         )
-        for tool in ("pisync", "python"):
-            (self.bin / tool).chmod(0o755)
+        (self.bin / "python").chmod(0o755)
         self.pisync_ref = self._pisync_repository()
         self.vars = {"PISYNC_URL": URL, "PISYNC_REPO": "acme/pisync", "PISYNC_REF": self.pisync_ref}
 
@@ -149,7 +146,7 @@ class Bench:
         inputs: dict[str, Any] | None = None,
         needs: dict[str, Any] | None = None,
     ) -> JobRun:
-        self.scenario_file.write_text(json.dumps(scenario))
+        self.pisync.scenario(scenario)
         self.log.unlink(missing_ok=True)
         server_url = f"file://{self.server}"
         github_ctx = {
@@ -174,7 +171,7 @@ class Bench:
             "GITHUB_EVENT_NAME": github_ctx["event_name"],
             "GITHUB_WORKSPACE": str(self.workspace),
             "RUNNER_TEMP": str(self.runner_temp),
-            "FAKE_PISYNC_SCENARIO": str(self.scenario_file),
+            "FAKE_PISYNC_SCENARIO": str(self.pisync.scenario_file),
             "FAKE_PISYNC_LOG": str(self.log),
         }
         wf = load_workflow(KIT / workflow)
@@ -200,12 +197,10 @@ class Bench:
         return runner.run()
 
     def entries(self) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text().splitlines()]
+        return self.pisync.entries()
 
     def calls(self) -> list[list[str]]:
-        return [entry["args"] for entry in self.entries()]
+        return self.pisync.calls()
 
     def call_env(self, command: str) -> dict[str, str]:
         for entry in self.entries():
