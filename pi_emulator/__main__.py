@@ -154,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["sliding", "absolute"],
         help="from last use (default) or from issue",
     )
+    faults.add_argument(
+        "--capacity",
+        type=int,
+        metavar="K",
+        help="at most K API requests served at once; the rest wait in arrival order",
+    )
     shapes = parser.add_argument_group("server shape (also settable via PUT /_emulator/options)")
     shapes.add_argument(
         "--list-shape",
@@ -196,7 +202,7 @@ _SHAPE_OPTIONS = (
 _FAULT_OPTIONS = (
     "latency_ms", "latency_jitter_ms", "fail_rate", "rate_limit_rate", "retry_after", "drop_rate",
     "fault_phase", "fault_seed", "fault_methods", "fault_paths", "script", "faults_on_login",
-    "token_ttl", "token_ttl_mode",
+    "token_ttl", "token_ttl_mode", "capacity",
 )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 
 from pi_emulator.auth import Sessions
+from pi_emulator.capacity import Gate
 from pi_emulator.errors import bad_request
 from pi_emulator.faults import FaultConfig, FaultInjector
 from pi_emulator.jwtlogin import JwtKeys
@@ -47,6 +48,7 @@ class Emulator:
         self.seed = self.options.seed
         self.sessions = Sessions(self.options.clock)
         self.faults = FaultInjector(self.options.faults)
+        self.gate = Gate(lambda: self.faults.config.capacity)
         self.shape = self.options.shape
         self.log = RequestLog(self.options.request_log_max)
         path = self.options.state_path
