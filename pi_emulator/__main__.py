@@ -26,6 +26,8 @@ from pi_emulator.emulator import Emulator, EmulatorOptions
 from pi_emulator.errors import ApiError
 from pi_emulator.faults import FAULT_KINDS, FaultConfig
 from pi_emulator.jwtlogin import JwtKeys
+from pi_emulator.licence import BUCKETS
+from pi_emulator.quirks import STORE_QUIRKS
 from pi_emulator.reqlog import RedactAccessLog
 from pi_emulator.shapes import ShapeConfig
 from pi_emulator.state import SeedError, StateError
@@ -53,6 +55,18 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return value
+
+
+def _caps(text: str) -> dict[str, int]:
+    caps: dict[str, int] = {}
+    for part in _csv(text):
+        name, _, count = part.partition("=")
+        if not count.strip().isdigit():
+            raise argparse.ArgumentTypeError(
+                f"expected KIND=N[,KIND=N...] such as administrators=2,total=50, got {part!r}"
+            )
+        caps[name.strip()] = int(count)
+    return caps
 
 
 def _script(text: str) -> list[str | None]:
@@ -191,12 +205,32 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["per-value", "grouped"],
         help="restrictions returned one per value (default) or grouped per column",
     )
+    shapes.add_argument(
+        "--sync-answer",
+        choices=["payload", "user", "empty"],
+        help="what POST /users/sync answers: the stored payload elements (default), the user "
+        "object, or an empty body",
+    )
+    shapes.add_argument(
+        "--store-quirk",
+        dest="store_quirks",
+        type=_csv,
+        metavar="NAME[,NAME...]",
+        help=f"store or return users differently from what was sent: {', '.join(STORE_QUIRKS)}",
+    )
+    shapes.add_argument(
+        "--licence",
+        type=_caps,
+        metavar="KIND=N[,KIND=N...]",
+        help=f"licence caps on enabled users, checked on every sync; KIND is one of "
+        f"{', '.join(BUCKETS)} (default: no licence)",
+    )
     return parser
 
 
 _SHAPE_OPTIONS = (
     "list_shape", "list_paging", "list_hide", "list_cap", "sync_payload_param",
-    "restriction_shape",
+    "restriction_shape", "sync_answer", "store_quirks", "licence",
 )  # fmt: skip
 
 _FAULT_OPTIONS = (

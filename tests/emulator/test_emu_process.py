@@ -179,7 +179,9 @@ def test_cli_shape_options_over_http(start: type[Server]) -> None:
     server = start(
         "--seed", str(EXAMPLE), "--list-shape", "bare", "--list-paging", "off",
         "--list-hide", "bwong,cjones", "--list-cap", "5", "--sync-payload-param", "id",
-        "--restriction-shape", "grouped",
+        "--restriction-shape", "grouped", "--sync-answer", "user",
+        "--store-quirk", "restrictions-first-value,expiry-as-timestamp",
+        "--licence", "administrators=2,total=20",
     )  # fmt: skip
     with _client(server) as client:
         users = client.get(f"{API}/users", params={"pageSize": 2}).json()
@@ -202,7 +204,78 @@ def test_cli_shape_options_over_http(start: type[Server]) -> None:
             "list_cap": 5,
             "sync_payload_param": "id",
             "restriction_shape": "grouped",
+            "sync_answer": "user",
+            "store_quirks": ["restrictions-first-value", "expiry-as-timestamp"],
+            "licence": {"administrators": 2, "total": 20},
         }
+        east_west = {"dataConnectionIdentifier": "Sales DB", "columnIdentifier": "Region",
+                     "values": ["East", "West"]}  # fmt: skip
+        new = {"user": {"usercode": "qtest", "forenames": "Q", "surname": "Test",
+                        "userExpirationDate": "2030-06-30"},
+               "restrictions": [east_west]}  # fmt: skip
+        answer = client.post(f"{API}/users/sync", json=[new]).json()
+        assert (answer["id"], answer["usercode"], answer["userExpirationDate"]) == (
+            11,
+            "QTEST",
+            "2030-06-30T00:00:00.000+00:00",
+        )
+        stored = client.get(f"{API}/users/syncPayload", params={"id": 11}).json()[0]
+        assert stored["restrictions"] == [
+            {"dataConnectionIdentifier": "Sales DB", "columnIdentifier": "Region",
+             "values": ["East"]}
+        ]  # fmt: skip
+        admin = {"user": {"usercode": "admin3", "forenames": "A", "surname": "Three",
+                          "userTypeId": 0}}  # fmt: skip
+        over = client.post(f"{API}/users/sync", json=[admin])
+        assert (over.status_code, over.json()["message"]) == (
+            400,
+            "licence exceeded: the licence allows 2 administrators (userTypeId 0) and this "
+            "request would make 3: disable users of that kind first, or use a larger licence",
+        )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--licence", "admins"],
+         "argument --licence: expected KIND=N[,KIND=N...] such as administrators=2,total=50, "
+         "got 'admins'"),
+        (["--licence", "admins=2"],
+         "licence must be an object of caps (integers >= 0) for: administrators, designers, "
+         "chart_explorers, users, chart_viewers, lite, total, or null, got an object"),
+        (["--store-quirk", "typo"],
+         "store_quirks must be an array of store quirks from: restrictions-first-value, "
+         "variables-secure-cleared, variables-secure-masked, expiry-as-timestamp, "
+         "categories-no-ancestors, roles-case-folded, parent-ignored, sync-additive, "
+         "user-delete-refused, user-delete-forbidden, got an array"),
+        (["--capacity", "0"], "capacity must be an integer >= 1 or null, got 0"),
+    ],
+)  # fmt: skip
+def test_bad_server_rule_options_exit_2(args: list[str], message: str) -> None:
+    result = subprocess.run(
+        [EMULATOR, *args], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.endswith(f"pi-emulator: error: {message}\n")
+
+
+def test_a_seeded_editor_signs_in_and_updates_over_http(start: type[Server]) -> None:
+    """examples/seed.json's DPATEL: an administrator with editUsers, not the super admin."""
+    server = start("--seed", str(EXAMPLE))
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        token = client.post(f"{API}/tokens", headers={"Authorization": "Basic dpatel:dpatel-demo"})
+        client.headers["Authorization"] = f"Bearer {token.json()['token']}"
+        update = [{"user": {"usercode": "BWONG", "surname": "Wong-Li"}}]
+        assert client.post(f"{API}/users/sync", json=update).json()[0]["user"]["surname"] == (
+            "Wong-Li"
+        )
+        create = [{"user": {"usercode": "NEW1", "forenames": "N", "surname": "One"}}]
+        refused = client.post(f"{API}/users/sync", json=create)
+        assert (refused.status_code, refused.json()) == (
+            403,
+            {"message": "only the super admin can create users through POST /users/sync: "
+                        "DPATEL cannot create NEW1"},
+        )  # fmt: skip
 
 
 def test_bad_shape_option_exits_2() -> None:

@@ -13,7 +13,7 @@ from pi_emulator import ShapeConfig, create_app
 
 UNKNOWN_OPTION = (
     'unknown option "speed"; known: list_shape, list_paging, list_hide, list_cap, '
-    "sync_payload_param, restriction_shape"
+    "sync_payload_param, restriction_shape, sync_answer, store_quirks, licence"
 )
 DEFAULTS = {
     "list_shape": "envelope",
@@ -22,6 +22,9 @@ DEFAULTS = {
     "list_cap": None,
     "sync_payload_param": "usercode",
     "restriction_shape": "per-value",
+    "sync_answer": "payload",
+    "store_quirks": [],
+    "licence": {},
 }
 
 
