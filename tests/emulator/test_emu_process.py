@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -406,3 +407,63 @@ def test_a_missing_http_package_exits_2(
     assert capsys.readouterr().err == (
         "pi-emulator: --loop uvloop: the uvloop package is not installed\n"
     )
+
+
+def test_a_port_in_use_says_so_and_exits_1_without_a_ready_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [EMULATOR, "--port", str(port), "--seed", str(EXAMPLE)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"pi-emulator: cannot listen on 127.0.0.1:{port} (Address already in use): another "
+        f"process listens on that port: stop it, or choose another port with --port "
+        f"(--port 0 picks a free one)\n",
+    )
+
+
+def test_an_address_this_machine_lacks_exits_1() -> None:
+    result = subprocess.run(
+        [EMULATOR, "--host", "192.0.2.1", "--port", "0"],  # TEST-NET-1: never local
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (
+        1,
+        "pi-emulator: cannot listen on 192.0.2.1:0 (Cannot assign requested address): this "
+        "machine has no such address: check --host (127.0.0.1 is this machine only)\n",
+    )
+
+
+def test_port_0_picks_a_free_port_and_the_ready_line_comes_once_it_listens() -> None:
+    proc = subprocess.Popen(
+        [EMULATOR, "--port", "0", "--seed", str(EXAMPLE)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        ready = re.fullmatch(
+            rf"pi-emulator: http://127\.0\.0\.1:(\d+)/pi/api/v2 \(10 users, seed "
+            rf"{re.escape(str(EXAMPLE))}; fault seed \d+\)\n",
+            line,
+        )
+        assert ready is not None, line
+        # no retry: once the line is out, the server answers
+        health = httpx.get(f"http://127.0.0.1:{ready[1]}/_emulator/health", timeout=5)
+        assert (health.status_code, health.json()["users"]) == (200, 10)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
