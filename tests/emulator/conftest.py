@@ -1,4 +1,5 @@
-"""Fixtures: an in-process emulator behind Starlette's TestClient, and ADMIN's Bearer headers."""
+"""Fixtures: an in-process emulator behind Starlette's TestClient, ADMIN's Bearer headers, and
+a fleet of real emulator processes (fleet.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 from emu_helpers import Clock, TestClient, login, make_emulator
+from fleet import emulator_fleet
 
 from pi_emulator import Emulator, create_app
+
+__all__ = ["emulator_fleet"]  # a fixture, for the tests of this folder
 
 
 @pytest.fixture
