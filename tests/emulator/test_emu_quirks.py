@@ -7,7 +7,6 @@ differs from what a plain emulator stores.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -42,23 +41,6 @@ SCRATCH: dict[str, Any] = {
         {"dataConnectionIdentifier": "Sales DB", "columnIdentifier": "Region", "value": "South"},
     ],
 }
-
-
-@pytest.fixture
-def server() -> Iterator[Any]:
-    """A factory: a client signed in as ADMIN of an emulator with these shape options."""
-    clients: list[TestClient] = []
-
-    def build(**options: Any) -> TestClient:
-        emulator = make_emulator(shape=ShapeConfig().updated(options))
-        client = TestClient(create_app(emulator), base_url="http://pi.test")
-        client.headers["Authorization"] = f"Bearer {login(client)}"
-        clients.append(client)
-        return client
-
-    yield build
-    for client in clients:
-        client.close()
 
 
 def _read_back(client: TestClient, usercode: str = SCRATCH_CODE) -> Any:
@@ -106,10 +88,10 @@ def _write_scratch(client: TestClient) -> Any:
     ],
 )  # fmt: skip
 def test_each_quirk_changes_exactly_its_own_shape(
-    server: Any, quirk: str, differences: dict[str, Any]
+    shaped: Any, quirk: str, differences: dict[str, Any]
 ) -> None:
-    plain = server()
-    quirked = server(store_quirks=[quirk])
+    plain = shaped()
+    quirked = shaped(store_quirks=[quirk])
     plain_answer = _write_scratch(plain)
     quirked_answer = _write_scratch(quirked)
     expected = _read_back(plain)
@@ -119,10 +101,10 @@ def test_each_quirk_changes_exactly_its_own_shape(
     assert (plain_answer, quirked_answer) == ([expected], [stored])
 
 
-def test_sync_additive_keeps_what_the_payload_left_out(server: Any) -> None:
+def test_sync_additive_keeps_what_the_payload_left_out(shaped: Any) -> None:
     update = {"user": {"usercode": SCRATCH_CODE, "surname": "Checked"}}
-    cleared = server()
-    kept = server(store_quirks=["sync-additive"])
+    cleared = shaped()
+    kept = shaped(store_quirks=["sync-additive"])
     for client in (cleared, kept):
         _write_scratch(client)
         assert client.post(SYNC, json=[update]).status_code == 200
@@ -146,8 +128,8 @@ def test_sync_additive_keeps_what_the_payload_left_out(server: Any) -> None:
     ]
 
 
-def test_expiry_as_timestamp_shows_in_user_objects_too(server: Any) -> None:
-    client = server(store_quirks=["expiry-as-timestamp"])
+def test_expiry_as_timestamp_shows_in_user_objects_too(shaped: Any) -> None:
+    client = shaped(store_quirks=["expiry-as-timestamp"])
     _write_scratch(client)
     found = client.get(f"{API}/users", params={"usercode(eq)": SCRATCH_CODE}).json()["content"]
     assert found[0]["userExpirationDate"] == "2031-01-31T00:00:00.000+00:00"
@@ -158,8 +140,8 @@ def test_expiry_as_timestamp_shows_in_user_objects_too(server: Any) -> None:
     assert stored[0]["user"]["userExpirationDate"] == "2031-01-31"
 
 
-def test_quirks_apply_only_to_writes_after_they_are_set(server: Any) -> None:
-    client = server()
+def test_quirks_apply_only_to_writes_after_they_are_set(shaped: Any) -> None:
+    client = shaped()
     _write_scratch(client)
     response = client.put("/_emulator/options", json={"store_quirks": ["restrictions-first-value"]})
     assert response.json()["store_quirks"] == ["restrictions-first-value"]
@@ -177,9 +159,9 @@ def test_quirks_apply_only_to_writes_after_they_are_set(server: Any) -> None:
     ],
 )  # fmt: skip
 def test_delete_quirks_refuse_and_disabling_still_works(
-    server: Any, quirk: str, status: int, message: str
+    shaped: Any, quirk: str, status: int, message: str
 ) -> None:
-    client = server(store_quirks=[quirk])
+    client = shaped(store_quirks=[quirk])
     before = state(client)
     response = client.delete(f"{API}/users/3")
     assert (response.status_code, response.json()) == (status, {"message": message})
@@ -209,8 +191,8 @@ def test_a_quirk_applies_to_a_jwt_payload_claim_too() -> None:
         assert _read_back(client, "NEWBIE")["userCategories"] == [{"categoryIdentifier": "Budgets"}]
 
 
-def test_unknown_quirks_are_400_naming_the_known_ones(server: Any) -> None:
-    client = server()
+def test_unknown_quirks_are_400_naming_the_known_ones(shaped: Any) -> None:
+    client = shaped()
     response = client.put("/_emulator/options", json={"store_quirks": ["typo"]})
     assert (response.status_code, response.json()) == (
         400,
@@ -226,13 +208,13 @@ def test_unknown_quirks_are_400_naming_the_known_ones(server: Any) -> None:
 # -- what POST /users/sync answers (reference U6) ------------------------------------------------
 
 
-def test_sync_answer_payload_is_the_stored_payload_array(server: Any) -> None:
-    client = server(sync_answer="payload")
+def test_sync_answer_payload_is_the_stored_payload_array(shaped: Any) -> None:
+    client = shaped(sync_answer="payload")
     assert _write_scratch(client) == [_read_back(client)]
 
 
-def test_sync_answer_user_is_the_user_object(server: Any) -> None:
-    client = server(sync_answer="user")
+def test_sync_answer_user_is_the_user_object(shaped: Any) -> None:
+    client = shaped(sync_answer="user")
     answer = _write_scratch(client)
     listed = client.get(f"{API}/users", params={"usercode(eq)": SCRATCH_CODE}).json()["content"]
     assert answer == listed[0]
@@ -242,8 +224,8 @@ def test_sync_answer_user_is_the_user_object(server: Any) -> None:
     assert [(u["id"], u["usercode"]) for u in answer] == [(5, "A1"), (6, "B2")]
 
 
-def test_sync_answer_empty_is_200_without_a_body(server: Any) -> None:
-    client = server(sync_answer="empty")
+def test_sync_answer_empty_is_200_without_a_body(shaped: Any) -> None:
+    client = shaped(sync_answer="empty")
     response = client.post(SYNC, json=[SCRATCH])
     assert (response.status_code, response.content) == (200, b"")
     assert _read_back(client)["user"]["surname"] == "Check"
@@ -259,9 +241,9 @@ def _user(code: str, **fields: Any) -> dict[str, Any]:
     return {"user": {"usercode": code, "forenames": "F", "surname": "S", **fields}}
 
 
-def test_a_sync_over_a_licence_cap_is_refused_whole(server: Any) -> None:
+def test_a_sync_over_a_licence_cap_is_refused_whole(shaped: Any) -> None:
     # the seed: ADMIN and DPATEL are administrators, BWONG a user (type 3)
-    client = server(licence={"administrators": 2, "total": 4})
+    client = shaped(licence={"administrators": 2, "total": 4})
     before = state(client)
     response = client.post(SYNC, json=[_user("N1", userTypeId=0), _user("N2"), _user("N3")])
     assert (response.status_code, response.json()) == (
@@ -285,8 +267,8 @@ def test_a_sync_over_a_licence_cap_is_refused_whole(server: Any) -> None:
     )
 
 
-def test_a_licence_counts_lite_users_apart_and_allows_what_lowers_a_count(server: Any) -> None:
-    client = server(licence={"lite": 1, "users": 1})
+def test_a_licence_counts_lite_users_apart_and_allows_what_lowers_a_count(shaped: Any) -> None:
+    client = shaped(licence={"lite": 1, "users": 1})
     # BWONG already fills "users"; turning it lite moves it to "lite" (users goes down)
     assert client.post(SYNC, json=[_user("BWONG", lite=True)]).status_code == 200
     assert client.post(SYNC, json=[_user("N1")]).status_code == 200
@@ -336,8 +318,8 @@ def test_a_jwt_login_over_the_licence_is_refused() -> None:
         ({"total": True}, None),
     ],
 )  # fmt: skip
-def test_bad_licences_are_400(server: Any, licence: Any, message: str | None) -> None:
-    client = server()
+def test_bad_licences_are_400(shaped: Any, licence: Any, message: str | None) -> None:
+    client = shaped()
     response = client.put("/_emulator/options", json={"licence": licence})
     assert response.status_code == 400
     assert response.json()["message"].startswith("licence must be an object of caps")
@@ -348,8 +330,8 @@ def test_bad_licences_are_400(server: Any, licence: Any, message: str | None) ->
 # -- a non-super-admin account with editUsers ----------------------------------------------------
 
 
-def test_a_seeded_editor_updates_but_cannot_create(server: Any) -> None:
-    client = server()
+def test_a_seeded_editor_updates_but_cannot_create(shaped: Any) -> None:
+    client = shaped()
     editor = bearer(client, "dpatel", "dpatel-pw")
     update = client.post(SYNC, json=[_user("BWONG", surname="Wong-Li")], headers=editor)
     assert update.json()[0]["user"]["surname"] == "Wong-Li"
