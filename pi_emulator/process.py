@@ -52,6 +52,7 @@ class EmulatorProcess:
         #: the port it listens on; 0 until ``wait_ready`` has read it from the ready line
         self.port = port
         self.log = log
+        self._terminated = False
 
     @classmethod
     def start(
@@ -112,14 +113,20 @@ class EmulatorProcess:
             return 0.0
         return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
+    def terminate(self) -> None:
+        """Ask it to stop (SIGTERM, once: a second one would cut its graceful shutdown short)."""
+        if not self._terminated and self.process.poll() is None:
+            self._terminated = True
             self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+
+    def stop(self) -> None:
+        """Stop it and wait (killed if it has not stopped within 15 s)."""
+        self.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
     def __enter__(self) -> Self:
         return self
@@ -180,7 +187,6 @@ def fleet(
         yield started
     finally:
         for emu in started:
-            if emu.process.poll() is None:
-                emu.process.terminate()
+            emu.terminate()  # all at once, then wait for each
         for emu in started:
             emu.stop()

@@ -11,7 +11,7 @@ from typing import Any
 
 import jwt
 import pytest
-from emu_helpers import API, TestClient, bearer, login, make_emulator, state
+from emu_helpers import API, SEED, TestClient, bearer, login, state
 
 from pi_emulator import EmulatorOptions, FaultConfig, JwtKeys, ShapeConfig, create_app
 from pi_emulator.emulator import Emulator
@@ -173,7 +173,7 @@ def test_delete_quirks_refuse_and_disabling_still_works(
 def test_a_quirk_applies_to_a_jwt_payload_claim_too() -> None:
     secret = "quirk-test-secret-0123456789-abcdefgh"
     options = EmulatorOptions(
-        seed=make_emulator().seed,
+        seed=SEED,
         faults=FaultConfig(fault_seed=1),
         shape=ShapeConfig(store_quirks=("categories-no-ancestors",)),
         jwt=JwtKeys(hs256_secret=secret),
@@ -288,7 +288,7 @@ def test_a_licence_counts_lite_users_apart_and_allows_what_lowers_a_count(shaped
 def test_a_jwt_login_over_the_licence_is_refused() -> None:
     secret = "licence-test-secret-0123456789-abcdefgh"
     options = EmulatorOptions(
-        seed=make_emulator().seed,
+        seed=SEED,
         faults=FaultConfig(fault_seed=1),
         shape=ShapeConfig(licence={"total": 3}),
         jwt=JwtKeys(hs256_secret=secret),
