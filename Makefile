@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,emulator]'
-	$(BIN)/python -c "from reconciler.core.yamldoc import c_parser_in_use as c; assert c(), 'ruamel.yaml C parser missing'"
+	$(BIN)/python -c "from reconciler.core.yamlfile.read import c_parser_in_use as c; assert c(), 'ruamel.yaml C parser missing'"
 	touch $(STAMP)
 
 test: install
@@ -31,7 +31,7 @@ demo: install
 
 # Refresh the renderer and claims golden files on purpose (review the diff before committing).
 golden: install
-	PISYNC_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/core/test_render.py tests/core/test_review.py tests/e2e/test_claims_e2e.py
+	PISYNC_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/core/render/test_render.py tests/core/review/test_review.py tests/e2e/test_claims_e2e.py
 
 # Every benchmark at 1,000 / 10,000 / 100,000 users (about 45 minutes; SIZES=1000,10000 for a
 # quicker run, ONLY=plan,import for some); the output is kept in benchmarks/.data/bench-*.log.

@@ -3,8 +3,8 @@
 For N pairs of (desired, live) user records in pisync's canonical form, of which 10% differ in
 one or two fields, it times:
 
-1. pisync's own path: ``reconciler.core.compare.same`` per written field, the per-field work
-   (``reconciler.core.planvalues.all_changes``) only for pairs that differ;
+1. pisync's own path: ``reconciler.core.plans.compare.same`` per written field, the per-field work
+   (``reconciler.core.plans.values.all_changes``) only for pairs that differ;
 2. DeepDiff on every pair (``ignore_order=True``, ``threshold_to_diff_deeper=0``);
 3. DeepDiff only on the pairs the plain comparison already found different (the one place it
    could serve: the nested values of pairs that differ).
@@ -21,9 +21,9 @@ import random
 import time
 from typing import Any
 
-from reconciler.core.compare import same
-from reconciler.core.model import USER_FIELDS, Restriction, Variable
-from reconciler.core.planvalues import all_changes
+from reconciler.core.model.values import USER_FIELDS, Restriction, Variable
+from reconciler.core.plans.compare import same
+from reconciler.core.plans.values import all_changes
 
 
 def records(n: int, seed: int = 7) -> list[tuple[dict[str, Any], dict[str, Any]]]:

@@ -1,4 +1,4 @@
-"""YAML emitters for ``pisync import``: pisync's own (``core/yamlemit.py``) against ruamel's
+"""YAML emitters for ``pisync import``: pisync's own (``core/yamlfile/emit.py``) against ruamel's
 safe and round-trip dumpers, on the same documents, ratios from this process.
 
     .venv/bin/python benchmarks/bench_emit.py --users 10000
@@ -13,7 +13,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from reconciler.core.yamlemit import emit
+from reconciler.core.yamlfile.emit import emit
 
 
 def documents(n: int) -> dict[str, list[dict[str, Any]]]:
@@ -49,7 +49,7 @@ def main() -> None:
     base = time.perf_counter() - started
     print(f"{args.users:,} users")
     print(f"{'emitter':28} {'seconds':>8} {'x pisync':>9}")
-    print(f"{'core/yamlemit.py':28} {base:8.2f} {1.0:9.1f}")
+    print(f"{'core/yamlfile/emit.py':28} {base:8.2f} {1.0:9.1f}")
     for typ in ("safe", "rt"):
         yaml = YAML(typ=typ)
         yaml.default_flow_style = None

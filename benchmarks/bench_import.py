@@ -41,7 +41,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from measure import PISYNC, PYTHON, Emulator, Run, machine, pisync_env, run_wrapped, start_emulator
+from measure import (
+    BASELINES,
+    PISYNC,
+    PYTHON,
+    Run,
+    machine,
+    pisync_env,
+    run_wrapped,
+    start_emulator,
+)
+
+from pi_emulator.process import EmulatorProcess as Emulator
 
 DEFAULT_CONCURRENCY = 8  # pisync's server.concurrency default
 
@@ -158,50 +169,6 @@ def seed_document(users: int, seed: int = 7) -> tuple[dict[str, Any], dict[tuple
 # --- processes ---------------------------------------------------------------------------
 
 
-# The baseline: the import's reads with a bare httpx client, the same requests in flight.
-RAW_READER = r"""
-import asyncio, base64, json, sys
-import httpx
-
-URL, CONCURRENCY, PAGE = sys.argv[1], int(sys.argv[2]), 500
-
-async def main():
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=URL, limits=limits, timeout=60) as http:
-        basic = base64.b64encode(b"admin:dashboard").decode()
-        r = await http.post("/tokens", json={}, headers={"Authorization": f"Basic {basic}"})
-        http.headers["Authorization"] = "Bearer " + r.json()["token"]
-
-        async def listing(path):
-            items, page = [], 1
-            while True:
-                r = await http.get(path, params={"page": page, "pageSize": PAGE})
-                r.raise_for_status()
-                body = r.json()
-                items += body["content"]
-                if body["last"] or not body["content"]:
-                    return items
-                page += 1
-
-        users, roles, cats = await asyncio.gather(
-            listing("/users"), listing("/roles"), listing("/categories"))
-        codes = iter([u["usercode"] for u in users])
-        payloads = {}
-
-        async def worker():
-            for code in codes:
-                r = await http.get("/users/syncPayload", params={"usercode": code})
-                r.raise_for_status()
-                payloads[code] = r.json()[0]
-
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        print(json.dumps({"users": len(users), "payloads": len(payloads),
-                          "roles": len(roles), "categories": len(cats)}))
-
-asyncio.run(main())
-"""
-
-
 def pisync(args: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> Run:
     return run_wrapped([PISYNC, *args], cwd=cwd, env=env)
 
@@ -288,7 +255,9 @@ def main() -> int:
         baseline: Run | None = None
         if not args.no_baseline:
             baseline = run_wrapped(
-                [PYTHON, "-c", RAW_READER, emu.url, str(concurrency)], cwd=work, env=env
+                [PYTHON, str(BASELINES / "raw_reads.py"), emu.url, str(concurrency)],
+                cwd=work,
+                env=env,
             )
             if baseline.exit != 0:
                 print("baseline FAILED:\n" + "\n".join(baseline.lines()[-20:]))

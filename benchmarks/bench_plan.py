@@ -44,9 +44,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from measure import PISYNC, PYTHON, Run, machine, pisync_env, run_wrapped, start_emulator
+from measure import BASELINES, PISYNC, PYTHON, Run, machine, pisync_env, run_wrapped, start_emulator
 
-from reconciler.core.privileges import PRIVILEGES as ALL_PRIVILEGES
+from reconciler.core.model.privileges import PRIVILEGES as ALL_PRIVILEGES
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / ".data"
@@ -182,108 +182,6 @@ def git(repo: Path, *args: str) -> str:
     ).stdout
 
 
-# --- the clients it is measured against ----------------------------------------------------
-
-READS = r"""
-import asyncio, base64, json, sys
-import httpx
-
-URL, N = sys.argv[1], int(sys.argv[2])
-
-async def main():
-    limits = httpx.Limits(max_connections=N, max_keepalive_connections=N)
-    async with httpx.AsyncClient(base_url=URL, limits=limits, timeout=60) as http:
-        basic = base64.b64encode(b"admin:dashboard").decode()
-        r = await http.post("/tokens", json={}, headers={"Authorization": f"Basic {basic}"})
-        http.headers["Authorization"] = "Bearer " + r.json()["token"]
-
-        async def listing(path):
-            items, page = [], 1
-            while True:
-                body = (await http.get(path, params={"page": page, "pageSize": 500})).json()
-                items += body["content"]
-                if body["last"] or not body["content"]:
-                    return items
-                page += 1
-
-        users, roles, cats = await asyncio.gather(
-            listing("/users"), listing("/roles"), listing("/categories"))
-        codes = iter([u["usercode"] for u in users])
-        read = 0
-
-        async def worker():
-            nonlocal read
-            for code in codes:
-                r = await http.get("/users/syncPayload", params={"usercode": code})
-                r.raise_for_status()
-                r.json()
-                read += 1
-
-        await asyncio.gather(*(worker() for _ in range(N)))
-        print(json.dumps({"users": len(users), "payloads": read}))
-
-asyncio.run(main())
-"""
-
-NAIVE_HTTPX = r"""
-import asyncio, base64, json, sys
-import httpx
-
-URL, N, FILE = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-
-async def main():
-    payloads = iter(json.load(open(FILE)))
-    limits = httpx.Limits(max_connections=N, max_keepalive_connections=N)
-    async with httpx.AsyncClient(base_url=URL, limits=limits, timeout=60) as http:
-        basic = base64.b64encode(b"admin:dashboard").decode()
-        r = await http.post("/tokens", json={}, headers={"Authorization": f"Basic {basic}"})
-        http.headers["Authorization"] = "Bearer " + r.json()["token"]
-        sent = 0
-
-        async def worker():
-            nonlocal sent
-            for element in payloads:
-                (await http.post("/users/sync", json=[element])).raise_for_status()
-                sent += 1
-
-        await asyncio.gather(*(worker() for _ in range(N)))
-        print(json.dumps({"sent": sent}))
-
-asyncio.run(main())
-"""
-
-NAIVE_AIOHTTP = r"""
-import asyncio, base64, json, sys
-import aiohttp
-
-URL, N, FILE = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-
-async def main():
-    payloads = iter(json.load(open(FILE)))
-    connector = aiohttp.TCPConnector(limit=N)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        basic = base64.b64encode(b"admin:dashboard").decode()
-        async with http.post(URL + "/tokens", json={},
-                             headers={"Authorization": f"Basic {basic}"}) as r:
-            token = (await r.json())["token"]
-        auth = {"Authorization": "Bearer " + token}
-        sent = 0
-
-        async def worker():
-            nonlocal sent
-            for element in payloads:
-                async with http.post(URL + "/users/sync", json=[element], headers=auth) as r:
-                    r.raise_for_status()
-                    await r.read()
-                sent += 1
-
-        await asyncio.gather(*(worker() for _ in range(N)))
-        print(json.dumps({"sent": sent}))
-
-asyncio.run(main())
-"""
-
-
 # --- running -------------------------------------------------------------------------------
 
 
@@ -309,11 +207,18 @@ class Bench:
     def version(self) -> int:
         return int(self.emu.control("GET", "health")["version"])
 
-    def script(self, text: str, *extra: str) -> Run:
-        path = self.tmp / "client.py"
-        path.write_text(text, encoding="utf-8")
+    def script(self, name: str, *extra: str, client: str | None = None) -> Run:
+        """A baseline client (benchmarks/baselines/NAME) against the emulator."""
+        first = [] if client is None else [client]
         return run_wrapped(
-            [PYTHON, str(path), self.emu.url, str(self.args.concurrency), *extra],
+            [
+                PYTHON,
+                str(BASELINES / name),
+                *first,
+                self.emu.url,
+                str(self.args.concurrency),
+                *extra,
+            ],
             cwd=self.tmp,
             env=self.env,
         )
@@ -337,7 +242,7 @@ class Bench:
         if "reads" in only or "plan" in only:
             self.add("plan", "ideal read time", None, self.ideal_reads * lat)
         if "reads" in only:
-            reads = self.script(READS)
+            reads = self.script("raw_reads.py")
             self.add("plan", "minimal httpx client, same reads", reads, reads.wall_s)
         saved = self.tmp / "plan.json"
         if "plan" in only:
@@ -368,9 +273,9 @@ class Bench:
                     f"({writes} writes for {self.expected} changed users)",
                 )  # fmt: skip
         if "naive" in only:
-            for label, text in (("httpx", NAIVE_HTTPX), ("aiohttp", NAIVE_AIOHTTP)):
+            for label in ("httpx", "aiohttp"):
                 self.emu.control("POST", "reset", timeout=600)
-                naive = self.script(text, str(self.folder / "naive.json"))
+                naive = self.script("naive_sync.py", str(self.folder / "naive.json"), client=label)
                 self.add("apply", f"naive sync of every user ({label})", naive, naive.wall_s)
             self.emu.control("POST", "reset", timeout=600)
         if "changed" in only:

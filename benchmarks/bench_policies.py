@@ -21,11 +21,11 @@ because the machine is shared:
   parsed) and warm (every file's analysis read back, with its users' policy view);
 - ``pisync validate`` through the CLI, without and with the policies (cache off), which adds
   printing the findings;
-- in one process, each part of the added work timed alone (the least CPU time of
-  ``--rounds``): the analysis with and without the users' policy view, the evaluation
-  (:func:`reconciler.core.policies.desired_issues`), reading the cache with and without the
-  view, and pickling the helper process's results with and without it. On a shared machine
-  these are the reliable figures; the whole runs above say the same within their noise.
+- in one process, each part of the added work timed alone (the least CPU time of ``--rounds``): the
+  analysis with and without the users' policy view, the evaluation
+  (:func:`reconciler.core.governance.policies.desired_issues`), reading the cache with and without
+  the view, and pickling the helper process's results with and without it. On a shared machine these
+  are the reliable figures; the whole runs above say the same within their noise.
 
 Usage::
 
@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
 from bench_validate import generate  # noqa: E402
+from measure import BASELINES  # noqa: E402
 
 PYTHON = sys.executable
 TODAY = "2026-11-26"
@@ -75,38 +76,17 @@ policies:
   email_domains: {allowed: [example.org], severity: warning}
 """
 
-CHILD = r"""
-import datetime as dt, json, resource, sys, time
-from pathlib import Path
-from reconciler.shell.load import load
-config = Path(sys.argv[2]) if sys.argv[2] != "-" else None
-today = dt.date.fromisoformat(sys.argv[4]) if sys.argv[4] != "-" else None
-
-def cpu():
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-start, cpu0 = time.perf_counter(), cpu()
-result = load([sys.argv[1]], config, build=False, cache=sys.argv[3] == "cache",
-              policies_today=today)
-took, cpu_s = time.perf_counter() - start, cpu() - cpu0
-policy = sum(1 for i in result.issues if i.message.startswith("policy "))
-print(json.dumps({"load_s": took, "cpu_s": cpu_s, "issues": len(result.issues),
-                  "policy": policy, "hits": result.cache_hits}))
-"""
-
 
 def load_once(repo: Path, config: Path | None, *, cache: bool, policies: bool) -> dict[str, float]:
     out = subprocess.run(
         [
             PYTHON,
-            "-c",
-            CHILD,
+            str(BASELINES / "load_child.py"),
             str(repo / "users"),
             str(config) if config is not None else "-",
             "cache" if cache else "nocache",
             TODAY if policies else "-",
+            "build=False",
         ],
         check=True,
         capture_output=True,
@@ -145,10 +125,11 @@ def components(repo: Path, config: Path, rounds: int) -> dict[str, float]:
 
     import orjson
 
-    from reconciler.core.analysis import analyse
-    from reconciler.core.filecodec import decode, encode
-    from reconciler.core.policies import desired_issues, role_defs
-    from reconciler.shell.load import _checker, _read_one, load_config
+    from reconciler.core.desired.analysis import analyse
+    from reconciler.core.desired.filecodec import decode, encode
+    from reconciler.core.governance.policies import desired_issues
+    from reconciler.core.governance.subjects import role_defs
+    from reconciler.shell.repo.desired_files import _checker, _read_one, load_config
 
     gc.disable()  # as load() runs
     policies = load_config(config).policies

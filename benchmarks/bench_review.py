@@ -100,10 +100,11 @@ def phases(repo: Path, url: str) -> dict[str, float]:
     """Each phase of the review in this process, on the inputs the command had."""
     import os
 
-    from reconciler.core.review import build_review, render_csv, render_json, render_markdown
-    from reconciler.core.review_html import render_html
-    from reconciler.shell.flows.desired import load_desired
-    from reconciler.shell.provenance import history_of
+    from reconciler.core.review.build import build_review
+    from reconciler.core.review.formats import render_csv, render_json, render_markdown
+    from reconciler.core.review.html import render_html
+    from reconciler.shell.repo.desired_state import load_desired
+    from reconciler.shell.repo.provenance import history_of
     from reconciler.shell.settings import Settings
 
     here = Path.cwd()

@@ -169,16 +169,16 @@ async def _run_variant(
     path = api + "/users/syncPayload"
 
     if variant == "pisync":
-        from reconciler.shell.api import PiApi
-        from reconciler.shell.client import Transport
+        from reconciler.pi.operations import PiApi
+        from reconciler.shell.server.transport import Transport
         from reconciler.shell.settings import Credentials
 
         transport_ = Transport(
             api, Credentials(username="admin", password="dashboard"), concurrency=concurrency
         )
         async with transport_:
-            pi = PiApi(transport_)
-            await pi.ensure_token()
+            pi = PiApi(transport_.send)
+            await transport_.ensure_token()
             return await _timed(
                 lambda code: _as_list(pi.sync_payload(code)), codes, warm, concurrency
             )
@@ -204,9 +204,9 @@ async def _run_variant(
             headers={"Accept": "application/json"},
         )
         async with client:
-            r = await client.post(api + "/tokens", headers=login_headers)
-            r.raise_for_status()
-            client.headers["Authorization"] = f"Bearer {r.json()['token']}"
+            signed = await client.post(api + "/tokens", headers=login_headers)
+            signed.raise_for_status()
+            client.headers["Authorization"] = f"Bearer {signed.json()['token']}"
 
             if variant.endswith("-min"):
                 import orjson
@@ -375,7 +375,9 @@ def versions() -> dict[str, str]:
     return out
 
 
-def decode_bench(body: bytes, number: int = 20000, repeat: int = 9) -> list[tuple[str, float]]:
+def decode_bench(
+    body: bytes, number: int = 20000, repeat: int = 9
+) -> list[tuple[str, float, float]]:
     """(name, min, median) microseconds per decode of one payload body."""
     import timeit
 
@@ -541,7 +543,7 @@ def print_table(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace)
     n = args.requests
 
     def med(v: str, key: str) -> float:
-        return statistics.median(r[key] for r in runs[v])
+        return float(statistics.median(r[key] for r in runs[v]))
 
     base = med(BASELINE, "cpu_s")
     print(

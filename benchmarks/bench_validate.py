@@ -2,8 +2,9 @@
 
 Generates a seeded, realistic desired-state repository (200 files of 500 users, about 300
 bytes of YAML per user, plus a roles file) under ``benchmarks/.data/`` (git-ignored), then
-times :func:`reconciler.shell.load.load` (find, read, parse, schema and cross-file checks,
-build the desired state) in a fresh process, and reports wall time and peak RSS.
+times :func:`reconciler.shell.repo.desired_files.load` (find, read, parse, schema and
+cross-file checks, build the desired state) in a fresh process, and reports wall time and peak
+RSS.
 
 For scale, it also measures in this process: ruamel's plain ``YAML(typ='safe').load`` of the
 same bytes (the loader the fast path replaces), and the pure-jsonschema path on a sample of
@@ -22,12 +23,15 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from measure import BASELINES, run_wrapped
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / ".data" / "validate"
@@ -91,34 +95,12 @@ def _yaml_bytes(repo: Path) -> list[bytes]:
     return [p.read_bytes() for p in sorted((repo / "users").glob("*.yaml"))]
 
 
-# --- measured in a child process, so each figure has its own peak RSS ---------------------
-
-CHILD = r"""
-import json, resource, sys, time
-from pathlib import Path
-t0 = time.perf_counter()
-from reconciler.shell.load import load
-t1 = time.perf_counter()
-result = load([sys.argv[1]], None, cache=False)
-t2 = time.perf_counter()
-errors = sum(1 for i in result.issues if i.severity == "error")
-print(json.dumps({
-    "import_s": t1 - t0, "load_s": t2 - t1, "errors": errors,
-    "users": 0 if result.desired is None else len(result.desired.users),
-    "files": result.stats.files,
-    "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    "children_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-}))
-"""
-
-
-def run_load(repo: Path, kwargs: str = "") -> dict[str, float]:
-    """Time ``load(["users"], None, <kwargs>)`` in a fresh process."""
-    cold = "load([sys.argv[1]], None, cache=False)"
-    code = CHILD.replace(cold, f"{cold[:-1]}, {kwargs})" if kwargs else cold)
+def run_load(repo: Path, option: str = "") -> dict[str, float]:
+    """Time ``load(["users"], None, cache=False, <option>)`` in a fresh process."""
     start = time.perf_counter()
     out = subprocess.run(
-        [PYTHON, "-c", code, str(repo / "users")],
+        [PYTHON, str(BASELINES / "load_child.py"), str(repo / "users"), "-", "nocache", "-"]
+        + ([option] if option else []),
         check=True,
         capture_output=True,
         text=True,
@@ -138,17 +120,6 @@ def _report(label: str, f: dict[str, float]) -> None:
     )
 
 
-CLI_WRAPPER = r"""
-import json, resource, subprocess, sys, time
-start = time.perf_counter()
-proc = subprocess.run(sys.argv[1:], capture_output=True, text=True, check=False)
-wall = time.perf_counter() - start
-last = (proc.stdout.strip().splitlines() or [""])[-1]
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(json.dumps({"wall_s": wall, "rss_mb": peak, "exit": proc.returncode, "last": last}))
-"""
-
-
 def run_cli(repo: Path) -> dict[str, object] | None:
     """``pisync validate --no-cache users`` (cold: bench_plan.py times the cache) in a fresh
     wrapper process, so that the peak RSS (children
@@ -156,15 +127,9 @@ def run_cli(repo: Path) -> dict[str, object] | None:
     pisync = Path(PYTHON).parent / "pisync"
     if not pisync.exists():
         return None
-    out = subprocess.run(
-        [PYTHON, "-c", CLI_WRAPPER, str(pisync), "validate", "--no-cache", "users"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    figures: dict[str, object] = json.loads(out.stdout)
-    return figures
+    run = run_wrapped([str(pisync), "validate", "--no-cache", "users"], cwd=repo, env=os.environ)
+    last = (run.stdout.strip().splitlines() or [""])[-1]
+    return {"wall_s": run.wall_s, "rss_mb": run.rss_mb, "exit": run.exit, "last": last}
 
 
 # --- baselines, in this process -----------------------------------------------------------
@@ -186,7 +151,7 @@ def baseline_pure_jsonschema(repo: Path, sample: int) -> float:
     """Seconds per user for jsonschema's iter_errors on ``sample`` users."""
     from jsonschema import Draft202012Validator
 
-    from reconciler.core.yamldoc import parse_yaml
+    from reconciler.core.yamlfile.read import parse_yaml
     from reconciler.schemas import load_schema
 
     schema = load_schema("pisync-file")

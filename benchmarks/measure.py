@@ -17,19 +17,8 @@ from pi_emulator.process import EmulatorProcess as Emulator
 BIN = Path(sys.executable).parent
 PISYNC = str(BIN / "pisync")
 PYTHON = sys.executable
-
-# A fresh wrapper process per command, so that RUSAGE_CHILDREN is that command's own peak.
-WRAPPER = r"""
-import json, resource, subprocess, sys, time
-start = time.perf_counter()
-proc = subprocess.run(sys.argv[1:], capture_output=True, text=True, check=False,
-                      stdin=subprocess.DEVNULL)
-wall = time.perf_counter() - start
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"wall_s": wall, "rss_mb": usage.ru_maxrss / 1024,
-                  "cpu_s": usage.ru_utime + usage.ru_stime, "exit": proc.returncode,
-                  "stdout": proc.stdout, "stderr": proc.stderr}))
-"""
+#: The programs run in a process of their own (benchmarks/baselines/).
+BASELINES = Path(__file__).resolve().parent / "baselines"
 
 
 @dataclass
@@ -68,7 +57,7 @@ def pisync_env(url: str, extra: Mapping[str, str] | None = None) -> dict[str, st
 
 def run_wrapped(command: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> Run:
     proc = subprocess.run(
-        [PYTHON, "-c", WRAPPER, *command],
+        [PYTHON, str(BASELINES / "measured.py"), *command],
         cwd=cwd,
         env=dict(env),
         capture_output=True,

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout: import the package beside it
     sys.path.insert(0, str(ROOT))
 
-from reconciler.core import yamlemit  # noqa: E402
-from reconciler.core.config import Config  # noqa: E402
-from reconciler.core.model import GRANT_KEYS, UserSpec  # noqa: E402
+from reconciler.core.model.config import Config  # noqa: E402
+from reconciler.core.model.values import GRANT_KEYS, UserSpec  # noqa: E402
+from reconciler.core.yamlfile import emit as yamlemit  # noqa: E402
 from reconciler.pi.wire import NEW_USER_DEFAULTS  # noqa: E402
 
 SCHEMAS = ROOT / "schemas"

@@ -83,3 +83,50 @@ def test_every_coroutine_runs_through_shell_loop() -> None:
 def test_the_loop_check_would_see_a_direct_run() -> None:
     code = "asyncio.run(main())\nself.runner.run(go())\nrunner.run(x)\nsubprocess.run([])\n"
     assert loop_runs_in(ast.parse(code)) == [1, 2, 3]
+
+
+def import_cycles(imports: dict[str, set[str]]) -> list[list[str]]:
+    """Every group of modules that import each other, directly or through others (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in sorted(imports.get(module, ())):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                other = stack.pop()
+                group.append(other)
+                if other == module:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in sorted(imports):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_import_circle_anywhere() -> None:
+    """No two modules of pisync or the emulator import each other, even through others (a
+    TYPE_CHECKING import counts: it is an arrow a reader follows too)."""
+    import grimp  # import-linter's graph builder
+
+    graph = grimp.build_graph("reconciler", "pi_emulator", cache_dir=None)
+    imports = {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
+    assert import_cycles(imports) == []
+
+
+def test_the_circle_check_would_see_a_circle() -> None:
+    imports = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}}
+    assert import_cycles(imports) == [["a", "b", "c"]]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.yamldoc import parse_yaml
+from reconciler.core.yamlfile.read import parse_yaml
 from reconciler.schemas import load_schema
 
 ROOT = Path(__file__).resolve().parents[1]

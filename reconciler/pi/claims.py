@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.core.planvalues import desired_json
+from reconciler.core.plans.values import desired_json
 from reconciler.pi import wire
 
 CLAIM_NAMESPACE = "https://www.panintelligence.com/claims/"

@@ -1,11 +1,16 @@
 """Every request pisync sends to the Panintelligence API, as a value, and how each answer is read.
 
-The shell's transport (:mod:`reconciler.shell.client`) knows HTTP, retries and time; it knows no
-Panintelligence path, parameter, header scheme, status meaning or body key. It sends the
-:class:`Request` values built here and hands back a :class:`Reply`, which the functions here
-read. Choices the public sources do not establish are marked ``[G Un]`` with their item in the
-API reference's list of unknowns (README, "API compatibility"; the marks are collected by
-:data:`GUESSES`, which a test compares with the README table).
+The shell's transport (:mod:`reconciler.shell.server.transport`) knows HTTP, retries and
+time; it knows no Panintelligence path, parameter, header scheme, status meaning or body key.
+It sends the :class:`~reconciler.pi.messages.Request` values built here and hands back a
+:class:`~reconciler.pi.messages.Reply`, which the functions here read (what a status means:
+:mod:`reconciler.pi.statuses`; the operations that combine requests:
+:mod:`reconciler.pi.operations`).
+
+Choices the public sources do not establish are marked ``[G Un]`` with their item in the API
+reference's list of unknowns (README, "API compatibility"; the marks of every module of
+``reconciler/pi/`` are collected by :data:`GUESSES`, which a test compares with the README
+table).
 
 Pure: no I/O, no clock.
 """
@@ -16,13 +21,12 @@ import base64
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
-
-import orjson
 
 from reconciler.errors import AuthenticationFailed, IncompleteRead, UnexpectedResponse
 from reconciler.pi import wire
+from reconciler.pi.messages import Reply, Request
+from reconciler.pi.statuses import NOT_FOUND, TOKEN_REFUSED, error_message, raise_for_status
 
 #: Where the v2 API lives below the server root [C §1.1]; doctor suggests it.
 BASE_PATH: Final = "/pi/api/v2"
@@ -32,86 +36,7 @@ PAGE_SIZE: Final = 500
 MAX_PAGES: Final = 100_000
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Request:
-    """One HTTP request: method, path below the base URL, query, JSON body, how it may be retried.
-
-    ``idempotent`` False means the request may be sent again only if it cannot have reached the
-    server. ``auth`` False: send it without the Bearer token (signing in); ``headers`` are extra
-    headers the adapter sets (the Basic scheme on sign-in).
-    """
-
-    method: str
-    path: str
-    query: tuple[tuple[str, str], ...] = ()
-    body: Any = None
-    idempotent: bool = True
-    auth: bool = True
-    headers: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def what(self) -> str:
-        """``GET /users/syncPayload`` — how messages name the request (never its secrets)."""
-        return f"{self.method} {self.path}"
-
-    @property
-    def json_body(self) -> bytes | None:
-        if self.body is None:
-            return None
-        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reply:
-    """What the server answered: status, body bytes and the headers the transport reads."""
-
-    status: int
-    body: bytes = b""
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def json(self, what: str) -> Any:
-        """The body as JSON; a body that is not JSON is an unexpected response."""
-        try:
-            return orjson.loads(self.body)  # a third of json.loads's time per payload
-        except ValueError:
-            raise UnexpectedResponse(
-                f"{what}: HTTP {self.status} but the body is not JSON", status=self.status
-            ) from None
-
-
-# --- statuses and errors -----------------------------------------------------------------
-
-#: The token is missing, expired or refused: sign in again (§1.3) [G U19].
-TOKEN_REFUSED: Final = 401
-#: The object (user id, usercode, role id) does not exist [G U18].
-NOT_FOUND: Final = 404
-#: A role with that name already exists (POST /roles) [G U13, U18].
-CONFLICT: Final = 409
-#: Keys of an error body that hold the server's own words, in order [G U18].
-ERROR_BODY_KEYS: Final = ("message", "error", "detail")
-
-
-def error_message(reply: Reply) -> str:
-    """The server's own words: an error body's message when JSON, else its text, shortened."""
-    try:
-        body = json.loads(reply.body) if reply.body else None
-    except ValueError:
-        body = None
-    if isinstance(body, Mapping):
-        for key in ERROR_BODY_KEYS:
-            value = body.get(key)
-            if isinstance(value, str) and value:
-                return value
-    text = reply.body.decode("utf-8", "replace").strip()
-    return (text[:300] + "…") if len(text) > 300 else (text or f"HTTP {reply.status}")
-
-
-def raise_for_status(reply: Reply, request: Request) -> None:
-    """Any status >= 400 that the caller did not read as a meaning is an unexpected response."""
-    if reply.status >= 400:
-        raise UnexpectedResponse(
-            f"{request.what}: HTTP {reply.status}: {error_message(reply)}", status=reply.status
-        )
+# --- answers ----------------------------------------------------------------------------
 
 
 def read_json(reply: Reply, request: Request) -> Any:

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.core.doctor import Check, Result
-from reconciler.core.privileges import PRIVILEGES
+from reconciler.core.model.checks import Check, Result
+from reconciler.core.model.privileges import PRIVILEGES
 from reconciler.errors import ConnectionFailed, PisyncError
-from reconciler.pi import endpoints, wire
-from reconciler.pi.endpoints import Reply, Request
-
-Send = Callable[[Request], Awaitable[Reply]]
+from reconciler.pi import endpoints, statuses, wire
+from reconciler.pi.messages import Reply, Request, Send
 
 #: How many users' payloads are read to find an example of each element kind.
 SAMPLE = 30
@@ -196,7 +194,7 @@ class _Probe:
 
     async def run_signed_in(self, token: str) -> None:
         first = await self.get(endpoints.list_page(endpoints.USERS, 1), token)
-        if first.status == endpoints.TOKEN_REFUSED:
+        if first.status == statuses.TOKEN_REFUSED:
             self.add("bearer", "HTTP 401 with the token", Result.DIFFERENT, "report this")
             self.unknown("users-list", "error-body", "the token was refused")
             return
@@ -507,7 +505,7 @@ class _Probe:
     async def _not_found(self, token: str) -> None:
         request = endpoints.sync_payload_request(ABSENT)
         reply = await self.get(request, token)
-        if reply.status == endpoints.NOT_FOUND:
+        if reply.status == statuses.NOT_FOUND:
             self.add("not-found", "HTTP 404", Result.OK)
         else:
             self.add(
@@ -521,7 +519,7 @@ class _Probe:
             body = json.loads(reply.body) if reply.body else None
         except ValueError:
             body = None
-        keys = [k for k in endpoints.ERROR_BODY_KEYS if isinstance(body, Mapping) and k in body]
+        keys = [k for k in statuses.ERROR_BODY_KEYS if isinstance(body, Mapping) and k in body]
         if keys:
             self.add("error-body", f"JSON with {', '.join(keys)}", Result.OK)
         else:

@@ -23,30 +23,27 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.core import intern
-from reconciler.core.digest import fingerprint_of_text, sha256
-from reconciler.core.model import (
+import orjson
+
+from reconciler.core.model import intern
+from reconciler.core.model.digest import fingerprint_of_text, sha256
+from reconciler.core.model.privileges import PRIVILEGES
+from reconciler.core.model.privileges import USER_TYPES as TYPES_IN_ORDER
+from reconciler.core.model.values import (
     Category,
-    FrozenJson,
     LiveRole,
     LiveUser,
     Record,
     Restriction,
+    ServerCopy,
     Variable,
     canonical_json,
-    plain,
 )
-from reconciler.core.privileges import PRIVILEGES
 from reconciler.errors import UnexpectedResponse
 
-#: The ``userTypeId`` of each user type name of the desired state [C §2.2, S8].
-USER_TYPES: dict[str, int] = {
-    "administrator": 0,
-    "designer": 1,
-    "chart-explorer": 2,
-    "user": 3,
-    "chart-viewer": 4,
-}
+#: The ``userTypeId`` of each user type name of the desired state [C §2.2, S8]: the server
+#: numbers them 0 to 4 in the order SPEC §2.1 lists them (``core/model/privileges.py``).
+USER_TYPES: dict[str, int] = {name: number for number, name in enumerate(TYPES_IN_ORDER)}
 USER_TYPE_NAMES: dict[int, str] = {v: k for k, v in USER_TYPES.items()}
 
 #: Names that exist only on the wire (fields, element keys, envelope keys, paths, header
@@ -224,6 +221,21 @@ def user_code(obj: Mapping[str, Any]) -> str:
     return code.upper()
 
 
+def copy_of(obj: Mapping[str, Any]) -> ServerCopy:
+    """The server's object as a :class:`~reconciler.core.model.values.ServerCopy`."""
+    return ServerCopy(canonical_json(obj))
+
+
+def json_of(copy: ServerCopy | None) -> dict[str, Any] | None:
+    """The object a :class:`~reconciler.core.model.values.ServerCopy` holds (None for none)."""
+    if copy is None:
+        return None
+    value = orjson.loads(copy.text)
+    if not isinstance(value, dict):
+        raise WireError("a kept server object is not a JSON object")
+    return value
+
+
 def live_user(
     summary: Mapping[str, Any],
     element: Mapping[str, Any] | None,
@@ -232,8 +244,9 @@ def live_user(
 ) -> LiveUser:
     """A live user from its ``GET /users`` object and (when read) its syncPayload element.
 
-    The element's fingerprint is always kept; the element itself only when ``keep(user)``
-    says a write will be merged onto it (always, without ``keep``).
+    The element's fingerprint is always kept; the element itself (the user's
+    :class:`~reconciler.core.model.values.ServerCopy`) only when ``keep(user)`` says a write
+    will be merged onto it (always, without ``keep``).
     """
     user = element["user"] if element is not None else summary
     record = record_from_user(user)
@@ -253,8 +266,8 @@ def live_user(
     if element is None:
         return live
     text = canonical_json(element)
-    payload = FrozenJson.of_text(text) if keep is None or keep(live) else None
-    return replace(live, payload=payload, fingerprint=fingerprint_of_text(text))
+    kept = ServerCopy(text) if keep is None or keep(live) else None
+    return replace(live, server_copy=kept, fingerprint=fingerprint_of_text(text))
 
 
 def record_from_user(user: Mapping[str, Any]) -> dict[str, Any]:
@@ -359,7 +372,7 @@ def sync_element(
     first).
     """
     element: dict[str, Any] = (
-        copy.deepcopy(plain(base))
+        copy.deepcopy(dict(base))
         if base is not None
         else {
             "user": {},
@@ -458,15 +471,13 @@ def live_role(obj: Mapping[str, Any]) -> LiveRole:
             ),
             "privileges": tuple(sorted(str(p) for p in privs)),
         },
-        raw=dict(obj),
+        server_copy=copy_of(obj),
     )
 
 
-def role_body(
-    name: str, desired: Mapping[str, Any], base: Mapping[str, Any] | None
-) -> dict[str, Any]:
+def role_body(name: str, desired: Mapping[str, Any], base: ServerCopy | None) -> dict[str, Any]:
     """``POST /roles`` / ``PUT /roles/{id}`` body: the live role with managed fields overlaid."""
-    body = {k: v for k, v in dict(base or {}).items() if k != "id"}
+    body = {k: v for k, v in (json_of(base) or {}).items() if k != "id"}
     body["name"] = name
     if "description" in desired:
         body["description"] = desired["description"]

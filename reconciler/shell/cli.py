@@ -201,7 +201,8 @@ def plan(
     chosen = _format(fmt, {"text", "markdown", "json", "github"}, settings)
 
     def run() -> int:
-        from reconciler.shell.flows.plan import PlanOptions, plan_command
+        from reconciler.shell.flows.plan import plan_command
+        from reconciler.shell.planning import PlanOptions
 
         if changed_since is not None and paths:
             raise UsageError("--changed-since chooses the files itself: give no PATH with it")
@@ -291,7 +292,7 @@ def apply(
 
     def run() -> int:
         from reconciler.shell.flows.apply import ApplyOptions, apply_command
-        from reconciler.shell.flows.plan import PlanOptions
+        from reconciler.shell.planning import PlanOptions
 
         options = ApplyOptions(
             planfile=planfile,
@@ -335,7 +336,7 @@ def import_(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
 ) -> None:
     """Write desired-state YAML from the live server; a plan right after is empty."""
-    from reconciler.core.export import Layout
+    from reconciler.core.desired.export import Layout
 
     settings: Settings = ctx.obj
     try:

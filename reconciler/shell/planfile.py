@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reconciler.core.issues import error
-from reconciler.core.plan import FORMAT_VERSION, Plan, document_digest
-from reconciler.core.render import render_json
-from reconciler.core.schema_check import document_problems
+from reconciler.core.desired.schema import document_problems
+from reconciler.core.model.issues import error
+from reconciler.core.plans.plan import FORMAT_VERSION, Plan, document_digest
+from reconciler.core.render.plan_json import render_json
 from reconciler.errors import InvalidStateError, StalePlanError, UsageError
 from reconciler.schemas import load_schema
 from reconciler.shell.files import write_atomic

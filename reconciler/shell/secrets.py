@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from reconciler.core.issues import Issue, error
-from reconciler.core.model import DesiredState, SourcePos
-from reconciler.core.plan import Plan
+from reconciler.core.model.issues import Issue, error
+from reconciler.core.model.values import DesiredState, SourcePos
+from reconciler.core.plans.plan import Plan
 from reconciler.errors import InvalidStateError
 
 

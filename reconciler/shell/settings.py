@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from reconciler.core.config import Config
-from reconciler.core.guards import Account
+from reconciler.core.governance.guards import Account
+from reconciler.core.model.config import Config
 from reconciler.errors import UsageError
 
 
@@ -66,7 +66,8 @@ def server_url(settings: Settings, config: Config) -> str:
 
 
 def account(settings: Settings) -> Account:
-    """Who pisync signs in as, for the lockout guard (:class:`~reconciler.core.guards.Account`)."""
+    """Who pisync signs in as, for the lockout guard
+    (:class:`~reconciler.core.governance.guards.Account`)."""
     env = settings.env
     if env.get("PISYNC_USERNAME") and env.get("PISYNC_PASSWORD"):
         return Account(usercode=env["PISYNC_USERNAME"].upper(), source="PISYNC_USERNAME")

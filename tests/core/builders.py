@@ -1,4 +1,4 @@
-"""Shared test builders for canonical records (the form model.py's docstring describes)."""
+"""Shared test builders for canonical records (the form model/values.py's docstring describes)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Fixtures shared by the core tests: golden-file comparison.
 
 Golden files live in ``tests/golden/`` and are compared byte for byte. They change only on
-purpose: ``PISYNC_UPDATE_GOLDEN=1 pytest tests/core/test_render.py`` (``make golden``)
+purpose: ``PISYNC_UPDATE_GOLDEN=1 pytest tests/core/render/test_render.py`` (``make golden``)
 rewrites them, and the diff is reviewed like code.
 """
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.plan import document_digest
+from reconciler.core.plans.plan import document_digest
 from tests.e2e.conftest import PISYNC, Emulator, pisync
 
 pytestmark = pytest.mark.e2e

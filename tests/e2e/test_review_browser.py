@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.review_html import render_html
+from reconciler.core.review.html import render_html
 from tests.browser import Browser, require_chromium
-from tests.core.test_review import scenario
+from tests.core.review.test_review import scenario
 from tests.e2e.conftest import ROOT, pisync
 from tests.gitrepo import Person, git_as
 

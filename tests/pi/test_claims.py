@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from reconciler.core.model import Variable
-from reconciler.core.privileges import PRIVILEGES
+from reconciler.core.model.privileges import PRIVILEGES
+from reconciler.core.model.values import Variable
 from reconciler.pi import claims, wire
 from reconciler.schemas import SCHEMA_NAMES, load_schema
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.digest import fingerprint
-from reconciler.core.model import Category, LiveRole, LiveUser, Restriction, Variable
-from reconciler.core.privileges import PRIVILEGES
+from reconciler.core.model.digest import fingerprint, role_fingerprint
+from reconciler.core.model.privileges import PRIVILEGES
+from reconciler.core.model.values import Category, LiveRole, LiveUser, Restriction, Variable
 from reconciler.errors import UnexpectedResponse
-from reconciler.pi import endpoints, wire
+from reconciler.pi import endpoints, messages, wire
 
 
 def element(**user: Any) -> dict[str, Any]:
@@ -79,8 +79,8 @@ def test_live_user_reads_every_reference_shape() -> None:
                 Restriction(connection="Sales DB", column="Region", values=("East", "North")),
             ),
         },
-        payload=user.payload,
-        fingerprint=fingerprint(user.payload),
+        server_copy=user.server_copy,
+        fingerprint=fingerprint(user.server_copy),
         super_admin=False,
     )
     assert "s3cret" not in repr(user.record)
@@ -90,9 +90,9 @@ def test_a_payload_is_kept_only_when_asked_and_its_fingerprint_always() -> None:
     summary = {"usercode": "jsmith", "id": 7}
     kept = wire.live_user(summary, element())
     dropped = wire.live_user(summary, element(), keep=lambda user: False)
-    assert dropped.payload is None
-    assert kept.payload is not None
-    assert dropped.fingerprint == kept.fingerprint == fingerprint(kept.payload)
+    assert dropped.server_copy is None
+    assert wire.json_of(kept.server_copy) == element()
+    assert dropped.fingerprint == kept.fingerprint == fingerprint(element())
     assert dropped.record == kept.record
 
 
@@ -106,7 +106,7 @@ def test_page_info_accepts_both_shapes() -> None:
 @pytest.mark.parametrize("body", [{"token": ""}, {}, [], "t"])
 def test_a_sign_in_answer_without_a_token_string_is_not_the_api(body: Any) -> None:
     request = endpoints.token_request("admin", "pw")
-    answer = endpoints.Reply(status=200, body=json.dumps(body).encode())
+    answer = messages.Reply(status=200, body=json.dumps(body).encode())
     with pytest.raises(UnexpectedResponse) as exc:
         endpoints.read_token(answer, request, url="https://pi.test/x", username="admin")
     assert str(exc.value) == (
@@ -184,22 +184,22 @@ def test_sync_element_for_a_new_user_starts_empty() -> None:
 
 
 def test_roles_and_categories() -> None:
-    role = wire.live_role(
-        {
-            "id": 4,
-            "name": "Sales",
-            "description": "d",
-            "categories": ["B", {"name": "A"}],
-            "privileges": {"pdf": True, "schedule": False},
-        }
-    )
+    obj = {
+        "id": 4,
+        "name": "Sales",
+        "description": "d",
+        "categories": ["B", {"name": "A"}],
+        "privileges": {"pdf": True, "schedule": False},
+    }
+    role = wire.live_role(obj)
     assert role == LiveRole(
         name="Sales",
         id="4",
         fields={"description": "d", "categories": ("A", "B"), "privileges": ("pdf",)},
-        raw=role.raw,
+        server_copy=role.server_copy,
     )
-    assert wire.role_body("Sales", {"categories": ["A"]}, role.raw) == {
+    assert role_fingerprint(role) == fingerprint(obj)
+    assert wire.role_body("Sales", {"categories": ["A"]}, role.server_copy) == {
         "name": "Sales",
         "description": "d",
         "categories": [{"categoryIdentifier": "A"}],

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 
 import httpx
 
-from reconciler.pi.endpoints import Reply
-from reconciler.shell.api import PiApi
-from reconciler.shell.client import Transport
-from reconciler.shell.http import SendFailed
+from reconciler.pi.messages import Reply
+from reconciler.shell.server.connect import Server
+from reconciler.shell.server.http import SendFailed
+from reconciler.shell.server.transport import Transport
 from reconciler.shell.settings import Credentials
 
 URL = "http://pi/pi/api/v2"
@@ -40,5 +40,5 @@ class AsgiBackend:
         await self._client.aclose()
 
 
-def api_for(app: object, credentials: Credentials = ADMIN) -> PiApi:
-    return PiApi(Transport(URL, credentials, backend=AsgiBackend(app)))
+def server_for(app: object, credentials: Credentials = ADMIN) -> Server:
+    return Server(Transport(URL, credentials, backend=AsgiBackend(app)))

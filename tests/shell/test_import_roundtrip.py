@@ -15,15 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pi_emulator import EmulatorOptions, create_app
-from reconciler.core.config import Config
-from reconciler.core.diff import diff
-from reconciler.core.export import Layout, export
-from reconciler.core.model import LiveState
-from reconciler.core.privileges import PRIVILEGES
+from reconciler.core.desired.export import Layout, export
+from reconciler.core.diff.changes import diff
+from reconciler.core.model.config import Config
+from reconciler.core.model.privileges import PRIVILEGES
+from reconciler.core.model.values import LiveState
 from reconciler.pi.wire import NEW_USER_DEFAULTS
-from reconciler.shell.live import read_live
-from reconciler.shell.load import load
-from tests.shell.asgi import api_for
+from reconciler.shell.repo.desired_files import load
+from reconciler.shell.server.live import read_live
+from tests.shell.asgi import server_for
 
 CATEGORIES = [
     {"name": "Finance", "parent": None},
@@ -121,8 +121,8 @@ def servers(draw: st.DrawFn) -> dict[str, Any]:
 
 
 async def live_of(seed: dict[str, Any]) -> LiveState:
-    async with api_for(create_app(EmulatorOptions(seed=seed))) as api:
-        return await read_live(api, payload_for=lambda code: True, concurrency=4)
+    async with server_for(create_app(EmulatorOptions(seed=seed))) as server:
+        return await read_live(server, payload_for=lambda code: True, concurrency=4)
 
 
 def secrets_for(seed: dict[str, Any]) -> dict[str, str]:

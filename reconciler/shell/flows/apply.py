@@ -14,12 +14,13 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from reconciler.core import render
-from reconciler.core.config import Config
-from reconciler.core.digest import live_fingerprint, role_fingerprint
-from reconciler.core.guards import check, needs_administrators
-from reconciler.core.model import LiveRole, LiveState, LiveUser
-from reconciler.core.plan import Action, Kind, Plan
+from reconciler.core.governance.guards import check, needs_administrators
+from reconciler.core.model.config import Config
+from reconciler.core.model.digest import live_fingerprint, role_fingerprint
+from reconciler.core.model.values import LiveRole, LiveState, LiveUser
+from reconciler.core.plans.plan import Action, Kind, Plan
+from reconciler.core.render import plan_text
+from reconciler.core.render.sentences import NO_CHANGES
 from reconciler.errors import (
     ApplyFailed,
     GuardError,
@@ -27,19 +28,18 @@ from reconciler.errors import (
     StalePlanError,
     UsageError,
 )
-from reconciler.shell.api import PiApi
-from reconciler.shell.apply import NOT_ATTEMPTED, ApplyResult, Outcome, Stop, execute
-from reconciler.shell.connect import make_client
 from reconciler.shell.console import ProgressReporter, make_console, print_plain, print_segments
 from reconciler.shell.files import write_atomic
-from reconciler.shell.flows.desired import Loaded, load_desired
-from reconciler.shell.flows.plan import PlanOptions, policy_refusal, read_and_diff
-from reconciler.shell.live import read_some, with_administrators
-from reconciler.shell.load import find_config, load_config
 from reconciler.shell.loop import run_in
 from reconciler.shell.loop import runner as loop_runner
 from reconciler.shell.planfile import read_plan_file
+from reconciler.shell.planning import PlanOptions, policy_refusal, read_and_diff
+from reconciler.shell.repo.desired_files import find_config, load_config
+from reconciler.shell.repo.desired_state import Loaded, load_desired
 from reconciler.shell.secrets import desired_needs, plan_needs, read_secrets
+from reconciler.shell.server.connect import Server, open_server
+from reconciler.shell.server.executor import NOT_ATTEMPTED, ApplyResult, Outcome, Stop, execute
+from reconciler.shell.server.live import read_some, with_administrators
 from reconciler.shell.settings import Settings, account, server_url
 from reconciler.shell.signals import exit_code, interrupts, is_interactive
 
@@ -93,18 +93,18 @@ class _Apply:
             url = server_url(self.settings, config)
             secrets = read_secrets(desired_needs(loaded.desired), self.settings.env)
         concurrency = options.parallelism or config.server.concurrency
-        api = make_client(self.settings, config, url, concurrency)
+        server = open_server(self.settings, config, url, concurrency)
         try:
             if options.planfile is not None:
-                live = run_in(self.runner, refresh(api, plan, concurrency))
+                live = run_in(self.runner, refresh(server, plan, concurrency))
                 plan = self._guarded_saved_plan(plan, live, config)
             else:
-                plan, live = run_in(self.runner, self._fresh_plan(api, loaded, secrets))
+                plan, live = run_in(self.runner, self._fresh_plan(server, loaded, secrets))
             if plan.policy_errors:
                 raise InvalidStateError(f"{policy_refusal(plan)}; nothing was applied")
             if plan.empty:
                 if options.planfile is not None or self._quiet:
-                    print_plain(self.out, render.NO_CHANGES)
+                    print_plain(self.out, NO_CHANGES)
                 if options.report:  # the job's evidence that the apply ran and had nothing to do
                     write_report(options.report, plan, ApplyResult(outcomes=()), interrupted=False)
                 return 0
@@ -114,17 +114,17 @@ class _Apply:
                 cancelled = self._confirm()
                 if cancelled is not None:
                     return cancelled
-            return self._execute(api, plan, live, secrets, concurrency)
+            return self._execute(server, plan, live, secrets, concurrency)
         finally:
-            run_in(self.runner, api.__aexit__(None, None, None))
+            run_in(self.runner, server.__aexit__(None, None, None))
 
     async def _fresh_plan(
-        self, api: PiApi, loaded: Loaded, secrets: dict[str, str]
+        self, server: Server, loaded: Loaded, secrets: dict[str, str]
     ) -> tuple[Plan, LiveState]:
         with self.progress.task("Reading users"):
             plan, live = await read_and_diff(
                 loaded,
-                api,
+                server,
                 secrets,
                 self.options.plan,
                 self.settings,
@@ -132,7 +132,7 @@ class _Apply:
                 for_apply=True,
             )
         if not self._quiet:
-            print_segments(self.out, render.text_lines(plan))
+            print_segments(self.out, plan_text.text_lines(plan))
         return plan, live
 
     @property
@@ -173,7 +173,7 @@ class _Apply:
         return None
 
     def _execute(
-        self, api: PiApi, plan: Plan, live: LiveState, secrets: dict[str, str], concurrency: int
+        self, server: Server, plan: Plan, live: LiveState, secrets: dict[str, str], concurrency: int
     ) -> int:
         stop = Stop()
         result = ApplyResult(outcomes=())
@@ -181,7 +181,7 @@ class _Apply:
 
         def first() -> None:
             stop.stop.set()
-            api.transport.stop()
+            server.stop()
             self.err.file.write(
                 "\nStopping: no new changes will start; the ones in flight finish. Press"
                 " Ctrl-C again to abandon them.\n"
@@ -198,7 +198,7 @@ class _Apply:
             ):
                 return await execute(
                     plan,
-                    api,
+                    server.api,
                     live,
                     secrets=secrets,
                     concurrency=concurrency,
@@ -226,13 +226,13 @@ def _blocked_message(plan: Plan) -> str:
     )
 
 
-async def refresh(api: PiApi, plan: Plan, concurrency: int) -> LiveState:
+async def refresh(server: Server, plan: Plan, concurrency: int) -> LiveState:
     """Re-read the objects a saved plan touches, by usercode (never the whole list); refuse
     (stale) if any changed since, or if a user it creates exists now."""
     touched = {c.key for c in plan.changes if c.kind is Kind.USER}
-    live = await read_some(api, touched, concurrency=concurrency)
+    live = await read_some(server, touched, concurrency=concurrency)
     if needs_administrators(plan, live):
-        live = await with_administrators(api, live)
+        live = await with_administrators(server, live)
     stale = []
     for c in plan.changes:
         current: LiveUser | LiveRole | None = (

@@ -18,22 +18,22 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from reconciler.core.categories import ancestors_index
-from reconciler.core.diff import resolve_user
-from reconciler.core.issues import Issue, error, format_issue
-from reconciler.core.model import LiveState, UserSpec, plain
-from reconciler.core.references import plan_time_issues
-from reconciler.core.suggest import did_you_mean
+from reconciler.core.desired.references import plan_time_issues
+from reconciler.core.diff.changes import resolve_user
+from reconciler.core.model.categories import ancestors_index
+from reconciler.core.model.issues import Issue, error, format_issue
+from reconciler.core.model.suggest import did_you_mean
+from reconciler.core.model.values import LiveState, UserSpec
 from reconciler.errors import InvalidStateError
 from reconciler.pi import claims, wire
 from reconciler.pi.claims import UserClaims
-from reconciler.shell.connect import make_client
 from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.files import write_atomic
-from reconciler.shell.flows.desired import Loaded, load_desired
-from reconciler.shell.live import read_some
 from reconciler.shell.loop import run
+from reconciler.shell.repo.desired_state import Loaded, load_desired
 from reconciler.shell.secrets import desired_needs, read_secrets
+from reconciler.shell.server.connect import open_server
+from reconciler.shell.server.live import read_some
 from reconciler.shell.settings import Settings, server_url
 
 
@@ -110,10 +110,10 @@ async def _read_live(settings: Settings, loaded: Loaded, users: Sequence[UserSpe
     progress = ProgressReporter(
         make_console(stderr=True, no_color=settings.no_color), quiet=settings.quiet
     )
-    async with make_client(settings, config, url) as api:
+    async with open_server(settings, config, url) as server:
         with progress.task("Reading users"):
             live = await read_some(
-                api,
+                server,
                 codes | parents,
                 concurrency=config.server.concurrency,
                 progress=progress.update,
@@ -144,7 +144,7 @@ def build_claims(
     out = []
     for spec in users:
         current = live.users.get(spec.usercode) if live is not None else None
-        base = None if current is None or current.payload is None else plain(current.payload)
+        base = None if current is None else wire.json_of(current.server_copy)
         fields = claims.claim_fields(
             resolve_user(spec, ancestors, secrets),
             exists=base is not None,

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import sys
 
-from reconciler.core import doctor
+from reconciler.core.model.checks import Check, passed
+from reconciler.core.render import doctor
 from reconciler.pi.probe import Login, probe, redact_url
-from reconciler.shell.client import RetryPolicy, Transport
-from reconciler.shell.load import find_config, load_config
 from reconciler.shell.loop import run
+from reconciler.shell.repo.desired_files import find_config, load_config
+from reconciler.shell.server.transport import RetryPolicy, Transport
 from reconciler.shell.settings import Settings, credentials, server_url
 
 
@@ -22,10 +23,10 @@ def doctor_command(settings: Settings, *, fmt: str) -> int:
         sys.stdout.write(doctor.render_json(redact_url(url), checks))
     else:
         sys.stdout.write(doctor.render_text(url, checks, quiet=settings.quiet))
-    return 0 if doctor.passed(checks) else 1
+    return 0 if passed(checks) else 1
 
 
-async def _probe(settings: Settings, url: str, request_timeout: float) -> list[doctor.Check]:
+async def _probe(settings: Settings, url: str, request_timeout: float) -> list[Check]:
     creds = credentials(settings)
     # a probe answers quickly or says why: a couple of retries, not minutes of them
     transport = Transport(url, creds, timeout=request_timeout, retry=RetryPolicy(attempts=2))

@@ -1,7 +1,7 @@
 """``pisync import``: write a desired-state repository from the live server.
 
 Reads every user (list, then payload concurrently) and every role, renders files with
-:mod:`reconciler.core.export`, and writes them — refusing to overwrite existing files unless
+:mod:`reconciler.core.desired.export`, and writes them — refusing to overwrite existing files unless
 ``force``. Writes are all-or-nothing per file (:func:`~reconciler.shell.files.write_atomic`).
 """
 
@@ -11,15 +11,15 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler.core.export import Export, Layout, export
+from reconciler.core.desired.export import Export, Layout, export
 from reconciler.errors import UsageError
 from reconciler.pi import wire
 from reconciler.schemas import SCHEMA_NAMES, load_schema
-from reconciler.shell.connect import make_client
 from reconciler.shell.console import ProgressReporter, make_console, print_plain
 from reconciler.shell.files import write_atomic
-from reconciler.shell.live import read_live
-from reconciler.shell.load import find_config, load_config
+from reconciler.shell.repo.desired_files import find_config, load_config
+from reconciler.shell.server.connect import open_server
+from reconciler.shell.server.live import read_live
 from reconciler.shell.settings import Settings, server_url
 
 CONFIG_TEMPLATE = """\
@@ -71,10 +71,10 @@ async def import_flow(
     url = server_url(settings, config)
     err = make_console(stderr=True, no_color=settings.no_color)
     progress = ProgressReporter(err, quiet=settings.quiet)
-    async with make_client(settings, config, url) as api:
+    async with open_server(settings, config, url) as server:
         with progress.task("Reading users"):
             live = await read_live(
-                api,
+                server,
                 payload_for=lambda code: True,
                 concurrency=config.server.concurrency,
                 progress=progress.update,

@@ -1,5 +1,5 @@
 """``pisync review``: the access-review report of the live server, joined with the repository
-and its git history (:mod:`reconciler.core.review`, :mod:`reconciler.shell.provenance`).
+and its git history (:mod:`reconciler.core.review`, :mod:`reconciler.shell.repo.provenance`).
 
 Reads every live user with its payload (the whole server, whatever the repository declares),
 loads the desired state (it must be valid: exit 3 otherwise), asks git which commit last
@@ -15,25 +15,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from reconciler.core import review as review_mod
-from reconciler.core.model import LiveState
-from reconciler.core.review import Review, build_review
-from reconciler.core.review_html import render_html
-from reconciler.shell.connect import make_client
+from reconciler.core.model.values import LiveState
+from reconciler.core.review import formats
+from reconciler.core.review.build import build_review
+from reconciler.core.review.html import render_html
+from reconciler.core.review.model import Review
 from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.files import write_atomic
-from reconciler.shell.flows.desired import Loaded, load_desired
-from reconciler.shell.live import read_live
-from reconciler.shell.load import find_config
 from reconciler.shell.loop import run
-from reconciler.shell.provenance import history_of
+from reconciler.shell.repo.desired_files import find_config
+from reconciler.shell.repo.desired_state import Loaded, load_desired
+from reconciler.shell.repo.provenance import history_of
 from reconciler.shell.secrets import desired_needs
+from reconciler.shell.server.connect import open_server
+from reconciler.shell.server.live import read_live
 from reconciler.shell.settings import Settings, server_url, today
 
 FORMATS: Final[dict[str, Callable[[Review], str]]] = {
-    "markdown": review_mod.render_markdown,
-    "csv": review_mod.render_csv,
-    "json": review_mod.render_json,
+    "markdown": formats.render_markdown,
+    "csv": formats.render_csv,
+    "json": formats.render_json,
     "html": render_html,
 }
 
@@ -79,10 +80,10 @@ async def _read(settings: Settings, loaded: Loaded, url: str) -> LiveState:
     progress = ProgressReporter(
         make_console(stderr=True, no_color=settings.no_color), quiet=settings.quiet
     )
-    async with make_client(settings, config, url) as api:
+    async with open_server(settings, config, url) as server:
         with progress.task("Reading users"):
             return await read_live(
-                api,
+                server,
                 payload_for=lambda code: True,  # the review shows every user's access
                 declared={u.usercode for u in loaded.desired.users},
                 concurrency=config.server.concurrency,

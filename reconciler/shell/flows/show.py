@@ -4,11 +4,7 @@ its own digest."""
 
 from __future__ import annotations
 
-import sys
-
-from reconciler.core import render, summary
-from reconciler.core.plan import Plan
-from reconciler.shell.console import make_console, print_segments
+from reconciler.shell.plan_output import write_plan
 from reconciler.shell.planfile import read_plan_file
 from reconciler.shell.settings import Settings
 
@@ -17,21 +13,3 @@ def show_command(settings: Settings, *, planfile: str, fmt: str, brief: bool) ->
     plan = read_plan_file(planfile, applying=False)
     write_plan(settings, plan, fmt, brief=brief)
     return 0
-
-
-def write_plan(settings: Settings, plan: Plan, fmt: str, *, brief: bool) -> None:
-    """The plan on stdout in ``fmt`` (text, markdown, json), whole or in brief (``brief``);
-    as text with ``-q``, only its summary line (JSON and Markdown are the output asked for)."""
-    if settings.quiet and fmt == "text":
-        sys.stdout.write(render.quiet_line(plan) + "\n")
-    elif brief:
-        text = {"json": summary.render_json, "markdown": summary.render_markdown}.get(
-            fmt, summary.render_text
-        )(plan)
-        sys.stdout.write(text)
-    elif fmt == "json":
-        sys.stdout.write(render.render_json(plan))
-    elif fmt == "markdown":
-        sys.stdout.write(render.render_markdown(plan))
-    else:
-        print_segments(make_console(no_color=settings.no_color), render.text_lines(plan))

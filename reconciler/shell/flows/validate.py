@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from reconciler.core import issues as issues_mod
-from reconciler.core.issues import Issue, Stats
+from reconciler.core.model import issues as issues_mod
+from reconciler.core.model.issues import Issue, Stats
+from reconciler.core.render import issues as issue_report
 from reconciler.errors import InvalidStateError
-from reconciler.shell.load import find_config, load
+from reconciler.shell.repo.desired_files import find_config, load
 from reconciler.shell.settings import Settings, today
 
 
@@ -34,10 +35,10 @@ def render_issues(issues: Sequence[Issue], stats: Stats, fmt: str, *, quiet: boo
     """The issues in ``fmt``; ``quiet`` (``-q``, text and github): the errors and the summary
     line only (the JSON report stays whole)."""
     if fmt == "json":
-        return issues_mod.render_json(issues, stats)
+        return issue_report.render_json(issues, stats)
     if fmt == "github":
-        return issues_mod.render_github(issues, stats, quiet=quiet)
-    return issues_mod.render_text(issues, stats, quiet=quiet)
+        return issue_report.render_github(issues, stats, quiet=quiet)
+    return issue_report.render_text(issues, stats, quiet=quiet)
 
 
 def invalid_state_report(exc: InvalidStateError, fmt: str) -> str:
@@ -46,7 +47,7 @@ def invalid_state_report(exc: InvalidStateError, fmt: str) -> str:
         return render_issues(exc.issues, exc.stats, "github" if fmt == "github" else "text")
     ordered = issues_mod.sort_issues(exc.issues)
     if fmt == "github":
-        lines = [issues_mod.github_annotation(i) for i in ordered]
+        lines = [issue_report.github_annotation(i) for i in ordered]
     else:
         lines = [issues_mod.format_issue(i) for i in ordered]
     errors, _ = issues_mod.count(ordered)

@@ -1,0 +1,182 @@
+"""One desired-state file, checked and built on its own: everything validation and planning
+need from it, so that the file's document can be dropped at once. Pure.
+
+A :class:`FileResult` holds the file's own problems (YAML, schema, the rules about one user), the
+keys the cross-file rules compare (usercodes, role names, emails, with positions), every role
+reference, and — when the file has no error — its users and roles in canonical form. The cross-file
+rules (:mod:`reconciler.core.desired.rules`) then run over the results of all files in file order,
+without their documents. Because a result depends on the file's text alone, it can be cached by
+content (``reconciler.shell.repo.cache``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from reconciler.core.desired.build import role_spec, user_spec
+from reconciler.core.desired.rules import KeyEntry, RoleRef, user_rules
+from reconciler.core.desired.schema import SchemaChecker
+from reconciler.core.governance.subjects import Subject, role_def_of_entry, subject_of_entry
+from reconciler.core.model.issues import Issue, has_errors
+from reconciler.core.model.values import DesiredState, RoleSpec, UserSpec
+from reconciler.core.yamlfile.keypaths import Path, format_path
+from reconciler.core.yamlfile.positions import SHIFT, PosDict, PosList
+from reconciler.core.yamlfile.read import ParsedFile
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileResult:
+    file: str
+    issues: tuple[Issue, ...] = ()
+    keys: tuple[KeyEntry, ...] = ()
+    role_refs: tuple[RoleRef, ...] = ()  # every role reference of every user
+    role_names: tuple[str, ...] = ()  # the roles this file declares
+    users: tuple[UserSpec, ...] = ()  # built only when the file has no error
+    roles: tuple[RoleSpec, ...] = ()
+    user_entries: int = 0  # entries of users:, valid or not (for the summary)
+    role_entries: int = 0
+    built: bool = True  # users and roles were built (analyse(build=False) skips it)
+    #: the policies' view of each user (``analyse(subjects=True)``; none for a file with an
+    #: error; None: not made)
+    subjects: tuple[Subject, ...] | None = None
+    #: the roles the file declares, as (name, categories, privileges) (a file without error)
+    role_defs: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.issues)
+
+
+def analyse(
+    parsed: ParsedFile, checker: SchemaChecker, *, build: bool = True, subjects: bool = False
+) -> FileResult:
+    """Everything about one parsed file (see the module docstring); ``build=False`` skips
+    building its users and roles (``pisync validate`` needs only the problems);
+    ``subjects=True`` adds the policies' view of each user (``pisync validate`` with
+    ``policies:``), far cheaper than building them."""
+    data = parsed.data
+    if data is None:
+        return FileResult(file=parsed.file, issues=parsed.issues, subjects=() if subjects else None)
+    issues = [*parsed.issues, *checker.check(data)]
+    keys: list[KeyEntry] = []
+    refs: list[RoleRef] = []
+    users = list(_entries(data, "users"))
+    roles = list(_entries(data, "roles"))
+    for user, path, _, _ in users:
+        issues.extend(user_rules(user, path))
+        keys.extend(_user_keys(user, path))
+        refs.extend(_role_refs(user, path))
+    for role, path, _, _ in roles:
+        name = role.get("name")
+        if isinstance(name, str):
+            keys.append(
+                KeyEntry.at(
+                    role.key_at("name"),
+                    kind="role",
+                    value=name,
+                    key_path=format_path((*path, "name")),
+                )
+            )
+    valid = not has_errors(issues)
+    ok = valid and build
+    views: tuple[Subject, ...] | None = None
+    if subjects:  # a file with an error has none: its entries are not trusted
+        views = tuple(
+            v
+            for e, path, seq, i in (users if valid else ())
+            if (v := subject_of_entry(e, *_line_col(seq, i), i)) is not None
+        )
+    return FileResult(
+        file=parsed.file,
+        issues=tuple(issues),
+        keys=tuple(keys),
+        role_refs=tuple(refs),
+        role_names=tuple(k.value for k in keys if k.kind == "role"),
+        users=tuple(user_spec(e, seq, i) for e, _, seq, i in users) if ok else (),
+        roles=tuple(role_spec(e, seq, i) for e, _, seq, i in roles) if ok else (),
+        user_entries=_count(data, "users"),
+        role_entries=_count(data, "roles"),
+        built=build,
+        subjects=views,
+        role_defs=tuple(role_def_of_entry(e) for e, _, _, _ in roles) if valid else (),
+    )
+
+
+def desired_state(results: Iterable[FileResult]) -> DesiredState:
+    """The users and roles of the results (in any order; the result is sorted)."""
+    users = sorted((u for r in results for u in r.users), key=lambda u: u.usercode)
+    roles = sorted((x for r in results for x in r.roles), key=lambda x: (x.name.casefold(), x.name))
+    return DesiredState(users=tuple(users), roles=tuple(roles))
+
+
+def undeclared_refs(results: Sequence[FileResult]) -> list[RoleRef]:
+    """References to roles no file declares, in file order (to check against live roles)."""
+    declared = {name.casefold() for r in results for name in r.role_names}
+    ordered = sorted(results, key=lambda r: r.file)
+    return [ref for r in ordered for ref in r.role_refs if ref.role.casefold() not in declared]
+
+
+def _entries(data: PosDict, key: str) -> Iterator[tuple[PosDict, Path, PosList, int]]:
+    seq = data.get(key)
+    if isinstance(seq, PosList):
+        for i, item in enumerate(seq):
+            if isinstance(item, PosDict):
+                yield item, (key, i), seq, i
+
+
+def _line_col(seq: PosList, index: int) -> tuple[str, int, int]:
+    """(file, line, col) of item ``index``, without making a SourcePos (one per user)."""
+    packed = seq.item_packed(index)
+    return seq.file, (packed >> SHIFT) + 1, (packed & ((1 << SHIFT) - 1)) + 1
+
+
+def _count(data: PosDict, key: str) -> int:
+    seq = data.get(key)
+    return len(seq) if isinstance(seq, list) else 0
+
+
+def _user_keys(user: PosDict, path: Path) -> Iterator[KeyEntry]:
+    code = user.get("usercode")
+    if isinstance(code, str):
+        yield KeyEntry.at(
+            user.key_at("usercode"),
+            kind="usercode",
+            value=code,
+            key_path=format_path((*path, "usercode")),
+        )
+    email = user.get("email")
+    if isinstance(email, str):
+        yield KeyEntry.at(
+            user.key_at("email"),
+            kind="email",
+            value=email,
+            key_path=format_path((*path, "email")),
+            owner=code if isinstance(code, str) else None,
+        )
+    login = user.get("login")
+    if isinstance(login, PosDict) and isinstance(code, str):
+        for key, forced in (("password", False), ("external", True)):
+            value = login.get(key)
+            if isinstance(value, bool) and value is not forced:
+                yield KeyEntry.at(
+                    login.key_at(key),
+                    kind="login",
+                    value=f"login.{key}: {'true' if value else 'false'}",
+                    key_path=format_path((*path, "login", key)),
+                    owner=code,
+                )
+
+
+def _role_refs(user: PosDict, path: Path) -> Iterator[RoleRef]:
+    roles, code = user.get("roles"), user.get("usercode")
+    if not isinstance(roles, PosList) or not isinstance(code, str):
+        return
+    for i, name in enumerate(roles):
+        if isinstance(name, str):
+            yield RoleRef(
+                role=name,
+                usercode=code.upper(),
+                pos=roles.item_at(i),
+                key_path=format_path((*path, "roles", i)),
+            )

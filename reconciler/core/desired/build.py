@@ -1,0 +1,249 @@
+"""Validated documents -> :class:`~reconciler.core.model.values.DesiredState`, in canonical
+form. Pure.
+
+Call :func:`build_desired` only on files that
+:func:`~reconciler.core.desired.validate.validate_files` passed without errors: it trusts the
+schema's types.
+
+Canonical form (the one ``model/values.py`` describes, so desired and live compare with ``==``):
+
+- ``usercode`` and ``parent`` upper case; other strings exactly as written;
+- ``fields`` holds only the keys the YAML writes, by
+  :data:`~reconciler.core.model.values.USER_FIELDS` name (``login.password`` … flattened);
+  ``type`` stays the friendly name; ``expires`` is the ISO date string or ``None``;
+- ``privileges``: sorted tuple without repeats; ``roles``/``categories``: the author's spelling,
+  repeats removed ignoring case (the first spelling wins), sorted by casefold then spelling;
+- ``variables``: tuple of :class:`~reconciler.core.model.values.Variable` sorted by name (an ``env``
+  variable's ``digest`` is left ``None``: the shell fills it when it reads the environment);
+- ``restrictions``: sorted tuple of :class:`~reconciler.core.model.values.Restriction`, each with
+  its values sorted and without repeats; repeated restrictions removed.
+
+Users are sorted by usercode, roles by casefolded name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any
+
+from reconciler.core.model import intern
+from reconciler.core.model.config import Config
+from reconciler.core.model.values import (
+    USER_FIELDS,
+    DesiredState,
+    Restriction,
+    RoleSpec,
+    UserSpec,
+    Variable,
+    grant_of,
+)
+from reconciler.core.yamlfile.positions import FieldPositions, PackedPositions, PosDict, PosList
+from reconciler.core.yamlfile.read import ParsedFile
+
+# Keys that are not user fields: the identity, and pisync's own per-user controls.
+_NOT_FIELDS = frozenset({"usercode", "pisync", "login"})
+
+
+def build_desired(files: Sequence[ParsedFile]) -> DesiredState:
+    """The users and roles the files declare (files in any order; the result is sorted)."""
+    users: list[UserSpec] = []
+    roles: list[RoleSpec] = []
+    for parsed in sorted(files, key=lambda f: f.file):
+        data = parsed.data
+        if data is None:
+            continue
+        users.extend(_items(data.get("users"), user_spec))
+        roles.extend(_items(data.get("roles"), role_spec))
+    users.sort(key=lambda u: u.usercode)
+    roles.sort(key=lambda r: (r.name.casefold(), r.name))
+    return DesiredState(users=tuple(users), roles=tuple(roles))
+
+
+def config_from_document(parsed: ParsedFile) -> Config:
+    """The configuration of a schema-valid ``pisync.yaml`` (``Config()`` when it has no data).
+
+    ``defaults`` stays in desired-state form (``{"type": "user", "login": {...}}``) as plain
+    dicts and lists; :func:`canonical_defaults` turns it into canonical fields.
+    """
+    if parsed.data is None:
+        return Config()
+    plain = _plain(parsed.data)
+    assert isinstance(plain, dict)
+    return Config.from_dict(plain)
+
+
+def canonical_user_fields(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The canonical ``fields`` of a user entry (or of the config's ``defaults``), in
+    :data:`USER_FIELDS` order whatever order the author wrote the keys in."""
+    fields: dict[str, Any] = {}
+    login = entry.get("login")
+    if not isinstance(login, Mapping):
+        login = {}
+    # one pass over USER_FIELDS: this runs once per user, 100,000 times for a large repo
+    for name, source, key, convert in _STEPS:
+        holder = entry if source is None else login
+        if key in holder:
+            value = holder[key]
+            fields[name] = value if convert is None else convert(value)
+    return fields
+
+
+def canonical_defaults(defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The config's ``defaults`` (desired-state form) as canonical user fields."""
+    return canonical_user_fields(defaults)
+
+
+#: The login flags the server sets at each sign-in through the identity provider, whatever
+#: the user's payload says (the reference's "login flags under external auth").
+IDP_LOGIN: Mapping[str, bool] = MappingProxyType({"login.password": False, "login.external": True})
+
+
+def with_idp_login(desired: DesiredState, config: Config) -> DesiredState:
+    """``desired`` with the users of ``users.login_via_idp`` given :data:`IDP_LOGIN`.
+
+    Their effective desired login is what the server forces at their next sign-in, so a plan
+    after it shows no login change, apply sends the same flags, and ``pisync claims`` renders
+    them. Done once, when the desired state is loaded, so that the diff, the plan-time checks
+    and the guards all see the same fields. The keys stay at the entry's place (``key_pos``).
+    """
+    if not config.login_via_idp:
+        return desired
+    users = tuple(
+        replace(u, fields=_forced(u.fields)) if config.is_login_via_idp(u.usercode) else u
+        for u in desired.users
+    )
+    return replace(desired, users=users)
+
+
+def _forced(fields: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {**fields, **IDP_LOGIN}
+    return {name: merged[name] for name in USER_FIELDS if name in merged}
+
+
+def _items(seq: Any, build: Callable[[PosDict, PosList, int], Any]) -> Iterable[Any]:
+    if isinstance(seq, PosList):
+        for i, item in enumerate(seq):
+            if isinstance(item, PosDict):
+                yield build(item, seq, i)
+
+
+def user_spec(entry: PosDict, seq: PosList, index: int) -> UserSpec:
+    """The UserSpec of item ``index`` of ``seq`` (``entry``), a schema-valid user."""
+    controls = entry.get("pisync") or {}
+    return UserSpec(
+        usercode=entry["usercode"].upper(),
+        fields=canonical_user_fields(entry),
+        source=seq.item_at(index),
+        key_pos=_key_positions(entry),
+        prune=controls.get("prune", True) is not False,
+        ignore=controls.get("ignore", False) is True,
+        meta=grant_of(controls),
+    )
+
+
+#: The keys whose position a UserSpec keeps (plan-time messages point at them).
+POSITION_KEYS: tuple[str, ...] = USER_FIELDS
+_POSITION_INDEX = {k: i for i, k in enumerate(POSITION_KEYS)}
+
+
+def key_positions(file: str, found: Mapping[str, int]) -> PackedPositions:
+    """Packed positions of the written fields (``found``: key -> packed position)."""
+    return PackedPositions.of(file, POSITION_KEYS, _POSITION_INDEX, found)
+
+
+def _key_positions(entry: PosDict) -> PackedPositions:
+    """Where each written field's key is (``login.mfa`` at its own key), packed: the
+    document's own position tables are freed with it."""
+    view = FieldPositions(entry, skip=_NOT_FIELDS, flatten=("login",))
+    return key_positions(entry.file, {k: view.packed_at(k) for k in view})
+
+
+def role_spec(entry: PosDict, seq: PosList, index: int) -> RoleSpec:
+    """The RoleSpec of item ``index`` of ``seq`` (``entry``), a schema-valid role."""
+    fields: dict[str, Any] = {}
+    if "description" in entry:
+        fields["description"] = entry["description"]
+    if "categories" in entry:
+        fields["categories"] = _names(entry["categories"])
+    if "privileges" in entry:
+        fields["privileges"] = _privileges(entry["privileges"])
+    return RoleSpec(name=entry["name"], fields=fields, source=seq.item_at(index))
+
+
+def _upper(value: str) -> str:
+    return value.upper()
+
+
+def _names(values: Sequence[str]) -> tuple[str, ...]:
+    """Repeats removed ignoring case (first spelling kept); sorted by casefold, then spelling."""
+    if len(values) == 1:  # the common case, without the sort machinery
+        return intern.names((values[0],))
+    kept: dict[str, str] = {}
+    for name in values:
+        kept.setdefault(name.casefold(), name)
+    return intern.names(tuple(sorted(kept.values(), key=_name_order)))
+
+
+def _name_order(name: str) -> tuple[str, str]:
+    return (name.casefold(), name)
+
+
+def _privileges(values: Iterable[str]) -> tuple[str, ...]:
+    return intern.names(tuple(sorted(set(values))))
+
+
+def _variables(values: Mapping[str, Any]) -> tuple[Variable, ...]:
+    out = []
+    for name, spec in values.items():
+        if isinstance(spec, Mapping) and "env" in spec:
+            out.append(Variable(name=name, env=spec["env"], secure=bool(spec.get("secure"))))
+        elif isinstance(spec, Mapping):
+            out.append(Variable(name=name, value=spec["value"], secure=bool(spec.get("secure"))))
+        else:
+            out.append(Variable(name=name, value=spec))
+    return intern.shared(tuple(intern.shared(v) for v in sorted(out, key=lambda v: v.name)))
+
+
+def _restrictions(values: Iterable[Mapping[str, Any]]) -> tuple[Restriction, ...]:
+    found = {
+        Restriction(
+            connection=r["connection"],
+            column=r["column"],
+            values=tuple(sorted(set(r["values"]))),
+        )
+        for r in values
+    }
+    return intern.shared(tuple(intern.shared(r) for r in sorted(found)))
+
+
+# How each canonical field is read: (field, None for the entry or "login", key, conversion);
+# a conversion of None keeps the value as it is (strings exactly as written, bools, dates
+# already ISO text).
+_CONVERSIONS: dict[str, Callable[[Any], Any]] = {
+    "parent": _upper,
+    "type": intern.text,
+    "organisation": intern.text,
+    "theme": intern.text,
+    "privileges": _privileges,
+    "roles": _names,
+    "categories": _names,
+    "variables": _variables,
+    "restrictions": _restrictions,
+}
+_STEPS: tuple[tuple[str, str | None, str, Callable[[Any], Any] | None], ...] = tuple(
+    (name, "login", name[len("login.") :], None)
+    if name.startswith("login.")
+    else (name, None, name, _CONVERSIONS.get(name))
+    for name in USER_FIELDS
+)
+
+
+def _plain(value: Any) -> Any:
+    """PosDict/PosList -> dict/list, recursively (for values that leave the core's YAML view)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

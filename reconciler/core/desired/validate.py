@@ -1,0 +1,51 @@
+"""Offline checks of desired state (SPEC §2.3): JSON Schema, then the cross-file rules. Pure.
+
+:func:`validate_files` and :func:`validate_config` return *every* problem as an
+:class:`~reconciler.core.model.issues.Issue`, sorted, each at the line and column of the key (or
+list item) it is about, with a message that says what is wrong and what is allowed. The schema
+engine is :mod:`reconciler.core.desired.schema` (worded by
+:mod:`reconciler.core.desired.schema_messages`); the cross-file rules are
+:mod:`reconciler.core.desired.rules`; checks that need the live server are
+:mod:`reconciler.core.desired.references`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.core.desired.analysis import FileResult, analyse
+from reconciler.core.desired.rules import duplicate_issues, idp_login_issues, user_rules
+from reconciler.core.desired.schema import SchemaChecker
+from reconciler.core.model.config import Config
+from reconciler.core.model.issues import Issue, sort_issues
+from reconciler.core.yamlfile.positions import PosDict
+from reconciler.core.yamlfile.read import ParsedFile
+
+
+def validate_files(files: Sequence[ParsedFile], *, file_schema: Mapping[str, Any]) -> list[Issue]:
+    """Every problem of the desired-state files: YAML, schema and cross-file; sorted."""
+    checker = SchemaChecker(file_schema)
+    return all_issues([analyse(parsed, checker) for parsed in files])
+
+
+def all_issues(results: Sequence[FileResult], config: Config | None = None) -> list[Issue]:
+    """The files' own problems and the cross-file ones (those that depend on ``config`` too,
+    when given), sorted."""
+    ordered = sorted(results, key=lambda r: r.file)
+    issues = [i for r in ordered for i in r.issues]
+    issues += duplicate_issues(k for r in ordered for k in r.keys)
+    if config is not None:
+        issues += idp_login_issues((k for r in ordered for k in r.keys), config)
+    return sort_issues(issues)
+
+
+def validate_config(parsed: ParsedFile, *, config_schema: Mapping[str, Any]) -> list[Issue]:
+    """Every problem of ``pisync.yaml``: YAML, schema, and the user rules run on ``defaults``."""
+    issues = list(parsed.issues)
+    if parsed.data is not None:
+        issues.extend(SchemaChecker(config_schema).check(parsed.data))
+        defaults = parsed.data.get("defaults")
+        if isinstance(defaults, PosDict):
+            issues.extend(user_rules(defaults, ("defaults",)))
+    return sort_issues(issues)

@@ -1,0 +1,3 @@
+"""Desired against live: the plan's changes, pruning, expiry, the plan's scope, and which
+reads a plan needs.
+"""

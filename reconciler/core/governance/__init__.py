@@ -1,0 +1,3 @@
+"""Who may hold what: effective access, the ``policies:`` rules and the safety guards.
+Imports ``plans`` and ``model``.
+"""

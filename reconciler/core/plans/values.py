@@ -1,0 +1,86 @@
+"""Canonical field values as the plan holds them: JSON values (tuples become sorted lists,
+restrictions become objects), field-level changes (one per variable), and the managed values a
+saved plan carries for apply (secrets as ``{"env": NAME}`` references, never values)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from reconciler.core.model.values import SET_FIELDS, Variable
+from reconciler.core.plans.compare import variable_key
+from reconciler.core.plans.plan import SENSITIVE, FieldChange
+
+
+def all_changes(triples: Iterable[tuple[str, Any, Any]]) -> tuple[FieldChange, ...]:
+    return tuple(
+        fc for field, before, after in triples for fc in field_changes(field, before, after)
+    )
+
+
+def field_changes(field: str, before: Any, after: Any) -> tuple[FieldChange, ...]:
+    """Field-level changes; variables become one change per variable name."""
+    if field != "variables":
+        return (
+            FieldChange(
+                path=field, before=json_value(field, before), after=json_value(field, after)
+            ),
+        )
+    old = {v.name: v for v in before or ()}
+    new = {v.name: v for v in after or ()}
+    out = []
+    for name in sorted(old.keys() | new.keys(), key=lambda n: (n.casefold(), n)):
+        a, b = old.get(name), new.get(name)
+        if a is not None and b is not None and variable_key(a) == variable_key(b):
+            continue
+        sensitive = (a is not None and a.sensitive) or (b is not None and b.sensitive)
+        out.append(
+            FieldChange(
+                path=f"variables.{name}",
+                before=_variable_shown(a, sensitive),
+                after=_variable_shown(b, sensitive),
+                sensitive=sensitive,
+            )
+        )
+    return tuple(out)
+
+
+def _variable_shown(v: Variable | None, sensitive: bool) -> Any:
+    """A variable's value as a plan may show it: never a value when either side is secret
+    (an env value replacing a clear one would otherwise print the old secret)."""
+    if v is None:
+        return None
+    return SENSITIVE if sensitive else v.value
+
+
+def json_value(field: str, value: Any) -> Any:
+    """A canonical field value as JSON (tuples become lists, records become dicts)."""
+    if value is None:
+        return None
+    if field == "restrictions":
+        return [
+            {"connection": r.connection, "column": r.column, "values": list(r.values)}
+            for r in sorted(value)
+        ]
+    if field in SET_FIELDS:
+        return sorted((str(v) for v in value), key=lambda s: (s.casefold(), s))
+    return value
+
+
+def desired_json(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Managed values as saved in a plan: secrets as references, never values."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key == "variables":
+            out[key] = {v.name: _variable_ref(v) for v in value}
+        else:
+            out[key] = json_value(key, value)
+    return out
+
+
+def _variable_ref(v: Variable) -> Any:
+    if v.env is not None:
+        return {"env": v.env, "secure": v.secure}
+    if v.secure:
+        return {"value": SENSITIVE, "secure": True}
+    return v.value

@@ -1,0 +1,165 @@
+"""Issues (``pisync validate``'s report) printed three ways.
+
+Renderers (pure; each returns a string that ends with a newline). The formats are stable:
+the CLI's golden tests pin them.
+
+Text (:func:`render_text`), one line per issue (the first example is one line), then one
+summary line::
+
+    users/a.yaml:4:5: error: duplicate usercode "JSMITH"; first declared at users/a.yaml:1:5 \
+    (at users[1].usercode)
+    error: no desired-state files found: ...
+    2 errors, 1 warning in 2 of 3 files.
+
+The ``(at …)`` suffix is the key path inside the file (omitted when empty). The summary line
+is :func:`summary_line`.
+
+JSON (:func:`render_json`), one object, keys in this order::
+
+    {"format_version": 1, "valid": false,
+     "counts": {"errors": 2, "warnings": 1, "files": 3, "files_with_issues": 2,
+                "users": 120, "roles": 4},
+     "issues": [{"severity": "error", "file": "users/a.yaml", "line": 4, "col": 5,
+                 "key_path": "users[1].usercode", "message": "..."}]}
+
+``file``/``line``/``col`` are ``null`` for an issue that belongs to no file. ``valid`` is
+true when there are no errors (warnings allowed).
+
+GitHub (:func:`render_github`): workflow commands that GitHub turns into annotations::
+
+    ::error file=users/a.yaml,line=4,col=5,title=pisync::duplicate usercode …(at users[1].usercode)
+
+At most :data:`GITHUB_ANNOTATIONS_PER_SEVERITY` issues of each severity become annotations
+(GitHub shows no more per step); the rest are printed as text lines in their place, then one
+line says how many were not annotated, then the summary line. Escaping follows
+actions/toolkit ``command.ts``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from reconciler.core.model.issues import (
+    Issue,
+    Stats,
+    count,
+    format_issue,
+    sort_issues,
+)
+from reconciler.core.render.markup import escape_data, escape_property
+
+#: GitHub shows at most 10 error and 10 warning annotations per step.
+GITHUB_ANNOTATIONS_PER_SEVERITY = 10
+JSON_FORMAT_VERSION = 1
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def summary_line(issues: Sequence[Issue], stats: Stats) -> str:
+    """The last line of every report.
+
+    - with errors: ``2 errors, 1 warning in 2 of 3 files.`` (``in …`` omitted when no file
+      has an issue, e.g. when no files were found);
+    - without errors: ``All 3 files valid: 120 users, 4 roles.``, with ``(1 warning)`` after
+      ``valid`` when there are warnings; ``1 file valid: …`` for a single file.
+    """
+    errors, warnings = count(issues)
+    declared = f"{_plural(stats.users, 'user')}, {_plural(stats.roles, 'role')}."
+    if errors == 0:
+        files = "1 file" if stats.files == 1 else f"All {stats.files} files"
+        noted = f" ({_plural(warnings, 'warning')})" if warnings else ""
+        return f"{files} valid{noted}: {declared}"
+    counts = _plural(errors, "error")
+    if warnings:
+        counts += f", {_plural(warnings, 'warning')}"
+    with_issues = len({i.pos.file for i in issues if i.pos is not None})
+    if with_issues == 0:
+        return f"{counts}."
+    return f"{counts} in {with_issues} of {_plural(stats.files, 'file')}."
+
+
+def render_text(issues: Sequence[Issue], stats: Stats, *, quiet: bool = False) -> str:
+    """One line per issue (sorted; ``quiet``: errors only), then :func:`summary_line`."""
+    ordered = sort_issues(issues)
+    lines = [format_issue(i) for i in ordered if not quiet or i.severity == "error"]
+    lines.append(summary_line(ordered, stats))
+    return "\n".join(lines) + "\n"
+
+
+def render_json(issues: Sequence[Issue], stats: Stats) -> str:
+    """The JSON report described in the module docstring (indented by 2, UTF-8 kept)."""
+    ordered = sort_issues(issues)
+    errors, warnings = count(ordered)
+    doc = {
+        "format_version": JSON_FORMAT_VERSION,
+        "valid": errors == 0,
+        "counts": {
+            "errors": errors,
+            "warnings": warnings,
+            "files": stats.files,
+            "files_with_issues": len({i.pos.file for i in ordered if i.pos is not None}),
+            "users": stats.users,
+            "roles": stats.roles,
+        },
+        "issues": [_issue_json(i) for i in ordered],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _issue_json(issue: Issue) -> dict[str, object]:
+    p = issue.pos
+    return {
+        "severity": issue.severity,
+        "file": None if p is None else p.file,
+        "line": None if p is None else p.line,
+        "col": None if p is None else p.col,
+        "key_path": issue.key_path,
+        "message": issue.message,
+    }
+
+
+def github_annotation(issue: Issue) -> str:
+    """``::error file=…,line=…,col=…,title=pisync::message (at key.path)``."""
+    props = []
+    if issue.pos is not None:
+        props += [
+            f"file={escape_property(issue.pos.file)}",
+            f"line={issue.pos.line}",
+            f"col={issue.pos.col}",
+        ]
+    props.append("title=pisync")
+    at = f" (at {issue.key_path})" if issue.key_path else ""
+    return f"::{issue.severity} {','.join(props)}::{escape_data(issue.message + at)}"
+
+
+def render_github(issues: Sequence[Issue], stats: Stats, *, quiet: bool = False) -> str:
+    """Annotations for the first 10 issues of each severity, text lines for the rest.
+
+    After the issues: ``N more issues were printed without annotations (GitHub shows at most
+    10 errors and 10 warnings per step).`` when any were not annotated, then the summary line.
+    ``quiet``: the errors only (the summary line still counts the warnings).
+    """
+    ordered = sort_issues(issues)
+    shown = {"error": 0, "warning": 0}
+    lines = []
+    plain = 0
+    for issue in ordered:
+        if quiet and issue.severity != "error":
+            continue
+        if shown[issue.severity] < GITHUB_ANNOTATIONS_PER_SEVERITY:
+            shown[issue.severity] += 1
+            lines.append(github_annotation(issue))
+        else:
+            plain += 1
+            lines.append(format_issue(issue))
+    if plain:
+        n = GITHUB_ANNOTATIONS_PER_SEVERITY
+        lines.append(
+            f"{_plural(plain, 'more issue')} {'was' if plain == 1 else 'were'} printed without "
+            f"annotations (GitHub shows at most {n} errors and {n} warnings per step)."
+        )
+    lines.append(summary_line(ordered, stats))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,142 @@
+"""Every escape of user data, in one place: terminal text, names, Markdown, HTML, CSV and
+GitHub workflow commands. Pure.
+
+Whatever a user wrote (a name, a reason, a role) can reach a terminal, a job log, a PR comment,
+a CSV file or an HTML page; the plan's and the review's renderers write it only through the
+function here for that context, so no format escapes in its own way:
+
+- terminal text (:func:`printable`): every non-printing character (controls, bidi overrides,
+  line separators) as ``\\uXXXX`` (a surrogate pair beyond U+FFFF, as JSON writes it), so user
+  data can neither break a line nor disguise itself;
+- names (:func:`quote`, :func:`bare`): JSON literals, bare when unambiguous inside a list;
+- Markdown: :func:`md_code` (a code span that holds anything literally; in a table cell a
+  pipe is escaped too), :func:`md_text` (free text, every ASCII mark that can mean something
+  mid-line escaped), :func:`md_fence` (a fence longer than any backtick run);
+- HTML: :func:`html_text` (element content) and :func:`html_escape` (content or a quoted
+  attribute value);
+- CSV: :func:`csv_cell` (a cell a spreadsheet would run as a formula is prefixed with ``'``);
+- GitHub workflow commands (:func:`escape_data`, :func:`escape_property`), as actions/toolkit
+  escapes them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Final
+
+# --- terminal text ---------------------------------------------------------------------------
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printing character escaped (controls, bidi, separators)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape_char(c) for c in text)
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    if code > 0xFFFF:  # as JSON does: a surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+# --- names -----------------------------------------------------------------------------------
+
+_DELIMITERS: Final = frozenset(',[]{}"')
+
+
+def quote(text: str) -> str:
+    """A JSON string literal that is also safe to show on a terminal."""
+    return printable(json.dumps(text, ensure_ascii=False))
+
+
+def bare(text: str) -> str:
+    """``text`` unquoted when that is unambiguous inside a list, else JSON-quoted."""
+    if text and text == text.strip() and text.isprintable() and not _DELIMITERS & set(text):
+        return text
+    return quote(text)
+
+
+# --- markdown --------------------------------------------------------------------------------
+
+_BACKTICKS: Final = re.compile(r"`+")
+#: ASCII punctuation that can mean something in GitHub Markdown mid-line (``$`` is math).
+_MD_SPECIAL: Final = frozenset("\\`*_[]<>|~#!&$:{}+=^")
+
+
+def md_code(text: str, *, in_table: bool = False) -> str:
+    """A code span that holds ``text`` literally, whatever backticks it contains; ``in_table``:
+    a pipe is escaped too (inside a table cell GitHub reads it as a column break even in code;
+    elsewhere the backslash would show)."""
+    text = printable(text)
+    if in_table:
+        text = text.replace("|", "\\|")
+    fence = "`" * (_longest_backticks(text) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def md_text(text: str) -> str:
+    """Free text (a warning, a table cell) with every meaningful punctuation mark
+    backslash-escaped: pipes, HTML and line breaks cannot break a line or a table."""
+    return "".join("\\" + c if c in _MD_SPECIAL else c for c in printable(text))
+
+
+def md_fence(text: str) -> str:
+    """A fence for a Markdown block holding ``text``: longer than any backtick run in it."""
+    return "`" * max(3, _longest_backticks(text) + 1)
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(m) for m in _BACKTICKS.findall(text)), default=0)
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+
+def html_text(text: str) -> str:
+    """``text`` as HTML element content (``&``, ``<``, ``>`` escaped)."""
+    return html.escape(text, quote=False)
+
+
+def html_escape(value: object) -> str:
+    """``value`` as text that is safe both as element content and as a quoted attribute
+    value (quotes escaped too)."""
+    return html.escape(str(value), quote=True)
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+#: A cell a spreadsheet would run as a formula starts with one of these (OWASP CSV injection).
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+#: What one CSV cell holds before it is written.
+CsvValue = str | bool | int | None
+
+
+def csv_cell(value: CsvValue) -> str:
+    """One CSV cell: empty for None, ``true``/``false`` for a bool; a text a spreadsheet would
+    take for a formula is prefixed with ``'`` so that opening the file never runs one."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+# --- GitHub workflow commands ----------------------------------------------------------------
+
+
+def escape_data(text: str) -> str:
+    """Escape a workflow-command message (actions/toolkit ``escapeData``)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a workflow-command property value (actions/toolkit ``escapeProperty``)."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")

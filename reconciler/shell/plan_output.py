@@ -1,0 +1,28 @@
+"""A plan on stdout, in the format asked for: shared by ``pisync plan`` and ``pisync show``."""
+
+from __future__ import annotations
+
+import sys
+
+from reconciler.core.plans.plan import Plan
+from reconciler.core.render import plan_json, plan_markdown, plan_text, summary
+from reconciler.shell.console import make_console, print_segments
+from reconciler.shell.settings import Settings
+
+
+def write_plan(settings: Settings, plan: Plan, fmt: str, *, brief: bool) -> None:
+    """The plan on stdout in ``fmt`` (text, markdown, json), whole or in brief (``brief``);
+    as text with ``-q``, only its summary line (JSON and Markdown are the output asked for)."""
+    if settings.quiet and fmt == "text":
+        sys.stdout.write(plan_text.quiet_line(plan) + "\n")
+    elif brief:
+        text = {"json": summary.render_json, "markdown": summary.render_markdown}.get(
+            fmt, summary.render_text
+        )(plan)
+        sys.stdout.write(text)
+    elif fmt == "json":
+        sys.stdout.write(plan_json.render_json(plan))
+    elif fmt == "markdown":
+        sys.stdout.write(plan_markdown.render_markdown(plan))
+    else:
+        print_segments(make_console(no_color=settings.no_color), plan_text.text_lines(plan))

@@ -1,0 +1,429 @@
+"""Reading the desired state from disk: find, read, parse, validate, build.
+
+The only part of loading with side effects (file system, worker processes, the garbage
+collector); everything it calls is pure core code.
+
+- :func:`find_config`: ``--config`` (or ``PISYNC_CONFIG``, which the caller resolves), else
+  the nearest ``pisync.yaml`` here or above, up to the top of the git repository.
+- :func:`load`: the files named on the command line (files, or folders searched for
+  ``*.yaml``/``*.yml`` at any depth), or else the config's ``sources`` globs relative to the
+  config file's folder (the current folder without a config). A PATH that does not exist is a
+  command-line mistake and raises :class:`~reconciler.errors.UsageError` (exit 64); finding no
+  files at all is an error Issue that says where pisync looked. Hidden files and folders (a
+  name starting with ".") are skipped, and so is every ``pisync.yaml``: a configuration file is
+  never desired state, even when a glob or a folder takes it in (an imported repository inside
+  the sources).
+- Files are read and parsed in sorted order of their display path. Large inputs are parsed by
+  :data:`WORKERS` processes (libyaml parsing is CPU-bound and the GIL serialises it); the
+  results are gathered in the same order, so they never depend on parallelism.
+- The cyclic garbage collector is paused while the documents are built (CPython otherwise
+  re-scans the growing heap again and again: 2-3x slower at 100,000 users); the loaded objects
+  are then frozen out of future collections (``gc.freeze``): they hold no reference cycles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import multiprocessing
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache as cache_function
+from pathlib import Path
+
+from reconciler.core.desired.analysis import FileResult, analyse, desired_state, undeclared_refs
+from reconciler.core.desired.build import config_from_document
+from reconciler.core.desired.rules import RoleRef
+from reconciler.core.desired.schema import SchemaChecker
+from reconciler.core.desired.validate import all_issues, validate_config
+from reconciler.core.governance.policies import desired_issues
+from reconciler.core.governance.subjects import Subject, role_defs, subject_of_spec
+from reconciler.core.model.config import Config
+from reconciler.core.model.issues import Issue, Stats, error, has_errors, sort_issues
+from reconciler.core.model.values import DesiredState, SourcePos
+from reconciler.core.yamlfile.read import DEFAULT_MAX_BYTES, ParsedFile, parse_yaml
+from reconciler.errors import InvalidStateError, UsageError
+from reconciler.schemas import load_schema
+from reconciler.shell.repo.cache import FileCache
+from reconciler.shell.repo.cache import enabled as cache_enabled
+
+CONFIG_NAME = "pisync.yaml"
+YAML_SUFFIXES = (".yaml", ".yml")
+#: Worker processes for large inputs (the target machine has 2 cores).
+WORKERS = 2
+#: Below this many bytes in all, starting processes costs more than it saves.
+PARALLEL_MIN_BYTES = 2_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadResult:
+    """Everything ``validate``, ``plan`` and ``apply`` need from the files.
+
+    - ``desired``: ``None`` when there is any error (in the config or the files), or when
+      ``load(build=False)`` was told not to build it;
+    - ``issues``: every problem, sorted;
+    - ``files``: the display paths read (relative to the current folder when below it);
+      ``pisync.yaml`` is not among them, but ``stats.files`` counts it;
+    - ``undeclared_roles``: role references no file declares, for plan to check against the
+      live roles;
+    - ``partial``: PATHs named only some of the desired state (a plan over them prunes
+      nothing it cannot see).
+    """
+
+    config: Config
+    config_path: Path | None
+    files: tuple[str, ...]
+    desired: DesiredState | None
+    issues: tuple[Issue, ...]
+    stats: Stats
+    undeclared_roles: tuple[RoleRef, ...] = ()
+    #: the files are a part of the desired state (PATHs that leave some sources out)
+    partial: bool = False
+    cache_hits: int = field(default=0, compare=False)  # analyses read from the cache
+
+    @property
+    def ok(self) -> bool:
+        """No errors (warnings allowed)."""
+        return not has_errors(self.issues)
+
+
+def find_config(explicit: str | None, start: Path | None = None) -> Path | None:
+    """The config file to use: ``explicit`` (which must exist), else the nearest
+    ``pisync.yaml`` in the current folder or above it, as git finds ``.git``: the search stops
+    at the top of the git repository (a folder holding ``.git``) or of the file system."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise UsageError(f"config file {explicit} does not exist")
+        return path
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return Path(CONFIG_NAME) if start is None and folder == here else candidate
+        if (folder / ".git").exists():
+            return None
+    return None
+
+
+def load_config(config_path: Path | None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Config:
+    """The configuration alone; ``InvalidStateError`` (with the issues) when it is invalid."""
+    config, issues = _read_config(config_path, max_bytes)
+    if has_errors(issues):
+        raise InvalidStateError(f"{config_path} is invalid", sort_issues(issues))
+    return config
+
+
+def load(
+    paths: Sequence[str],
+    config_path: Path | None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    workers: int | None = None,
+    build: bool = True,
+    exactly: Sequence[Path] | None = None,
+    cache: bool = True,
+    policies_today: dt.date | None = None,
+) -> LoadResult:
+    """Find, parse and validate the desired state; build it when there is no error.
+
+    ``workers``: parser processes (``None``: :data:`WORKERS` for large inputs, else none).
+    ``build=False`` skips building the desired state, which ``pisync validate`` does not
+    need (about 15% of the time at 100,000 users). ``exactly``: read these files and no
+    others, a part of the desired state (``--changed-since``); none at all is not an error.
+    ``cache``: reuse the analysis of unchanged files (:mod:`reconciler.shell.repo.cache`).
+    ``policies_today``: check the config's ``policies:`` on what the files declare, as of
+    this date (``pisync validate``), each violation an Issue at its user's entry.
+    """
+    config, issues = _read_config(config_path, max_bytes)
+    base = config_path.parent if config_path is not None else Path()
+    if exactly is not None:
+        found = sorted(((p, _display(p)) for p in exactly), key=lambda pair: pair[1])
+        partial = True
+    else:
+        found, looked, partial = _find_files(paths, config, base, config_path)
+        if not found:
+            issues.append(error(None, f"no desired-state files found: {looked}"))
+    store = FileCache(base) if cache and cache_enabled() else None
+    subjects = policies_today is not None and bool(config.policies)
+    with _gc_paused():
+        results = _analyse_all(found, max_bytes, workers, build, store, subjects)
+        issues += all_issues(results, config)
+        if policies_today is not None and subjects:
+            issues += _policy_issues(results, config, policies_today)
+        desired = None if has_errors(issues) or not build else desired_state(results)
+        refs = tuple(undeclared_refs(results)) if desired is not None else ()
+    if store is not None and not paths and exactly is None:
+        store.prune()  # every source was read: what no file uses now is stale
+    return LoadResult(
+        config=config,
+        config_path=config_path,
+        files=tuple(display for _, display in found),
+        desired=desired,
+        issues=tuple(sort_issues(issues)),
+        stats=_stats(results, config_path),
+        undeclared_roles=refs,
+        partial=partial,
+        cache_hits=0 if store is None else store.hits,
+    )
+
+
+# --- config ------------------------------------------------------------------------------
+
+
+def _read_config(path: Path | None, max_bytes: int) -> tuple[Config, list[Issue]]:
+    if path is None:
+        return Config(), []
+    parsed = _read_one(path, _display(path), max_bytes, allow_empty=True)
+    issues = validate_config(parsed, config_schema=load_schema("pisync-config"))
+    if has_errors(issues):
+        return Config(), issues
+    return config_from_document(parsed), issues
+
+
+# --- finding files -----------------------------------------------------------------------
+
+
+def _find_files(
+    paths: Sequence[str], config: Config, base: Path, config_path: Path | None
+) -> tuple[list[tuple[Path, str]], str, bool]:
+    """(path, display path) pairs sorted by display path, a note of where pisync looked, and
+    whether the files are only a part of the desired state (PATHs that leave some of the
+    sources out)."""
+    sources = _from_sources(config.sources, base)
+    if paths:
+        candidates = _from_paths(paths)
+        folders = [p for p in paths if Path(p).is_dir()]
+        looked = "no *.yaml or *.yml file in " + ", ".join(folders or paths)
+    else:
+        candidates = sources
+        origin = "the sources in pisync.yaml" if config_path is not None else "the default sources"
+        where = base.resolve().as_posix()
+        looked = f"no file in {where} matches {', '.join(config.sources)} ({origin})"
+    skip = config_path.resolve() if config_path is not None else None
+    unique = {p.resolve(): p for p in candidates if p.name != CONFIG_NAME}
+    if skip is not None:
+        unique.pop(skip, None)
+    pairs = [(p, _display(p)) for p in unique.values()]
+    partial = bool(paths) and set(unique) != {p.resolve() for p in sources if p.name != CONFIG_NAME}
+    return sorted(pairs, key=lambda pair: pair[1]), looked, partial
+
+
+def _from_paths(paths: Sequence[str]) -> list[Path]:
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += [p for p in path.rglob("*") if _is_yaml(p, path)]
+        elif path.is_file():
+            found.append(path)  # named explicitly: read whatever its suffix
+        else:
+            raise UsageError(f"{raw}: no such file or folder")
+    return found
+
+
+def _from_sources(sources: Sequence[str], base: Path) -> list[Path]:
+    found: list[Path] = []
+    for pattern in sources:
+        try:
+            found += [p for p in base.glob(pattern) if _is_yaml(p, base, any_suffix=True)]
+        except (ValueError, NotImplementedError) as exc:  # e.g. an absolute pattern
+            raise UsageError(f"sources: cannot use the glob {pattern!r}: {exc}") from None
+    return found
+
+
+def _is_yaml(path: Path, root: Path, *, any_suffix: bool = False) -> bool:
+    if not any_suffix and path.suffix not in YAML_SUFFIXES:
+        return False
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:  # a glob that leaves the folder ("../shared/*.yaml")
+        parts = (path.name,)
+    hidden = any(part.startswith(".") and part not in (".", "..") for part in parts)
+    return not hidden and path.is_file()
+
+
+def _display(path: Path) -> str:
+    """The path relative to the current folder when it is below it, else absolute."""
+    absolute = path.resolve()
+    try:
+        return absolute.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+# --- reading and parsing -----------------------------------------------------------------
+
+
+def _read_one(path: Path, display: str, max_bytes: int, *, allow_empty: bool = False) -> ParsedFile:
+    """One file, parsed; a file too large is refused before it is read."""
+    at = SourcePos(file=display, line=1, col=1)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            message = (
+                f"the file is {size:,} bytes, over the limit of {max_bytes:,} bytes; "
+                "split it into smaller files"
+            )
+            return ParsedFile(file=display, data=None, issues=(error(at, message),))
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        issue = error(at, f"cannot read the file: {reason}")
+        return ParsedFile(file=display, data=None, issues=(issue,))
+    return parse_yaml(data, display, max_bytes=max_bytes, allow_empty=allow_empty)
+
+
+Job = tuple[str, str, int, bool, bool]  # (path, display, max_bytes, build, subjects)
+
+
+@cache_function
+def _checker() -> SchemaChecker:
+    """The schema checker of this process (built once: compiling the schema costs)."""
+    return SchemaChecker(load_schema("pisync-file"))
+
+
+def _analyse_jobs(jobs: Sequence[Job]) -> list[FileResult]:
+    """Read, parse and analyse a chunk of files (top level, so a worker process can run it)."""
+    return [
+        analyse(
+            _read_one(Path(path), display, max_bytes), _checker(), build=build, subjects=subjects
+        )
+        for path, display, max_bytes, build, subjects in jobs
+    ]
+
+
+def _worker_init() -> None:
+    gc.disable()  # the same reason as in the parent: building many objects
+
+
+def _analyse_all(
+    found: Sequence[tuple[Path, str]],
+    max_bytes: int,
+    workers: int | None,
+    build: bool,
+    store: FileCache | None,
+    subjects: bool = False,
+) -> list[FileResult]:
+    """Every file's analysis, in the given order: from the cache when the file is unchanged,
+    else parsed (by worker processes for large inputs)."""
+    results: dict[str, FileResult] = {}
+    keys: dict[str, str] = {}
+    todo: list[tuple[Path, str]] = []
+    for path, display in found:
+        if store is not None:
+            try:
+                keys[display] = store.key(display, path.read_bytes())
+            except OSError:
+                todo.append((path, display))  # _read_one says why
+                continue
+            hit = store.get(keys[display], built=build, subjects=subjects)
+            if hit is not None:
+                results[display] = hit
+                continue
+        todo.append((path, display))
+    jobs = [(str(path), display, max_bytes, build, subjects) for path, display in todo]
+    n = _workers_for(todo) if workers is None else max(1, min(workers, len(jobs)))
+    fresh: list[FileResult] | None = None
+    if n > 1:
+        try:
+            fresh = _analyse_shared(jobs, n - 1)
+        except (OSError, RuntimeError):  # no processes here (sandbox, limits): go serial
+            fresh = None
+    for result in fresh if fresh is not None else _analyse_jobs(jobs):
+        results[result.file] = result
+        if store is not None and result.file in keys:
+            store.put(keys[result.file], result)
+    return [results[display] for _, display in found]
+
+
+def _workers_for(found: Sequence[tuple[Path, str]]) -> int:
+    if len(found) < 2:
+        return 1
+    total = 0
+    for path, _ in found:
+        try:
+            total += path.stat().st_size
+        except OSError:
+            continue
+    return min(WORKERS, len(found)) if total >= PARALLEL_MIN_BYTES else 1
+
+
+def _start_method() -> str:
+    """``fork`` when it is safe (POSIX, not macOS, one thread): no re-import, no start-up
+    cost. Otherwise ``forkserver``/``spawn``, which re-import the main module in each worker
+    (harmless for the ``pisync`` entry point, which guards on ``__name__``)."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and sys.platform != "darwin" and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _analyse_shared(jobs: list[Job], helpers: int) -> list[FileResult]:
+    """Analyse with ``helpers`` worker processes *and* this process, meeting in the middle.
+
+    The chunks are offered to the workers from the back; this process takes them from the
+    front, cancelling each offer it takes over, until it reaches one a worker has started.
+    So only the workers' share is sent back between processes (as analysed results, without
+    the documents), and a slow or busy core just ends up with fewer chunks. Results are
+    put back in chunk order: the outcome never depends on who parsed what.
+    """
+    size = max(1, len(jobs) // (8 * (helpers + 1)))
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    results: list[list[FileResult] | None] = [None] * len(chunks)
+    context = multiprocessing.get_context(_start_method())
+    with ProcessPoolExecutor(helpers, mp_context=context, initializer=_worker_init) as pool:
+        offers = {i: pool.submit(_analyse_jobs, chunks[i]) for i in reversed(range(len(chunks)))}
+        for i, chunk in enumerate(chunks):
+            if not offers[i].cancel():
+                break  # a worker has it (and everything after it)
+            results[i] = _analyse_jobs(chunk)
+        for i, offer in offers.items():
+            if results[i] is None:
+                results[i] = offer.result()
+    return [parsed for chunk_result in results if chunk_result for parsed in chunk_result]
+
+
+def _policy_issues(results: Sequence[FileResult], config: Config, today: dt.date) -> list[Issue]:
+    """The ``policies:`` on what the files declare (users the config ignores left out)."""
+    defs = role_defs(d for r in sorted(results, key=lambda r: r.file) for d in r.role_defs)
+    subjects = (
+        s
+        for r in sorted(results, key=lambda r: r.file)
+        for s in _subjects(r)
+        if not config.is_ignored(s.usercode)
+    )
+    return desired_issues(subjects, defs, config.policies, today=today)
+
+
+def _subjects(result: FileResult) -> tuple[Subject, ...]:
+    """A result's subjects: analysed, or made from its built users (a plan's cache entry)."""
+    if result.subjects is not None:
+        return result.subjects
+    made = (subject_of_spec(u, i) for i, u in enumerate(result.users))
+    return tuple(s for s in made if s is not None)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()  # what was loaded stays: keep it out of every later collection
+        if enabled:
+            gc.enable()
+
+
+def _stats(results: Sequence[FileResult], config_path: Path | None) -> Stats:
+    """Files checked (``pisync.yaml`` included), users and roles declared (valid or not)."""
+    return Stats(
+        files=len(results) + (1 if config_path is not None else 0),
+        users=sum(r.user_entries for r in results),
+        roles=sum(r.role_entries for r in results),
+    )
