@@ -155,8 +155,8 @@ def test_validate_catches_a_misspelt_declared_role_offline(tmp_path: Path) -> No
     assert r.code == 3, r.all
     assert r.out == (
         'users/a.yaml:3:13: error: role "Sales Viewr" is not declared in any desired-state'
-        ' file; did you mean "Sales Viewer"? (A role of this very name that exists only on the'
-        " server: declare it under roles: with its name alone, which leaves it as it is.)"
+        ' file; did you mean "Sales Viewer"? If the server has a role of exactly this name,'
+        " declare it under roles: with its name alone (that leaves it as it is)"
         " (at users[0].roles[0])\n"
         "1 error in 1 of 2 files.\n"
     )

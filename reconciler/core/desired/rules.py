@@ -184,7 +184,7 @@ def role_ref_issues(
     ``every_role_declared`` (``roles.prune: delete`` over the whole desired state) every one.
     Each distinct name is looked up once (many users hold the same few roles).
     """
-    names = sorted({name for name in declared}, key=str.casefold)
+    names = sorted(set(declared), key=str.casefold)
     hints: dict[str, str | None] = {}
     issues: list[Issue] = []
     unchecked: list[RoleRef] = []
@@ -204,8 +204,8 @@ def role_ref_issues(
         elif hint is not None:
             message = (
                 f'role "{ref.role}" is not declared in any desired-state file; did you mean'
-                f' "{hint}"? (A role of this very name that exists only on the server: declare'
-                " it under roles: with its name alone, which leaves it as it is.)"
+                f' "{hint}"? If the server has a role of exactly this name, declare it under'
+                " roles: with its name alone (that leaves it as it is)"
             )
         else:
             unchecked.append(ref)

@@ -668,8 +668,8 @@ def test_a_misspelt_declared_role_is_an_error_offline_with_did_you_mean() -> Non
             13,
             "error",
             'role "Sales Viewr" is not declared in any desired-state file; did you mean'
-            ' "Sales Viewer"? (A role of this very name that exists only on the server: declare'
-            " it under roles: with its name alone, which leaves it as it is.)",
+            ' "Sales Viewer"? If the server has a role of exactly this name, declare it under'
+            " roles: with its name alone (that leaves it as it is)",
             "users[0].roles[0]",
         )
     ]
