@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from reconciler.core.governance.guards import check, needs_administrators
 from reconciler.core.model.config import Config
 from reconciler.core.model.digest import live_fingerprint, role_fingerprint
+from reconciler.core.model.issues import Issue
 from reconciler.core.model.values import LiveRole, LiveState, LiveUser
 from reconciler.core.plans.plan import Action, Kind, Plan
 from reconciler.core.render import plan_text
@@ -36,7 +37,7 @@ from reconciler.shell.planfile import read_plan_file
 from reconciler.shell.planning import PlanOptions, policy_refusal, read_and_diff
 from reconciler.shell.repo.desired_files import find_config, load_config
 from reconciler.shell.repo.desired_state import Loaded, load_desired
-from reconciler.shell.secrets import desired_needs, plan_needs, read_secrets
+from reconciler.shell.secrets import desired_needs, gather_secrets, plan_needs, read_secrets
 from reconciler.shell.server.connect import Server, open_server
 from reconciler.shell.server.executor import NOT_ATTEMPTED, ApplyResult, Outcome, Stop, execute
 from reconciler.shell.server.live import read_some, with_administrators
@@ -91,7 +92,8 @@ class _Apply:
             loaded = load_desired(options.plan.paths, self.settings)
             config = loaded.config
             url = server_url(self.settings, config)
-            secrets = read_secrets(desired_needs(loaded.desired), self.settings.env)
+            # unset variables are reported with the plan's other problems (read_and_diff)
+            secrets, unset = gather_secrets(desired_needs(loaded.desired), self.settings.env)
         concurrency = options.parallelism or config.server.concurrency
         server = open_server(self.settings, config, url, concurrency)
         try:
@@ -99,7 +101,7 @@ class _Apply:
                 live = run_in(self.runner, refresh(server, plan, concurrency))
                 plan = self._guarded_saved_plan(plan, live, config)
             else:
-                plan, live = run_in(self.runner, self._fresh_plan(server, loaded, secrets))
+                plan, live = run_in(self.runner, self._fresh_plan(server, loaded, secrets, unset))
             if plan.policy_errors:
                 raise InvalidStateError(f"{policy_refusal(plan)}; nothing was applied")
             if plan.empty:
@@ -119,7 +121,7 @@ class _Apply:
             run_in(self.runner, server.__aexit__(None, None, None))
 
     async def _fresh_plan(
-        self, server: Server, loaded: Loaded, secrets: dict[str, str]
+        self, server: Server, loaded: Loaded, secrets: dict[str, str], unset: list[Issue]
     ) -> tuple[Plan, LiveState]:
         with self.progress.task("Reading users"):
             plan, live = await read_and_diff(
@@ -130,6 +132,7 @@ class _Apply:
                 self.settings,
                 progress=self.progress.update,
                 for_apply=True,
+                unresolved=unset,
             )
         if not self._quiet:
             print_segments(self.out, plan_text.text_lines(plan))
