@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,emulator]'
-	$(BIN)/python -c "from reconciler.core.yamlfile.read import c_parser_in_use as c; assert c(), 'ruamel.yaml C parser missing'"
+	$(BIN)/python -c "from reconciler.core.yamlfile.read import c_parser_in_use as c; assert c(), 'PyYAML built with libyaml (its C parser) missing'"
 	touch $(STAMP)
 
 test: install
