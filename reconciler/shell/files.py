@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from reconciler.errors import UsageError
 
 
-def write_atomic(path: str | Path, text: str, *, what: str = "") -> None:
-    """Write ``text`` to ``path`` (folders created), all or nothing.
+def write_atomic(path: str | Path, text: str | Iterable[str], *, what: str = "") -> None:
+    """Write ``text`` to ``path`` (folders created), all or nothing; ``text`` may come in
+    pieces (a large plan is written a change at a time, never held whole).
 
     A failure raises :class:`~reconciler.errors.UsageError` naming the file (``what``, e.g.
     "the plan", says what it was) and leaves no temp file behind.
@@ -20,7 +22,11 @@ def write_atomic(path: str | Path, text: str, *, what: str = "") -> None:
     tmp = target.with_name(f".{target.name}.tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
+        with tmp.open("w", encoding="utf-8") as out:
+            if isinstance(text, str):
+                out.write(text)
+            else:
+                out.writelines(text)  # the pieces may fail half-way: no file is left then
         os.replace(tmp, target)
     except OSError as exc:
         # the same cause (a file where a folder should be…) can make the clean-up fail too
@@ -32,3 +38,7 @@ def write_atomic(path: str | Path, text: str, *, what: str = "") -> None:
         if blocked is not None:
             reason = f"{blocked} is a file, not a folder"
         raise UsageError(f"cannot write {label}: {reason}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
