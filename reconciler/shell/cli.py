@@ -275,6 +275,14 @@ def apply(
     report: Annotated[
         str | None, typer.Option("--report", metavar="FILE", help="Write a JSON report to FILE.")
     ] = None,
+    no_verify: Annotated[
+        bool,
+        typer.Option(
+            "--no-verify",
+            help="Do not prove each write stored as sent, nor run a canary first"
+            " (unsafe on a server pisync has not been checked against).",
+        ),
+    ] = False,
     target: TargetOption = None,
     paths: Annotated[
         list[str] | None,
@@ -304,6 +312,7 @@ def apply(
             auto_approve=auto_approve,
             parallelism=parallelism,
             report=report,
+            verify=not no_verify,
         )
         return apply_command(settings, options)
 
