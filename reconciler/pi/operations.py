@@ -112,6 +112,22 @@ class PiApi:
         except wire.WireError as exc:
             raise UnexpectedResponse(f"the payload of {usercode}: {exc}") from None
 
+    async def first_users(self, count: int) -> list[tuple[str, bool]]:
+        """The first ``count`` users of the list (one page): each usercode, and whether it is
+        the super admin."""
+        request = endpoints.list_page(endpoints.USERS, 1, count)
+        page = wire.page_info(await self._json(request), request.what)
+        return [
+            (wire.user_code(item), item.get("superAdmin") is True)
+            for item in page.items[:count]
+            if isinstance(item, Mapping)
+        ]
+
+    async def user_id(self, usercode: str) -> str | None:
+        """The id of a user, from its list object (None: the list does not have it)."""
+        summary = await self._user_summary(usercode)
+        return None if summary is None or summary.get("id") is None else wire.ident(summary["id"])
+
     async def count_users(self) -> int | None:
         """The server's user count, when its list says so (a page envelope's total)."""
         request = endpoints.user_count_request()

@@ -432,6 +432,9 @@ def sync_element(
         k: v for k, v in dict(element.get("user") or {}).items() if k not in READ_ONLY_USER_FIELDS
     }
     user["usercode"] = usercode
+    expires = user.get("userExpirationDate")
+    if isinstance(expires, str) and len(expires) > 10:  # read as a timestamp: written back
+        user["userExpirationDate"] = expires[:10]  # as the date pisync writes [G U10]
     for key, value in desired.items():
         _overlay(element, user, key, value, secrets)
     element["user"] = user

@@ -76,9 +76,7 @@ def test_abandoning_marks_in_flight_changes_and_the_rest_not_attempted() -> None
         plan = Plan(server="s", changes=tuple(create(c) for c in "ABCDE"))
         async with Server(transport) as server:
             task = asyncio.ensure_future(
-                execute(
-                    plan, server.api, EMPTY, secrets={}, concurrency=2, stop=stop, verify=False
-                )
+                execute(plan, server.api, EMPTY, secrets={}, concurrency=2, stop=stop, verify=False)
             )
             await started.wait()
             stop.stop.set()

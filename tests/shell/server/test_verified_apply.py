@@ -116,7 +116,8 @@ def test_a_write_stored_otherwise_stops_the_apply_after_the_canary() -> None:
     assert statuses(result) == [("U0", "failed")] + [
         (f"U{i}", "not_attempted") for i in range(1, 6)
     ]
-    assert result.tripped is not None and result.tripped.change.key == "U0"
+    assert result.tripped is not None
+    assert result.tripped.change.key == "U0"
     assert result.outcomes[0].message == (
         "user U0 was written but the server stored `restrictions` as [Sales DB/Region: East]"
         " after pisync sent [Sales DB/Region: East, West] (guess U2: restrictions elements, one"
