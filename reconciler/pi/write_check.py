@@ -42,7 +42,7 @@ from reconciler.pi.verify import user_differences
 PREFIX = "PISYNC-DOCTOR-"
 PLAIN = "pisync_doctor_plain"
 SECURE = "pisync_doctor_secure"
-_VALUE_ENV = "PISYNC_DOCTOR_SECURE"  # the name the writer resolves the secure value by
+_VALUE_ENV = "doctor-secure-value"  # the name the writer resolves the secure value by
 #: Values of the scratch user's restriction, one element each on the wire.
 RESTRICTED_VALUES = ("PISYNC-DOCTOR-A", "PISYNC-DOCTOR-B")
 #: Users of the list's first page whose payloads are read to find a restriction to copy.

@@ -119,7 +119,7 @@ def test_changing_the_email_the_identity_provider_signs_in_by_is_an_error_at_its
     r = pisync(["plan"], cwd=root, url=emu.url)
     assert r.code == 3, r.all
     assert (
-        'users/people.yaml:3:12: error: user BWONG: the email would change from'
+        'users/people.yaml:3:5: error: user BWONG: the email would change from'
         ' "ben.wong@example.com" to "ben.wong@example.org", but the identity provider signs'
         " users in by email (users.login_claim: email), so the user's next sign-in would not"
         " find them; change the email in the identity provider and in Panintelligence first,"
