@@ -51,6 +51,12 @@ def test_an_account_that_is_not_the_super_admin_cannot_plan_creates(
     r = pisync(["apply", "--auto-approve"], cwd=root, url=emu.url, env=DPATEL)
     assert r.code == 4, r.all
     assert writes(emu) == []
+    # a saved plan made by the super admin, applied with the editor's account, is refused too
+    assert pisync(["plan", "--out", "plan.json"], cwd=root, url=emu.url).code == 0
+    r = pisync(["apply", "plan.json"], cwd=root, url=emu.url, env=DPATEL)
+    assert r.code == 4, r.all
+    assert "[create-needs-super-admin]" in r.err
+    assert writes(emu) == []
     # the super admin's plan of the same files has no such guard, and its apply works
     r = pisync(["apply", "--auto-approve"], cwd=root, url=emu.url)
     assert r.code == 0, r.all

@@ -57,6 +57,13 @@ def server_rule_guards(
     return out
 
 
+def account_to_read(plan: Plan, usercode: str | None) -> set[str]:
+    """The account to read with a saved plan's objects, so that its guards are checked
+    again: the account pisync signs in with, when the plan creates users."""
+    creates = any(c.kind is Kind.USER and c.action is Action.CREATE for c in plan.changes)
+    return {usercode.upper()} if creates and usercode else set()
+
+
 def _creates(plan: Plan, live: LiveState, usercode: str | None) -> list[Guard]:
     creates = sum(1 for c in plan.changes if c.kind is Kind.USER and c.action is Action.CREATE)
     me = live.users.get(usercode.upper()) if usercode else None

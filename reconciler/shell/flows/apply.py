@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from reconciler.core.governance.guards import check, needs_administrators
+from reconciler.core.governance.server_rules import account_to_read
 from reconciler.core.model.config import Config
 from reconciler.core.model.digest import live_fingerprint, role_fingerprint
 from reconciler.core.model.values import LiveRole, LiveState, LiveUser
@@ -104,7 +106,8 @@ class _Apply:
         server = open_server(self.settings, config, url, concurrency)
         try:
             if options.planfile is not None:
-                live = run_in(self.runner, refresh(server, plan, concurrency))
+                also = account_to_read(plan, account(self.settings).usercode)
+                live = run_in(self.runner, refresh(server, plan, concurrency, also=also))
                 plan = self._guarded_saved_plan(plan, live, config)
             else:
                 plan, live = run_in(self.runner, self._fresh_plan(server, loaded, secrets))
@@ -235,10 +238,13 @@ def _blocked_message(plan: Plan) -> str:
     )
 
 
-async def refresh(server: Server, plan: Plan, concurrency: int) -> LiveState:
-    """Re-read the objects a saved plan touches, by usercode (never the whole list); refuse
-    (stale) if any changed since, or if a user it creates exists now."""
-    touched = {c.key for c in plan.changes if c.kind is Kind.USER}
+async def refresh(
+    server: Server, plan: Plan, concurrency: int, *, also: Collection[str] = ()
+) -> LiveState:
+    """Re-read the objects a saved plan touches, by usercode (never the whole list), and the
+    users ``also`` names (what the guards read); refuse (stale) if any touched object changed
+    since, or if a user it creates exists now."""
+    touched = {c.key for c in plan.changes if c.kind is Kind.USER} | set(also)
     live = await read_some(server, touched, concurrency=concurrency)
     if needs_administrators(plan, live):
         live = await with_administrators(server, live)
