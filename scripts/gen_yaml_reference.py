@@ -56,10 +56,7 @@ CONFIG_DEFAULTS: dict[str, Callable[[Config], Any]] = {
     "safety.max_prune_percent": lambda c: c.safety.max_prune_percent,
     "safety.max_prune_count": lambda c: c.safety.max_prune_count,
     "safety.min_users_for_percent": lambda c: c.safety.min_users_for_percent,
-    **{
-        f"licence.{kind}": (lambda c, kind=kind: c.licence.get(kind))
-        for kind in LICENCE_KINDS
-    },
+    **{f"licence.{kind}": (lambda c, kind=kind: c.licence.get(kind)) for kind in LICENCE_KINDS},
     "plan.expiring_days": lambda c: c.expiring_days,
 }
 

@@ -17,15 +17,15 @@ pytestmark = pytest.mark.e2e
 
 SYNC = "/pi/api/v2/users/sync"
 DPATEL = {"PISYNC_USERNAME": "dpatel", "PISYNC_PASSWORD": "dpatel-demo"}
-NEW_ADMIN = "users:\n  - {usercode: newadmin, forenames: New, surname: Admin, type: administrator}\n"
+NEW_ADMIN = (
+    "users:\n  - {usercode: newadmin, forenames: New, surname: Admin, type: administrator}\n"
+)
 
 
 def repo(tmp_path: Path, users: str, config: str = "") -> Path:
     root = tmp_path / "repo"
     (root / "users").mkdir(parents=True)
-    (root / "pisync.yaml").write_text(
-        'sources: ["users/**/*.y*ml"]\n' + config, encoding="utf-8"
-    )
+    (root / "pisync.yaml").write_text('sources: ["users/**/*.y*ml"]\n' + config, encoding="utf-8")
     (root / "users" / "people.yaml").write_text(users, encoding="utf-8")
     return root
 
@@ -125,7 +125,7 @@ def test_changing_the_email_the_identity_provider_signs_in_by_is_an_error_at_its
     r = pisync(["plan"], cwd=root, url=emu.url)
     assert r.code == 3, r.all
     assert (
-        'users/people.yaml:3:5: error: user BWONG: the email would change from'
+        "users/people.yaml:3:5: error: user BWONG: the email would change from"
         ' "ben.wong@example.com" to "ben.wong@example.org", but the identity provider signs'
         " users in by email (users.login_claim: email), so the user's next sign-in would not"
         " find them; change the email in the identity provider and in Panintelligence first,"
