@@ -116,16 +116,7 @@ _AFTER_SIGN_IN: tuple[tuple[str, str, str], ...] = (
 
 
 def _check(id_: str, observed: str, result: Result, advice: str = "", detail: str = "") -> Check:
-    _, assumption, reference = _SPECS[id_]
-    return Check(
-        id=id_,
-        assumption=assumption,
-        observed=observed,
-        result=result,
-        advice=advice,
-        reference=reference,
-        detail=detail,
-    )
+    return Check.of(_SPECS[id_], observed, result, advice, detail)
 
 
 def _unknown(spec: tuple[str, str, str], why: str) -> Check:

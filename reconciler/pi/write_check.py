@@ -21,7 +21,8 @@ the secure value and the expiry date.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,8 +104,8 @@ async def write_check(
     except PisyncError as exc:  # the server failed or went away part-way
         run.failure = str(exc)
         run.stopped = (
-            "The write check stopped part-way: the server failed or went away (the text"
-            " report says how); run it again once the server answers."
+            "The write check stopped part-way: a request failed (the text report shows it);"
+            " fix what the checks above say, or report it, then run it again."
         )
     finally:
         await run.clean_up()
@@ -131,35 +132,19 @@ class _WriteCheck:
     def add(
         self, id_: str, observed: str, result: Result, advice: str = "", detail: str = ""
     ) -> None:
-        _, assumption, reference = _BY_ID[id_]
-        self.checks[id_] = Check(
-            id=id_,
-            assumption=assumption,
-            observed=observed,
-            result=result,
-            advice=advice,
-            reference=reference,
-            detail=detail,
-        )
+        self.checks[id_] = Check.of(_BY_ID[id_], observed, result, advice, detail)
 
     def findings(self) -> Findings:
         why = "interrupted" if self.stopping() else "not reached"
         checks = []
-        for id_, assumption, reference in _SPECS:
-            found = self.checks.get(id_)
+        for spec in _SPECS:
+            found = self.checks.get(spec[0])
             if found is None:
                 observed, detail = why, ""
                 if self.failure:  # the first check not reached is where it stopped
-                    observed, detail = "stopped: the server failed or went away", self.failure
+                    observed, detail = "stopped: a request failed", self.failure
                     self.failure = ""
-                found = Check(
-                    id=id_,
-                    assumption=assumption,
-                    observed=observed,
-                    result=Result.UNKNOWN,
-                    reference=reference,
-                    detail=detail,
-                )
+                found = Check.of(spec, observed, Result.UNKNOWN, detail=detail)
             checks.append(found)
         return Findings(checks=tuple(checks), stopped=self.stopped)
 
@@ -220,10 +205,10 @@ class _WriteCheck:
         return _Material(roles, categories, nested, restriction, parent)
 
     async def _restriction_of(self, usercode: str) -> tuple[str, str] | None:
-        element = await self.api.sync_payload(usercode)
         try:
+            element = await self.api.sync_payload(usercode)
             found = wire.restrictions_from((element or {}).get("restrictions"))
-        except wire.WireError:
+        except PisyncError:  # unreadable here: the read-only checks say why
             return None
         return (found[0].connection, found[0].column) if found else None
 
@@ -534,19 +519,20 @@ class _WriteCheck:
 
     async def clean_up(self) -> None:
         """Delete the scratch user if it exists (disable it where deleting is refused), and
-        say which; never raises."""
+        say which; never raises. The user is found by its id in the list and, failing that,
+        by its payload, so that a server that answers one of them otherwise than pisync
+        assumes still gets its scratch user removed; a user pisync cannot see is never
+        written (a disable could create it)."""
         if not self.attempted:
             return
         try:
-            left = await self.api.sync_payload(self.code)
-            if left is None:
-                if (
-                    "write-create" in self.checks
-                    and self.checks["write-create"].result is Result.OK
-                ):
+            user_id = await self._quietly(self.api.user_id(self.code))
+            left = None if user_id is not None else await self.api.sync_payload(self.code)
+            if user_id is None and left is None:
+                created = self.checks.get("write-create")
+                if created is not None and created.result is Result.OK:
                     self.add("write-delete", "the scratch user was already gone", Result.UNKNOWN)
                 return
-            user_id = await self.api.user_id(self.code)
             status = 0
             if user_id is not None:
                 reply = await self.send(endpoints.delete_user_request(user_id))
@@ -554,7 +540,7 @@ class _WriteCheck:
                 if status < 400:
                     await self._deleted(status)
                     return
-            await self._disable(left, status)
+            await self._disable(status)
         except PisyncError as exc:
             self.add(
                 "write-delete",
@@ -568,8 +554,19 @@ class _WriteCheck:
                 " disable) it by hand."
             )
 
+    @staticmethod
+    async def _quietly(read: Awaitable[str | None]) -> str | None:
+        try:
+            return await read
+        except PisyncError:
+            return None
+
     async def _deleted(self, status: int) -> None:
-        if await self.api.sync_payload(self.code) is None:
+        gone = await self._quietly(self.api.user_id(self.code)) is None
+        if gone:  # the list no longer has it; the payload, if the server answers it, agrees
+            with contextlib.suppress(PisyncError):
+                gone = await self.api.sync_payload(self.code) is None
+        if gone:
             self.add("write-delete", f"HTTP {status}; nothing is left", Result.OK)
         else:
             self.add(
@@ -579,8 +576,11 @@ class _WriteCheck:
                 f"delete {self.code} by hand, and report this",
             )
 
-    async def _disable(self, left: Mapping[str, Any], status: int) -> None:
-        element = wire.sync_element(left, self.code, {"enabled": False}, {})
+    async def _disable(self, status: int) -> None:
+        """Disable the scratch user (known to exist) with a payload of its own: pisync's
+        disable, leaving nothing of what the check gave it."""
+        fields = {"forenames": "Pisync", "surname": "Doctor", "enabled": False}
+        element = wire.sync_element(None, self.code, fields, {})
         endpoints.read_json(
             await self.send(endpoints.sync_request(element)), endpoints.sync_request(element)
         )

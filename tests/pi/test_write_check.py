@@ -59,12 +59,12 @@ def test_a_failure_after_the_create_still_removes_the_scratch_user() -> None:
     by_id = {c.id: c for c in findings.checks}
     assert by_id["write-create"].result is Result.OK
     assert (by_id["sync-answer"].observed, by_id["sync-answer"].detail) == (
-        "stopped: the server failed or went away",
+        "stopped: a request failed",
         "GET /users/syncPayload: pi.acme.internal went away",
     )
     assert by_id["write-delete"].observed == "HTTP 204; nothing is left"
     assert findings.stopped == (
-        "The write check stopped part-way: the server failed or went away (the text report says"
-        " how); run it again once the server answers."
+        "The write check stopped part-way: a request failed (the text report shows it); fix"
+        " what the checks above say, or report it, then run it again."
     )
     assert "acme" not in json.dumps([c.to_dict() for c in findings.checks])

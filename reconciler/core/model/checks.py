@@ -30,6 +30,28 @@ class Check:
     reference: str = ""  # the API reference item, e.g. "U5"
     detail: str = ""  # for the terminal only (may hold names): never in the JSON report
 
+    @classmethod
+    def of(
+        cls,
+        spec: tuple[str, str, str],
+        observed: str,
+        result: Result,
+        advice: str = "",
+        detail: str = "",
+    ) -> Check:
+        """A check from a table row ``(id, assumption, reference)`` (how the probes list
+        what they check) and what was found."""
+        id_, assumption, reference = spec
+        return cls(
+            id=id_,
+            assumption=assumption,
+            observed=observed,
+            result=result,
+            advice=advice,
+            reference=reference,
+            detail=detail,
+        )
+
     def to_dict(self) -> dict[str, str]:
         return {
             "id": self.id,

@@ -195,3 +195,17 @@ def test_users_that_need_a_role_whose_create_failed_are_not_sent() -> None:
     assert [e for e in backend.events if e.startswith("start POST /users/sync")] == [
         "start POST /users/sync"
     ]
+
+
+def test_role_writes_are_verified_from_their_answers() -> None:
+    new_role = Change(
+        kind=Kind.ROLE,
+        key="Night Shift",
+        action=Action.CREATE,
+        desired={"description": "n", "categories": ["Sales"], "privileges": ["pdf"]},
+    )
+    result, backend, app = run([new_role])
+    assert statuses(result) == [("Night Shift", "applied")]
+    requests = [e[6:] for e in backend.events if e.startswith("start ")]
+    assert requests == ["POST /tokens", "POST /roles"]  # the answer is the stored role
+    assert [r.name for r in app.emulator.store.roles.values()] == ["Sales Viewer", "Night Shift"]
