@@ -383,7 +383,9 @@ def doctor(
     fmt: Annotated[
         str | None,
         typer.Option(
-            "--format", metavar="FORMAT", help="text | json (json holds no names or values)."
+            "--format",
+            metavar="FORMAT",
+            help="text | json (json holds no names, values or host names).",
         ),
     ] = None,
     write_check: Annotated[
