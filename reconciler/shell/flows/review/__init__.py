@@ -1,0 +1,240 @@
+"""``pisync review``: the access-review report of the live server, joined with the
+repository, its git history and the forge (:mod:`reconciler.core.review`).
+
+Loads the desired state (it must be valid: exit 3 otherwise); starts tracing each declared
+grant through git (:mod:`reconciler.shell.repo.provenance`) while it reads every live user with
+its payload (the whole server, whatever the repository declares) and the server's own user
+count; asks the forge who approved the pull requests found
+(:mod:`reconciler.shell.server.forge`), and git which decisions earlier reviews had enacted;
+then makes the rows one by one, each written out at once to every output
+(:mod:`.outputs`), and finally the head (summary, manifest, privileged track, what changed
+``--since`` a previous review, the decisions). A manifest whose counts do not reconcile fails
+the review (exit 1) and writes nothing. Never writes to the server. Secure variables' values
+are read from the environment only to tell drift, and appear nowhere.
+
+``--out DIR`` writes a bundle (every format, ``manifest.json`` with the SHA-256 of each);
+``--verify DIR`` checks one later (:mod:`.verify`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.core.model.values import LiveState
+from reconciler.core.review.build import Inputs, Rows, Tally
+from reconciler.core.review.decisions import outcomes_of
+from reconciler.core.review.formats import TEMPLATE_CSV, TEMPLATE_JSON, Context
+from reconciler.core.review.manifest import ReadFacts
+from reconciler.core.review.model import Review
+from reconciler.errors import IncompleteRead, UsageError
+from reconciler.shell.console import ProgressReporter, make_console
+from reconciler.shell.flows.review.evidence import (
+    digest,
+    origin,
+    read_apply_reports,
+    read_previous,
+    remote_repository,
+    repository_root,
+    shown_path,
+    utc_now,
+)
+from reconciler.shell.flows.review.outputs import (
+    BUNDLE,
+    FORMATS,
+    MANIFEST_CSV,
+    MANIFEST_JSON,
+    Sink,
+    bundle_sinks,
+    finish_bundle,
+    is_bundle,
+)
+from reconciler.shell.flows.review.verify import verify_bundle
+from reconciler.shell.loop import run
+from reconciler.shell.repo.decisions import enacted_decisions
+from reconciler.shell.repo.desired_files import find_config
+from reconciler.shell.repo.desired_state import Loaded, load_desired
+from reconciler.shell.repo.provenance import history_of
+from reconciler.shell.secrets import desired_needs
+from reconciler.shell.server.connect import open_server
+from reconciler.shell.server.forge import approvals, forge_of
+from reconciler.shell.server.live import read_live
+from reconciler.shell.settings import Settings, server_url, today
+
+__all__ = ["ReviewOptions", "review_command"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewOptions:
+    fmt: str | None = None  # None: markdown (a single file or stdout)
+    out: str | None = None  # a file, or a bundle folder
+    since: str | None = None  # a previous review: its JSON, or its bundle
+    apply_reports: tuple[str, ...] = ()
+    decisions_template: str | None = None  # the worksheet to write (.csv or .json)
+    verify: str | None = None  # a bundle to check instead of reviewing
+
+
+def review_command(settings: Settings, options: ReviewOptions) -> int:
+    """Write the review (see the module docstring); exit 0."""
+    if options.verify is not None:
+        return verify_bundle(settings, Path(options.verify))
+    bundle = options.out is not None and is_bundle(options.out)
+    if bundle and options.fmt is not None:
+        raise UsageError("--out names a folder: a bundle holds every format; give no --format")
+    loaded = load_desired((), settings)
+    url = server_url(settings, loaded.config)
+    repo = _repository(settings)
+    root = repository_root(repo)
+    previous = None if options.since is None else read_previous(Path(options.since))
+    reports = read_apply_reports((Path(p) for p in options.apply_reports), url)
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # git works while the server is read (git runs in processes of its own)
+        traced = background.submit(
+            history_of, loaded.desired, repo=repo, idp=loaded.config.is_login_via_idp
+        )
+        started = utc_now()
+        live, count = run(_read(settings, loaded, url))
+        finished = utc_now()
+        history = traced.result()
+    enacted = enacted_decisions(repo) if root is not None and repo is not None else []
+    asked = {c.pull_request for c in history.commits.values() if c.pull_request is not None}
+    asked |= {e.pull_request for _, e in enacted if e.pull_request is not None}
+    forge = forge_of(settings.env, remote_repository(repo))
+    paths = _inputs(settings, loaded, options)
+    env = settings.env
+    inputs = Inputs(
+        live=live,
+        desired=loaded.desired,
+        config=loaded.config,
+        server=url,
+        today=today(env),
+        history=history,
+        approvals=run(approvals(forge, asked)),
+        secrets={n.env: env[n.env] for n in desired_needs(loaded.desired) if n.env in env},
+        facts=ReadFacts(
+            read_started=started,
+            read_finished=finished,
+            server_count=count,
+            origin=origin(repo, root, paths),
+            inputs=tuple(digest(p, shown_path(p, root)) for p in paths),
+        ),
+        previous=previous,
+        enacted=enacted,
+        outcomes=outcomes_of(reports),
+    )
+    review = _write(inputs, options, bundle, finished)
+    if not settings.quiet and options.out:
+        _said(review, options.out, bundle)
+    return 0
+
+
+def _write(inputs: Inputs, options: ReviewOptions, bundle: bool, finished: str) -> Review:
+    """Make the rows, write them to every output as they come, then the heads."""
+    review_id = (
+        f"{inputs.today.isoformat()}-"
+        + hashlib.sha256(f"{inputs.server}\n{finished}".encode()).hexdigest()[:8]
+    )
+    context = Context(today=inputs.today, approvals=inputs.approvals, review_id=review_id)
+    folder = Path(options.out) if bundle and options.out else None
+    sinks = (
+        bundle_sinks(folder, context)
+        if folder is not None
+        else [
+            Sink(
+                FORMATS[options.fmt or "markdown"],
+                Path(options.out) if options.out else None,
+                context,
+            )
+        ]
+    )
+    template = options.decisions_template
+    if template is not None:
+        fmt = TEMPLATE_JSON if template.lower().endswith(".json") else TEMPLATE_CSV
+        sinks.append(Sink(fmt, Path(template), context))
+    rows = Rows(inputs)
+    tally = Tally(inputs)
+    try:
+        for row in rows:
+            tally.add(row)
+            for sink in sinks:
+                sink.add(row)
+        review = tally.head(rows.server_findings)
+        if review.manifest is not None and not review.manifest.ok:
+            failed = [f"{c.name}: {c.detail}" for c in review.manifest.checks if c.ok is False]
+            raise IncompleteRead(
+                "the review's counts do not reconcile (" + "; ".join(failed) + "): the server"
+                " changed while pisync read it, or answered inconsistently; nothing was"
+                " written; run the review again"
+            )
+    except BaseException:
+        for sink in sinks:
+            sink.discard()
+        raise
+    for sink in sinks:
+        sink.finish(review)
+    if folder is not None:
+        extra = [Path(template)] if template is not None and _inside(Path(template), folder) else []
+        finish_bundle(folder, review, extra)
+    return review
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _said(review: Review, out: str, bundle: bool) -> None:
+    s = review.summary
+    where = out
+    if bundle:
+        names = ", ".join([name for name, _ in BUNDLE] + [MANIFEST_CSV, MANIFEST_JSON])
+        where = f"{out.rstrip('/')}/ ({names})"
+    sys.stderr.write(
+        f"Wrote the access review of {s.users} users to {where} ({len(s.unmanaged)}"
+        f" unmanaged, {len(s.drifted)} drifted, {s.violations['error']} policy errors,"
+        f" {s.violations['warning']} warnings).\n"
+    )
+
+
+def _inputs(settings: Settings, loaded: Loaded, options: ReviewOptions) -> list[Path]:
+    """Every file the review read: pisync.yaml, the desired-state files, the apply reports,
+    the previous review."""
+    config = find_config(settings.config)
+    paths = [] if config is None else [config]
+    paths += [Path(f) for f in loaded.files]
+    paths += [Path(p) for p in options.apply_reports]
+    if options.since is not None:
+        since = Path(options.since)
+        paths.append(since / "review.json" if since.is_dir() else since)
+    return paths
+
+
+def _repository(settings: Settings) -> Path | None:
+    """Where git runs: the folder of ``pisync.yaml`` (``--config`` may name one elsewhere)."""
+    config = find_config(settings.config)
+    return config.resolve().parent if config is not None else Path.cwd()
+
+
+async def _read(settings: Settings, loaded: Loaded, url: str) -> tuple[LiveState, int | None]:
+    """Every live user, and the server's own count of its users (None: it gives none)."""
+    config = loaded.config
+    progress = ProgressReporter(
+        make_console(stderr=True, no_color=settings.no_color), quiet=settings.quiet
+    )
+    async with open_server(settings, config, url) as server:
+        with progress.task("Reading users"):
+            live = await read_live(
+                server,
+                payload_for=lambda code: True,  # the review shows every user's access
+                declared={u.usercode for u in loaded.desired.users},
+                concurrency=config.server.concurrency,
+                progress=progress.update,
+            )
+        count = await server.api.count_users()
+    return live, count
