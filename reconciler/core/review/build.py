@@ -191,10 +191,10 @@ class _Trace:
     def _why_not(
         self, inputs: Inputs, spec: UserSpec | None, entry: EntryHistory | None, ignored: bool
     ) -> str | None:
-        if spec is None:
-            return "not declared in the repository"
         if ignored:
             return "pisync ignores this user"
+        if spec is None:
+            return "not declared in the repository"
         if not self.history.available:
             return self.history.note or "no provenance"
         if entry is None:
@@ -227,11 +227,11 @@ class _Trace:
         key = grant_key(kind, name)
         via = None
         declared = self._declared(kind, name)
-        if declared is None and kind == "category" and key[1] in self.parents:
+        if declared == "":  # the parent of a declared category: granted with it
             child = self.parents[key[1]]
-            key, via, declared = grant_key(kind, child), f"parent of {child}", ""
-        if declared is not None:
-            return GrantRow(kind=kind, name=name, via=via, note=declared or None)
+            key, via = grant_key(kind, child), f"parent of {child}"
+        elif declared is not None:
+            return GrantRow(kind=kind, name=name, note=declared)
         assert self.entry is not None
         sha = self.entry.commit_of(key)
         change = None if sha is None else self.history.commits.get(sha)

@@ -422,6 +422,8 @@ tbody tr:nth-child(even) { background: var(--soft); }
 .pr { display: inline-block; border: 1px solid var(--line); border-radius: 4px;
   padding: 0 .3em; font-size: 10.5px; color: var(--muted); cursor: help; }
 section table:not(#users) { width: auto; margin: .5rem 0; }
+.side { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
+table.counts td, table.facts td { padding: .15rem .45rem; }
 details { margin: .5rem 0; }
 .card[data-show] { cursor: pointer; }
 #users td:nth-child(11) { min-width: 9rem; } #users td:nth-child(12) { min-width: 11rem; }

@@ -54,7 +54,7 @@ def manifest_section(review: Review) -> str:
         (
             "users.ignore",
             (", ".join(f"<code>{esc(g)}</code>" for g in filters["ignore"]) or "none")
-            + f" ({filters['ignored_users']} users)",
+            + f" ({filters['ignored_users']} user{'' if filters['ignored_users'] == 1 else 's'})",
         ),
         (
             "users.protected",
@@ -80,11 +80,21 @@ def manifest_section(review: Review) -> str:
     inputs = [
         (f"<code>{esc(i.path)}</code>", f"<code>{i.sha256}</code>", str(i.size)) for i in m.inputs
     ]
+    passed = sum(1 for c in m.checks if c.ok)
     return (
         '<section class="manifest" id="manifest"><h2>Completeness and accuracy</h2>'
+        + f'<p class="{"good" if m.ok else "bad"}">{passed} of {len(m.checks)} checks pass'
+        + (
+            ""
+            if all(c.ok is not None for c in m.checks)
+            else f" ({sum(1 for c in m.checks if c.ok is None)} could not be made)"
+        )
+        + ".</p>"
+        + '<div class="side">'
         + _table("facts", ("", ""), facts)
         + _table("counts", ("Count", ""), counts)
         + _table("checks", ("Check", "Result", ""), checks)
+        + "</div>"
         + f"<details><summary>{len(m.inputs)} input files (SHA-256)</summary>"
         + _table("inputs", ("File", "SHA-256", "Bytes"), inputs)
         + "</details></section>"

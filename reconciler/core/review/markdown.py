@@ -92,7 +92,7 @@ def _manifest(m: Manifest) -> list[str]:
         "",
         f"Scope: {md_text(f['scope'])}. Ignored by `users.ignore`: "
         + (", ".join(md_code(g) for g in f["ignore"]) or "none")
-        + f" ({f['ignored_users']} users); protected: "
+        + f" ({_users(f['ignored_users'])}); protected: "
         + (", ".join(md_code(g) for g in f["protected"]) or "none")
         + f"; unmanaged (no file declares them): {f['unmanaged_users']}.",
         "",
@@ -110,6 +110,10 @@ def _manifest(m: Manifest) -> list[str]:
     lines += [f"| {md_code(i.path, in_table=True)} | `{i.sha256}` | {i.size} |" for i in m.inputs]
     lines += ["", "</details>", ""]
     return lines
+
+
+def _users(n: int) -> str:
+    return f"{n} user" if n == 1 else f"{n} users"
 
 
 def _summary(review: Review) -> list[str]:

@@ -137,7 +137,7 @@ def edit_text(text: str, file: str, revocations: Sequence[Revocation]) -> str:
     for r in revocations:
         code = r.decision.principal
         if code not in entries:
-            raise EditError(f"{file} has no entry for {code} (its first key must be usercode)")
+            raise EditError(f"{file} has no entry for {code}")
         if r.action == REMOVE:
             removals.setdefault((code, r.key or ""), set()).add(r.name or "")
         elif r.action == DISABLE:
@@ -268,8 +268,8 @@ def _remove_items(
 def _flow_list(
     text: str, starts: Sequence[int], items: PosList, keep: Sequence[bool]
 ) -> tuple[int, int, str]:
-    """The list ``[…]`` rewritten with the kept items and, before each, the separator that
-    stood before it (its spacing and any comment kept)."""
+    """The list ``[…]`` rewritten with the kept items, each after the separator that followed
+    the kept item before it (so its spacing and any comment after that comma stay)."""
     spans = []
     for packed in items._ipos:
         at = _offset(starts, packed)
@@ -284,7 +284,8 @@ def _flow_list(
     parts = [text[open_at + 1 : spans[0][0]]]  # what follows "[" (spaces)
     for n, i in enumerate(kept):
         if n:
-            parts.append(text[spans[i - 1][1] : spans[i][0]])  # the separator before item i
+            before = kept[n - 1]
+            parts.append(text[spans[before][1] : spans[before + 1][0]])
         parts.append(text[spans[i][0] : spans[i][1]])
     parts.append(text[spans[-1][1] : close])  # what precedes "]"
     return (open_at + 1, close, "".join(parts))

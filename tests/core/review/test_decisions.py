@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from reconciler.core.model.issues import format_issue
+from reconciler.core.model.values import LiveUser
 from reconciler.core.review.decisions import (
     APPLIED,
     FAILED,
@@ -20,8 +22,6 @@ from reconciler.core.review.decisions import (
     status_of,
     still_held,
 )
-from reconciler.core.model.issues import format_issue
-from reconciler.core.model.values import LiveUser
 from tests.core.builders import rec
 
 
@@ -96,8 +96,7 @@ def test_every_problem_is_named_at_its_row() -> None:
         "q4.csv",
     )
     assert [format_issue(i) for i in issues] == [
-        "q4.csv:2:1: error: decision 'Revoke' is not one of Approve, Deny, DontKnow,"
-        " NotReviewed",
+        "q4.csv:2:1: error: decision 'Revoke' is not one of Approve, Deny, DontKnow, NotReviewed",
         "q4.csv:3:1: error: resource 'group:x' names no grant; write kind:name, e.g."
         " role:Finance (kinds: type, enabled, login, role, privilege, category)",
         "q4.csv:4:1: error: a Deny needs reviewedBy: who decided",
@@ -167,17 +166,26 @@ def decided(resource: str = "role:Executive") -> Decision:
             "carol",
             "a fresh read shows it gone; not in the apply reports given",
         ),
-        (None, None, NOT_FOUND, "carol", "the server no longer has CJONES; not in the apply"
-         " reports given"),
-        (LIVE, None, NEW, None, "not applied yet: the server still holds it; not in the apply"
-         " reports given"),
+        (
+            None,
+            None,
+            NOT_FOUND,
+            "carol",
+            "the server no longer has CJONES; not in the apply reports given",
+        ),
+        (
+            LIVE,
+            None,
+            NEW,
+            None,
+            "not applied yet: the server still holds it; not in the apply reports given",
+        ),
         (
             LIVE,
             ApplyOutcome(outcome="not_attempted", message="not attempted", report="a.json"),
             NEW,
             None,
-            "not applied yet: the server still holds it; a.json says not_attempted (not"
-            " attempted)",
+            "not applied yet: the server still holds it; a.json says not_attempted (not attempted)",
         ),
         (
             LIVE,

@@ -117,7 +117,8 @@ def test_an_entry_found_in_the_text_and_read_alone_gives_the_same_lines() -> Non
 
 
 @pytest.mark.parametrize(
-    ("first", "last"), [(1, 3), (8, 9)]  # not one sequence item
+    ("first", "last"),
+    [(1, 3), (8, 9)],  # not one sequence item
 )
 def test_lines_that_are_not_one_entry_do_not_parse_as_one(first: int, last: int) -> None:
     assert parse_entry(TEXT.splitlines(), first, last, "team.yaml") is None

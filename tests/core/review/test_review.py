@@ -37,12 +37,12 @@ from reconciler.core.review.markdown import MARKDOWN
 from reconciler.core.review.model import History, Review
 from reconciler.schemas import load_schema
 from tests.core.review.scenario import (
-    A,
-    B,
     LIVE_SECRET,
     SECRET,
     TODAY,
     URL,
+    A,
+    B,
     scenario,
     scenario_inputs,
     sha,
@@ -240,8 +240,9 @@ def test_the_manifest_records_origin_filters_counts_checks_and_inputs() -> None:
 
 def test_the_privileged_track_lists_administrators_and_escalating_privileges() -> None:
     data = json.loads(rendered("review.json"))
-    assert [(p["usercode"], p["because"], p["reason"], p["last_review"]) for p in
-            data["privileged"]] == [
+    assert [
+        (p["usercode"], p["because"], p["reason"], p["last_review"]) for p in data["privileged"]
+    ] == [
         ("ADMIN", ["super admin", "administrator"], None, None),
         ("ANA", ["editUsers (via User Admins)"], 'Runs =HYPERLINK("x") user admin', B),
         ("CARL", ["administrator"], None, None),
@@ -380,9 +381,11 @@ def test_csv_cells_never_run_as_formulas_and_a_cr_never_splits_a_row(name: str) 
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
     evil = next(r for r in rows if "EVIL" in r)
-    name_column = rows[0].index("name" if name == "review.csv" else "principalName") if (
-        name != "review_grants.csv"
-    ) else None
+    name_column = (
+        rows[0].index("name" if name == "review.csv" else "principalName")
+        if (name != "review_grants.csv")
+        else None
+    )
     if name_column is not None:
         assert evil[name_column] == "'@here\r User"
         assert csv_value(evil[name_column]) == "@here\r User"

@@ -88,9 +88,7 @@ def test_an_item_of_a_flow_list_goes_with_its_comma(name: str, line: str) -> Non
 
 def test_every_item_of_a_flow_list_leaves_an_empty_list() -> None:
     items = [remove("CJONES", "roles", n) for n in ("Viewers", "executive", "Sales, EMEA")]
-    assert edit_text(TEAM, FILE, items) == TEAM.replace(
-        "[Viewers, Executive, 'Sales, EMEA']", "[]"
-    )
+    assert edit_text(TEAM, FILE, items) == TEAM.replace("[Viewers, Executive, 'Sales, EMEA']", "[]")
 
 
 def test_an_item_of_a_block_list_goes_with_its_line_and_comments_stay() -> None:
@@ -103,7 +101,7 @@ def test_an_item_of_a_block_list_goes_with_its_line_and_comments_stay() -> None:
 def test_a_block_list_left_empty_becomes_an_empty_flow_list() -> None:
     items = [remove("CJONES", "categories", n) for n in ("Finance", "HR")]
     assert edit_text(TEAM, FILE, items) == TEAM.replace(
-        '    categories:\n      - Finance      # for the close\n      # budgets are next'
+        "    categories:\n      - Finance      # for the close\n      # budgets are next"
         ' quarter\n      - "HR"\n',
         "    categories: []\n      # budgets are next quarter\n",
     )
@@ -134,8 +132,10 @@ def test_several_edits_of_one_entry_at_once() -> None:
         ],
     )
     assert edited == (
-        TEAM.replace("  - usercode: cjones   # Carol\n", "  - usercode: cjones   # Carol\n"
-                     "    enabled: false\n")
+        TEAM.replace(
+            "  - usercode: cjones   # Carol\n",
+            "  - usercode: cjones   # Carol\n    enabled: false\n",
+        )
         .replace("[Viewers, Executive, 'Sales, EMEA']", "[Viewers, 'Sales, EMEA']")
         .replace("[exportToCsv]", "[]")
         .replace("{usercode: dpatel, roles: [Viewers]", "{usercode: dpatel, roles: []")
@@ -193,7 +193,9 @@ SPECS = DesiredState(
             fields={"enabled": False},
             source=SourcePos(file=FILE, line=20, col=5),
         ),
-        UserSpec(usercode="SKIP", fields={}, source=SourcePos(file=FILE, line=30, col=5), ignore=True),
+        UserSpec(
+            usercode="SKIP", fields={}, source=SourcePos(file=FILE, line=30, col=5), ignore=True
+        ),
     )
 )
 
@@ -219,17 +221,27 @@ def test_what_each_deny_does_and_what_cannot_be_done() -> None:
     assert [format_issue(i) for i in issues] == [
         format_issue(i)
         for i in [
-            _issue(4, "CJONES's entry does not declare privileges, so pisync does not manage"
-                   " its privileges: add the key with the privileges to keep, or change it on"
-                   " the server by hand"),
-            _issue(5, "CJONES's entry does not declare categories, so pisync does not manage"
-                   " its categories: add the key with the categories to keep, or change it on"
-                   " the server by hand"),
-            _issue(7, "STRAY is not declared in the repository, so revoke cannot edit it:"
-                   " declare it first (pisync import writes its entry), or change it on the"
-                   " server by hand"),
-            _issue(8, "pisync ignores SKIP (users.ignore or pisync: {ignore: true}): revoke it"
-                   " by hand"),
+            _issue(
+                4,
+                "CJONES's entry does not declare privileges, so pisync does not manage"
+                " its privileges: add the key with the privileges to keep, or change it on"
+                " the server by hand",
+            ),
+            _issue(
+                5,
+                "CJONES's entry does not declare categories, so pisync does not manage"
+                " its categories: add the key with the categories to keep, or change it on"
+                " the server by hand",
+            ),
+            _issue(
+                7,
+                "STRAY is not declared in the repository, so revoke cannot edit it:"
+                " declare it first (pisync import writes its entry), or change it on the"
+                " server by hand",
+            ),
+            _issue(
+                8, "pisync ignores SKIP (users.ignore or pisync: {ignore: true}): revoke it by hand"
+            ),
             _issue(9, "enabled:false grants nothing: a disabled account has nothing to revoke"),
         ]
     ]

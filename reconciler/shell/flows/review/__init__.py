@@ -49,6 +49,7 @@ from reconciler.shell.flows.review.outputs import (
     MANIFEST_JSON,
     Sink,
     bundle_sinks,
+    check_bundle_folder,
     finish_bundle,
     is_bundle,
 )
@@ -84,6 +85,8 @@ def review_command(settings: Settings, options: ReviewOptions) -> int:
     bundle = options.out is not None and is_bundle(options.out)
     if bundle and options.fmt is not None:
         raise UsageError("--out names a folder: a bundle holds every format; give no --format")
+    if bundle and options.out is not None:
+        check_bundle_folder(Path(options.out))
     loaded = load_desired((), settings)
     url = server_url(settings, loaded.config)
     repo = _repository(settings)

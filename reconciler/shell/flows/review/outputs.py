@@ -100,13 +100,18 @@ class Sink:
         self._spool.close()
 
 
-def bundle_sinks(folder: Path, context: Context) -> list[Sink]:
-    """The sinks of a new bundle in ``folder`` (which must be new or empty)."""
+def check_bundle_folder(folder: Path) -> None:
+    """A bundle goes into a new or empty folder (said before the server is read)."""
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise UsageError(
             f"--out {folder}: a bundle is written into a new or empty folder, and this one is"
             " not (an evidence bundle is never written over)"
         )
+
+
+def bundle_sinks(folder: Path, context: Context) -> list[Sink]:
+    """The sinks of a new bundle in ``folder`` (which must be new or empty)."""
+    check_bundle_folder(folder)
     return [Sink(fmt, folder / name, context) for name, fmt in BUNDLE]
 
 
