@@ -12,17 +12,42 @@ import pytest
 
 from reconciler.core.review.formats import JSON, TEMPLATE_CSV, render
 from reconciler.errors import IncompleteRead, UsageError
-from reconciler.shell.flows.review import ReviewOptions, _write
+from reconciler.core.model.values import LiveState
+from reconciler.core.review.build import Inputs
+from reconciler.shell.flows.review import ReviewOptions, _Pass, _sinks
 from reconciler.shell.flows.review.evidence import read_previous
 from reconciler.shell.flows.review.outputs import is_bundle
 from tests.core.review.scenario import FACTS, scenario, scenario_inputs
+
+
+def made(options: ReviewOptions, inputs: Inputs, order: list[str]) -> _Pass:
+    """The rows made as the command makes them: the users arrive in ``order`` (some before
+    provenance is known), the head after the last."""
+    bundle = options.out is not None and is_bundle(options.out)
+    rows = _Pass(
+        dataclasses.replace(inputs, live=LiveState(users={}, roles={}, categories={})),
+        _sinks(options, bundle),
+    )
+    users = inputs.live.users
+    for code in order[:3]:
+        rows.add(users[code])  # waits: provenance is not known yet
+    rows.ready(inputs.history, inputs.approvals, inputs.live)
+    for code in order[3:]:
+        rows.add(users[code])
+    return rows
+
+
+ARRIVAL = ["SVC_BOT", "EVIL", "ANA", "STRAY", "ADMIN", "CARL", "BEN"]
 
 
 def test_a_streamed_output_is_the_same_as_the_review_rendered_whole(tmp_path: Path) -> None:
     out = tmp_path / "review.json"
     sheet = tmp_path / "decisions.csv"
     options = ReviewOptions(fmt="json", out=str(out), decisions_template=str(sheet))
-    review = _write(scenario_inputs(), options, bundle=False, finished="2026-03-01T08:00:02Z")
+    inputs = scenario_inputs()
+    rows = made(options, inputs, ARRIVAL)
+    review = rows.head(inputs)
+    rows.finish(review)
     assert out.read_text(encoding="utf-8") == render(JSON, scenario())
     template = sheet.read_bytes().decode("utf-8")  # as written: a CR in a cell stays a CR
     assert template.splitlines()[1].startswith("2026-03-01-")
@@ -35,8 +60,10 @@ def test_a_streamed_output_is_the_same_as_the_review_rendered_whole(tmp_path: Pa
 def test_counts_that_do_not_reconcile_write_nothing(tmp_path: Path) -> None:
     inputs = scenario_inputs(facts=dataclasses.replace(FACTS, server_count=8))
     options = ReviewOptions(out=str(tmp_path / "bundle"))
+    rows = made(options, inputs, ARRIVAL)
     with pytest.raises(IncompleteRead) as caught:
-        _write(inputs, options, bundle=True, finished="2026-03-01T08:00:02Z")
+        rows.head(inputs)
+    rows.discard()
     assert str(caught.value) == (
         "the review's counts do not reconcile (server count: the server counts 8 users; its"
         " list gave 7): the server changed while pisync read it, or answered inconsistently;"

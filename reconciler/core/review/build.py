@@ -15,13 +15,14 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from reconciler.core.diff.changes import resolve_user
 from reconciler.core.governance.access import RoleDefs, live_role_defs
-from reconciler.core.governance.policies import live_findings
+from reconciler.core.governance.policy_rules import evaluate
+from reconciler.core.governance.subjects import Subject, View, subject_of_record
 from reconciler.core.model.categories import ancestors_index
-from reconciler.core.model.config import POLICY_NAMES, Config
+from reconciler.core.model.config import POLICY_NAMES, Config, Policies
 from reconciler.core.model.privileges import USER_TYPES
 from reconciler.core.model.values import (
     NO_GRANT,
@@ -90,34 +91,70 @@ def build_review(inputs: Inputs) -> Review:
     for row in rows:
         tally.add(row)
         kept.append(row)
-    return tally.head(rows.server_findings, rows=tuple(kept))
+    return tally.head(rows.server_findings(), rows=tuple(kept))
 
 
 # --- rows --------------------------------------------------------------------------------------
 
 
 class Rows:
-    """The review's rows, one live user at a time, by usercode."""
+    """The review's rows: one per live user, in any order (:meth:`row`: the shell makes each
+    as its user arrives from the server) or by usercode (iterating ``inputs.live``).
 
-    def __init__(self, inputs: Inputs) -> None:
+    A row needs the roles and categories as the server defines them (``catalog``: read
+    before the users when the rows are made during the read; by default ``inputs.live``'s)
+    and each user's policy findings, evaluated user by user; the one rule about the whole
+    server (the administrator count) is evaluated over the administrators found on the way
+    (:meth:`server_findings`, once every row is made).
+    """
+
+    def __init__(self, inputs: Inputs, catalog: LiveState | None = None) -> None:
         self.inputs = inputs
-        live, config = inputs.live, inputs.config
+        catalog = catalog or inputs.live
+        config = inputs.config
         self.declared = {u.usercode: u for u in inputs.desired.users}
-        self.defs = live_role_defs(live)
-        self.ancestors = ancestors_index(live.categories)
-        grants = {code: u.meta for code, u in self.declared.items() if u.meta}
-        sources = {code: u.source for code, u in self.declared.items() if u.source is not None}
-        self.findings = live_findings(live, grants, sources, config.policies, today=inputs.today)
-        self.server_findings = tuple(self.findings.get(None, ()))
+        self.defs = live_role_defs(catalog)
+        self.ancestors = ancestors_index(catalog.categories)
+        self.per_user = replace(config.policies, administrators=None)
+        self.count_rule = config.policies.administrators
+        self.administrators: list[Subject] = []
         self._memo: dict[tuple[str, ...], tuple[str, ...]] = {}
+        #: every distinct grant row made, shared by the rows that hold it (most users share
+        #: theirs: the same grant from the same commit, or the same note)
+        self._made: dict[_Made, GrantRow] = {}
 
     def __iter__(self) -> Iterator[Row]:
         for _, user in sorted(self.inputs.live.users.items()):
             yield self.row(user)
 
+    def server_findings(self) -> tuple[PolicyFinding, ...]:
+        """The administrator count over every enabled administrator the rows had."""
+        if self.count_rule is None:
+            return ()
+        admins = sorted(self.administrators, key=lambda s: s.usercode)
+        only = Policies(administrators=self.count_rule)
+        return tuple(evaluate(admins, self.defs, only, today=self.inputs.today, view=View.LIVE))
+
+    def _findings(self, user: LiveUser, spec: UserSpec | None) -> tuple[PolicyFinding, ...]:
+        subject = subject_of_record(
+            user.usercode,
+            user.record,
+            grant=NO_GRANT if spec is None else spec.meta,
+            super_admin=user.super_admin,
+            source=None if spec is None else spec.source,
+        )
+        if subject.enabled and subject.administrator:
+            self.administrators.append(subject)
+        if not self.per_user:
+            return ()
+        found = evaluate(
+            [subject], self.defs, self.per_user, today=self.inputs.today, view=View.LIVE
+        )
+        return tuple(found)
+
     def row(self, user: LiveUser) -> Row:
         inputs = self.inputs
-        record = user.record
+        record = dict(user.record)  # read a dozen times: a dict reads fastest
         spec = self.declared.get(user.usercode)
         held = _held_roles(record.get("roles") or (), self.defs)
         direct_cats = _names(record.get("categories") or ())
@@ -133,12 +170,11 @@ class Rows:
             drift = drift_of(spec, user, self.ancestors, inputs.secrets, self._memo)
         roles = tuple(name for name, _, _ in held)
         entry = None if spec is None else inputs.history.entries.get(user.usercode)
-        trace = _Trace(inputs, spec, entry, ignored, self.ancestors)
+        trace = _Trace(inputs, spec, entry, ignored, self.ancestors, self._made)
         last, note = trace.last_change()
         return Row(
             usercode=user.usercode,
-            name=" ".join(str(record.get(k)) for k in ("forenames", "surname") if record.get(k))
-            or None,
+            name=_name(record.get("forenames"), record.get("surname")),
             type=record.get("type"),
             enabled=record.get("enabled") is not False,
             expires=_date(record.get("expires")),
@@ -155,12 +191,16 @@ class Rows:
             source=None if spec is None else spec.source,
             drift=drift,
             grant=NO_GRANT if spec is None else spec.meta,
-            findings=tuple(self.findings.get(user.usercode, ())),
+            findings=self._findings(user, spec),
             grants=tuple(trace.grant(k, n) for k, n in live_grants(record, roles, direct_cats)),
             last_change=last,
             last_change_note=note,
             last_review=trace.last_review(),
         )
+
+
+#: What makes a grant row: kind, name, via, the commit, the note.
+_Made = tuple[str, str, str | None, str | None, str | None]
 
 
 class _Trace:
@@ -173,7 +213,9 @@ class _Trace:
         entry: EntryHistory | None,
         ignored: bool,
         ancestors: Mapping[str, tuple[str, ...]],
+        made: dict[_Made, GrantRow],
     ) -> None:
+        self.made = made
         self.history = inputs.history
         self.spec = spec
         self.entry = entry
@@ -221,9 +263,9 @@ class _Trace:
 
     def grant(self, kind: str, name: str) -> GrantRow:
         if self.why_not is not None:
-            return GrantRow(kind=kind, name=name, note=self.why_not)
+            return self._row(kind, name, None, None, self.why_not)
         if kind == "login" and self.idp:
-            return GrantRow(kind=kind, name=name, note="set by users.login_via_idp")
+            return self._row(kind, name, None, None, "set by users.login_via_idp")
         key = grant_key(kind, name)
         via = None
         declared = self._declared(kind, name)
@@ -231,14 +273,24 @@ class _Trace:
             child = self.parents[key[1]]
             key, via = grant_key(kind, child), f"parent of {child}"
         elif declared is not None:
-            return GrantRow(kind=kind, name=name, note=declared)
+            return self._row(kind, name, None, None, declared)
         assert self.entry is not None
         sha = self.entry.commit_of(key)
-        change = None if sha is None else self.history.commits.get(sha)
-        if change is None:
+        if sha is None or sha not in self.history.commits:
             note = self.entry.notes.get(key) or self.entry.note or "no commit found"
-            return GrantRow(kind=kind, name=name, via=via, note=note)
-        return GrantRow(kind=kind, name=name, via=via, change=change)
+            return self._row(kind, name, via, None, note)
+        return self._row(kind, name, via, sha, None)
+
+    def _row(
+        self, kind: str, name: str, via: str | None, sha: str | None, note: str | None
+    ) -> GrantRow:
+        """The grant row of these values (one object for every user who holds it)."""
+        key = (kind, name, via, sha, note)
+        row = self.made.get(key)
+        if row is None:
+            change = None if sha is None else self.history.commits[sha]
+            row = self.made[key] = GrantRow(kind=kind, name=name, via=via, change=change, note=note)
+        return row
 
     def _declared(self, kind: str, name: str) -> str | None:
         """None when the entry declares this grant's current value; else why it does not
@@ -266,6 +318,10 @@ class _Trace:
         if kind == "category" and name.casefold() in self.parents:
             return ""
         return "the server differs from the entry"
+
+
+def _name(forenames: object, surname: object) -> str | None:
+    return " ".join(str(n) for n in (forenames, surname) if n) or None
 
 
 def _secure_names(variables: Iterable[object]) -> tuple[str, ...]:
@@ -383,9 +439,16 @@ class Tally:
         if self.since is not None:
             self.since.add(row.usercode, (g.resource for g in row.grants))
 
-    def head(self, server_findings: Sequence[PolicyFinding], rows: Sequence[Row] = ()) -> Review:
-        """The review's head once every row has been added (and ``rows``, when kept)."""
-        inputs = self.inputs
+    def head(
+        self,
+        server_findings: Sequence[PolicyFinding],
+        rows: Sequence[Row] = (),
+        final: Inputs | None = None,
+    ) -> Review:
+        """The review's head once every row has been added (and ``rows``, when kept);
+        ``final``: the inputs as they are once the read is over (the rows were made during
+        it, from inputs without the live users and the manifest's facts)."""
+        inputs = final or self.inputs
         live, config = inputs.live, inputs.config
         roles = _role_rows(live, inputs.desired, self.holders)
         declared = {u.usercode for u in inputs.desired.users}
@@ -395,13 +458,13 @@ class Tally:
             enabled=self.enabled,
             by_type={t: self.by_type[t] for t in sorted(self.by_type, key=_type_order)},
             by_role={r.name: r.holders for r in sorted(roles, key=lambda r: (-r.holders, r.name))},
-            administrators=tuple(self.lists["administrators"]),
-            unmanaged=tuple(self.lists["unmanaged"]),
-            ignored=tuple(self.lists["ignored"]),
-            drifted=tuple(self.lists["drifted"]),
+            administrators=self._sorted("administrators"),
+            unmanaged=self._sorted("unmanaged"),
+            ignored=self._sorted("ignored"),
+            drifted=self._sorted("drifted"),
             declared_missing=missing,
-            expired_but_enabled=tuple(self.lists["expired"]),
-            reviews_overdue=tuple(self.lists["overdue"]),
+            expired_but_enabled=self._sorted("expired"),
+            reviews_overdue=self._sorted("overdue"),
             expiring={w: self.expiring[w] for w in EXPIRY_WINDOWS},
             violations={"error": self.violations["error"], "warning": self.violations["warning"]},
             by_policy={name: self.by_policy[name] for name in POLICY_NAMES if self.by_policy[name]},
@@ -451,12 +514,15 @@ class Tally:
             provenance_note=history.note,
             commits={sha: c for sha, c in history.commits.items() if sha in self.used},
             approvals=inputs.approvals,
-            privileged=tuple(self.privileged),
+            privileged=tuple(sorted(self.privileged, key=lambda p: p.usercode)),
             manifest=manifest,
             since=None if self.since is None else self.since.report(),
             decisions=_statuses(inputs),
             rows=rows,
         )
+
+    def _sorted(self, name: str) -> tuple[str, ...]:
+        return tuple(sorted(self.lists[name]))
 
 
 def _statuses(inputs: Inputs) -> tuple[DecisionStatus, ...]:

@@ -129,7 +129,7 @@ class SinceTally:
             previous=self.previous.info,
             joined=tuple(sorted(self.joined)),
             left=tuple(left),
-            added=tuple(self.added),
-            removed=tuple(self.removed),
+            added=tuple(sorted(self.added)),
+            removed=tuple(sorted(self.removed)),
             note=note,
         )

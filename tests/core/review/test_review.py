@@ -323,7 +323,7 @@ def test_streamed_rows_make_the_same_head_as_a_whole_review() -> None:
     tally = Tally(inputs)
     for row in rows:
         tally.add(row)
-    streamed = tally.head(rows.server_findings)
+    streamed = tally.head(rows.server_findings())
     assert streamed.rows == ()
     assert streamed.head_dict() == scenario().head_dict()
 

@@ -18,18 +18,21 @@ are read from the environment only to tell drift, and appear nowhere.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
-from reconciler.core.model.values import LiveState
+from reconciler.core.model.values import LiveState, LiveUser
 from reconciler.core.review.build import Inputs, Rows, Tally
 from reconciler.core.review.decisions import outcomes_of
 from reconciler.core.review.formats import TEMPLATE_CSV, TEMPLATE_JSON, Context
 from reconciler.core.review.manifest import ReadFacts
-from reconciler.core.review.model import Review
+from reconciler.core.review.model import Approvals, History, Review
 from reconciler.errors import IncompleteRead, UsageError
 from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.flows.review.evidence import (
@@ -61,7 +64,7 @@ from reconciler.shell.repo.desired_state import Loaded, load_desired
 from reconciler.shell.repo.provenance import history_of
 from reconciler.shell.secrets import desired_needs
 from reconciler.shell.server.connect import open_server
-from reconciler.shell.server.forge import approvals, forge_of
+from reconciler.shell.server.forge import Forge, approvals, forge_of
 from reconciler.shell.server.live import read_live
 from reconciler.shell.settings import Settings, server_url, today
 
@@ -93,78 +96,97 @@ def review_command(settings: Settings, options: ReviewOptions) -> int:
     root = repository_root(repo)
     previous = None if options.since is None else read_previous(Path(options.since))
     reports = read_apply_reports((Path(p) for p in options.apply_reports), url)
-    with ThreadPoolExecutor(max_workers=1) as background:
-        # git works while the server is read (git runs in processes of its own)
-        traced = background.submit(
-            history_of, loaded.desired, repo=repo, idp=loaded.config.is_login_via_idp
-        )
-        started = utc_now()
-        live, count = run(_read(settings, loaded, url))
-        finished = utc_now()
-        history = traced.result()
     enacted = enacted_decisions(repo) if root is not None and repo is not None else []
-    asked = {c.pull_request for c in history.commits.values() if c.pull_request is not None}
-    asked |= {e.pull_request for _, e in enacted if e.pull_request is not None}
-    forge = forge_of(settings.env, remote_repository(repo))
-    paths = _inputs(settings, loaded, options)
     env = settings.env
-    inputs = Inputs(
-        live=live,
+    base = Inputs(
+        live=LiveState(users={}, roles={}, categories={}),
         desired=loaded.desired,
         config=loaded.config,
         server=url,
         today=today(env),
-        history=history,
-        approvals=run(approvals(forge, asked)),
         secrets={n.env: env[n.env] for n in desired_needs(loaded.desired) if n.env in env},
-        facts=ReadFacts(
-            read_started=started,
-            read_finished=finished,
-            server_count=count,
-            origin=origin(repo, root, paths),
-            inputs=tuple(digest(p, shown_path(p, root)) for p in paths),
-        ),
         previous=previous,
         enacted=enacted,
         outcomes=outcomes_of(reports),
     )
-    review = _write(inputs, options, bundle, finished)
+    made = _Pass(base, _sinks(options, bundle))
+    started = utc_now()
+    try:
+        live, count = run(
+            _read(settings, loaded, url, made, forge_of(env, remote_repository(repo)), repo)
+        )
+        finished = utc_now()
+        paths = _inputs(settings, loaded, options)
+        final = replace(
+            made.inputs,
+            live=live,
+            facts=ReadFacts(
+                read_started=started,
+                read_finished=finished,
+                server_count=count,
+                origin=origin(repo, root, paths),
+                inputs=tuple(digest(p, shown_path(p, root)) for p in paths),
+            ),
+        )
+        review = made.head(final)
+    except BaseException:
+        made.discard()
+        raise
+    made.finish(review)
+    if bundle and options.out is not None:
+        template = options.decisions_template
+        folder = Path(options.out)
+        extra = [Path(template)] if template is not None and _inside(Path(template), folder) else []
+        finish_bundle(folder, review, extra)
     if not settings.quiet and options.out:
         _said(review, options.out, bundle)
     return 0
 
 
-def _write(inputs: Inputs, options: ReviewOptions, bundle: bool, finished: str) -> Review:
-    """Make the rows, write them to every output as they come, then the heads."""
-    review_id = (
-        f"{inputs.today.isoformat()}-"
-        + hashlib.sha256(f"{inputs.server}\n{finished}".encode()).hexdigest()[:8]
-    )
-    context = Context(today=inputs.today, approvals=inputs.approvals, review_id=review_id)
-    folder = Path(options.out) if bundle and options.out else None
-    sinks = (
-        bundle_sinks(folder, context)
-        if folder is not None
-        else [
-            Sink(
-                FORMATS[options.fmt or "markdown"],
-                Path(options.out) if options.out else None,
-                context,
-            )
-        ]
-    )
-    template = options.decisions_template
-    if template is not None:
-        fmt = TEMPLATE_JSON if template.lower().endswith(".json") else TEMPLATE_CSV
-        sinks.append(Sink(fmt, Path(template), context))
-    rows = Rows(inputs)
-    tally = Tally(inputs)
-    try:
-        for row in rows:
-            tally.add(row)
-            for sink in sinks:
-                sink.add(row)
-        review = tally.head(rows.server_findings)
+class _Pass:
+    """The rows, made as the users arrive from the server once provenance and approvals are
+    known (the users that arrive before wait), each written at once to every output."""
+
+    def __init__(self, inputs: Inputs, sinks: Callable[[Context], list[Sink]]) -> None:
+        self.inputs = inputs
+        self.make_sinks = sinks
+        self.tally = Tally(inputs)
+        self.rows: Rows | None = None
+        self.sinks: list[Sink] = []
+        self.waiting: list[LiveUser] = []
+
+    def ready(self, history: History, approvals: Approvals, catalog: LiveState) -> None:
+        """Provenance, approvals and the server's roles and categories are known: make the
+        rows of the users that came so far, and of the rest as they come."""
+        self.inputs = replace(self.inputs, history=history, approvals=approvals)
+        inputs = self.inputs
+        review_id = (
+            f"{inputs.today.isoformat()}-"
+            + hashlib.sha256(f"{inputs.server}\n{utc_now()}".encode()).hexdigest()[:8]
+        )
+        self.sinks = self.make_sinks(
+            Context(today=inputs.today, approvals=approvals, review_id=review_id)
+        )
+        self.rows = Rows(inputs, catalog)
+        waiting, self.waiting = self.waiting, []
+        for user in waiting:
+            self.add(user)
+
+    def add(self, user: LiveUser) -> None:
+        if self.rows is None:
+            self.waiting.append(user)
+            return
+        row = self.rows.row(user)
+        self.tally.add(row)
+        for sink in self.sinks:
+            sink.add(row)
+
+    def head(self, final: Inputs) -> Review:
+        """The head, once every user is read; a manifest whose counts do not reconcile
+        fails (nothing is written)."""
+        assert self.rows is not None
+        assert not self.waiting
+        review = self.tally.head(self.rows.server_findings(), final=final)
         if review.manifest is not None and not review.manifest.ok:
             failed = [f"{c.name}: {c.detail}" for c in review.manifest.checks if c.ok is False]
             raise IncompleteRead(
@@ -172,16 +194,33 @@ def _write(inputs: Inputs, options: ReviewOptions, bundle: bool, finished: str) 
                 " changed while pisync read it, or answered inconsistently; nothing was"
                 " written; run the review again"
             )
-    except BaseException:
-        for sink in sinks:
+        return review
+
+    def finish(self, review: Review) -> None:
+        for sink in self.sinks:
+            sink.finish(review)
+
+    def discard(self) -> None:
+        for sink in self.sinks:
             sink.discard()
-        raise
-    for sink in sinks:
-        sink.finish(review)
-    if folder is not None:
-        extra = [Path(template)] if template is not None and _inside(Path(template), folder) else []
-        finish_bundle(folder, review, extra)
-    return review
+
+
+def _sinks(options: ReviewOptions, bundle: bool) -> Callable[[Context], list[Sink]]:
+    """What makes the outputs asked for, given the rows' context."""
+
+    def make(context: Context) -> list[Sink]:
+        if bundle and options.out is not None:
+            sinks = bundle_sinks(Path(options.out), context)
+        else:
+            target = Path(options.out) if options.out else None
+            sinks = [Sink(FORMATS[options.fmt or "markdown"], target, context)]
+        template = options.decisions_template
+        if template is not None:
+            fmt = TEMPLATE_JSON if template.lower().endswith(".json") else TEMPLATE_CSV
+            sinks.append(Sink(fmt, Path(template), context))
+        return sinks
+
+    return make
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -224,20 +263,72 @@ def _repository(settings: Settings) -> Path | None:
     return config.resolve().parent if config is not None else Path.cwd()
 
 
-async def _read(settings: Settings, loaded: Loaded, url: str) -> tuple[LiveState, int | None]:
-    """Every live user, and the server's own count of its users (None: it gives none)."""
+async def _read(
+    settings: Settings,
+    loaded: Loaded,
+    url: str,
+    made: _Pass,
+    forge: Forge,
+    repo: Path | None,
+) -> tuple[LiveState, int | None]:
+    """Every live user (each made into its row as it arrives), and the server's own count of
+    its users (None: it gives none). Meanwhile git traces the grants (in a thread: git runs
+    in processes of its own) and then the forge is asked who approved their pull requests.
+    The roles and categories the rows were made with are read first, and must be the ones
+    the read ends with (or the rows could be wrong: the read fails, run it again)."""
     config = loaded.config
     progress = ProgressReporter(
         make_console(stderr=True, no_color=settings.no_color), quiet=settings.quiet
     )
-    async with open_server(settings, config, url) as server:
-        with progress.task("Reading users"):
-            live = await read_live(
-                server,
-                payload_for=lambda code: True,  # the review shows every user's access
-                declared={u.usercode for u in loaded.desired.users},
-                concurrency=config.server.concurrency,
-                progress=progress.update,
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=1) as background:
+        traced = loop.run_in_executor(
+            background,
+            partial(history_of, loaded.desired, repo=repo, idp=config.is_login_via_idp),
+        )
+        async with open_server(settings, config, url) as server:
+            await server.sign_in()
+            roles, categories = await asyncio.gather(
+                server.api.list_roles(), server.api.list_categories()
             )
-        count = await server.api.count_users()
+            catalog = LiveState(
+                users={},
+                roles={r.name.casefold(): r for r in roles},
+                categories={c.name.casefold(): c for c in categories},
+            )
+
+            async def prepare() -> None:
+                history = await traced
+                numbers = {c.pull_request for c in history.commits.values() if c.pull_request}
+                numbers |= {e.pull_request for _, e in made.inputs.enacted if e.pull_request}
+                made.ready(history, await approvals(forge, numbers), catalog)
+
+            prepared = asyncio.create_task(prepare())
+            try:
+                with progress.task("Reading users"):
+                    live = await read_live(
+                        server,
+                        payload_for=lambda code: True,  # the review shows every user's access
+                        declared={u.usercode for u in loaded.desired.users},
+                        concurrency=config.server.concurrency,
+                        progress=progress.update,
+                        on_user=made.add,
+                    )
+                count = await server.api.count_users()
+            finally:
+                await asyncio.gather(prepared, return_exceptions=True)
+            prepared.result()
+    if _catalog(live) != _catalog(catalog):
+        raise IncompleteRead(
+            "the server's roles or categories changed while pisync read its users; run the"
+            " review again"
+        )
     return live, count
+
+
+def _catalog(live: LiveState) -> tuple[object, object]:
+    """The roles and categories, as comparable values."""
+    return (
+        {k: (r.name, r.id, dict(r.fields)) for k, r in live.roles.items()},
+        {k: (c.name, c.id, c.parent_id) for k, c in live.categories.items()},
+    )

@@ -1,8 +1,9 @@
 """Writing a review as its rows are made: each output (:class:`Sink`) writes every row's piece
-to a temporary spool file as the row passes, and once the head is known (after the last row)
-writes the file whole: head, the spooled rows, tail; to a temporary name beside the target,
-then renamed, so a reader never sees half of one (stdout gets the same three parts). Memory
-holds one row at a time, whatever the number of users.
+to a temporary spool file as the row passes (rows come in the order their users arrive from
+the server), and once the head is known (after the last row) writes the file whole: head,
+the spooled pieces in usercode order, tail; to a temporary name beside the target, then
+renamed, so a reader never sees half of one (stdout gets the same three parts). Memory holds
+one row at a time and, per output, where each piece is in its spool.
 
 A bundle (``review --out DIR``) is a new folder with every format (:data:`BUNDLE`), the
 manifest alone as CSV, and ``manifest.json`` with the SHA-256 of each of them.
@@ -12,9 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
 import tempfile
+from array import array
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Final
@@ -55,31 +56,30 @@ class Sink:
         self.fmt = fmt
         self.target = target
         self.context = context
-        self._spool: IO[str] = tempfile.TemporaryFile(  # noqa: SIM115 - closed in finish/discard
-            mode="w+", encoding="utf-8", newline=""
-        )
-        self._first = True
+        self._spool: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in finish
+        self._codes: list[str] = []
+        self._at = array("q")  # where each row's piece starts in the spool
+        self._size = array("q")
 
     def add(self, row: Row) -> None:
-        piece = self.fmt.row(row, self.context)
+        piece = self.fmt.row(row, self.context).encode("utf-8")
         if piece:
-            if not self._first:
-                self._spool.write(self.fmt.separator)
+            self._codes.append(row.usercode)
+            self._at.append(self._spool.tell())
+            self._size.append(len(piece))
             self._spool.write(piece)
-            self._first = False
 
     def finish(self, review: Review) -> None:
-        """Write the output whole: head, the rows, tail."""
-        self._spool.seek(0)
+        """Write the output whole: head, the rows by usercode, tail."""
         try:
             if self.target is None:
-                self._copy(review, sys.stdout)
+                self._copy(review, sys.stdout.buffer)
                 sys.stdout.flush()
                 return
             tmp = self.target.with_name(f".{self.target.name}.tmp")
             try:
                 self.target.parent.mkdir(parents=True, exist_ok=True)
-                with tmp.open("w", encoding="utf-8", newline="") as out:
+                with tmp.open("wb") as out:
                     self._copy(review, out)
                 os.replace(tmp, self.target)
             except OSError as exc:
@@ -91,10 +91,19 @@ class Sink:
         finally:
             self._spool.close()
 
-    def _copy(self, review: Review, out: IO[str]) -> None:
-        out.write(self.fmt.head(review))
-        shutil.copyfileobj(self._spool, out, 1 << 20)
-        out.write(self.fmt.tail(review))
+    def _copy(self, review: Review, out: IO[bytes]) -> None:
+        out.write(self.fmt.head(review).encode("utf-8"))
+        spool, at, size = self._spool, self._at, self._size
+        spool.flush()
+        separator = self.fmt.separator.encode("utf-8")
+        codes = self._codes
+        order = sorted(range(len(codes)), key=codes.__getitem__)
+        for n, i in enumerate(order):
+            if n and separator:
+                out.write(separator)
+            spool.seek(at[i])
+            out.write(spool.read(size[i]))
+        out.write(self.fmt.tail(review).encode("utf-8"))
 
     def discard(self) -> None:
         self._spool.close()
