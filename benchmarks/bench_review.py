@@ -109,10 +109,10 @@ def phases(repo: Path, url: str) -> dict[str, float]:
     from reconciler.core.review.build import Inputs, Rows, Tally
     from reconciler.core.review.formats import JSON, Context
     from reconciler.shell.loop import run
-    from reconciler.shell.server.connect import open_server
-    from reconciler.shell.server.live import read_live
     from reconciler.shell.repo.desired_state import load_desired
     from reconciler.shell.repo.provenance import history_of
+    from reconciler.shell.server.connect import open_server
+    from reconciler.shell.server.live import read_live
     from reconciler.shell.settings import Settings
 
     here = Path.cwd()
@@ -124,6 +124,7 @@ def phases(repo: Path, url: str) -> dict[str, float]:
         loaded = load_desired((), settings)
         out["load the desired state (cold)"] = time.perf_counter() - t
         t = time.perf_counter()
+
         async def everyone() -> LiveState:
             async with open_server(settings, loaded.config, url) as server:
                 return await read_live(

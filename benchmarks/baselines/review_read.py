@@ -22,7 +22,12 @@ from reconciler.shell.settings import Settings
 async def read(url: str, concurrency: int) -> dict[str, int | None]:
     config = Config(server=ServerConfig(url=url, concurrency=concurrency, timeout=60))
     async with open_server(Settings(), config, url) as server:
-        live = await read_live(server, payload_for=lambda code: True, concurrency=concurrency)
+        live = await read_live(
+            server,
+            payload_for=lambda code: True,
+            concurrency=concurrency,
+            keep_payload=lambda categories: lambda user: False,  # as the review: no copies
+        )
         count = await server.api.count_users()
     return {
         "users": len(live.users),

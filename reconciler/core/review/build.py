@@ -42,7 +42,14 @@ from reconciler.core.review.decisions import (
     Enacted,
     status_of,
 )
-from reconciler.core.review.grants import KIND_KEYS, LIST_KINDS, REVIEW_BY, grant_key, live_grants
+from reconciler.core.review.grants import (
+    KIND_KEYS,
+    LIST_KINDS,
+    REVIEW_BY,
+    GrantKey,
+    grant_key,
+    live_grants,
+)
 from reconciler.core.review.manifest import Counts, Filters, Manifest, ReadFacts, checks
 from reconciler.core.review.model import (
     EXPIRY_WINDOWS,
@@ -58,7 +65,6 @@ from reconciler.core.review.model import (
     RoleRow,
     Row,
     Summary,
-    ends_within,
 )
 from reconciler.core.review.since import Previous, SinceTally
 
@@ -98,15 +104,20 @@ def build_review(inputs: Inputs) -> Review:
 
 
 class Rows:
-    """The review's rows: one per live user, in any order (:meth:`row`: the shell makes each
-    as its user arrives from the server) or by usercode (iterating ``inputs.live``).
+    """The review's rows: one per live user, in any order (:meth:`rows`: the shell makes them
+    a few at a time as their users arrive from the server) or by usercode (iterating
+    ``inputs.live``).
 
     A row needs the roles and categories as the server defines them (``catalog``: read
     before the users when the rows are made during the read; by default ``inputs.live``'s)
-    and each user's policy findings, evaluated user by user; the one rule about the whole
-    server (the administrator count) is evaluated over the administrators found on the way
-    (:meth:`server_findings`, once every row is made).
+    and its user's policy findings, evaluated for a batch of users at once (the rules are
+    prepared once per batch); the one rule about the whole server (the administrator count)
+    is evaluated over the administrators found on the way (:meth:`server_findings`, once
+    every row is made).
     """
+
+    #: Users per batch when iterating.
+    BATCH = 512
 
     def __init__(self, inputs: Inputs, catalog: LiveState | None = None) -> None:
         self.inputs = inputs
@@ -115,7 +126,8 @@ class Rows:
         self.declared = {u.usercode: u for u in inputs.desired.users}
         self.defs = live_role_defs(catalog)
         self.ancestors = ancestors_index(catalog.categories)
-        self.per_user = replace(config.policies, administrators=None)
+        per_user = replace(config.policies, administrators=None)
+        self.per_user = per_user if per_user else None
         self.count_rule = config.policies.administrators
         self.administrators: list[Subject] = []
         self._memo: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -124,8 +136,17 @@ class Rows:
         self._made: dict[_Made, GrantRow] = {}
 
     def __iter__(self) -> Iterator[Row]:
-        for _, user in sorted(self.inputs.live.users.items()):
-            yield self.row(user)
+        users = [user for _, user in sorted(self.inputs.live.users.items())]
+        for at in range(0, len(users), self.BATCH):
+            yield from self.rows(users[at : at + self.BATCH])
+
+    def rows(self, users: Sequence[LiveUser]) -> list[Row]:
+        """The rows of ``users``, in their order."""
+        specs = [self.declared.get(u.usercode) for u in users]
+        findings = self._findings(users, specs)
+        return [
+            self._row(u, s, findings.get(u.usercode, ())) for u, s in zip(users, specs, strict=True)
+        ]
 
     def server_findings(self) -> tuple[PolicyFinding, ...]:
         """The administrator count over every enabled administrator the rows had."""
@@ -135,27 +156,33 @@ class Rows:
         only = Policies(administrators=self.count_rule)
         return tuple(evaluate(admins, self.defs, only, today=self.inputs.today, view=View.LIVE))
 
-    def _findings(self, user: LiveUser, spec: UserSpec | None) -> tuple[PolicyFinding, ...]:
-        subject = subject_of_record(
-            user.usercode,
-            user.record,
-            grant=NO_GRANT if spec is None else spec.meta,
-            super_admin=user.super_admin,
-            source=None if spec is None else spec.source,
-        )
-        if subject.enabled and subject.administrator:
-            self.administrators.append(subject)
-        if not self.per_user:
-            return ()
-        found = evaluate(
-            [subject], self.defs, self.per_user, today=self.inputs.today, view=View.LIVE
-        )
-        return tuple(found)
+    def _findings(
+        self, users: Sequence[LiveUser], specs: Sequence[UserSpec | None]
+    ) -> dict[str, tuple[PolicyFinding, ...]]:
+        subjects = [
+            subject_of_record(
+                user.usercode,
+                user.record,
+                grant=NO_GRANT if spec is None else spec.meta,
+                super_admin=user.super_admin,
+                source=None if spec is None else spec.source,
+            )
+            for user, spec in zip(users, specs, strict=True)
+        ]
+        self.administrators += [s for s in subjects if s.enabled and s.administrator]
+        if self.per_user is None:
+            return {}
+        found: dict[str, list[PolicyFinding]] = {}
+        today = self.inputs.today
+        for f in evaluate(subjects, self.defs, self.per_user, today=today, view=View.LIVE):
+            found.setdefault(f.usercode or "", []).append(f)
+        return {code: tuple(fs) for code, fs in found.items()}
 
-    def row(self, user: LiveUser) -> Row:
+    def _row(
+        self, user: LiveUser, spec: UserSpec | None, findings: tuple[PolicyFinding, ...]
+    ) -> Row:
         inputs = self.inputs
-        record = dict(user.record)  # read a dozen times: a dict reads fastest
-        spec = self.declared.get(user.usercode)
+        record = user.record
         held = _held_roles(record.get("roles") or (), self.defs)
         direct_cats = _names(record.get("categories") or ())
         direct_privs = tuple(sorted(record.get("privileges") or ()))
@@ -191,7 +218,7 @@ class Rows:
             source=None if spec is None else spec.source,
             drift=drift,
             grant=NO_GRANT if spec is None else spec.meta,
-            findings=self._findings(user, spec),
+            findings=findings,
             grants=tuple(trace.grant(k, n) for k, n in live_grants(record, roles, direct_cats)),
             last_change=last,
             last_change_note=note,
@@ -268,16 +295,17 @@ class _Trace:
             return self._row(kind, name, None, None, "set by users.login_via_idp")
         key = grant_key(kind, name)
         via = None
-        declared = self._declared(kind, name)
+        declared = self._declared(kind, name, key)
         if declared == "":  # the parent of a declared category: granted with it
             child = self.parents[key[1]]
             key, via = grant_key(kind, child), f"parent of {child}"
         elif declared is not None:
             return self._row(kind, name, None, None, declared)
-        assert self.entry is not None
-        sha = self.entry.commit_of(key)
+        entry = self.entry
+        assert entry is not None
+        sha = None if key in entry.notes else entry.grants.get(key, entry.default)
         if sha is None or sha not in self.history.commits:
-            note = self.entry.notes.get(key) or self.entry.note or "no commit found"
+            note = entry.notes.get(key) or entry.note or "no commit found"
             return self._row(kind, name, via, None, note)
         return self._row(kind, name, via, sha, None)
 
@@ -292,7 +320,7 @@ class _Trace:
             row = self.made[key] = GrantRow(kind=kind, name=name, via=via, change=change, note=note)
         return row
 
-    def _declared(self, kind: str, name: str) -> str | None:
+    def _declared(self, kind: str, name: str, grant: GrantKey) -> str | None:
         """None when the entry declares this grant's current value; else why it does not
         (an empty text: a category that comes as the parent of a declared one)."""
         assert self.spec is not None
@@ -313,9 +341,9 @@ class _Trace:
                 if fields["enabled"] is (name == "true")
                 else "the server differs from the entry"
             )
-        if grant_key(kind, name) in self.lists[key]:
+        if grant in self.lists[key]:
             return None
-        if kind == "category" and name.casefold() in self.parents:
+        if kind == "category" and grant[1] in self.parents:
             return ""
         return "the server differs from the entry"
 
@@ -413,8 +441,9 @@ class Tally:
             if row.expires is not None:
                 if row.expires < self.today:
                     lists["expired"].append(row.usercode)
+                left = _days_left(row.expires, self.inputs.today)
                 for window in EXPIRY_WINDOWS:
-                    if ends_within(row.expires, self.inputs.today, window):
+                    if left is not None and 0 <= left <= window:
                         self.expiring[window] += 1
         managed = row.managed
         if managed == "unmanaged":
@@ -560,6 +589,13 @@ def _role_rows(
         )
         for key, role in sorted(live.roles.items())
     )
+
+
+def _days_left(expires: str, today: dt.date) -> int | None:
+    try:
+        return (dt.date.fromisoformat(expires) - today).days
+    except ValueError:
+        return None
 
 
 def _type_order(name: str) -> tuple[int, str]:

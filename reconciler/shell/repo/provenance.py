@@ -38,7 +38,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.core.model.values import DesiredState, UserSpec
@@ -55,7 +55,7 @@ from reconciler.core.review.grants import (
     grants_of_entry,
     same_value,
 )
-from reconciler.core.review.model import EntryHistory, History, Provenance
+from reconciler.core.review.model import NOTHING, EntryHistory, History, Provenance
 from reconciler.shell.repo.git import git, git_bytes
 
 #: git processes at once (each is mostly I/O and its own CPU)
@@ -98,13 +98,23 @@ class Blame:
 
 @dataclass(slots=True)
 class _Draft:
-    """One user's provenance while it is worked out."""
+    """One user's provenance while it is worked out: most users' grants all come from one
+    commit (``default``); only the others get a ``grants`` (or ``notes``) mapping, so that
+    100,000 users take a few megabytes."""
 
     last: str | None = None
     note: str | None = None
     default: str | None = None
-    grants: dict[GrantKey, str] = field(default_factory=dict)
-    notes: dict[GrantKey, str] = field(default_factory=dict)
+    grants: dict[GrantKey, str] | None = None
+    notes: dict[GrantKey, str] | None = None
+
+    def record(self, key: GrantKey, sha: str) -> None:
+        if sha != self.default:
+            if self.grants is None:
+                self.grants = {}
+            self.grants[key] = sha
+        elif self.grants is not None:
+            self.grants.pop(key, None)
 
 
 #: A grant to trace further back: (usercode, grant, declared value)
@@ -195,7 +205,7 @@ def _history(
     used = {
         sha
         for d in drafts.values()
-        for sha in (d.last, d.default, *d.grants.values())
+        for sha in (d.last, d.default, *(d.grants or {}).values())
         if sha is not None
     }
     shown = {sha: _provenance(commits[sha]) for sha in sorted(used) if sha in commits}
@@ -206,10 +216,12 @@ def _history(
     }
     entries: dict[str, EntryHistory] = {}
     for code, d in drafts.items():
-        default = d.default
-        grants = {k: v for k, v in d.grants.items() if v != default}
         entries[code] = EntryHistory(
-            last=d.last, note=d.note, default=default, grants=grants, notes=dict(d.notes)
+            last=d.last,
+            note=d.note,
+            default=d.default,
+            grants=d.grants or NOTHING,
+            notes=d.notes or NOTHING,
         )
     for code, why in missing.items():
         entries[code] = EntryHistory(note=why)
@@ -266,26 +278,37 @@ def _entry_history(
         return
     draft = _Draft(last=sha_last, note=why)
     shas = {blamed.lines[n] for n in range(first, last + 1) if n in blamed.lines}
-    declared = declared_grants(spec)
-    if skip_login:
-        declared = {k: v for k, v in declared.items() if k[0] != "login"}
-    if len(shas) == 1:
+    result.drafts[spec.usercode] = draft
+    if len(shas) == 1 and UNCOMMITTED not in shas:
         sha = next(iter(shas))
-        where_is: dict[GrantKey, str] = dict.fromkeys(declared, sha)
+        draft.default = sha
+        commit = blamed.commits.get(sha)
+        if commit is None or commit.previous is None:
+            return  # every grant came with the entry's one commit, which added the file
+        where_is: dict[GrantKey, str] = dict.fromkeys(_declared(spec, skip_login), sha)
     else:
-        where_is = _grant_lines(blamed, first, last, file, declared)
-    counts = Counter(s for s in where_is.values() if s != UNCOMMITTED)
-    draft.default = counts.most_common(1)[0][0] if counts else None
+        where_is = _grant_lines(blamed, first, last, file, _declared(spec, skip_login))
+        counts = Counter(s for s in where_is.values() if s != UNCOMMITTED)
+        draft.default = counts.most_common(1)[0][0] if counts else None
+    declared = _declared(spec, skip_login)
     for key, sha in where_is.items():
         if sha == UNCOMMITTED:
+            if draft.notes is None:
+                draft.notes = {}
             draft.notes[key] = "its line has changes that are not committed yet"
             continue
-        draft.grants[key] = sha
+        draft.record(key, sha)
         commit = blamed.commits.get(sha)
         if commit is not None and commit.previous is not None:
             group = (sha, commit.filename)
             result.asks.setdefault(group, []).append((spec.usercode, key, declared[key]))
-    result.drafts[spec.usercode] = draft
+
+
+def _declared(spec: UserSpec, skip_login: bool) -> dict[GrantKey, object]:
+    declared = declared_grants(spec)
+    if skip_login:
+        return {k: v for k, v in declared.items() if k[0] != "login"}
+    return declared
 
 
 def _grant_lines(
@@ -321,9 +344,6 @@ class _Walker:
         self.commits = commits  # by hash: who and when
         #: (commit, its path of the file) -> (the parent it was compared with, the path there)
         self.origins = origins
-        self._texts: dict[tuple[str, str], list[str] | None] = {}
-        self._indexes: dict[tuple[str, str], dict[str, int]] = {}
-        self._documents: dict[tuple[str, str], dict[str, dict[GrantKey, tuple[object, int]]]] = {}
 
     def resolve(
         self, asks: dict[tuple[str, str], list[_Ask]], drafts: Mapping[str, _Draft]
@@ -336,7 +356,7 @@ class _Walker:
                 later: dict[tuple[str, str], list[_Ask]] = {}
                 for done, further in pool.map(self._step, groups):
                     for (code, key, _), sha in done:
-                        drafts[code].grants[key] = sha
+                        drafts[code].record(key, sha)
                     for group, items in further.items():
                         later.setdefault(group, []).extend(items)
                 pending = later
@@ -350,11 +370,12 @@ class _Walker:
         if origin is None:
             return [(a, sha) for a in items], {}
         parent, path = origin
+        version = _Version(self._text(parent, path), path)
         done: list[tuple[_Ask, str]] = []
         lines: dict[int, list[_Ask]] = {}
         for ask in items:
             code, key, value = ask
-            before = self._grants_at(parent, path, code)
+            before = version.grants(code)
             held = None if before is None else before.get(key)
             if held is None or not same_value(held[0], value):
                 done.append((ask, sha))
@@ -372,38 +393,11 @@ class _Walker:
         return done, further
 
     def _text(self, rev: str, path: str) -> list[str] | None:
-        key = (rev, path)
-        if key not in self._texts:
-            try:
-                raw = git_bytes(self.where, "show", f"{rev}:{path}")
-                self._texts[key] = raw.decode("utf-8", "replace").splitlines()
-            except (OSError, subprocess.CalledProcessError):
-                self._texts[key] = None
-        return self._texts[key]
-
-    def _grants_at(
-        self, rev: str, path: str, code: str
-    ) -> Mapping[GrantKey, tuple[object, int]] | None:
-        """The grants ``code``'s entry declares in ``rev``'s version of ``path`` (None: no
-        such entry there)."""
-        lines = self._text(rev, path)
-        if lines is None:
+        try:
+            raw = git_bytes(self.where, "show", f"{rev}:{path}")
+        except (OSError, subprocess.CalledProcessError):
             return None
-        key = (rev, path)
-        if key not in self._indexes:
-            self._indexes[key] = entry_index(lines)
-        first = self._indexes[key].get(code)
-        if first is not None:
-            last = entry_end(lines, first)
-            entry = parse_entry(lines, first, last, path)
-            if entry is not None:
-                return grants_of_entry(entry, entry_shift(first))
-        if code.casefold() not in "\n".join(lines).casefold():
-            return None  # not even named in that version
-        if key not in self._documents:  # written some other way: read the whole version
-            entries = document_entries("\n".join(lines) + "\n", path) or {}
-            self._documents[key] = {c: grants_of_entry(e) for c, e in entries.items()}
-        return self._documents[key].get(code)
+        return raw.decode("utf-8", "replace").splitlines()
 
     def _blame_lines(self, rev: str, path: str, lines: Sequence[int]) -> dict[int, tuple[str, str]]:
         """The commit of each of ``lines`` in ``rev``'s version of ``path``, with the file's
@@ -418,6 +412,42 @@ class _Walker:
             self.commits.setdefault(sha, commit)
             self.origins[(sha, commit.filename)] = commit.previous
         return {n: (sha, commits[sha].filename) for n, sha in blamed.items() if sha in commits}
+
+
+class _Version:
+    """One older version of a file, read for one step (then dropped: a large file's old
+    versions are not all held): each user's entry found and read alone when it can be,
+    else the whole version read once."""
+
+    def __init__(self, lines: list[str] | None, path: str) -> None:
+        self.lines = lines
+        self.path = path
+        self.index = None if lines is None else entry_index(lines)
+        self.read: dict[str, Mapping[GrantKey, tuple[object, int]] | None] = {}
+        self.whole: dict[str, dict[GrantKey, tuple[object, int]]] | None = None
+
+    def grants(self, code: str) -> Mapping[GrantKey, tuple[object, int]] | None:
+        """The grants ``code``'s entry declares here (None: no such entry)."""
+        if code not in self.read:
+            self.read[code] = self._grants(code)
+        return self.read[code]
+
+    def _grants(self, code: str) -> Mapping[GrantKey, tuple[object, int]] | None:
+        lines, index = self.lines, self.index
+        if lines is None or index is None:
+            return None
+        first = index.get(code)
+        if first is not None:
+            entry = parse_entry(lines, first, entry_end(lines, first), self.path)
+            if entry is not None:
+                return grants_of_entry(entry, entry_shift(first))
+        if self.whole is None:
+            text = "\n".join(lines)
+            if code.casefold() not in text.casefold():
+                return None  # not even named in that version
+            entries = document_entries(text + "\n", self.path) or {}
+            self.whole = {c: grants_of_entry(e) for c, e in entries.items()}
+        return self.whole.get(code)
 
 
 # --- git ---------------------------------------------------------------------------------------

@@ -168,24 +168,30 @@ class _Pass:
             Context(today=inputs.today, approvals=approvals, review_id=review_id)
         )
         self.rows = Rows(inputs, catalog)
-        waiting, self.waiting = self.waiting, []
-        for user in waiting:
-            self.add(user)
+        self.flush()
 
     def add(self, user: LiveUser) -> None:
-        if self.rows is None:
-            self.waiting.append(user)
-            return
-        row = self.rows.row(user)
-        self.tally.add(row)
-        for sink in self.sinks:
-            sink.add(row)
+        """One more user read; its row is made with the next few (a batch shares the
+        policies' preparation)."""
+        self.waiting.append(user)
+        if self.rows is not None and len(self.waiting) >= Rows.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Make the rows of the users waiting (provenance and approvals being known)."""
+        assert self.rows is not None
+        waiting, self.waiting = self.waiting, []
+        for at in range(0, len(waiting), Rows.BATCH):
+            for row in self.rows.rows(waiting[at : at + Rows.BATCH]):
+                self.tally.add(row)
+                for sink in self.sinks:
+                    sink.add(row)
 
     def head(self, final: Inputs) -> Review:
         """The head, once every user is read; a manifest whose counts do not reconcile
         fails (nothing is written)."""
         assert self.rows is not None
-        assert not self.waiting
+        self.flush()
         review = self.tally.head(self.rows.server_findings(), final=final)
         if review.manifest is not None and not review.manifest.ok:
             failed = [f"{c.name}: {c.detail}" for c in review.manifest.checks if c.ok is False]
@@ -312,6 +318,7 @@ async def _read(
                         declared={u.usercode for u in loaded.desired.users},
                         concurrency=config.server.concurrency,
                         progress=progress.update,
+                        keep_payload=_no_copy,  # a review writes nothing: no copy is kept
                         on_user=made.add,
                     )
                 count = await server.api.count_users()
@@ -324,6 +331,15 @@ async def _read(
             " review again"
         )
     return live, count
+
+
+def _no_copy(categories: object) -> Callable[[LiveUser], bool]:
+    """Keep no user's server copy (only a write is merged onto one)."""
+    return _never
+
+
+def _never(user: LiveUser) -> bool:
+    return False
 
 
 def _catalog(live: LiveState) -> tuple[object, object]:
