@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core.review.formats import JSON, TEMPLATE_CSV, render
-from reconciler.errors import IncompleteRead, UsageError
 from reconciler.core.model.values import LiveState
 from reconciler.core.review.build import Inputs
+from reconciler.core.review.formats import JSON, TEMPLATE_CSV, render
+from reconciler.errors import IncompleteRead, UsageError
 from reconciler.shell.flows.review import ReviewOptions, _Pass, _sinks
 from reconciler.shell.flows.review.evidence import read_previous
 from reconciler.shell.flows.review.outputs import is_bundle
-from tests.core.review.scenario import FACTS, scenario, scenario_inputs
+from reconciler.shell.repo.desired_state import Loaded
+from tests.core.review.scenario import FACTS, SECRET, scenario, scenario_inputs
 
 
 def made(options: ReviewOptions, inputs: Inputs, order: list[str]) -> _Pass:
@@ -27,11 +28,13 @@ def made(options: ReviewOptions, inputs: Inputs, order: list[str]) -> _Pass:
     rows = _Pass(
         dataclasses.replace(inputs, live=LiveState(users={}, roles={}, categories={})),
         _sinks(options, bundle),
+        {"WAREHOUSE": SECRET},
     )
+    loaded = Loaded(config=inputs.config, desired=inputs.desired, defaults={}, warnings=())
     users = inputs.live.users
     for code in order[:3]:
         rows.add(users[code])  # waits: provenance is not known yet
-    rows.ready(inputs.history, inputs.approvals, inputs.live)
+    rows.ready(loaded, inputs.history, inputs.approvals, inputs.live)
     for code in order[3:]:
         rows.add(users[code])
     return rows

@@ -21,13 +21,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sys
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
 
-from reconciler.core.model.values import LiveState, LiveUser
+from reconciler.core.model.config import Config
+from reconciler.core.model.values import DesiredState, LiveState, LiveUser
 from reconciler.core.review.build import Inputs, Rows, Tally
 from reconciler.core.review.decisions import outcomes_of
 from reconciler.core.review.formats import TEMPLATE_CSV, TEMPLATE_JSON, Context
@@ -59,7 +59,7 @@ from reconciler.shell.flows.review.outputs import (
 from reconciler.shell.flows.review.verify import verify_bundle
 from reconciler.shell.loop import run
 from reconciler.shell.repo.decisions import enacted_decisions
-from reconciler.shell.repo.desired_files import find_config
+from reconciler.shell.repo.desired_files import find_config, load_config
 from reconciler.shell.repo.desired_state import Loaded, load_desired
 from reconciler.shell.repo.provenance import history_of
 from reconciler.shell.secrets import desired_needs
@@ -90,8 +90,8 @@ def review_command(settings: Settings, options: ReviewOptions) -> int:
         raise UsageError("--out names a folder: a bundle holds every format; give no --format")
     if bundle and options.out is not None:
         check_bundle_folder(Path(options.out))
-    loaded = load_desired((), settings)
-    url = server_url(settings, loaded.config)
+    config = load_config(find_config(settings.config))
+    url = server_url(settings, config)
     repo = _repository(settings)
     root = repository_root(repo)
     previous = None if options.since is None else read_previous(Path(options.since))
@@ -100,20 +100,19 @@ def review_command(settings: Settings, options: ReviewOptions) -> int:
     env = settings.env
     base = Inputs(
         live=LiveState(users={}, roles={}, categories={}),
-        desired=loaded.desired,
-        config=loaded.config,
+        desired=DesiredState(),  # until it is loaded, while the server is read
+        config=config,
         server=url,
         today=today(env),
-        secrets={n.env: env[n.env] for n in desired_needs(loaded.desired) if n.env in env},
         previous=previous,
         enacted=enacted,
         outcomes=outcomes_of(reports),
     )
-    made = _Pass(base, _sinks(options, bundle))
+    made = _Pass(base, _sinks(options, bundle), env)
     started = utc_now()
     try:
-        live, count = run(
-            _read(settings, loaded, url, made, forge_of(env, remote_repository(repo)), repo)
+        loaded, live, count = run(
+            _read(settings, config, url, made, forge_of(env, remote_repository(repo)), repo)
         )
         finished = utc_now()
         paths = _inputs(settings, loaded, options)
@@ -147,18 +146,31 @@ class _Pass:
     """The rows, made as the users arrive from the server once provenance and approvals are
     known (the users that arrive before wait), each written at once to every output."""
 
-    def __init__(self, inputs: Inputs, sinks: Callable[[Context], list[Sink]]) -> None:
+    def __init__(
+        self, inputs: Inputs, sinks: Callable[[Context], list[Sink]], env: Mapping[str, str]
+    ) -> None:
         self.inputs = inputs
+        self.settings_env = env
         self.make_sinks = sinks
         self.tally = Tally(inputs)
         self.rows: Rows | None = None
         self.sinks: list[Sink] = []
         self.waiting: list[LiveUser] = []
 
-    def ready(self, history: History, approvals: Approvals, catalog: LiveState) -> None:
-        """Provenance, approvals and the server's roles and categories are known: make the
-        rows of the users that came so far, and of the rest as they come."""
-        self.inputs = replace(self.inputs, history=history, approvals=approvals)
+    def ready(
+        self, loaded: Loaded, history: History, approvals: Approvals, catalog: LiveState
+    ) -> None:
+        """The desired state, provenance, approvals and the server's roles and categories are
+        known: make the rows of the users that came so far, and of the rest as they come."""
+        env = self.settings_env
+        self.inputs = replace(
+            self.inputs,
+            desired=loaded.desired,
+            config=loaded.config,
+            secrets={n.env: env[n.env] for n in desired_needs(loaded.desired) if n.env in env},
+            history=history,
+            approvals=approvals,
+        )
         inputs = self.inputs
         review_id = (
             f"{inputs.today.isoformat()}-"
@@ -271,66 +283,101 @@ def _repository(settings: Settings) -> Path | None:
 
 async def _read(
     settings: Settings,
-    loaded: Loaded,
+    config: Config,
     url: str,
     made: _Pass,
     forge: Forge,
     repo: Path | None,
-) -> tuple[LiveState, int | None]:
-    """Every live user (each made into its row as it arrives), and the server's own count of
-    its users (None: it gives none). Meanwhile git traces the grants (in a thread: git runs
-    in processes of its own) and then the forge is asked who approved their pull requests.
-    The roles and categories the rows were made with are read first, and must be the ones
-    the read ends with (or the rows could be wrong: the read fails, run it again)."""
-    config = loaded.config
+) -> tuple[Loaded, LiveState, int | None]:
+    """The desired state; every live user (each made into its row as it arrives); the
+    server's own count of its users (None: it gives none).
+
+    While the server is read, a thread loads the desired state (the read needs it only when
+    the user list is over, to look up declared users it left out) and then git traces the
+    grants (git runs in processes of its own), after which the forge is asked who approved
+    their pull requests; the rows wait for all three. The roles and categories the rows are
+    made with are read first, and must be the ones the read ends with (or the rows could be
+    wrong: the read fails, run it again). An invalid desired state is the error reported,
+    whatever the server did meanwhile.
+    """
     progress = ProgressReporter(
         make_console(stderr=True, no_color=settings.no_color), quiet=settings.quiet
     )
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(max_workers=1) as background:
-        traced = loop.run_in_executor(
-            background,
-            partial(history_of, loaded.desired, repo=repo, idp=config.is_login_via_idp),
-        )
-        async with open_server(settings, config, url) as server:
-            await server.sign_in()
-            roles, categories = await asyncio.gather(
-                server.api.list_roles(), server.api.list_categories()
-            )
-            catalog = LiveState(
-                users={},
-                roles={r.name.casefold(): r for r in roles},
-                categories={c.name.casefold(): c for c in categories},
-            )
+        loading = background.submit(load_desired, (), settings)
 
-            async def prepare() -> None:
-                history = await traced
-                numbers = {c.pull_request for c in history.commits.values() if c.pull_request}
-                numbers |= {e.pull_request for _, e in made.inputs.enacted if e.pull_request}
-                made.ready(history, await approvals(forge, numbers), catalog)
+        def trace() -> tuple[Loaded, History]:
+            loaded = loading.result()
+            idp = loaded.config.is_login_via_idp
+            return loaded, history_of(loaded.desired, repo=repo, idp=idp)
 
-            prepared = asyncio.create_task(prepare())
-            try:
-                with progress.task("Reading users"):
-                    live = await read_live(
-                        server,
-                        payload_for=lambda code: True,  # the review shows every user's access
-                        declared={u.usercode for u in loaded.desired.users},
-                        concurrency=config.server.concurrency,
-                        progress=progress.update,
-                        keep_payload=_no_copy,  # a review writes nothing: no copy is kept
-                        on_user=made.add,
-                    )
-                count = await server.api.count_users()
-            finally:
-                await asyncio.gather(prepared, return_exceptions=True)
-            prepared.result()
+        traced = loop.run_in_executor(background, trace)
+        try:
+            async with open_server(settings, config, url) as server:
+                await server.sign_in()
+                roles, categories = await asyncio.gather(
+                    server.api.list_roles(), server.api.list_categories()
+                )
+                catalog = LiveState(
+                    users={},
+                    roles={r.name.casefold(): r for r in roles},
+                    categories={c.name.casefold(): c for c in categories},
+                )
+
+                async def prepare() -> None:
+                    loaded, history = await traced
+                    numbers = {c.pull_request for c in history.commits.values()}
+                    numbers |= {e.pull_request for _, e in made.inputs.enacted}
+                    asked = await approvals(forge, {n for n in numbers if n is not None})
+                    made.ready(loaded, history, asked, catalog)
+
+                prepared = asyncio.create_task(prepare())
+                try:
+                    with progress.task("Reading users"):
+                        live = await read_live(
+                            server,
+                            payload_for=lambda code: True,  # every user's access is shown
+                            declared=_Declared(loading),
+                            concurrency=config.server.concurrency,
+                            progress=progress.update,
+                            keep_payload=_no_copy,  # a review writes nothing: no copy kept
+                            on_user=made.add,
+                        )
+                    count = await server.api.count_users()
+                finally:
+                    await asyncio.gather(prepared, return_exceptions=True)
+                prepared.result()
+        except Exception:
+            loading.exception()  # wait for the load: its error, if any, is the one to report
+            loading.result()
+            raise
     if _catalog(live) != _catalog(catalog):
         raise IncompleteRead(
             "the server's roles or categories changed while pisync read its users; run the"
             " review again"
         )
-    return live, count
+    return loading.result(), live, count
+
+
+class _Declared(Collection[str]):
+    """The usercodes the desired state declares, once it is loaded (the read asks only at
+    the end of the user list; it waits for the load then)."""
+
+    def __init__(self, loading: Future[Loaded]) -> None:
+        self.loading = loading
+
+    def _codes(self) -> set[str]:
+        return {u.usercode for u in self.loading.result().desired.users}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._codes())
+
+    def __len__(self) -> int:
+        return len(self._codes())
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._codes()
 
 
 def _no_copy(categories: object) -> Callable[[LiveUser], bool]:
