@@ -18,23 +18,32 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from reconciler.core.render.markup import CsvValue, csv_row
 from reconciler.core.review.decisions import COLUMNS, WORKSHEET_VERSION, template_row
-from reconciler.core.review.model import Approvals, Review, Row
+from reconciler.core.review.model import Approvals, GrantRow, Review, Row
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Context:
-    """What a row's rendering needs beyond the row."""
+    """What a row's rendering needs beyond the row; ``memo`` keeps what a format made of a
+    grant row (one object for every user who holds that grant: made once, used by all)."""
 
     today: dt.date
     approvals: Approvals
     review_id: str = ""
+    memo: dict[tuple[str, int], tuple[object, str]] = field(default_factory=dict)
+
+    def once(self, what: str, key: object, make: Callable[..., str], *args: object) -> str:
+        """``make(*args)``, once per ``what`` and object ``key`` (kept alive beside its text)."""
+        found = self.memo.get((what, id(key)))
+        if found is None:
+            found = self.memo[(what, id(key))] = (key, make(*args))
+        return found[1]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,27 +182,27 @@ def _grants_head(review: Review) -> str:
 
 
 def _grants_row(row: Row, context: Context) -> str:
-    out = []
-    for g in row.grants:
-        c = g.change
-        out.append(
-            csv_row(
-                [
-                    row.usercode,
-                    g.resource,
-                    g.via,
-                    row.managed,
-                    None if c is None else c.commit,
-                    None if c is None else c.author,
-                    None if c is None else c.date,
-                    None if c is None else c.subject,
-                    None if c is None else c.pull_request,
-                    None if c is None else context.approvals.words(c.pull_request),
-                    g.note,
-                ]
-            )
-        )
-    return "".join(out)
+    who = csv_row([row.usercode])[:-1]
+    managed = csv_row([row.managed])[:-1]
+    return "".join(
+        f"{who},{context.once('grant', g, _grant_before, g)},{managed},"
+        + context.once("change", g, _grant_after, g, context.approvals)
+        for g in row.grants
+    )
+
+
+def _grant_before(g: GrantRow) -> str:
+    """A grant's cells before the user's ``managed`` (no line end)."""
+    return csv_row([g.resource, g.via])[:-1]
+
+
+def _grant_after(g: GrantRow, approvals: Approvals) -> str:
+    """A grant's cells after the user's ``managed``, and the line end."""
+    c = g.change
+    if c is None:
+        return csv_row([None, None, None, None, None, None, g.note])
+    words = approvals.words(c.pull_request)
+    return csv_row([c.commit, c.author, c.date, c.subject, c.pull_request, words, g.note])
 
 
 GRANTS = Format(head=_grants_head, row=_grants_row, tail=_nothing)
@@ -204,21 +213,39 @@ GRANTS = Format(head=_grants_head, row=_grants_row, tail=_nothing)
 
 def _template_rows(row: Row, context: Context) -> Iterable[dict[str, str]]:
     for g in row.grants:
-        c = g.change
         yield template_row(
-            context.review_id,
-            row.usercode,
-            row.name,
-            g.resource,
-            g.via,
-            row.managed,
-            granted_by="" if c is None else c.author,
-            granted_in=(g.note or "") if c is None else f"{c.tag} {c.commit[:10]} {c.date[:10]}",
+            context.review_id, row.usercode, row.name, g.resource, g.via, row.managed, *_granted(g)
         )
 
 
 def _template_csv_row(row: Row, context: Context) -> str:
-    return "".join(csv_row(list(r.values())) for r in _template_rows(row, context))
+    who = csv_row([context.review_id, row.usercode, row.name])[:-1]
+    managed = csv_row([row.managed])[:-1]
+    return "".join(
+        f"{who},{context.once('template', g, _template_before, g)},{managed},"
+        + context.once("template-change", g, _template_after, g)
+        for g in row.grants
+    )
+
+
+def _template_before(g: GrantRow) -> str:
+    """A grant's worksheet cells before ``managed`` (as :func:`template_row` has them)."""
+    cells = template_row("", "", None, g.resource, g.via, "", *_granted(g))
+    return csv_row([cells["resource"], cells["accessVia"]])[:-1]
+
+
+def _template_after(g: GrantRow) -> str:
+    """A grant's worksheet cells after ``managed``, and the line end."""
+    cells = template_row("", "", None, g.resource, g.via, "", *_granted(g))
+    return csv_row([cells[c] for c in COLUMNS[COLUMNS.index("grantedBy") :]])
+
+
+def _granted(g: GrantRow) -> tuple[str, str]:
+    """``grantedBy`` and ``grantedIn`` of a grant's worksheet row."""
+    c = g.change
+    if c is None:
+        return "", g.note or ""
+    return c.author, f"{c.tag} {c.commit[:10]} {c.date[:10]}"
 
 
 def _template_json_head(review: Review) -> str:

@@ -34,7 +34,7 @@ from reconciler.core.review.html_sections import (
     privileged_section,
     since_section,
 )
-from reconciler.core.review.model import EXPIRY_WINDOWS, Review, Row, ends_within
+from reconciler.core.review.model import EXPIRY_WINDOWS, Provenance, Review, Row, ends_within
 
 #: Content-Security-Policy: the page may run its own inline script and style, and fetch
 #: nothing (no image, font, script, frame or connection).
@@ -319,16 +319,18 @@ class _Tags:
 
     def __init__(self, r: Row, context: Context) -> None:
         self.by = {(g.kind, g.name.casefold()): g for g in r.grants}
-        self.approvals = context.approvals
+        self.context = context
 
     def of(self, kind: str, name: str) -> str:
         g = self.by.get((kind, name.casefold()))
         if g is None or g.change is None:
             return ""
-        c = g.change
+        return self.context.once("html-tag", g.change, self._tag, g.change)
+
+    def _tag(self, c: Provenance) -> str:
         title = (
             f"{c.author} · {c.date[:10]} · {c.commit[:10]} · {c.subject} ·"
-            f" {self.approvals.words(c.pull_request)}"
+            f" {self.context.approvals.words(c.pull_request)}"
         )
         return f' <span class="pr" title="{esc(title)}">{esc(c.tag)}</span>'
 

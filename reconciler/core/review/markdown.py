@@ -6,6 +6,7 @@ the commits the grants came in by. Pure; user data only through
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from reconciler.core.model.privileges import ESCALATING_PRIVILEGES
@@ -306,8 +307,9 @@ def _tail(review: Review) -> str:
     return "\n".join(lines) + "\n"
 
 
+@functools.lru_cache(maxsize=8192)
 def _table_code(text: str) -> str:
-    """A code span inside a table cell."""
+    """A code span inside a table cell (the same few names on most rows: made once)."""
     return md_code(text, in_table=True)
 
 
