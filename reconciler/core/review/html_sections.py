@@ -177,8 +177,7 @@ def since_section(review: Review) -> str:
     return (
         f'<section class="since" id="since"><h2>Since the review of {esc(prev.date)}</h2>'
         f"<p>Compared with <code>{esc(prev.file)}</code> (<code>{esc(prev.server)}</code>):"
-        f" {len(since.joined)} users joined, {len(since.left)} left, {len(since.added)} grants"
-        f" added, {len(since.removed)} removed.</p>"
+        f" {esc(since.words)}.</p>"
         + (f'<p class="note">{esc(since.note)}</p>' if since.note else "")
         + lists
         + (_table("changes", ("", "User", "Grant"), rows[:LIST_LIMIT]) if rows else "")

@@ -195,8 +195,7 @@ def _since(review: Review) -> list[str]:
         "",
         f"Compared with {md_code(prev.file)} ({md_code(prev.server)}"
         + (f", read {prev.read_finished}" if prev.read_finished else "")
-        + f"): {len(since.joined)} users joined, {len(since.left)} left,"
-        f" {len(since.added)} grants added, {len(since.removed)} removed.",
+        + f"): {since.words}.",
     ]
     if since.note:
         lines += ["", md_text(since.note)]

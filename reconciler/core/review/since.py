@@ -83,6 +83,22 @@ class SinceReport:
     removed: tuple[tuple[str, str], ...]
     note: str | None = None
 
+    @property
+    def words(self) -> str:
+        """The counts in words."""
+
+        def n(count: int, one: str, many: str) -> str:
+            return f"{count} {one if count == 1 else many}"
+
+        return ", ".join(
+            (
+                n(len(self.joined), "user joined", "users joined"),
+                f"{len(self.left)} left",
+                n(len(self.added), "grant added", "grants added"),
+                f"{len(self.removed)} removed",
+            )
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "previous": self.previous.to_dict(),
