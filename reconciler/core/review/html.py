@@ -6,8 +6,12 @@ names a URL — so it can be mailed, archived as evidence and opened offline yea
 
 - A summary first: counts (administrators, unmanaged, drifted, expired but enabled, reviews
   overdue, policy violations) and three bar charts: users per role, per type, and access
-  ending within the next 30/60/90 days.
-- The users' table (escalating privileges in bold red) holds every row in the HTML itself (it
+  ending within the next 30/60/90 days; then the sections of
+  :mod:`reconciler.core.review.html_sections` (the manifest, the privileged track, what
+  changed since the last review, earlier decisions) and, after the table, the changes the
+  grants came in by.
+- The users' table (escalating privileges in bold red; each grant tagged with its change,
+  whose author, date and approvals its title holds) holds every row in the HTML itself (it
   reads and prints without the script). The script only sorts (click a column heading; again to
   reverse) and filters (free text, and a choice of: with findings, drifted, unmanaged,
   administrators, access ending soon), keeping the state in the address's

@@ -25,17 +25,15 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.core.model.privileges import ESCALATING_PRIVILEGES
 from reconciler.core.model.values import Grant, SourcePos
 from reconciler.core.plans.plan import PolicyFinding
+from reconciler.core.review.decisions import DecisionStatus
 from reconciler.core.review.grants import GrantKey, resource
-
-if TYPE_CHECKING:
-    from reconciler.core.review.decisions import DecisionStatus
-    from reconciler.core.review.manifest import Manifest
-    from reconciler.core.review.since import SinceReport
+from reconciler.core.review.manifest import Manifest
+from reconciler.core.review.since import SinceReport
 
 FORMAT_VERSION = 2
 #: The windows of the "access expiring soon" counts and chart, in days.
