@@ -187,17 +187,9 @@ def _values(entry: PosDict) -> dict[GrantKey, object]:
 
 
 def _others(entry: PosDict) -> dict[str, object]:
-    """The entry's keys that no revocation touches, as plain values."""
+    """The entry's keys that no revocation touches (values compare as dicts and lists)."""
     skip = {"roles", "privileges", "categories", "enabled"}
-    return {k: _plain(v) for k, v in entry.items() if k not in skip}
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+    return {k: v for k, v in entry.items() if k not in skip}
 
 
 def _line_starts(text: str) -> list[int]:

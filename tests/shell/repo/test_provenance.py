@@ -166,34 +166,41 @@ BOB = ("Bob Stone", "bob@example.com", "2026-03-01T09:00:00+00:00")
 EVE = ("Eve Adams", "eve@example.com", "2026-04-01T09:00:00+00:00")
 DAN = ("Dan Moss", "dan@example.com", "2026-05-01T09:00:00+00:00")
 FAY = ("Fay Oh", "fay@example.com", "2026-06-01T09:00:00+00:00")
+Step = tuple[Person, str, str, str]  # who, subject, text replaced, by what
+
+
+def history_after(root: Path, text: str, steps: list[Step], spec: UserSpec) -> History:
+    """``users/team.yaml`` holding ``text`` imported (#1), then each step a commit."""
+    (root / "users").mkdir(parents=True)
+    team = root / "users" / "team.yaml"
+    team.write_text(text, encoding="utf-8")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Import (#1)")
+    for who, subject, old, new in steps:
+        team.write_text(team.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+        git(root, "commit", "-q", "-am", subject, who=who)
+    return history_of(DesiredState(users=(spec,)), cwd=root)
+
+
+def cjones(**fields: object) -> UserSpec:
+    return UserSpec(
+        usercode="CJONES", fields=fields, source=SourcePos(file="users/team.yaml", line=2, col=5)
+    )
 
 
 def test_a_later_change_of_the_entry_or_the_line_keeps_who_granted(tmp_path: Path) -> None:
     """Bob's (#12) adds Executive to CJONES; Eve's (#14) fixes the surname; Dan's (#15) adds
     Sales on the same line and re-words its comment; a reformat (#16) re-indents nothing
     but re-quotes the type: each grant still names the change that gave its value."""
-    root = tmp_path / "r"
-    (root / "users").mkdir(parents=True)
-    team = root / "users" / "team.yaml"
-    team.write_text(CJONES, encoding="utf-8")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "Import (#1)")
     steps = [
         (BOB, "Executive for CJONES (#12)", "[Viewers]", "[Viewers, Executive]"),
         (EVE, "Fix the surname (#14)", "surname: Jnes", "surname: Jones"),
         (DAN, "Sales too (#15)", "Executive]   # everyone views", "Executive, Sales]  # all"),
         (FAY, "Quote the types (#16)", "type: designer", 'type: "designer"'),
     ]
-    for who, subject, old, new in steps:
-        team.write_text(team.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
-        git(root, "commit", "-q", "-am", subject, who=who)
-    spec = UserSpec(
-        usercode="CJONES",
-        fields={"type": "designer", "roles": ("Executive", "Sales", "Viewers")},
-        source=SourcePos(file="users/team.yaml", line=2, col=5),
-    )
-    history = history_of(DesiredState(users=(spec,)), cwd=root)
+    spec = cjones(type="designer", roles=("Executive", "Sales", "Viewers"))
+    history = history_after(tmp_path / "r", CJONES, steps, spec)
     assert grant_commits(history, spec) == {
         ("role", "executive"): "Executive for CJONES (#12)",
         ("role", "sales"): "Sales too (#15)",
@@ -204,25 +211,12 @@ def test_a_later_change_of_the_entry_or_the_line_keeps_who_granted(tmp_path: Pat
 
 
 def test_a_value_changed_and_changed_back_is_the_later_change(tmp_path: Path) -> None:
-    root = tmp_path / "r"
-    (root / "users").mkdir(parents=True)
-    team = root / "users" / "team.yaml"
-    team.write_text(CJONES, encoding="utf-8")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "Import (#1)")
-    for who, subject, old, new in (
+    steps = [
         (BOB, "Make her a user (#2)", "type: designer", "type: user"),
         (EVE, "Designer again (#3)", "type: user", "type: designer"),
-    ):
-        team.write_text(team.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
-        git(root, "commit", "-q", "-am", subject, who=who)
-    spec = UserSpec(
-        usercode="CJONES",
-        fields={"type": "designer", "roles": ("Viewers",)},
-        source=SourcePos(file="users/team.yaml", line=2, col=5),
-    )
-    history = history_of(DesiredState(users=(spec,)), cwd=root)
+    ]
+    spec = cjones(type="designer", roles=("Viewers",))
+    history = history_after(tmp_path / "r", CJONES, steps, spec)
     assert grant_commits(history, spec) == {
         ("role", "viewers"): "Import (#1)",
         ("type", ""): "Designer again (#3)",
