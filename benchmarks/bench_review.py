@@ -207,7 +207,8 @@ def main() -> int:
             read = (before.wall_s + after.wall_s) / 2
             print(
                 f"baseline, the live read alone: {before.wall_s:.2f} s and {after.wall_s:.2f} s"
-                f" (mean {read:.2f} s), peak RSS {max(before.rss_mb, after.rss_mb):.0f} MB"
+                f" (mean {read:.2f} s), {before.cpu_s:.2f} s and {after.cpu_s:.2f} s CPU,"
+                f" peak RSS {max(before.rss_mb, after.rss_mb):.0f} MB"
             )
             for name, run in runs.items():
                 print(

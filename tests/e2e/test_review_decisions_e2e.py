@@ -112,6 +112,43 @@ def test_revoke_refuses_before_writing_anything(repo: Path, tmp_path: Path) -> N
         64,
         "Error: the branch taken already exists: name another with --branch\n",
     )
+    bad_name = pisync(
+        ["revoke", "--decisions", str(sheet), "--branch", "bad..name"], cwd=repo, env=AUTHOR
+    )
+    assert (bad_name.code, bad_name.err) == (
+        64,
+        "Error: 'bad..name' is not a valid branch name: name another with --branch\n",
+    )
+    nobody = pisync(
+        ["revoke", "--decisions", str(sheet)],
+        cwd=repo,
+        env={
+            "HOME": str(tmp_path),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": "/dev/null",
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "user.useConfigOnly",
+            "GIT_CONFIG_VALUE_0": "true",
+        },
+        unset=[*AUTHOR, "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE", "EMAIL"],
+    )
+    assert (nobody.code, nobody.err) == (
+        64,
+        "Error: git does not know who is committing: set user.name and user.email (git"
+        " config), or GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and"
+        " GIT_COMMITTER_EMAIL\n",
+    )
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'commits are frozen' >&2\nexit 1\n", encoding="utf-8")
+    hook.chmod(0o755)
+    frozen = pisync(["revoke", "--decisions", str(sheet), "--branch", "r1"], cwd=repo, env=AUTHOR)
+    assert (frozen.code, frozen.err) == (
+        1,
+        "Error: git could not make the branch r1: commits are frozen\n",
+    )
+    assert team.read_text(encoding="utf-8") == TEAM  # put back, and the branch is gone
+    assert git_as(repo, ANIKA, "branch", "--list", "r1") == ""
+    hook.unlink()
     sheet.write_text(header + "ann,role:Payroll,Approve,,,\n", encoding="utf-8")
     nothing = pisync(["revoke", "--decisions", str(sheet)], cwd=repo, env=AUTHOR)
     assert (nothing.code, nothing.out) == (

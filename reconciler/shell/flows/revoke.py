@@ -39,7 +39,6 @@ from reconciler.schemas import load_schema
 from reconciler.shell.repo.decisions import commit_on_branch, read_worksheet, uncommitted
 from reconciler.shell.repo.desired_files import find_config
 from reconciler.shell.repo.desired_state import load_desired
-from reconciler.shell.repo.git import git
 from reconciler.shell.settings import Settings, today
 
 
@@ -83,8 +82,6 @@ def revoke_command(settings: Settings, *, decisions: str, branch: str | None) ->
         revocations, worksheet.name, digest, (d.review_id for d in made if d.decision == "Deny")
     )
     try:
-        if git(repo, "branch", "--list", name).strip():
-            raise UsageError(f"the branch {name} already exists: name another with --branch")
         sha = commit_on_branch(repo, name, edited, message)
     except subprocess.CalledProcessError as exc:
         reason = (exc.stderr or "").strip().splitlines()

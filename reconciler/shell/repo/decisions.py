@@ -184,17 +184,48 @@ def uncommitted(repo: Path, paths: Sequence[Path]) -> list[Path] | None:
 
 def commit_on_branch(repo: Path, branch: str, files: Mapping[Path, str], message: str) -> str:
     """Switch to a new ``branch`` at ``HEAD``, write ``files`` and commit them with
-    ``message``; the commit's hash. The caller has checked the files are clean."""
+    ``message``; the commit's hash. The caller has checked the files are clean. What git
+    would refuse (a name that is not a branch name, or one taken; no committer identity) is
+    a usage error before anything changes; a failure after the switch puts everything back
+    (the files, the branch checked out) and deletes the new branch."""
+    try:
+        git(repo, "check-ref-format", "--branch", branch)
+    except subprocess.CalledProcessError:
+        raise UsageError(
+            f"{branch!r} is not a valid branch name: name another with --branch"
+        ) from None
+    if git(repo, "branch", "--list", branch).strip():
+        raise UsageError(f"the branch {branch} already exists: name another with --branch")
+    try:
+        git(repo, "var", "GIT_COMMITTER_IDENT")
+    except subprocess.CalledProcessError:
+        raise UsageError(
+            "git does not know who is committing: set user.name and user.email (git config),"
+            " or GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL"
+        ) from None
+    back = git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    detached = back == "HEAD"  # then come back to the commit itself
+    if detached:
+        back = git(repo, "rev-parse", "HEAD").strip()
+    originals = {path: path.read_bytes() for path in files}
     git(repo, "switch", "-q", "-c", branch)
-    for path, text in files.items():
-        path.write_text(text, encoding="utf-8")
-    git(repo, "add", "--", *(str(p) for p in files))
-    subprocess.run(
-        ["git", "commit", "-q", "--file=-"],  # noqa: S607
-        cwd=repo,
-        input=message,
-        text=True,
-        capture_output=True,
-        check=True,
-    )
+    try:
+        for path, text in files.items():
+            path.write_text(text, encoding="utf-8")
+        git(repo, "add", "--", *(str(p) for p in files))
+        subprocess.run(
+            ["git", "commit", "-q", "--file=-"],  # noqa: S607
+            cwd=repo,
+            input=message,
+            text=True,
+            capture_output=True,
+            check=True,
+        )
+    except BaseException:
+        for path, data in originals.items():
+            path.write_bytes(data)
+        git(repo, "reset", "-q", "--", *(str(p) for p in files))
+        git(repo, "switch", "-q", *(["--detach"] if detached else []), back)
+        git(repo, "branch", "-q", "-D", branch)
+        raise
     return git(repo, "rev-parse", "HEAD").strip()
