@@ -233,6 +233,16 @@ def test_every_format_and_no_secret_in_any(
         text = out.read_text(encoding="utf-8")
         for secret in (SECRET, LIVE_SECRET):
             assert secret not in text, fmt
+    manifest = (tmp_path / "review.manifest.csv").read_text("utf-8")  # a CSV's, beside it
+    assert manifest.startswith("name,value\nserver,http://127.0.0.1:")
+    assert "counts.reported,4\n" in manifest
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("review.")) == [
+        "review.csv",
+        "review.html",
+        "review.json",
+        "review.manifest.csv",
+        "review.markdown",
+    ]
     rows = list(csv.DictReader(io.StringIO((tmp_path / "review.csv").read_text("utf-8"))))
     assert [(r["usercode"], r["pull_request"], r["author"]) for r in rows] == [
         ("ADMIN", "", ""),

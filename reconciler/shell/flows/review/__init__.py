@@ -30,11 +30,12 @@ from reconciler.core.model.config import Config
 from reconciler.core.model.values import DesiredState, LiveState, LiveUser
 from reconciler.core.review.build import Inputs, Rows, Tally
 from reconciler.core.review.decisions import outcomes_of
-from reconciler.core.review.formats import TEMPLATE_CSV, TEMPLATE_JSON, Context
+from reconciler.core.review.formats import TEMPLATE_CSV, TEMPLATE_JSON, Context, manifest_csv
 from reconciler.core.review.manifest import ReadFacts
 from reconciler.core.review.model import Approvals, History, Review
 from reconciler.errors import IncompleteRead, UsageError
 from reconciler.shell.console import ProgressReporter, make_console
+from reconciler.shell.files import write_atomic
 from reconciler.shell.flows.review.evidence import (
     digest,
     origin,
@@ -55,6 +56,7 @@ from reconciler.shell.flows.review.outputs import (
     check_bundle_folder,
     finish_bundle,
     is_bundle,
+    manifest_beside,
 )
 from reconciler.shell.flows.review.verify import verify_bundle
 from reconciler.shell.loop import run
@@ -137,6 +139,13 @@ def review_command(settings: Settings, options: ReviewOptions) -> int:
         folder = Path(options.out)
         extra = [Path(template)] if template is not None and _inside(Path(template), folder) else []
         finish_bundle(folder, review, extra)
+    elif options.fmt == "csv" and options.out is not None and review.manifest is not None:
+        # a CSV holds rows only: its manifest goes beside it, as in a bundle
+        write_atomic(
+            manifest_beside(Path(options.out)),
+            manifest_csv(review.manifest.to_dict()),
+            what="the review's manifest",
+        )
     if not settings.quiet and options.out:
         _said(review, options.out, bundle)
     return 0

@@ -138,6 +138,11 @@ def finish_bundle(folder: Path, review: Review, extra: Sequence[Path] = ()) -> l
     return outputs
 
 
+def manifest_beside(path: Path) -> Path:
+    """Where a single CSV's manifest goes: ``users.csv`` -> ``users.manifest.csv``."""
+    return path.with_name(f"{path.stem}.manifest.csv")
+
+
 def is_bundle(out: str) -> bool:
     """``--out`` names a bundle folder: an existing folder, a path ending in ``/``, or a
     name without a suffix."""
