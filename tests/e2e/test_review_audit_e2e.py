@@ -379,36 +379,30 @@ def test_a_quarterly_review_from_the_worksheet_to_the_applied_revocations(
         assert second.code == 0, second.all
     data = json.loads(second.out)
     merge = git(repo, ANIKA, "log", "-1", "--format=%cI", "HEAD")
+    applied = {
+        "reviewId": rows[0]["reviewId"],
+        "decision": "Deny",
+        "reviewedBy": "alice@example.com",
+        "reviewedDateTime": "2026-11-20T10:00:00Z",
+        "commit": commit,
+        "pullRequest": 20,
+        "appliedBy": "carl-gh",  # GitHub's word for who merged #20
+        "appliedDateTime": merge,
+        "applyResult": "AppliedSuccessfully",
+        "detail": f"a fresh read shows it gone; {report} says applied",
+    }
     assert data["decisions"] == [
         {
-            "reviewId": rows[0]["reviewId"],
+            **applied,
             "principal": "CJONES",
             "resource": "role:Executive",
-            "decision": "Deny",
             "justification": "Moved to Sales; @security see #5",
-            "reviewedBy": "alice@example.com",
-            "reviewedDateTime": "2026-11-20T10:00:00Z",
-            "commit": commit,
-            "pullRequest": 20,
-            "appliedBy": "carl-gh",
-            "appliedDateTime": merge,
-            "applyResult": "AppliedSuccessfully",
-            "detail": f"a fresh read shows it gone; {report} says applied",
         },
         {
-            "reviewId": rows[0]["reviewId"],
+            **applied,
             "principal": "DPATEL",
             "resource": "type:administrator",
-            "decision": "Deny",
             "justification": "Left the HR team",
-            "reviewedBy": "alice@example.com",
-            "reviewedDateTime": "2026-11-20T10:00:00Z",
-            "commit": commit,
-            "pullRequest": 20,
-            "appliedBy": "carl-gh",
-            "appliedDateTime": merge,
-            "applyResult": "AppliedSuccessfully",
-            "detail": f"a fresh read shows it gone; {report} says applied",
         },
     ]
     assert data["since"]["grants_removed"] == [
