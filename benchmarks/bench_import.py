@@ -30,16 +30,13 @@ the plan (default: pisync's own default, 8); the baseline uses the same number.
 from __future__ import annotations
 
 import argparse
-import json
 import pstats
-import random
 import re
 import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from measure import (
     BASELINES,
@@ -52,118 +49,11 @@ from measure import (
     start_emulator,
 )
 
+from workload import SECRET_VALUE, Workload, materialise
+
 from pi_emulator.process import EmulatorProcess as Emulator
 
 DEFAULT_CONCURRENCY = 8  # pisync's server.concurrency default
-
-FORENAMES = ["John", "Mary", "Ahmed", "Li", "Olga", "Sofia", "Kwame", "Aiko", "Pedro", "Anna",
-             "Zoë", "José", "Siobhán", "Łukasz"]  # fmt: skip
-SURNAMES = ["Smith", "Jones", "Khan", "Wang", "Ivanova", "Garcia", "Mensah", "Sato", "Silva",
-            "O'Brien", "Müller", "van der Berg"]  # fmt: skip
-TYPE_IDS = [3, 3, 3, 3, 4, 4, 2, 1, 0]
-CATEGORY_TREE = {
-    "Finance": ["Budgets", "Forecasts", "Payroll", "Tax"],
-    "Sales": ["Sales North", "Sales South", "Sales East", "Sales West"],
-    "HR": ["Recruiting", "Benefits", "Training"],
-    "Operations": ["Logistics", "Facilities", "Procurement"],
-    "Marketing": ["Campaigns", "Brand"],
-    "Support": ["Tier 1", "Tier 2"],
-    "Executive": [],
-}
-LEAVES = [(top, kid) for top, kids in CATEGORY_TREE.items() for kid in kids] + [
-    (top, None) for top, kids in CATEGORY_TREE.items() if not kids
-]
-PRIVILEGES = [
-    "exportToCsv", "exportToExcel", "exportToWord", "exportToPpt", "schedule", "scheduleToEmail",
-    "saveFilters", "applySavedFilters", "subscription", "editCharts", "editReports",
-    "collaborate", "modifyLayouts", "saveLayouts",
-]  # fmt: skip
-DEFAULT_ON = ["accessAccount", "audit", "clientExcludePasswordExpiry", "editOwnPassword",
-              "logoutEnabled", "pdf"]  # fmt: skip
-REGIONS = ["North", "South", "East", "West", "APAC", "UK", "EMEA"]
-ROLES = [f"{dept} {level}" for dept in CATEGORY_TREE for level in ("Viewer", "Analyst", "Lead")][
-    :20
-]
-CONNECTIONS = [("Sales DB", "Region"), ("Finance DW", "Cost Centre"), ("HR Mart", "Department")]
-
-
-# --- data --------------------------------------------------------------------------------
-
-
-def seed_document(users: int, seed: int = 7) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
-    """The seed, and the secure variables' values by (usercode, variable name)."""
-    rng = random.Random(seed)
-    categories: list[dict[str, Any]] = []
-    for top, kids in CATEGORY_TREE.items():
-        categories.append({"name": top, "parent": None, "helpText": f"{top} reporting"})
-        categories += [{"name": k, "parent": top} for k in kids]
-    roles = []
-    for name in ROLES:
-        top, kid = rng.choice(LEAVES)
-        roles.append(
-            {
-                "name": name,
-                "description": f"{name}: generated role",
-                "categories": [top] + ([kid] if kid else []),
-                "privileges": sorted(rng.sample(PRIVILEGES, 2)),
-            }
-        )
-    secrets: dict[tuple[str, str], str] = {}
-    managers = max(1, users // 100)
-    elements = []
-    for i in range(users):
-        code = f"USER{i:06d}" if i >= managers else f"MGR{i:04d}"
-        forenames, surname = rng.choice(FORENAMES), rng.choice(SURNAMES)
-        user: dict[str, Any] = {
-            "usercode": code,
-            "forenames": forenames,
-            "surname": surname,
-            "email": f"{code.lower()}@example.com",
-            "userTypeId": rng.choice(TYPE_IDS),
-        }
-        if i >= managers:
-            user["parentIdentifier"] = f"MGR{rng.randrange(managers):04d}"
-        for flag in rng.sample(PRIVILEGES, rng.randint(0, 4)):
-            user[flag] = True
-        if rng.random() < 0.1:
-            user[rng.choice(DEFAULT_ON)] = False
-        if rng.random() < 0.05:
-            user["clientEnabled"] = False
-        if rng.random() < 0.15:
-            user["userExpirationDate"] = f"2027-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        if rng.random() < 0.2:
-            user.update(allowPasswordLogin=True, password=f"pw-{i}")
-        if rng.random() < 0.05:
-            user["lite"] = True
-        cats: list[str] = []
-        for top, kid in rng.sample(LEAVES, rng.randint(0, 3)):
-            cats += [c for c in (top, kid) if c and c not in cats]
-        variables = [{"name": "region", "value": rng.choice(REGIONS), "isSecure": False}]
-        if rng.random() < 0.3:
-            variables.append(
-                {"name": "costCentre", "value": str(rng.randint(1000, 9999)), "isSecure": False}
-            )
-        if i % 10 == 3:
-            value = f"secret-{i}-{rng.randrange(10**6)}"
-            variables.append({"name": "warehouseKey", "value": value, "isSecure": True})
-            secrets[(code, "warehouseKey")] = value
-        restrictions = []
-        if rng.random() < 0.3:
-            conn, col = rng.choice(CONNECTIONS)
-            restrictions = [
-                {"dataConnectionIdentifier": conn, "columnIdentifier": col, "value": v}
-                for v in rng.sample(REGIONS, rng.randint(1, 2))
-            ]
-        elements.append(
-            {
-                "user": user,
-                "userRoles": [{"roleIdentifier": r} for r in rng.sample(ROLES, rng.randint(0, 2))],
-                "userCategories": [{"categoryIdentifier": c} for c in cats],
-                "variables": variables,
-                "restrictions": restrictions,
-            }
-        )
-    return {"categories": categories, "roles": roles, "users": elements}, secrets
 
 
 # --- processes ---------------------------------------------------------------------------
@@ -176,22 +66,20 @@ def pisync(args: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> Run:
 SECRET_LINE = re.compile(r"^\s+(PISYNC_VAR_\w+)\s+\(user (\S+), variable (.+)\)\s*$")
 
 
-def secret_env(
-    import_out: str, secrets: Mapping[tuple[str, str], str]
-) -> tuple[dict[str, str], list[str]]:
-    """Environment for the plan from the names the import printed; and unmatched lines."""
+def secret_env(import_out: str) -> tuple[dict[str, str], list[str]]:
+    """Environment for the plan from the names the import printed (every secure variable of
+    the generated organisation holds the same value); and the lines that did not match."""
     env: dict[str, str] = {}
     unknown: list[str] = []
     for line in import_out.splitlines():
         m = SECRET_LINE.match(line)
         if not m:
             continue
-        name, code, var = m.groups()
-        value = secrets.get((code.upper(), var))
-        if value is None:
-            unknown.append(line.strip())
+        name, _, var = m.groups()
+        if var == "warehouseKey":
+            env[name] = SECRET_VALUE
         else:
-            env[name] = value
+            unknown.append(line.strip())
     return env, unknown
 
 

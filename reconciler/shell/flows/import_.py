@@ -60,7 +60,7 @@ async def import_flow(
     settings: Settings,
     *,
     out: str,
-    layout: Layout,
+    layout: Layout | None,
     include: Sequence[str],
     exclude: Sequence[str],
     with_roles: bool,
