@@ -17,46 +17,29 @@ It prints pairs per second and the ratio to (1), measured in this process.
 from __future__ import annotations
 
 import argparse
-import random
 import time
 from typing import Any
 
-from reconciler.core.model.values import USER_FIELDS, Restriction, Variable
+from workload import Person, Workload, element, live_copy, people, split
+
+from reconciler.core.model.values import USER_FIELDS
 from reconciler.core.plans.compare import same
 from reconciler.core.plans.values import all_changes
+from reconciler.pi.wire import live_user
 
 
-def records(n: int, seed: int = 7) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    rng = random.Random(seed)
-    pairs = []
-    for i in range(n):
-        live: dict[str, Any] = {
-            "forenames": f"First{i}",
-            "surname": f"Last{i}",
-            "email": f"user{i}@example.com",
-            "type": "user",
-            "enabled": True,
-            "lite": False,
-            "parent": "ADMIN",
-            "organisation": "Dashboard",
-            "theme": "piBerry",
-            "expires": None,
-            "login.password": False,
-            "login.external": True,
-            "login.mfa": False,
-            "privileges": ("accessAccount", "audit", "pdf"),
-            "roles": ("Finance Viewer", "Sales"),
-            "categories": ("Budgets", "Finance"),
-            "variables": (Variable(name="region", value="North"),),
-            "restrictions": (Restriction(connection="Sales DB", column="Region", values=("N",)),),
-        }
-        desired = dict(live)
-        if rng.random() < 0.10:
-            desired["email"] = f"changed{i}@example.com"
-            if rng.random() < 0.5:
-                desired["roles"] = ("Finance Viewer", "Sales", "Ops")
-        pairs.append((desired, live))
-    return pairs
+def records(n: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(desired, live) canonical records of the shared generator's ``n`` users, 10% of them
+    differing (another email, half of them a role): both read through pisync's own wire
+    mapping, as a plan reads the server."""
+    workload = Workload(users=n, changed=0.10)
+    everyone = people(workload)
+    _, changed = split(workload, everyone)
+
+    def record(p: Person) -> dict[str, Any]:
+        return dict(live_user({"usercode": p.usercode}, element(p)).record)
+
+    return [(record(p), record(live_copy(p) if p.usercode in changed else p)) for p in everyone]
 
 
 def pisync_diff(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:

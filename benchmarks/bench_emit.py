@@ -12,31 +12,14 @@ import time
 from typing import Any
 
 from ruamel.yaml import YAML
+from workload import Workload, document, people
 
 from reconciler.core.yamlfile.emit import emit
 
 
 def documents(n: int) -> dict[str, list[dict[str, Any]]]:
-    return {
-        "users": [
-            {
-                "usercode": f"U{i:06d}",
-                "forenames": "Anne-Marie",
-                "surname": "O'Neil",
-                "email": f"u{i}@example.com",
-                "type": "designer",
-                "roles": ["Finance Viewer", "Sales"],
-                "categories": ["Budgets", "Forecasts"],
-                "privileges": ["exportToCsv", "pdf"],
-                "login": {"password": False, "external": True, "mfa": True},
-                "variables": {"region": "North", "code": "yes"},
-                "restrictions": [
-                    {"connection": "Sales DB", "column": "Region", "values": ["East", "North"]}
-                ],
-            }
-            for i in range(n)
-        ]
-    }
+    """The shared generator's ``n`` users as the entries of one ``users:`` document."""
+    return {"users": [document(p) for p in people(Workload(users=n))]}
 
 
 def main() -> None:

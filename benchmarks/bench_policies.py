@@ -72,9 +72,12 @@ policies:
   administrators: {min: 2, max: 5}
   separation_of_duties:
     - {roles: [Team 00 Viewer, Team 01 Viewer], reason: "four-eyes"}
-    - {roles: [Team 02 Viewer, Team 03 Viewer, Team 04 Viewer], reason: "one of three", severity: warning}
+    - roles: [Team 02 Viewer, Team 03 Viewer, Team 04 Viewer]
+      reason: "one of three"
+      severity: warning
   escalation_requires: {keys: [ticket, reason]}
-  max_access_days: {administrator: 90, designer: 365, user: 365, chart-viewer: 365, severity: warning}
+  max_access_days:
+    {administrator: 90, designer: 365, user: 365, chart-viewer: 365, severity: warning}
   review_interval_days: {days: 180, severity: warning}
   email_domains: {allowed: [example.org], severity: warning}
 """

@@ -1,8 +1,10 @@
 """``make bench``: every benchmark at each size, one after the other, output kept.
 
-Each benchmark generates its data on the fly (seeded, into the git-ignored
-``benchmarks/.data/``) and prints its own baseline and ratios from the same run; this only
-runs them in turn and keeps everything they print in ``benchmarks/.data/bench-<time>.log``.
+Each benchmark draws its data from the shared seeded generator (``workload.py``, into the
+git-ignored ``benchmarks/.data/``) and prints its own baseline and ratios from the same run;
+this runs them in turn, keeps everything they print in ``benchmarks/.data/bench-<time>.log``,
+and ends with each benchmark's growth table (``growth.py``): its figures at every size, the
+cost per user, and how that cost grew from the size before.
 
 Usage::
 
@@ -20,6 +22,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import growth
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / ".data"
 
@@ -27,6 +31,8 @@ DATA = HERE / ".data"
 BENCHMARKS: dict[str, tuple[str, tuple[str, ...]]] = {
     # plan, apply (fresh and saved plan) vs the naive sync, --changed-since, validate (cached)
     "plan": ("bench_plan.py", ("--users", "{n}")),
+    # the same with half of the declared users not on the server yet (a first rollout)
+    "plan-new": ("bench_plan.py", ("--users", "{n}", "--new", "0.5", "--only", "reads,plan")),
     # validate's load, phase by phase, against ruamel's safe loader and pure jsonschema
     "validate": ("bench_validate.py", ("--users", "{n}", "--cli")),
     # import of a whole organisation against a bare httpx client doing the same reads
@@ -35,6 +41,17 @@ BENCHMARKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "policies": ("bench_policies.py", ("--users", "{n}")),
     # the access review
     "review": ("bench_review.py", ("--users", "{n}")),
+    # import's YAML emitter against ruamel's
+    "emit": ("bench_emit.py", ("--users", "{n}")),
+}
+#: the growth table each benchmark records (growth.py) by name
+GROWTH = {
+    "plan": "plan",
+    "plan-new": "plan, 50% new",
+    "validate": "validate",
+    "import": "import",
+    "policies": "policies",
+    "review": "review",
 }
 # size-independent: apply throughput by parallelism, the diff engine, the transports
 ONCE: dict[str, tuple[str, ...]] = {
@@ -90,6 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(took)
             out.write(took)
             out.flush()
+        for name, bench in GROWTH.items():
+            if name in only:
+                table = "\n" + growth.table(bench) + "\n"
+                sys.stdout.write(table)
+                out.write(table)
     print(f"\nEverything printed is in {log}")
     if failed:
         print(f"failed: {', '.join(failed)}")
