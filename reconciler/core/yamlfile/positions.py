@@ -84,6 +84,10 @@ class PosDict(dict[str, Any]):
         """Where ``key`` is written (the mapping's own position if it has no such key)."""
         return unpack(self._file, self.key_packed(key))
 
+    def packed_keys(self) -> Mapping[str, int]:
+        """Each key's packed position (read-only: the mapping's own table)."""
+        return self._kpos
+
     def key_packed(self, key: str) -> int:
         """:meth:`key_at`, packed (for a caller that keeps the numbers)."""
         return self._kpos.get(key, self._pos)
