@@ -84,20 +84,11 @@ class FileCache:
 
     def put(self, key: str, result: FileResult) -> None:
         self._used.add(key)
-        target = self.folder / f"{key}.json"
-        tmp = target.with_name(f".{key}.{os.getpid()}.tmp")
-        try:
-            if not self.folder.is_dir():
-                self.folder.mkdir(parents=True, exist_ok=True)
-                # the folder ignores itself, as .pytest_cache does: never committed by accident
-                (self.folder.parent / ".gitignore").write_text(
-                    "# written by pisync: a cache, safe to delete\n*\n", encoding="utf-8"
-                )
-            tmp.write_bytes(orjson.dumps(encode(result)))
-            os.replace(tmp, target)
-        except OSError:  # a read-only checkout: no cache, nothing else changes
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
+        write_entry(self.folder, key, result)
+
+    def used(self, key: str) -> None:
+        """``key``'s entry was written elsewhere (by a parser process): keep it."""
+        self._used.add(key)
 
     def prune(self) -> None:
         """After reading every source: drop entries no file uses, and other versions' folders."""
@@ -110,6 +101,25 @@ class FileCache:
                     shutil.rmtree(other, ignore_errors=True)
         except OSError:
             pass
+
+
+def write_entry(folder: Path, key: str, result: FileResult) -> None:
+    """Write one entry into the cache folder ``folder`` (any process may: the file is
+    written whole, then renamed into place)."""
+    target = folder / f"{key}.json"
+    tmp = target.with_name(f".{key}.{os.getpid()}.tmp")
+    try:
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            # the folder ignores itself, as .pytest_cache does: never committed by accident
+            (folder.parent / ".gitignore").write_text(
+                "# written by pisync: a cache, safe to delete\n*\n", encoding="utf-8"
+            )
+        tmp.write_bytes(orjson.dumps(encode(result)))
+        os.replace(tmp, target)
+    except OSError:  # a read-only checkout: no cache, nothing else changes
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def enabled(env: dict[str, str] | None = None) -> bool:

@@ -48,7 +48,7 @@ from reconciler.core.model.values import DesiredState, SourcePos
 from reconciler.core.yamlfile.read import DEFAULT_MAX_BYTES, ParsedFile, parse_yaml
 from reconciler.errors import InvalidStateError, UsageError
 from reconciler.schemas import load_schema
-from reconciler.shell.repo.cache import FileCache
+from reconciler.shell.repo.cache import FileCache, write_entry
 from reconciler.shell.repo.cache import enabled as cache_enabled
 
 CONFIG_NAME = "pisync.yaml"
@@ -278,7 +278,8 @@ def _read_one(path: Path, display: str, max_bytes: int, *, allow_empty: bool = F
     return parse_yaml(data, display, max_bytes=max_bytes, allow_empty=allow_empty)
 
 
-Job = tuple[str, str, int, bool, bool]  # (path, display, max_bytes, build, subjects)
+#: (path, display, max_bytes, build, subjects, cache folder and key or None)
+Job = tuple[str, str, int, bool, bool, tuple[str, str] | None]
 
 
 @cache_function
@@ -288,13 +289,17 @@ def _checker() -> SchemaChecker:
 
 
 def _analyse_jobs(jobs: Sequence[Job]) -> list[FileResult]:
-    """Read, parse and analyse a chunk of files (top level, so a worker process can run it)."""
-    return [
-        analyse(
-            _read_one(Path(path), display, max_bytes), _checker(), build=build, subjects=subjects
-        )
-        for path, display, max_bytes, build, subjects in jobs
-    ]
+    """Read, parse and analyse a chunk of files (top level, so a worker process can run it),
+    each result written to the cache where the job says, by the process that made it (the
+    encoding is shared between the processes like the parsing)."""
+    results = []
+    for path, display, max_bytes, build, subjects, entry in jobs:
+        parsed = _read_one(Path(path), display, max_bytes)
+        result = analyse(parsed, _checker(), build=build, subjects=subjects)
+        if entry is not None:
+            write_entry(Path(entry[0]), entry[1], result)
+        results.append(result)
+    return results
 
 
 def _worker_init() -> None:
@@ -326,7 +331,17 @@ def _analyse_all(
                 results[display] = hit
                 continue
         todo.append((path, display))
-    jobs = [(str(path), display, max_bytes, build, subjects) for path, display in todo]
+    jobs: list[Job] = [
+        (
+            str(path),
+            display,
+            max_bytes,
+            build,
+            subjects,
+            None if store is None or display not in keys else (str(store.folder), keys[display]),
+        )
+        for path, display in todo
+    ]
     n = _workers_for(todo) if workers is None else max(1, min(workers, len(jobs)))
     fresh: list[FileResult] | None = None
     if n > 1:
@@ -337,7 +352,7 @@ def _analyse_all(
     for result in fresh if fresh is not None else _analyse_jobs(jobs):
         results[result.file] = result
         if store is not None and result.file in keys:
-            store.put(keys[result.file], result)
+            store.used(keys[result.file])  # written by the process that parsed the file
     return [results[display] for _, display in found]
 
 
