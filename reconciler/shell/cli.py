@@ -7,6 +7,7 @@ the commands so that ``pisync --help`` and shell completion stay fast.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Annotated
@@ -284,7 +285,13 @@ def apply(
     """Make the changes of a plan. Without PLANFILE: plan, show, ask (or --auto-approve)."""
     settings: Settings = ctx.obj
     given = list(args or [])
-    planfile = given[0] if len(given) == 1 and given[0].endswith(".json") else None
+    plans = [a for a in given if a.endswith(".json")]
+    if plans and len(given) > 1:
+        raise UsageError(
+            f"apply takes one saved plan or desired-state paths, not both: {plans[0]} is a plan"
+            " file (.json); apply it alone (pisync apply PLANFILE), or give only PATHs"
+        )
+    planfile = plans[0] if plans else None
     if planfile is not None and (target or paths):
         raise typer.BadParameter(
             "a saved plan is applied exactly as it was made: --target and --path do not apply"
@@ -548,6 +555,10 @@ GLOBAL_OPTIONS = {
 }
 
 
+#: Short global flags written together (``-vq``): every one of them a global option.
+_COMBINED_FLAGS = re.compile(r"-[vq]{2,}")
+
+
 def hoist_global_options(args: list[str]) -> list[str]:
     """``pisync plan -v`` as ``pisync -v plan``: global options found after the subcommand
     are moved in front of it (up to a ``--``), so they work in either place."""
@@ -562,7 +573,9 @@ def hoist_global_options(args: list[str]) -> list[str]:
             after += [arg, *rest]
             break
         name = arg.split("=", 1)[0]
-        if name in GLOBAL_OPTIONS:
+        if _COMBINED_FLAGS.fullmatch(arg):  # -vq, -qv, -vvq: only global flags combine
+            moved.append(arg)
+        elif name in GLOBAL_OPTIONS:
             moved.append(arg)
             if GLOBAL_OPTIONS[name] and "=" not in arg:
                 moved.append(next(rest, ""))

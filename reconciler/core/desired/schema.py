@@ -70,9 +70,9 @@ class SchemaChecker:
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self._fast = _fast_validator(schema)
-        self._slow = _slow_validator(schema)
         self._items: dict[str, tuple[Any, Validator]] = {}
-        for key, sub in (schema.get("properties") or {}).items():
+        properties = dict(schema.get("properties") or {})
+        for key, sub in list(properties.items()):
             items = sub.get("items") if isinstance(sub, Mapping) else None
             if sub.get("type") == "array" and isinstance(items, Mapping):
                 item_schema = {
@@ -81,16 +81,16 @@ class SchemaChecker:
                     **items,
                 }
                 self._items[key] = (_fast_validator(item_schema), _slow_validator(item_schema))
+                # the document's own check sees the list (its type, its length), not its items
+                properties[key] = {k: v for k, v in sub.items() if k != "items"}
+        self._slow = _slow_validator({**schema, "properties": properties})
 
     def check(self, data: PosDict) -> list[Issue]:
         if _fast_ok(self._fast, data):
             return []
         found: list[tuple[ValidationError, Path]] = []
-        # the document without its item lists, then each item that fails the fast check
-        shallow = {
-            k: ([] if k in self._items and isinstance(v, list) else v) for k, v in data.items()
-        }
-        found += [(e, ()) for e in self._slow.iter_errors(shallow)]
+        # the document without its items' schemas, then each item that fails the fast check
+        found += [(e, ()) for e in self._slow.iter_errors(data)]
         for key, (fast, slow) in self._items.items():
             seq = data.get(key)
             if not isinstance(seq, list):
