@@ -59,8 +59,10 @@ async def read_and_diff(
     )
     in_scope = planning.users_in_scope(loaded.desired, scope)
     declared = {u.usercode for u in in_scope}
+    me = account(settings).usercode
+    signed_in = (me,) if me else ()  # the lockout guard reads its effective access
     if scope.partial:
-        reads = planning.partial_reads(in_scope, scope, config)
+        reads = planning.partial_reads(in_scope, scope, config, also=signed_in)
         live = await read_some(
             server,
             reads.users,
@@ -71,7 +73,7 @@ async def read_and_diff(
     else:
         live = await read_live(
             server,
-            payload_for=planning.payload_for(declared, config),
+            payload_for=planning.payload_for(declared, config, also=signed_in),
             declared=declared,
             concurrency=config.server.concurrency,
             progress=progress,

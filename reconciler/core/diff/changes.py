@@ -144,7 +144,9 @@ def diff(
     in_scope = [u for u in users if not wanted or u.usercode in wanted]
     findings = plan_findings(in_scope, changes, live, config.policies, today=today)
     plan = replace(plan, policies=config.policies.names, findings=findings)
-    guards = check(plan, live, config, desired_objects=plan.desired_objects, account=account)
+    guards = check(
+        plan, live, config, desired_objects=plan.desired_objects, account=account, today=today
+    )
     if account is not None and (note := account.unknown_note()) is not None and changes:
         notes.append(note)
     return replace(plan, guards=tuple(guards), forced=force and bool(guards), notes=tuple(notes))

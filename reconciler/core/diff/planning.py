@@ -68,23 +68,30 @@ class PartialReads:
     ids_for: frozenset[str]
 
 
-def partial_reads(in_scope: Sequence[UserSpec], scope: Scope, config: Config) -> PartialReads:
+def partial_reads(
+    in_scope: Sequence[UserSpec], scope: Scope, config: Config, *, also: Iterable[str] = ()
+) -> PartialReads:
     """The declared users in scope, the removed ones, the targets no file declares, and the
-    parents they name; the ids of the ones the plan may prune when ``users.prune`` deletes."""
+    parents they name; the ids of the ones the plan may prune when ``users.prune`` deletes.
+    ``also``: users read whatever the plan does (the account pisync signs in with: the
+    lockout guard reads its effective access)."""
     declared = {u.usercode for u in in_scope}
     parents = {p for u in in_scope if isinstance(p := u.fields.get("parent"), str)}
     prunable = set(scope.removed) | (set(scope.targets) - declared)
     delete = config.users_prune is UserPrune.DELETE
     return PartialReads(
-        users=frozenset(declared | prunable | parents),
+        users=frozenset(declared | prunable | parents | set(also)),
         ids_for=frozenset(prunable) if delete else frozenset(),
     )
 
 
-def payload_for(declared: Iterable[str], config: Config) -> Callable[[str], bool]:
-    """Which listed users a whole plan reads the payload of: the declared ones, and when it
-    prunes every one it does not ignore (a prune candidate)."""
-    codes = frozenset(declared)
+def payload_for(
+    declared: Iterable[str], config: Config, *, also: Iterable[str] = ()
+) -> Callable[[str], bool]:
+    """Which listed users a whole plan reads the payload of: the declared ones, ``also``
+    (the account pisync signs in with), and when it prunes every one it does not ignore (a
+    prune candidate)."""
+    codes = frozenset(declared) | frozenset(also)
     pruning = config.users_prune is not UserPrune.OFF
     return lambda code: code in codes or (pruning and not config.is_ignored(code))
 
