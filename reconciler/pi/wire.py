@@ -367,7 +367,9 @@ def sync_element(
     """The complete payload element for ``POST /users/sync``.
 
     Sync is not additive (S1), so the element is the live payload (``base``) with the managed
-    values of ``desired`` (plan JSON form) overlaid; read-only fields are dropped. ``secrets``
+    values of ``desired`` (plan JSON form) overlaid: each field replaced, except ``variables``,
+    of which only those named are set (``None`` removes one; the others keep their live
+    values); read-only fields are dropped. ``secrets``
     resolves ``{"env": NAME}`` variables; a missing one raises KeyError (the shell checks
     first).
     """
@@ -427,8 +429,16 @@ def _overlay(
         element["userRoles"] = [{"roleIdentifier": r} for r in value]  # [G U3]
     elif key == "categories":
         element["userCategories"] = [{"categoryIdentifier": c} for c in value]  # [G U4]
-    elif key == "variables":
-        element["variables"] = [_variable_out(n, v, secrets) for n, v in sorted(value.items())]
+    elif key == "variables":  # the variables named are set (None: removed), others kept
+        kept = {
+            str(v.get("name")): v for v in element.get("variables") or () if isinstance(v, Mapping)
+        }
+        for name, v in value.items():
+            if v is None:
+                kept.pop(name, None)
+            else:
+                kept[name] = _variable_out(name, v, secrets)
+        element["variables"] = [kept[n] for n in sorted(kept)]
     elif key == "restrictions":
         element["restrictions"] = [  # [G U2] one element per value
             {

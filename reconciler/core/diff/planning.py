@@ -23,7 +23,7 @@ from reconciler.core.governance.guards import needs_administrators
 from reconciler.core.model.config import Config, UserPrune
 from reconciler.core.model.issues import Issue, format_issue
 from reconciler.core.model.values import Category, DesiredState, LiveState, LiveUser, UserSpec
-from reconciler.core.plans.plan import Plan
+from reconciler.core.plans.plan import Kind, Plan
 
 
 def plan_scope(
@@ -68,30 +68,23 @@ class PartialReads:
     ids_for: frozenset[str]
 
 
-def partial_reads(
-    in_scope: Sequence[UserSpec], scope: Scope, config: Config, *, also: Iterable[str] = ()
-) -> PartialReads:
+def partial_reads(in_scope: Sequence[UserSpec], scope: Scope, config: Config) -> PartialReads:
     """The declared users in scope, the removed ones, the targets no file declares, and the
-    parents they name; the ids of the ones the plan may prune when ``users.prune`` deletes.
-    ``also``: users read whatever the plan does (the account pisync signs in with: the
-    lockout guard reads its effective access)."""
+    parents they name; the ids of the ones the plan may prune when ``users.prune`` deletes."""
     declared = {u.usercode for u in in_scope}
     parents = {p for u in in_scope if isinstance(p := u.fields.get("parent"), str)}
     prunable = set(scope.removed) | (set(scope.targets) - declared)
     delete = config.users_prune is UserPrune.DELETE
     return PartialReads(
-        users=frozenset(declared | prunable | parents | set(also)),
+        users=frozenset(declared | prunable | parents),
         ids_for=frozenset(prunable) if delete else frozenset(),
     )
 
 
-def payload_for(
-    declared: Iterable[str], config: Config, *, also: Iterable[str] = ()
-) -> Callable[[str], bool]:
-    """Which listed users a whole plan reads the payload of: the declared ones, ``also``
-    (the account pisync signs in with), and when it prunes every one it does not ignore (a
-    prune candidate)."""
-    codes = frozenset(declared) | frozenset(also)
+def payload_for(declared: Iterable[str], config: Config) -> Callable[[str], bool]:
+    """Which listed users a whole plan reads the payload of: the declared ones, and when it
+    prunes every one it does not ignore (a prune candidate)."""
+    codes = frozenset(declared)
     pruning = config.users_prune is not UserPrune.OFF
     return lambda code: code in codes or (pruning and not config.is_ignored(code))
 
@@ -122,6 +115,16 @@ def needs_every_administrator(plan: Plan, live: LiveState, config: Config) -> bo
     delete or demote an administrator (the last-administrator guard)."""
     counting = config.policies.administrators is not None and not live.complete
     return (counting or needs_administrators(plan, live)) and not live.all_administrators
+
+
+def needs_account(plan: Plan, live: LiveState, me: str | None) -> bool:
+    """Whether a plan made from ``live`` must be made again with the whole record of the
+    account pisync signs in with (``me``), for the lockout guard: when the plan changes a
+    role (the account may hold it) and only the account's list entry, or nothing, was read."""
+    if me is None or not any(c.kind is Kind.ROLE for c in plan.changes):
+        return False
+    user = live.users.get(me)
+    return user is None or user.fingerprint is None
 
 
 def with_loading_notes(plan: Plan, notes: Sequence[str], warnings: Sequence[Issue]) -> Plan:

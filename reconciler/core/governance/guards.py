@@ -95,7 +95,9 @@ def check(
         )
     if account is not None and account.usercode:
         me = account.usercode.upper()
-        lock = _lockout(plan, live, me, by_password=account.source == "PISYNC_USERNAME", today=today)
+        lock = _lockout(
+            plan, live, me, by_password=account.source == "PISYNC_USERNAME", today=today
+        )
         if lock:
             out.append(Guard(name="lockout", message=lock, numbers={}))
     return out
@@ -211,15 +213,15 @@ def _lockout(
         reasons.append(f"disable {me}")
     if before.get("type") == "administrator" and after.get("type") != "administrator":
         reasons.append(f"make {me} a {after.get('type')} instead of an administrator")
-    lost = _lost_privilege(before, after, live, plan)
+    lost = None if after.get("enabled") is False else _lost_privilege(before, after, live, plan)
     if lost is not None:
         reasons.append(f"remove the {EDIT_USERS} privilege from {me}{lost}")
     expires = after.get("expires") if change is not None and "expires" in change.desired else None
     if today is not None and expires and str(expires)[:10] <= today.isoformat():
         reasons.append(f"make {me} expire on {str(expires)[:10]} (the plan is of {today})")
-    if by_password and before.get("login.password") is not False:
-        if after.get("login.password") is False:
-            reasons.append(f"turn off password login for {me}")
+    password_off = after.get("login.password") is False
+    if by_password and password_off and before.get("login.password") is not False:
+        reasons.append(f"turn off password login for {me}")
     if reasons:
         return f"the plan would {' and '.join(reasons)}, the account pisync signs in with"
     return None
