@@ -16,6 +16,7 @@ import typer
 from typer.exceptions import TyperException
 
 from reconciler.errors import InvalidStateError, PisyncError, UsageError
+from reconciler.shell import output
 from reconciler.shell.settings import Settings
 
 EXIT_USAGE = 64
@@ -108,6 +109,9 @@ def main_options(
         max_rps=max_rps,
         cache=not no_cache,
     )
+    output.install(ctx.obj.env)  # no secret and no workflow command from user data gets out
+    if ctx.obj.env.get("GITHUB_ACTIONS") == "true":
+        output.enable_actions()
 
 
 # --- validate ----------------------------------------------------------------------------
@@ -148,11 +152,13 @@ def _format(
     if fmt is None:
         if default is not None:
             return default
-        return "github" if settings.env.get("GITHUB_ACTIONS") == "true" else "text"
+        fmt = "github" if settings.env.get("GITHUB_ACTIONS") == "true" else "text"
     if fmt not in allowed:
         raise typer.BadParameter(
             f"{fmt!r} is not one of {', '.join(sorted(allowed))}", param_hint="--format"
         )
+    if fmt == "github":
+        output.enable_actions()
     return fmt
 
 
@@ -508,9 +514,9 @@ def _guarded(run: Callable[[], int], settings: Settings, fmt: str = "text") -> i
         return int(run())
     except InvalidStateError as exc:
         if exc.issues:
-            from reconciler.shell.flows.validate import invalid_state_report
+            from reconciler.shell.flows.validate import write_invalid_state
 
-            sys.stdout.write(invalid_state_report(exc, fmt))
+            write_invalid_state(exc, fmt)
         else:
             error(err, str(exc))
         return exc.exit_code
@@ -533,6 +539,8 @@ def _guarded(run: Callable[[], int], settings: Settings, fmt: str = "text") -> i
             + ("" if settings.verbose else " (run with -v for the traceback)"),
         )
         return 1
+    finally:
+        output.finish()
 
 
 def _exit(code: int) -> None:
@@ -591,6 +599,14 @@ def app_commands() -> list[str]:
 def main() -> None:
     """Console entry point: usage errors exit 64 (2 means "changes present")."""
     try:
+        code = _run_app()
+    finally:
+        output.finish()
+    sys.exit(code)
+
+
+def _run_app() -> int:
+    try:
         code = app(
             args=hoist_global_options(sys.argv[1:]), standalone_mode=False, prog_name="pisync"
         )
@@ -600,11 +616,12 @@ def main() -> None:
             show()
         else:
             sys.stderr.write(f"Error: {exc}\n")
-        sys.exit(EXIT_USAGE if getattr(exc, "exit_code", 2) == 2 else getattr(exc, "exit_code", 1))
+        status = getattr(exc, "exit_code", 2)
+        return EXIT_USAGE if status == 2 else int(status)
     except UsageError as exc:
         sys.stderr.write(f"Error: {exc}\n")
-        sys.exit(EXIT_USAGE)
+        return EXIT_USAGE
     except typer.Abort:
         sys.stderr.write("Aborted.\n")
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+        return 130
+    return code if isinstance(code, int) else 0

@@ -14,6 +14,7 @@ from reconciler.core.model.issues import Issue, error
 from reconciler.core.model.values import DesiredState, SourcePos
 from reconciler.core.plans.plan import Plan
 from reconciler.errors import InvalidStateError
+from reconciler.shell.output import note_values
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,4 +66,5 @@ def read_secrets(needs: Iterable[SecretNeed], env: Mapping[str, str]) -> dict[st
             )
     if missing:
         raise InvalidStateError("secrets are missing", list(missing.values()))
+    note_values(values.values())  # hidden in every output from here on
     return values

@@ -25,6 +25,7 @@ from reconciler.core.desired.ecma import end_anchored
 from reconciler.core.desired.schema_messages import object_name, rule, schema_message
 from reconciler.core.model.issues import Issue, error
 from reconciler.core.model.suggest import did_you_mean
+from reconciler.core.model.text import quote_value
 from reconciler.core.yamlfile.keypaths import Path, format_path, locate, where
 from reconciler.core.yamlfile.positions import PosDict
 
@@ -213,9 +214,9 @@ def _unknown_keys(err: ValidationError, path: Path, root: PosDict) -> list[Issue
             continue
         hint = did_you_mean(key, known)
         if hint:
-            message = f'unknown key "{key}" {place}; did you mean "{hint}"?'
+            message = f'unknown key {quote_value(key)} {place}; did you mean "{hint}"?'
         else:
-            message = f'unknown key "{key}" {place}; allowed keys: {", ".join(known)}'
+            message = f"unknown key {quote_value(key)} {place}; allowed keys: {', '.join(known)}"
         pos, key_path = where(root, (*path, key))
         issues.append(error(pos, message, key_path))
     return issues

@@ -27,6 +27,7 @@ import orjson
 from reconciler.core.desired.analysis import FileResult
 from reconciler.core.desired.filecodec import decode, encode
 from reconciler.schemas import schema_text
+from reconciler.shell.output import redact
 
 CACHE_DIR = ".pisync-cache"
 
@@ -53,6 +54,9 @@ class FileCache:
 
     def __init__(self, root: Path) -> None:
         self.folder = root / CACHE_DIR / code_digest()
+        #: a cache folder that is a link (a pull request can add one) could make pisync write
+        #: outside the repository: such a cache is not used at all
+        self.off = (root / CACHE_DIR).is_symlink() or self.folder.is_symlink()
         self.hits = 0
         self.misses = 0
         self._used: set[str] = set()
@@ -66,6 +70,8 @@ class FileCache:
         ``subjects``: only one with the policies' subjects, or the built users to make them
         from)."""
         self._used.add(key)
+        if self.off:
+            return None
         try:
             data = orjson.loads((self.folder / f"{key}.json").read_bytes())
             from_users = subjects and data["subjects"] is None
@@ -84,6 +90,8 @@ class FileCache:
 
     def put(self, key: str, result: FileResult) -> None:
         self._used.add(key)
+        if self.off:
+            return
         target = self.folder / f"{key}.json"
         tmp = target.with_name(f".{key}.{os.getpid()}.tmp")
         try:
@@ -93,7 +101,10 @@ class FileCache:
                 (self.folder.parent / ".gitignore").write_text(
                     "# written by pisync: a cache, safe to delete\n*\n", encoding="utf-8"
                 )
-            tmp.write_bytes(orjson.dumps(encode(result)))
+            data = orjson.dumps(encode(result))
+            if redact(text := data.decode()) != text:
+                return  # it would hold a secret (a value an {env: …} entry reads): not kept
+            tmp.write_bytes(data)
             os.replace(tmp, target)
         except OSError:  # a read-only checkout: no cache, nothing else changes
             with contextlib.suppress(OSError):
@@ -101,6 +112,8 @@ class FileCache:
 
     def prune(self) -> None:
         """After reading every source: drop entries no file uses, and other versions' folders."""
+        if self.off:
+            return
         try:
             for entry in self.folder.glob("*.json"):
                 if entry.stem not in self._used:

@@ -353,8 +353,10 @@ def expiring() -> Plan:
 
 
 def hostile() -> Plan:
-    """User data that tries to break every format: brackets, pipes, HTML, backticks…"""
+    """User data that tries to break every format: brackets, pipes, HTML, backticks, HTML
+    comments, @mentions, and lines a GitHub runner would read as workflow commands."""
     role = "Ops | <b>Admins</b> [EU] `x`"
+    commands = "##[error]x ::stop-commands::x"
     live = live_state(
         [
             luser("EVIL`|<i>", email="a@example.com"),
@@ -363,6 +365,7 @@ def hostile() -> Plan:
                 categories=("R&D, Europe",),
                 variables=(Variable(name="note", value="line1\nline2"),),
             ),
+            luser("CMD", surname="x"),
         ],
         roles=[lrole("```", description="fence")],
     )
@@ -375,9 +378,16 @@ def hostile() -> Plan:
                 roles=(role,),
                 variables=(Variable(name="note", value="\u202eevil\u202c <script>"),),
             ),
+            dataclasses.replace(
+                spec(
+                    "CMD", surname="::set-output name=x::y\n::stop-commands::x", roles=(commands,)
+                ),
+                meta=Grant(reason="@org/team and @someone: <!-- hidden --> <b>approve</b>"),
+            ),
         ),
         roles=(
             RoleSpec(name=role, fields={"description": '"quoted"\t<tab>', "categories": ("*",)}),
+            RoleSpec(name=commands, fields={"description": "::add-mask::secret"}),
         ),
     )
     plan = diff(
@@ -386,7 +396,13 @@ def hostile() -> Plan:
         Config(users_prune=UserPrune.DELETE, roles_prune=RolePrune.DELETE),
         server=URL,
     )
-    return dataclasses.replace(plan, warnings=("user `EVIL` said <script>alert(1)</script> | #1",))
+    return dataclasses.replace(
+        plan,
+        warnings=(
+            "user `EVIL` said <script>alert(1)</script> | #1",
+            "ping @org/team <!-- x --> ##[add-mask]y",
+        ),
+    )
 
 
 def many(count: int = 2_000) -> Plan:
