@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,emulator]'
 	$(BIN)/python -c "from reconciler.core.yamlfile.read import c_parser_in_use as c; assert c(), 'ruamel.yaml C parser missing'"
 	touch $(STAMP)
 

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from pi_emulator import catalog, control, query, reqlog
+from pi_emulator import catalog, control, query, quirks, reqlog, writes
 from pi_emulator.auth import check_active, check_login, parse_basic
 from pi_emulator.emulator import Emulator, EmulatorOptions
 from pi_emulator.errors import ApiError, bad_request, forbidden, not_found, unauthorized
@@ -34,7 +34,6 @@ from pi_emulator.render import (
     user_value,
 )
 from pi_emulator.responses import json_response
-from pi_emulator.sync import plan_sync
 from pi_emulator.wire import (
     BASE_PATH,
     CATEGORY_FILTER_FIELDS,
@@ -134,8 +133,10 @@ class Api:
             def page_of(offset: int, size: int) -> list[UserRecord]:
                 return matches[offset : offset + size]
 
+        view = self.em.view
+
         def window(start: int, stop: int) -> list[JsonObj]:
-            return [user_object(store, r) for r in page_of(start, stop - start)]
+            return [user_object(store, r, view) for r in page_of(start, stop - start)]
 
         body = query.list_body(window, total, page, cap=shape.list_cap, bare=shape.bare_lists)
         return json_response(body)
@@ -153,7 +154,8 @@ class Api:
         user_id: int = request.path_params["user_id"]
         if user_id != actor.id:
             self.require(actor, "editUsers", "to read other users")
-        return json_response(user_object(self.em.store, self.em.store.require_user(user_id)))
+        record = self.em.store.require_user(user_id)
+        return json_response(user_object(self.em.store, record, self.em.view))
 
     async def sync_payload(self, request: Request) -> Response:
         actor = self.actor(request)
@@ -175,21 +177,30 @@ class Api:
             raise not_found(missing)
         if user.id != actor.id:
             self.require(actor, "editUsers", "to read other users")
-        grouped = shape.restriction_shape == "grouped"
-        return json_response([sync_element(store, user, grouped=grouped)])
+        return json_response([sync_element(store, user, self.em.view)])
 
     async def sync(self, request: Request) -> Response:
         actor = self.actor(request)
         body = await read_json(request)
         store = self.em.store
-        records = plan_sync(store, actor, body)
-        store.put_users(records)
-        grouped = self.em.shape.restriction_shape == "grouped"
-        return json_response([sync_element(store, r, grouped=grouped) for r in records])
+        records = writes.sync_users(store, actor, body, self.em.shape)
+        answer = self.em.shape.sync_answer
+        if answer == "empty":
+            return Response(status_code=200)
+        view = self.em.view
+        if answer == "user":
+            users = [user_object(store, r, view) for r in records]
+            return json_response(users[0] if len(users) == 1 else users)
+        return json_response([sync_element(store, r, view) for r in records])
 
     async def delete_user(self, request: Request) -> Response:
+        refusal = quirks.delete_refusal(self.em.shape.store_quirks, request.url.path)
+        if refusal is not None and refusal.status == 405:
+            raise refusal
         actor = self.actor(request)
         self.require(actor, "editUsers", "to delete users")
+        if refusal is not None:
+            raise refusal
         user_id: int = request.path_params["user_id"]
         store = self.em.store
         store.require_user(user_id)

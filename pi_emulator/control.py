@@ -53,7 +53,16 @@ def routes(em: Emulator) -> list[Route]:
         body = await _body(request)
         if not isinstance(body, dict):
             raise bad_request('send a JSON object of fault options, e.g. {"fail_rate": 0.1}')
-        return JSONResponse(em.faults.configure(body).to_json())
+        config = em.faults.configure(body)
+        em.gate.wake()  # a larger capacity admits waiting requests now
+        return JSONResponse(config.to_json())
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse(em.gate.stats())
+
+    async def reset_stats(request: Request) -> Response:
+        em.gate.reset()
+        return Response(status_code=204)
 
     async def get_options(request: Request) -> Response:
         return JSONResponse(em.shape.to_json())
@@ -85,6 +94,8 @@ def routes(em: Emulator) -> list[Route]:
         Route("/state", state, methods=["GET"]),
         Route("/faults", get_faults, methods=["GET"]),
         Route("/faults", put_faults, methods=["PUT"]),
+        Route("/stats", stats, methods=["GET"]),
+        Route("/stats", reset_stats, methods=["DELETE"]),
         Route("/options", get_options, methods=["GET"]),
         Route("/options", put_options, methods=["PUT"]),
         Route("/reset", reset, methods=["POST"]),

@@ -11,10 +11,13 @@ from pathlib import Path
 import orjson
 
 from pi_emulator.auth import Sessions
+from pi_emulator.capacity import Gate
 from pi_emulator.errors import bad_request
 from pi_emulator.faults import FaultConfig, FaultInjector
 from pi_emulator.jwtlogin import JwtKeys
 from pi_emulator.persist import Persister
+from pi_emulator.quirks import view_of
+from pi_emulator.render import View
 from pi_emulator.reqlog import RequestLog
 from pi_emulator.shapes import ShapeConfig
 from pi_emulator.state import SeedError, StateError, build_store, load_state
@@ -47,7 +50,8 @@ class Emulator:
         self.seed = self.options.seed
         self.sessions = Sessions(self.options.clock)
         self.faults = FaultInjector(self.options.faults)
-        self.shape = self.options.shape
+        self.gate = Gate(lambda: self.faults.config.capacity)
+        self.shape = self.options.shape  # also sets ``view``
         self.log = RequestLog(self.options.request_log_max)
         path = self.options.state_path
         self.persister = (
@@ -59,6 +63,16 @@ class Emulator:
         self.store = self._load(path) if self.loaded_from_state and path else build_store(self.seed)
         if self.loaded_from_state and self.persister is not None:
             self.persister.mark_saved()
+
+    @property
+    def shape(self) -> ShapeConfig:
+        return self._shape
+
+    @shape.setter
+    def shape(self, shape: ShapeConfig) -> None:
+        self._shape = shape
+        #: how records are rendered under this shape (restrictions, read-side quirks)
+        self.view: View = view_of(shape.store_quirks, grouped=shape.restriction_shape == "grouped")
 
     @staticmethod
     def _load(path: Path) -> Store:

@@ -44,6 +44,8 @@ class FaultConfig:
     token_ttl: float | None = 1800.0
     token_ttl_mode: Literal["sliding", "absolute"] = "sliding"  # noqa: S105 - not a secret
     script: tuple[FaultKind | None, ...] = field(default=())
+    #: at most this many API requests served at once, the rest wait in arrival order (None: any)
+    capacity: int | None = None
 
     def to_json(self) -> JsonObj:
         data = asdict(self)
@@ -83,6 +85,11 @@ def _paths(value: object) -> Checked:
     return None, 'must be an array of paths below /pi/api/v2 such as ["/users/sync"]'
 
 
+def _capacity(value: object) -> Checked:
+    ok = value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+    return (value, None) if ok else (None, "must be an integer >= 1 or null")
+
+
 def _script(value: object) -> Checked:
     if isinstance(value, list) and all(v is None or v in FAULT_KINDS for v in value):
         return tuple(value), None
@@ -104,6 +111,7 @@ _CHECKS: dict[str, Check] = {
     "token_ttl": _ttl,
     "token_ttl_mode": checks.choice("sliding", "absolute"),
     "script": _script,
+    "capacity": _capacity,
 }
 
 

@@ -29,9 +29,10 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from pi_emulator.auth import check_active
 from pi_emulator.errors import ApiError
 from pi_emulator.model import UserRecord
+from pi_emulator.shapes import ShapeConfig
 from pi_emulator.store import Store
-from pi_emulator.sync import plan_sync
 from pi_emulator.wire import SUPER_ADMIN_ID, describe
+from pi_emulator.writes import sync_users
 
 CLAIMS = "https://www.panintelligence.com/claims/"
 USERCODE_CLAIM = CLAIMS + "usercode"
@@ -110,11 +111,14 @@ class JwtKeys:
         return claims
 
 
-def sign_in(store: Store, claims: Mapping[str, Any], today: dt.date) -> UserRecord:
-    """The user these verified claims sign in as, created or updated from their payload."""
+def sign_in(
+    store: Store, claims: Mapping[str, Any], today: dt.date, shape: ShapeConfig
+) -> UserRecord:
+    """The user these verified claims sign in as, created or updated from their payload
+    (as ``POST /users/sync`` would store it on a server of this ``shape``)."""
     usercode, email = _text(claims.get(USERCODE_CLAIM)), _text(claims.get(EMAIL_CLAIM))
     if PAYLOAD_CLAIM in claims:
-        user = _sync(store, claims[PAYLOAD_CLAIM], usercode, email)
+        user = _sync(store, claims[PAYLOAD_CLAIM], usercode, email, shape)
     elif usercode is not None:
         user = _by_usercode(store, usercode)
     elif email is not None:
@@ -149,7 +153,9 @@ def _by_email(store: Store, email: str) -> UserRecord:
     return found[0]
 
 
-def _sync(store: Store, payload: object, usercode: str | None, email: str | None) -> UserRecord:
+def _sync(
+    store: Store, payload: object, usercode: str | None, email: str | None, shape: ShapeConfig
+) -> UserRecord:
     """Create or update the user from the payload claim, as ``POST /users/sync`` would."""
     if usercode is None and email is None:
         raise LoginRefused("the JWT has neither a usercode nor an email claim")
@@ -180,8 +186,8 @@ def _sync(store: Store, payload: object, usercode: str | None, email: str | None
             )
     forced = {**user, "allowPasswordLogin": False, "allowExternalLogin": True}
     try:
-        records = plan_sync(store, store.users[SUPER_ADMIN_ID], [{**element, "user": forced}])
+        admin = store.users[SUPER_ADMIN_ID]
+        records = sync_users(store, admin, [{**element, "user": forced}], shape)
     except ApiError as exc:
         raise LoginRefused(f"the userSyncPayload claim was refused: {exc.message}", shown) from None
-    store.put_users(records)
     return records[0]

@@ -40,7 +40,7 @@ class JwtLogin:
             if token is None:
                 raise LoginRefused("the request carries no JWT")
             claims = keys.verify(token)
-            user = jwtlogin.sign_in(self.em.store, claims, self.em.today())
+            user = jwtlogin.sign_in(self.em.store, claims, self.em.today(), self.em.shape)
         except LoginRefused as exc:
             reqlog.note(request.scope, usercodes=[exc.usercode] if exc.usercode else [])
             raise ApiError(401, LOGIN_FAILED, detail=exc.reason) from None

@@ -12,7 +12,7 @@ Faults never touch ``/_emulator`` (not logged either) nor the JWT login path (lo
 ``faulted=False``); they apply to ``POST /tokens`` unless ``faults_on_login`` is false. A 429
 is always decided before processing; a 500 or a drop happens before processing or, with
 ``fault_phase: after``, after the handler has run (and any write was applied), replacing its
-response.
+response. Faulted requests also pass the capacity gate (``capacity.Gate``) before their latency.
 """
 
 from __future__ import annotations
@@ -65,31 +65,40 @@ async def serve_api(
     scope[ENTRY_KEY] = entry
     fault = emulator.faults.decide(method, relative) if faulted else None
     entry["fault"] = fault
-    config = emulator.faults.config  # as decided, even if changed during the latency
-    delay = emulator.faults.latency() if faulted else 0.0
-    if delay > 0:
-        await asyncio.sleep(delay)
-    if fault == "429":
-        retry = config.retry_after
-        message = f"too many requests (injected fault): retry after {retry} seconds"
-        await _send_json(send, entry, 429, {"message": message}, [(b"retry-after", b"%d" % retry)])
-        return
-    if fault is not None and config.fault_phase == "before":
-        await _fail(fault, send, entry)
-        return
-    swallow = fault is not None
+    config = emulator.faults.config  # as decided, even if changed while waiting or sleeping
+    gate = emulator.gate if faulted else None
+    if gate is not None:
+        await gate.enter()  # at most ``capacity`` served at once; latency counts as served
+    try:
+        # drawn once served: a latency changed at runtime applies from the next request served
+        delay = emulator.faults.latency() if faulted else 0.0
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if fault == "429":
+            retry = config.retry_after
+            message = f"too many requests (injected fault): retry after {retry} seconds"
+            headers = [(b"retry-after", b"%d" % retry)]
+            await _send_json(send, entry, 429, {"message": message}, headers)
+            return
+        if fault is not None and config.fault_phase == "before":
+            await _fail(fault, send, entry)
+            return
+        swallow = fault is not None
 
-    async def capture(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            entry["appStatus"] = message["status"]
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry["appStatus"] = message["status"]
+                if not swallow:
+                    entry["status"] = message["status"]
             if not swallow:
-                entry["status"] = message["status"]
-        if not swallow:
-            await send(message)
+                await send(message)
 
-    await app(scope, _replay(body, receive), capture)
-    if fault is not None:
-        await _fail(fault, send, entry)
+        await app(scope, _replay(body, receive), capture)
+        if fault is not None:
+            await _fail(fault, send, entry)
+    finally:
+        if gate is not None:
+            gate.leave()
 
 
 async def _read_body(receive: Receive) -> bytes:

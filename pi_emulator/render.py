@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from pi_emulator.model import Category, Restriction, Role, UserRecord, Variable
 from pi_emulator.store import Store
 from pi_emulator.wire import ORG_ID, SUPER_ADMIN_ID, USER_FIELDS, JsonObj, readable_usercode
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class View:
+    """How records are rendered: the restriction shape and the read-side store quirks."""
+
+    #: restrictions as one element per connection and column with ``values``
+    grouped: bool = False
+    #: ``userExpirationDate`` as a timestamp rather than a date
+    timestamps: bool = False
+    #: role names in ``userRoles`` in lower case
+    fold_roles: bool = False
+    #: the value a secure variable reads back as (None: its value)
+    mask_secure: str | None = None
+
+
+PLAIN: Final = View()
+#: how a server that keeps timestamps returns a date (Jackson's default for a Java Date)
+TIMESTAMP_SUFFIX: Final = "T00:00:00.000+00:00"
 
 
 def user_value(store: Store, record: UserRecord, name: str) -> Any:
@@ -30,7 +50,7 @@ def user_value(store: Store, record: UserRecord, name: str) -> Any:
             return record.fields[name]
 
 
-def user_section(store: Store, record: UserRecord) -> JsonObj:
+def user_section(store: Store, record: UserRecord, view: View = PLAIN) -> JsonObj:
     """The 63-field ``user`` section, in wire.USER_FIELDS order."""
     derived = {
         "readableUserCode": readable_usercode(record.usercode),
@@ -42,16 +62,21 @@ def user_section(store: Store, record: UserRecord) -> JsonObj:
         "ownerOrgId": ORG_ID,
     }
     fields = record.fields
-    return {name: derived[name] if name in derived else fields[name] for name in USER_FIELDS}
+    section = {name: derived[name] if name in derived else fields[name] for name in USER_FIELDS}
+    expiry = fields["userExpirationDate"]
+    if view.timestamps and expiry is not None:
+        section["userExpirationDate"] = f"{expiry}{TIMESTAMP_SUFFIX}"
+    return section
 
 
-def user_object(store: Store, record: UserRecord) -> JsonObj:
+def user_object(store: Store, record: UserRecord, view: View = PLAIN) -> JsonObj:
     """An element of ``GET /users``: ``id`` then the ``user`` section."""
-    return {"id": record.id, **user_section(store, record)}
+    return {"id": record.id, **user_section(store, record, view)}
 
 
-def variable(item: Variable) -> JsonObj:
-    return {"name": item.name, "value": item.value, "isSecure": item.is_secure}
+def variable(item: Variable, mask: str | None = None) -> JsonObj:
+    value = mask if mask is not None and item.is_secure else item.value
+    return {"name": item.name, "value": value, "isSecure": item.is_secure}
 
 
 def restriction(item: Restriction) -> JsonObj:
@@ -73,18 +98,17 @@ def grouped_restrictions(items: tuple[Restriction, ...]) -> list[JsonObj]:
     ]
 
 
-def sync_element(store: Store, record: UserRecord, *, grouped: bool = False) -> JsonObj:
-    """One element of the sync payload array, every section in its canonical shape.
-
-    ``grouped``: restrictions as one element per column with ``values`` (an option).
-    """
+def sync_element(store: Store, record: UserRecord, view: View = PLAIN) -> JsonObj:
+    """One element of the sync payload array, every section in its canonical shape (or the
+    shapes ``view`` picks)."""
+    roles = (store.roles[r].name for r in record.role_ids)
     return {
-        "user": user_section(store, record),
-        "variables": [variable(v) for v in record.variables],
+        "user": user_section(store, record, view),
+        "variables": [variable(v, view.mask_secure) for v in record.variables],
         "restrictions": grouped_restrictions(record.restrictions)
-        if grouped
+        if view.grouped
         else [restriction(r) for r in record.restrictions],
-        "userRoles": [{"roleIdentifier": store.roles[r].name} for r in record.role_ids],
+        "userRoles": [{"roleIdentifier": n.lower() if view.fold_roles else n} for n in roles],
         "userCategories": [
             {"categoryIdentifier": store.categories[c].description} for c in record.category_ids
         ],

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 
 from pi_emulator.errors import bad_request, not_found
+from pi_emulator.licence import Usage
 from pi_emulator.model import Category, Role, UserRecord
 from pi_emulator.wire import (
     SUPER_ADMIN_CODE,
@@ -39,6 +40,8 @@ class Store:
         self._role_by_name: dict[str, int] = {}
         self.categories: dict[int, Category] = {}
         self._category_by_name: dict[str, int] = {}
+        #: enabled users per licence bucket (licence.py)
+        self.licence_usage = Usage()
         self.next_user_id = SUPER_ADMIN_ID
         self.next_role_id = 1
         self.next_category_id = 1
@@ -106,6 +109,7 @@ class Store:
             if moved and record.parent_id is not None:
                 self._children.setdefault(record.parent_id, set()).add(record.id)
             self.users[record.id] = record
+            self.licence_usage.replace(old, record)
             self.next_user_id = max(self.next_user_id, record.id + 1)
         if changed:
             self.version += 1
@@ -116,6 +120,7 @@ class Store:
         if user_id == SUPER_ADMIN_ID:
             raise bad_request(f"the super admin ({SUPER_ADMIN_CODE}) cannot be deleted")
         self._unlink_child(record)
+        self.licence_usage.replace(record, None)
         del self.users[user_id]
         del self._by_code[record.usercode]
         del self._ids[bisect.bisect_left(self._ids, user_id)]

@@ -279,3 +279,41 @@ def test_the_install_check_catches_the_pypi_name(tmp_path: Path) -> None:
     assert installs_pypi_pisync("pip install -U 'pisync[dev]==0.1'")
     assert not installs_pypi_pisync('pip install "pisync @ git+https://example.com/pisync"')
     assert not installs_pypi_pisync("pip install pisync @ git+https://example.com/pisync")
+
+
+# --- commands the pages name ---------------------------------------------------------------
+
+_COMMAND_MENTION = re.compile(r"`pisync ([a-z][a-z-]*)")
+
+
+def command_mentions(page: Path) -> set[str]:
+    """The words that follow ``pisync`` at the start of an inline code span or code line."""
+    text = page.read_text(encoding="utf-8")
+    found = set(_COMMAND_MENTION.findall(text))
+    for block in re.findall(r"(?ms)^\s*```(?:sh|bash|console|shell)\n(.*?)^\s*```", text):
+        found |= set(re.findall(r"(?m)^\s*(?:\$ )?pisync ([a-z][a-z-]*)", block))
+    return found
+
+
+def cli_commands() -> set[str]:
+    import typer.main
+
+    from reconciler.shell.cli import app
+
+    group = typer.main.get_command(app)
+    return set(getattr(group, "commands", {}))
+
+
+@pytest.mark.parametrize("page", [*PAGES, KIT_README], ids=lambda p: p.name)
+def test_every_pisync_command_a_page_names_exists(page: Path) -> None:
+    assert sorted(command_mentions(page) - cli_commands()) == []
+
+
+def test_the_command_check_finds_a_command_that_does_not_exist(tmp_path: Path) -> None:
+    page = tmp_path / "p.md"
+    page.write_text(
+        "Run `pisync drift` daily.\npisync is prose.\n\n```sh\npisync plan\n```\n", encoding="utf-8"
+    )
+    assert command_mentions(page) == {"drift", "plan"}
+    assert "drift" not in cli_commands()
+    assert "plan" in cli_commands()

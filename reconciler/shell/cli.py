@@ -18,8 +18,10 @@ from typer.exceptions import TyperException
 from reconciler.errors import InvalidStateError, PisyncError, UsageError
 from reconciler.shell import output
 from reconciler.shell.settings import Settings
+from reconciler.shell.usage import PisyncCommand, option_names, single_dash_hint
 
 EXIT_USAGE = 64
+SUMMARY_HELP = "Counts, guards, policies, notes, escalations and one line per change only."
 
 TargetOption = Annotated[
     list[str] | None,
@@ -117,7 +119,7 @@ def main_options(
 # --- validate ----------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def validate(
     ctx: typer.Context,
     paths: Annotated[
@@ -134,7 +136,7 @@ def validate(
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too.")] = False,
 ) -> None:
-    """Check desired-state files offline (schema and cross-file rules). Exit 0 or 3."""
+    """Check desired-state files offline (schema and cross-file rules)."""
     settings: Settings = ctx.obj
     chosen = _format(fmt, {"text", "json", "github"}, settings)
 
@@ -165,7 +167,7 @@ def _format(
 # --- plan --------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def plan(
     ctx: typer.Context,
     paths: Annotated[
@@ -185,7 +187,7 @@ def plan(
     target: TargetOption = None,
     brief: Annotated[
         bool,
-        typer.Option("--summary", help="Counts, guards, escalations and one line per change only."),
+        typer.Option("--summary", help=SUMMARY_HELP),
     ] = False,
     changed_since: Annotated[
         str | None,
@@ -201,8 +203,7 @@ def plan(
 ) -> None:
     """Read the live server and show what apply would change. Never writes to the server.
 
-    Exit 0 (2 with --detailed-exitcode when there are changes); 4 when a safety guard would
-    block apply. PATHs or --target make a partial plan that prunes nothing it cannot see.
+    PATHs, --target or --changed-since make a partial plan that prunes nothing it cannot see.
     """
     settings: Settings = ctx.obj
     chosen = _format(fmt, {"text", "markdown", "json", "github"}, settings)
@@ -231,7 +232,7 @@ def plan(
 # --- show --------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def show(
     ctx: typer.Context,
     planfile: Annotated[
@@ -243,7 +244,7 @@ def show(
     ] = None,
     brief: Annotated[
         bool,
-        typer.Option("--summary", help="Counts, guards, escalations and one line per change only."),
+        typer.Option("--summary", help=SUMMARY_HELP),
     ] = False,
 ) -> None:
     """Render a saved plan without a server (checked as apply checks it)."""
@@ -261,7 +262,7 @@ def show(
 # --- apply -------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def apply(
     ctx: typer.Context,
     args: Annotated[
@@ -326,7 +327,7 @@ def apply(
 # --- import ------------------------------------------------------------------------------
 
 
-@app.command("import")
+@app.command("import", cls=PisyncCommand)
 def import_(
     ctx: typer.Context,
     out: Annotated[
@@ -381,7 +382,7 @@ def import_(
 # --- doctor ------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def doctor(
     ctx: typer.Context,
     fmt: Annotated[
@@ -391,7 +392,7 @@ def doctor(
         ),
     ] = None,
 ) -> None:
-    """Check, read-only, every assumption pisync makes about your server's API. Exit 0 or 1."""
+    """Check, read-only, every assumption pisync makes about your server's API."""
     settings: Settings = ctx.obj
     chosen = _format(fmt, {"text", "json"}, settings, default="text")
 
@@ -406,7 +407,7 @@ def doctor(
 # --- claims ------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def claims(
     ctx: typer.Context,
     paths: Annotated[
@@ -454,7 +455,7 @@ def claims(
 # --- review ------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def review(
     ctx: typer.Context,
     fmt: Annotated[
@@ -467,7 +468,7 @@ def review(
 ) -> None:
     """Access-review report: every live user's access, why, and the commit that put it there.
 
-    Reads the server (never writes) and the repository with its git history. Exit 0.
+    Reads the server (never writes) and the repository with its git history.
     """
     settings: Settings = ctx.obj
     chosen = _format(fmt, {"markdown", "csv", "json", "html"}, settings, default="markdown")
@@ -483,7 +484,7 @@ def review(
 # --- schema ------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def schema(
     ctx: typer.Context,
     name: Annotated[
@@ -598,18 +599,21 @@ def app_commands() -> list[str]:
 
 def main() -> None:
     """Console entry point: usage errors exit 64 (2 means "changes present")."""
+    args = sys.argv[1:]
+    hint = single_dash_hint(args, lambda: option_names(typer.main.get_command(app)))
+    if hint is not None:
+        sys.stderr.write(f"Error: {hint}\n")
+        sys.exit(EXIT_USAGE)
     try:
-        code = _run_app()
+        code = _run_app(args)
     finally:
         output.finish()
     sys.exit(code)
 
 
-def _run_app() -> int:
+def _run_app(args: list[str]) -> int:
     try:
-        code = app(
-            args=hoist_global_options(sys.argv[1:]), standalone_mode=False, prog_name="pisync"
-        )
+        code = app(args=hoist_global_options(args), standalone_mode=False, prog_name="pisync")
     except TyperException as exc:  # click usage errors live here since typer vendored click
         show = getattr(exc, "show", None)
         if callable(show):

@@ -27,6 +27,7 @@ from reconciler.core.diff.scope import Scope
 from reconciler.core.governance.guards import check, needs_administrators
 from reconciler.core.governance.policies import plan_findings
 from reconciler.core.model.digest import live_fingerprint, role_fingerprint
+from reconciler.core.model.issues import Issue
 from reconciler.core.model.values import DesiredState, LiveRole, LiveState, LiveUser, UserSpec
 from reconciler.core.plans.plan import Action, Kind, Plan
 from reconciler.errors import InvalidStateError, StalePlanError
@@ -60,8 +61,10 @@ async def read_and_diff(
     *,
     progress: Progress | None = None,
     for_apply: bool = False,
+    unresolved: Sequence[Issue] = (),
 ) -> tuple[Plan, LiveState]:
-    """Read the live state and compute the plan; plan-time problems raise (exit 3).
+    """Read the live state and compute the plan; plan-time problems raise (exit 3), with
+    ``unresolved`` (the caller's, e.g. unset ``{env: …}`` variables): every problem at once.
 
     ``for_apply``: keep the server copies of the users the plan writes (a write is merged onto
     them); a plan alone keeps none. A partial plan reads only the users it covers, and every
@@ -69,7 +72,7 @@ async def read_and_diff(
     """
     config = loaded.config
     scope = planning.plan_scope(
-        files=len(loaded.files) if loaded.partial else None,
+        files=len(loaded.files) + len(loaded.deleted) if loaded.partial else None,
         targets=options.targets,
         changed_since=loaded.changed_since,
         removed=loaded.removed,
@@ -107,6 +110,7 @@ async def read_and_diff(
         server_defaults=wire.NEW_USER_DEFAULTS,
         undeclared_roles=loaded.undeclared_roles,
     ) + target_issues(options.targets, loaded.desired, live)
+    issues += unresolved
     if issues:
         raise InvalidStateError("the desired state cannot be applied to this server", issues)
     plan = _diff(loaded, live, secrets, scope, settings, options, server.url)

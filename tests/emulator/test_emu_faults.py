@@ -18,7 +18,7 @@ BAD_SCRIPT = 'script must be an array of "500", "429", "drop" or null, got an ar
 UNKNOWN_OPTION = (
     'unknown fault option "speed"; known: latency_ms, latency_jitter_ms, fail_rate, '
     "rate_limit_rate, retry_after, drop_rate, fault_phase, fault_seed, fault_methods, "
-    "fault_paths, faults_on_login, token_ttl, token_ttl_mode, script"
+    "fault_paths, faults_on_login, token_ttl, token_ttl_mode, script, capacity"
 )
 NEW_USER = [{"user": {"usercode": "newbie", "forenames": "New", "surname": "Bie"}}]
 
@@ -213,6 +213,7 @@ def test_fault_options_read_back_whole(client: TestClient) -> None:
         "token_ttl": 1800.0,
         "token_ttl_mode": "sliding",
         "script": [],
+        "capacity": None,
     }
 
 

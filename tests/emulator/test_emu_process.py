@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -179,7 +180,9 @@ def test_cli_shape_options_over_http(start: type[Server]) -> None:
     server = start(
         "--seed", str(EXAMPLE), "--list-shape", "bare", "--list-paging", "off",
         "--list-hide", "bwong,cjones", "--list-cap", "5", "--sync-payload-param", "id",
-        "--restriction-shape", "grouped",
+        "--restriction-shape", "grouped", "--sync-answer", "user",
+        "--store-quirk", "restrictions-first-value,expiry-as-timestamp",
+        "--licence", "administrators=2,total=20",
     )  # fmt: skip
     with _client(server) as client:
         users = client.get(f"{API}/users", params={"pageSize": 2}).json()
@@ -202,7 +205,78 @@ def test_cli_shape_options_over_http(start: type[Server]) -> None:
             "list_cap": 5,
             "sync_payload_param": "id",
             "restriction_shape": "grouped",
+            "sync_answer": "user",
+            "store_quirks": ["restrictions-first-value", "expiry-as-timestamp"],
+            "licence": {"administrators": 2, "total": 20},
         }
+        east_west = {"dataConnectionIdentifier": "Sales DB", "columnIdentifier": "Region",
+                     "values": ["East", "West"]}  # fmt: skip
+        new = {"user": {"usercode": "qtest", "forenames": "Q", "surname": "Test",
+                        "userExpirationDate": "2030-06-30"},
+               "restrictions": [east_west]}  # fmt: skip
+        answer = client.post(f"{API}/users/sync", json=[new]).json()
+        assert (answer["id"], answer["usercode"], answer["userExpirationDate"]) == (
+            11,
+            "QTEST",
+            "2030-06-30T00:00:00.000+00:00",
+        )
+        stored = client.get(f"{API}/users/syncPayload", params={"id": 11}).json()[0]
+        assert stored["restrictions"] == [
+            {"dataConnectionIdentifier": "Sales DB", "columnIdentifier": "Region",
+             "values": ["East"]}
+        ]  # fmt: skip
+        admin = {"user": {"usercode": "admin3", "forenames": "A", "surname": "Three",
+                          "userTypeId": 0}}  # fmt: skip
+        over = client.post(f"{API}/users/sync", json=[admin])
+        assert (over.status_code, over.json()["message"]) == (
+            400,
+            "licence exceeded: the licence allows 2 administrators (userTypeId 0) and this "
+            "request would make 3: disable users of that kind first, or use a larger licence",
+        )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--licence", "admins"],
+         "argument --licence: expected KIND=N[,KIND=N...] such as administrators=2,total=50, "
+         "got 'admins'"),
+        (["--licence", "admins=2"],
+         "licence must be an object of caps (integers >= 0) for: administrators, designers, "
+         "chart_explorers, users, chart_viewers, lite, total, or null, got an object"),
+        (["--store-quirk", "typo"],
+         "store_quirks must be an array of store quirks from: restrictions-first-value, "
+         "variables-secure-cleared, variables-secure-masked, expiry-as-timestamp, "
+         "categories-no-ancestors, roles-case-folded, parent-ignored, sync-additive, "
+         "user-delete-refused, user-delete-forbidden, got an array"),
+        (["--capacity", "0"], "capacity must be an integer >= 1 or null, got 0"),
+    ],
+)  # fmt: skip
+def test_bad_server_rule_options_exit_2(args: list[str], message: str) -> None:
+    result = subprocess.run(
+        [EMULATOR, *args], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.endswith(f"pi-emulator: error: {message}\n")
+
+
+def test_a_seeded_editor_signs_in_and_updates_over_http(start: type[Server]) -> None:
+    """examples/seed.json's DPATEL: an administrator with editUsers, not the super admin."""
+    server = start("--seed", str(EXAMPLE))
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        token = client.post(f"{API}/tokens", headers={"Authorization": "Basic dpatel:dpatel-demo"})
+        client.headers["Authorization"] = f"Bearer {token.json()['token']}"
+        update = [{"user": {"usercode": "BWONG", "surname": "Wong-Li"}}]
+        assert client.post(f"{API}/users/sync", json=update).json()[0]["user"]["surname"] == (
+            "Wong-Li"
+        )
+        create = [{"user": {"usercode": "NEW1", "forenames": "N", "surname": "One"}}]
+        refused = client.post(f"{API}/users/sync", json=create)
+        assert (refused.status_code, refused.json()) == (
+            403,
+            {"message": "only the super admin can create users through POST /users/sync: "
+                        "DPATEL cannot create NEW1"},
+        )  # fmt: skip
 
 
 def test_bad_shape_option_exits_2() -> None:
@@ -333,3 +407,63 @@ def test_a_missing_http_package_exits_2(
     assert capsys.readouterr().err == (
         "pi-emulator: --loop uvloop: the uvloop package is not installed\n"
     )
+
+
+def test_a_port_in_use_says_so_and_exits_1_without_a_ready_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [EMULATOR, "--port", str(port), "--seed", str(EXAMPLE)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"pi-emulator: cannot listen on 127.0.0.1:{port} (Address already in use): another "
+        f"process listens on that port: stop it, or choose another port with --port "
+        f"(--port 0 picks a free one)\n",
+    )
+
+
+def test_an_address_this_machine_lacks_exits_1() -> None:
+    result = subprocess.run(
+        [EMULATOR, "--host", "192.0.2.1", "--port", "0"],  # TEST-NET-1: never local
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (
+        1,
+        "pi-emulator: cannot listen on 192.0.2.1:0 (Cannot assign requested address): this "
+        "machine has no such address: check --host (127.0.0.1 is this machine only)\n",
+    )
+
+
+def test_port_0_picks_a_free_port_and_the_ready_line_comes_once_it_listens() -> None:
+    proc = subprocess.Popen(
+        [EMULATOR, "--port", "0", "--seed", str(EXAMPLE)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        ready = re.fullmatch(
+            rf"pi-emulator: http://127\.0\.0\.1:(\d+)/pi/api/v2 \(10 users, seed "
+            rf"{re.escape(str(EXAMPLE))}; fault seed \d+\)\n",
+            line,
+        )
+        assert ready is not None, line
+        # no retry: once the line is out, the server answers
+        health = httpx.get(f"http://127.0.0.1:{ready[1]}/_emulator/health", timeout=5)
+        assert (health.status_code, health.json()["users"]) == (200, 10)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0

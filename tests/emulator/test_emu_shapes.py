@@ -3,17 +3,14 @@ grouped restrictions, and ``/_emulator/options``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from emu_helpers import API, TestClient, login, make_emulator
-
-from pi_emulator import ShapeConfig, create_app
+from emu_helpers import API, TestClient
 
 UNKNOWN_OPTION = (
     'unknown option "speed"; known: list_shape, list_paging, list_hide, list_cap, '
-    "sync_payload_param, restriction_shape"
+    "sync_payload_param, restriction_shape, sync_answer, store_quirks, licence"
 )
 DEFAULTS = {
     "list_shape": "envelope",
@@ -22,24 +19,10 @@ DEFAULTS = {
     "list_cap": None,
     "sync_payload_param": "usercode",
     "restriction_shape": "per-value",
+    "sync_answer": "payload",
+    "store_quirks": [],
+    "licence": {},
 }
-
-
-@pytest.fixture
-def shaped() -> Iterator[Any]:
-    """A factory: a signed-in client of an emulator with these shape options."""
-    clients: list[TestClient] = []
-
-    def build(**options: Any) -> TestClient:
-        emulator = make_emulator(shape=ShapeConfig().updated(options))
-        client = TestClient(create_app(emulator), base_url="http://pi.test")
-        client.headers["Authorization"] = f"Bearer {login(client)}"
-        clients.append(client)
-        return client
-
-    yield build
-    for client in clients:
-        client.close()
 
 
 def _get(client: TestClient, path: str, **params: Any) -> Any:

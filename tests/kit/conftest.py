@@ -1,14 +1,17 @@
-"""Fixtures of the pull-request kit's tests: the fake GitHub API and a way to run the scripts
-as the workflows do (``python scripts/NAME.py …`` with the GitHub environment variables)."""
+"""Fixtures of the pull-request kit's tests: the fake GitHub API, a fake pisync on PATH, and a
+way to run the scripts as the workflows do (``python scripts/NAME.py …`` with the GitHub
+environment variables)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gh_fake import REPO, TOKEN, FakeGitHub, serve
@@ -29,6 +32,46 @@ def github() -> Iterator[FakeGitHub]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@dataclass
+class FakePisync:
+    """``pisync`` on PATH as tests/kit/pisync_fake.py, with its scenario and call log."""
+
+    folder: Path
+
+    def __post_init__(self) -> None:
+        self.bin = self.folder / "bin"
+        self.bin.mkdir(parents=True, exist_ok=True)
+        self.log = self.folder / "pisync-calls.jsonl"
+        self.scenario_file = self.folder / "scenario.json"
+        self.scenario_file.write_text("{}")
+        fake = Path(__file__).with_name("pisync_fake.py")
+        (self.bin / "pisync").write_text(f'#!/bin/sh\nexec "{sys.executable}" "{fake}" "$@"\n')
+        (self.bin / "pisync").chmod(0o755)
+
+    def scenario(self, data: dict[str, Any]) -> None:
+        self.scenario_file.write_text(json.dumps(data))
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "FAKE_PISYNC_SCENARIO": str(self.scenario_file),
+            "FAKE_PISYNC_LOG": str(self.log),
+        }
+
+    def entries(self) -> list[dict[str, Any]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def calls(self) -> list[list[str]]:
+        return [entry["args"] for entry in self.entries()]
+
+
+@pytest.fixture
+def pisync(tmp_path: Path) -> FakePisync:
+    return FakePisync(tmp_path / "fake-pisync")
 
 
 @dataclass(frozen=True)
@@ -65,8 +108,10 @@ def run_script(
     api_url: str,
     tmp: Path,
     env: Mapping[str, str | None] | None = None,
+    cwd: Path | None = None,
 ) -> Result:
-    """Run ``scripts/NAME`` as a workflow step does; a fresh ``$GITHUB_OUTPUT`` each time."""
+    """Run ``scripts/NAME`` as a workflow step does (in ``cwd``, default ``tmp``); a fresh
+    ``$GITHUB_OUTPUT`` each time."""
     environ = base_env(api_url, tmp)
     for key, value in (env or {}).items():
         if value is None:
@@ -82,6 +127,6 @@ def run_script(
         text=True,
         timeout=60,
         check=False,
-        cwd=tmp,
+        cwd=cwd or tmp,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr, parse_outputs(output))

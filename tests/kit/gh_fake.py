@@ -1,11 +1,14 @@
 """A fake GitHub REST API on 127.0.0.1 for the kit's tests (imported by name: pytest puts this
 directory on sys.path).
 
-It implements the endpoints the scripts call, with GitHub's shapes: issue comments, issue labels,
-issues, the pull requests of a commit, the runs of a workflow (filtered by ``head_sha``,
-``status`` and ``event``) and the artifacts of a run (filtered by ``name``); list endpoints page
-with ``per_page``/``page`` and a ``Link`` header. It keeps state, records every request
-(method, path with query, JSON body, headers) and can be told to fail a request.
+It implements the endpoints the scripts call, with GitHub's shapes: issue comments (with their
+author), issue labels, issues, commit statuses, the pull requests of a commit, open pull
+requests by head, the reviews of a pull request, a team's members (readable only with a token
+that may read the organization, as GITHUB_TOKEN may not), workflow runs, the repository's
+artifacts (filtered by ``name``) and an artifact's zip (a 302 to a storage URL that needs no
+token, as GitHub's does); list endpoints page with ``per_page``/``page`` and a ``Link`` header.
+It keeps state, records every request (method, path with query, JSON body, headers) and can be
+told to fail a request.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 TOKEN = "ghs_fake_token_never_printed_0123456789"
+TEAMS_TOKEN = "github_pat_fake_teams_reader_0123456789"
 REPO = "acme/pi-users"
+BOT = {"login": "github-actions[bot]", "type": "Bot"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,14 @@ class FakeGitHub:
     commit_pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # workflow file -> runs
     artifacts: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # run id -> list
+    #: every artifact of the repository (each with ``workflow_run.id``), and their zip bytes
+    repo_artifacts: list[dict[str, Any]] = field(default_factory=list)
+    blobs: dict[int, bytes] = field(default_factory=dict)
+    run_by_id: dict[int, dict[str, Any]] = field(default_factory=dict)
+    statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sha -> newest first
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # pr -> oldest first
+    pulls: list[dict[str, Any]] = field(default_factory=list)
+    teams: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     failures: dict[tuple[str, str], Failure] = field(default_factory=dict)  # (method, path)
     #: a Link "next" URL to hand out instead of our own (to test that it is refused)
     foreign_next: str | None = None
@@ -64,12 +77,21 @@ class FakeGitHub:
         self.next_id += 1
         return self.next_id
 
-    def add_comment(self, issue: int, body: str, login: str = "someone") -> dict[str, Any]:
-        comment = {"id": self.new_id(), "body": body, "user": {"login": login}}
+    def add_comment(
+        self, issue: int, body: str, login: str = "someone", user_type: str = "User"
+    ) -> dict[str, Any]:
+        comment = {"id": self.new_id(), "body": body, "user": {"login": login, "type": user_type}}
         self.comments.setdefault(issue, []).append(comment)
         return comment
 
-    def add_issue(self, title: str, body: str, labels: list[str], **extra: Any) -> dict[str, Any]:
+    def add_issue(
+        self,
+        title: str,
+        body: str,
+        labels: list[str],
+        user: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         number = max([0, *self.issues, *self.comments, *self.labels]) + 1
         issue = {
             "number": number,
@@ -77,6 +99,7 @@ class FakeGitHub:
             "body": body,
             "state": "open",
             "labels": [{"name": n} for n in labels],
+            "user": dict(user or {"login": "someone", "type": "User"}),
             **extra,
         }
         self.issues[number] = issue
@@ -86,6 +109,26 @@ class FakeGitHub:
         self, method: str, path: str, status: int, body: Any, times: int | None = None
     ) -> None:
         self.failures[(method, path)] = Failure(status, body, times)
+
+    def add_artifact(
+        self, name: str, run: dict[str, Any], blob: bytes, *, expired: bool = False
+    ) -> dict[str, Any]:
+        """An artifact of ``run`` (also registered as a run), served as ``blob``."""
+        self.run_by_id[int(run["id"])] = run
+        artifact = {
+            "id": self.new_id(),
+            "name": name,
+            "expired": expired,
+            "created_at": run.get("created_at", ""),
+            "workflow_run": {"id": run["id"], "head_sha": run.get("head_sha")},
+        }
+        self.repo_artifacts.append(artifact)
+        self.blobs[int(artifact["id"])] = blob
+        return artifact
+
+    def status_states(self, sha: str, context: str) -> list[str]:
+        """The states set for ``context`` on ``sha``, oldest first."""
+        return [s["state"] for s in reversed(self.statuses.get(sha, [])) if s["context"] == context]
 
     def lines(self) -> list[tuple[str, str]]:
         return [r.line for r in self.requests]
@@ -103,7 +146,12 @@ class FakeGitHub:
             parsed = urllib.parse.urlsplit(raw_path)
             path = urllib.parse.unquote(parsed.path)
             query = dict(urllib.parse.parse_qsl(parsed.query))
-            if headers.get("authorization") != f"Bearer {TOKEN}":
+            if path.startswith("/blob/"):
+                return self._blob(path)  # storage: no token, and none must be sent
+            auth = headers.get("authorization")
+            if path.startswith("/orgs/") and auth == f"Bearer {TEAMS_TOKEN}":
+                pass
+            elif auth != f"Bearer {TOKEN}":
                 return 401, {"message": "Bad credentials"}, {}
             failure = self.failures.get((method, parsed.path))
             if failure is not None and failure.times != 0:
@@ -130,6 +178,14 @@ class FakeGitHub:
         yield rf"{repo}/commits/([0-9a-f]+)/pulls", "GET", self._commit_pulls
         yield rf"{repo}/actions/workflows/([^/]+)/runs", "GET", self._workflow_runs
         yield rf"{repo}/actions/runs/(\d+)/artifacts", "GET", self._run_artifacts
+        yield rf"{repo}/actions/runs/(\d+)", "GET", self._run
+        yield rf"{repo}/actions/artifacts", "GET", self._artifacts
+        yield rf"{repo}/actions/artifacts/(\d+)/zip", "GET", self._artifact_zip
+        yield rf"{repo}/statuses/([0-9a-f]+)", "POST", self._create_status
+        yield rf"{repo}/commits/([0-9a-f]+)/statuses", "GET", self._list_statuses
+        yield rf"{repo}/pulls/(\d+)/reviews", "GET", self._list_reviews
+        yield rf"{repo}/pulls", "GET", self._list_pulls
+        yield r"/orgs/([^/]+)/teams/([^/]+)/members", "GET", self._team_members
 
     def _page(
         self, query: dict[str, str], items: list[Any], path: str, wrap: str | None = None
@@ -157,7 +213,7 @@ class FakeGitHub:
     def _create_comment(
         self, _q: dict[str, str], body: Any, n: str
     ) -> tuple[int, Any, dict[str, str]]:
-        comment = self.add_comment(int(n), body["body"], "github-actions[bot]")
+        comment = self.add_comment(int(n), body["body"], BOT["login"], BOT["type"])
         return 201, comment, {}
 
     def _update_comment(
@@ -202,7 +258,7 @@ class FakeGitHub:
         return self._page(query, items, f"/repos/{REPO}/issues")
 
     def _create_issue(self, _q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
-        issue = self.add_issue(body["title"], body["body"], body.get("labels", []))
+        issue = self.add_issue(body["title"], body["body"], body.get("labels", []), BOT)
         return 201, issue, {}
 
     def _update_issue(
@@ -246,6 +302,69 @@ class FakeGitHub:
         path = f"/repos/{REPO}/actions/runs/{run_id}/artifacts"
         return self._page(query, items, path, wrap="artifacts")
 
+    def _run(self, _q: dict[str, str], _body: Any, run_id: str) -> tuple[int, Any, dict[str, str]]:
+        run = self.run_by_id.get(int(run_id))
+        return (200, run, {}) if run is not None else (404, {"message": "Not Found"}, {})
+
+    def _artifacts(self, query: dict[str, str], _body: Any) -> tuple[int, Any, dict[str, str]]:
+        items = [a for a in self.repo_artifacts if a["name"] == query.get("name", a["name"])]
+        items.sort(key=lambda a: (a["created_at"], a["id"]), reverse=True)  # newest first
+        return self._page(query, items, f"/repos/{REPO}/actions/artifacts", wrap="artifacts")
+
+    def _artifact_zip(
+        self, _q: dict[str, str], _body: Any, artifact_id: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        if int(artifact_id) not in self.blobs:
+            return 404, {"message": "Not Found"}, {}
+        return 302, None, {"Location": f"{self.url}/blob/{artifact_id}?sig=signed"}
+
+    def _blob(self, path: str) -> tuple[int, Any, dict[str, str]]:
+        blob = self.blobs.get(int(path.rsplit("/", 1)[1]))
+        return (200, blob, {}) if blob is not None else (404, b"", {})
+
+    def _create_status(
+        self, _q: dict[str, str], body: Any, sha: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        status = {"id": self.new_id(), "creator": BOT, **body}
+        self.statuses.setdefault(sha, []).insert(0, status)
+        return 201, status, {}
+
+    def _list_statuses(
+        self, query: dict[str, str], _body: Any, sha: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        path = f"/repos/{REPO}/commits/{sha}/statuses"
+        return self._page(query, self.statuses.get(sha, []), path)
+
+    def _list_reviews(
+        self, query: dict[str, str], _body: Any, n: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        path = f"/repos/{REPO}/pulls/{n}/reviews"
+        return self._page(query, self.reviews.get(int(n), []), path)
+
+    def _list_pulls(self, query: dict[str, str], _body: Any) -> tuple[int, Any, dict[str, str]]:
+        owner, _, branch = query.get("head", ":").partition(":")
+        items = [
+            pr
+            for pr in self.pulls
+            if pr["state"] == query.get("state", "open")
+            and (
+                not query.get("head")
+                or (pr["head"]["user"]["login"], pr["head"]["ref"]) == (owner, branch)
+            )
+        ]
+        return self._page(query, items, f"/repos/{REPO}/pulls")
+
+    def _team_members(
+        self, query: dict[str, str], _body: Any, org: str, team: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        if self.requests[-1].headers.get("authorization") != f"Bearer {TEAMS_TOKEN}":
+            return 403, {"message": "Resource not accessible by integration"}, {}
+        members = self.teams.get((org, team))
+        if members is None:
+            return 404, {"message": "Not Found"}, {}
+        items = [{"login": m, "type": "User"} for m in members]
+        return self._page(query, items, f"/orgs/{org}/teams/{team}/members")
+
 
 def serve(fake: FakeGitHub) -> tuple[ThreadingHTTPServer, threading.Thread]:
     class Handler(BaseHTTPRequestHandler):
@@ -255,9 +374,13 @@ def serve(fake: FakeGitHub) -> tuple[ThreadingHTTPServer, threading.Thread]:
             body = json.loads(raw) if raw else None
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, answer, extra = fake.handle(self.command, self.path, body, headers)
-            data = b"" if answer is None else json.dumps(answer).encode()
+            if isinstance(answer, bytes):
+                data, kind = answer, "application/zip"
+            else:
+                data = b"" if answer is None else json.dumps(answer).encode()
+                kind = "application/json; charset=utf-8"
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
             for name, value in extra.items():
                 self.send_header(name, value)

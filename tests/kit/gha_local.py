@@ -1,18 +1,22 @@
 """A small local stand-in for the GitHub Actions runner, enough to run the kit's workflows in a
 test (imported by name: pytest puts this directory on sys.path).
 
-It runs ONE job of a workflow file step by step, as the runner does: the job's ``if``; each
-step's ``if`` (with the implicit ``success() &&``); ``${{ … }}`` expressions in ``env``,
-``with`` and ``run`` (contexts ``github``, ``env``, ``vars``, ``secrets``, ``inputs``,
-``steps``, ``runner``; operators ``! == != && || ( )``; functions ``success() failure()
-always() cancelled() hashFiles() format() contains() startsWith()``; GitHub's loose equality and
-case-insensitive string comparison); ``run:`` steps through ``bash --noprofile --norc -eo
-pipefail`` with ``GITHUB_ENV``, ``GITHUB_OUTPUT`` and ``GITHUB_STEP_SUMMARY`` files per step;
-workflow commands (``::error::`` …) collected from the output. ``uses:`` steps are handed to
-stubs the test supplies (checkout, setup-python, upload/download-artifact).
+It runs ONE job of a workflow file step by step, as the runner does: the job's ``if`` (with
+the ``needs`` results the test gives); the secrets of the job's ``environment`` only (merged
+over the repository's, as GitHub does); each step's ``if`` (with the implicit ``success() &&``);
+``${{ … }}`` expressions in ``env``, ``with`` and ``run`` (contexts ``github``, ``env``,
+``vars``, ``secrets``, ``inputs``, ``steps``, ``runner``, ``needs``, ``job``; operators
+``! == != && || ( )``; functions ``success() failure() always() cancelled() hashFiles()
+format() contains() startsWith()``; GitHub's loose equality and case-insensitive string
+comparison); ``run:`` steps through ``bash --noprofile --norc -eo pipefail`` in the step's
+``working-directory``, with ``GITHUB_ENV``, ``GITHUB_OUTPUT`` and ``GITHUB_STEP_SUMMARY`` files
+per step; workflow commands (``::error::`` …) collected from the output. ``uses:`` steps are
+handed to stubs the test supplies (checkout, setup-python, upload/download-artifact).
 
-What it does not do: concurrency groups, permissions (the token is whatever the test gives),
-services, matrices, composite actions, ``continue-on-error``, timeouts, re-runs.
+What it does not do: concurrency groups, several jobs at once (a test runs each job, handing
+it the ``needs`` of the ones before), environment protection rules (reviewers, branches),
+permissions (the token is whatever the test gives), services, matrices, composite actions,
+``continue-on-error``, timeouts, re-runs.
 """
 
 from __future__ import annotations
@@ -288,14 +292,20 @@ class LocalRunner:
     base_env: dict[str, str]
     actions: dict[str, Action]
     vars: dict[str, str] = field(default_factory=dict)
+    #: repository-level secrets, and each environment's own
     secrets: dict[str, str] = field(default_factory=dict)
+    environments: dict[str, dict[str, str]] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
+    needs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.env: dict[str, str] = {}
         self.steps_ctx: dict[str, Any] = {}
         self.failed = False
         self.summary = ""
+        environment = self.workflow["jobs"][self.job].get("environment")
+        name = environment.get("name") if isinstance(environment, dict) else environment
+        self.job_secrets = {**self.secrets, **self.environments.get(str(name), {})}
 
     # expressions
     def _functions(self) -> dict[str, Callable[..., Any]]:
@@ -329,10 +339,12 @@ class LocalRunner:
             "github": self.github,
             "env": dict(env),
             "vars": self.vars,
-            "secrets": self.secrets,
+            "secrets": self.job_secrets,
             "inputs": self.inputs,
             "steps": self.steps_ctx,
             "runner": {"temp": str(self.temp), "os": "Linux"},
+            "needs": self.needs,
+            "job": {"status": "failure" if self.failed else "success"},
         }
         return Evaluator(contexts, self._functions())
 
@@ -403,9 +415,10 @@ class LocalRunner:
             "GITHUB_OUTPUT": str(files["output"]),
             "GITHUB_STEP_SUMMARY": str(files["summary"]),
         }
+        cwd = self.workspace / self.interpolate(str(step.get("working-directory", ".")), self.env)
         proc = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-            cwd=self.workspace,
+            cwd=cwd,
             env=environ,
             capture_output=True,
             text=True,

@@ -17,18 +17,10 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from kitdata import GIT
 from ruamel.yaml import YAML
 
 BIN = Path(sys.executable).parent
-GIT = [
-    "git",
-    "-c",
-    "user.name=kit",
-    "-c",
-    "user.email=kit@example.com",
-    "-c",
-    "commit.gpgsign=false",
-]
 
 GOOD = "users:\n  - usercode: jsmith\n    forenames: John\n    surname: Smith\n"
 BAD_TYPE = (

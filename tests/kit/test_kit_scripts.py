@@ -1,14 +1,16 @@
-"""The workflow scripts end to end against a fake GitHub REST API on 127.0.0.1.
+"""The workflow scripts end to end against a fake GitHub REST API on 127.0.0.1 and a fake pisync.
 
 Each script runs as the workflows run it (a subprocess with ``GITHUB_TOKEN``,
-``GITHUB_REPOSITORY``, ``GITHUB_API_URL`` and ``GITHUB_OUTPUT``); the fake records every request
-and keeps the comments, labels, issues, runs and artifacts, so these tests stand in for GitHub's
-API: the exact request sequences and bodies, the state after each run, and the messages.
+``GITHUB_REPOSITORY``, ``GITHUB_API_URL``, ``GITHUB_OUTPUT`` and ``pisync`` on PATH); the fake
+records every request and keeps the comments, labels, issues, statuses, reviews and artifacts,
+so these tests stand in for GitHub's API: the exact request sequences and bodies, the state after
+each run, and the messages. The apply queue has its own file (test_kit_queue.py).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -16,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DATA, SCRIPTS, run_script
-from gh_fake import REPO, TOKEN, FakeGitHub
+from conftest import SCRIPTS, FakePisync, run_script
+from gh_fake import BOT, REPO, TEAMS_TOKEN, TOKEN, FakeGitHub
+from kitdata import DATA, md, plan_data, plan_run, plan_zip, pull, review
 
 R = f"/repos/{REPO}"
 PR = 7
@@ -31,18 +34,13 @@ ESCALATION_HEAD = """\
 <!-- pisync-plan -->
 ### ⚠️ Privilege escalation: 3 users gain access
 
+`GRANTED`, `HOLDER`, `PROMOTED` (see _Effective access_ in the plan below).
+
 This pull request is labelled `access-escalation`: it needs a review by the owners of access \
 before it is merged.
 
-- `GRANTED` gains privileges `editUsers`, `exportToCsv`
-- `HOLDER` gains category `Finance`; gains privilege `editRoles`
-- `PROMOTED` becomes `administrator` (was `designer`)
-
 """
-
-
-def md(name: str) -> str:
-    return (DATA / f"{name}.md").read_text()
+STOP = re.compile(r"::stop-commands::([0-9a-f]{32})\n(.*?)\n::\1::\n", re.S)
 
 
 def comment_args(name: str | None, exit_code: int, tmp: Path, *extra: str) -> list[str]:
@@ -62,18 +60,72 @@ def escalation_body() -> str:
     return f"{ESCALATION_HEAD}{md('access_escalation').strip()}\n\n{FOOTER}"
 
 
+def comment(
+    github: FakeGitHub, pisync: FakePisync, tmp: Path, args: list[str], **env: str | None
+) -> Any:
+    return run_script(
+        "upsert_comment.py", args, api_url=github.url, tmp=tmp, env={**pisync.env(), **env}
+    )
+
+
+# --- workflow commands and Markdown: nothing from user data is live ---------------------------
+
+HOSTILE = "::set-output name=x::y\n##[error]boom\r::stop-commands::abc\n%0A"
+
+
+def ghkit_module() -> Any:
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import ghkit
+
+        return ghkit
+    finally:
+        sys.path.remove(str(SCRIPTS))
+
+
+def test_annotations_escape_data_and_properties() -> None:
+    ghkit = ghkit_module()
+    assert ghkit.annotation("warning", HOSTILE, "t:i,tle") == (
+        "::warning title=t%3Ai%2Ctle::::set-output name=x::y%0A#\u2060#[error]boom%0D"
+        "::stop-commands::abc%0A%250A"
+    )
+    assert "\n" not in ghkit.annotation("error", HOSTILE)
+
+
+def test_untrusted_text_is_printed_between_fresh_stop_commands_tokens(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ghkit = ghkit_module()
+    ghkit.print_untrusted(HOSTILE)
+    ghkit.print_untrusted(HOSTILE)
+    out = capsys.readouterr().out
+    blocks = STOP.findall(out)
+    assert len(blocks) == 2
+    assert blocks[0][0] != blocks[1][0]  # a fresh token each time
+    assert blocks[0][1] == (
+        "::set-output name=x::y\n#\u2060#[error]boom\n::stop-commands::abc\n%0A"
+    )
+    assert STOP.sub("", out) == ""
+
+
+def test_markdown_text_carries_no_mention_html_comment_or_link() -> None:
+    ghkit = ghkit_module()
+    text = "@acme/admins <!-- x --> <img src=x> [a](https://e) *b* `c` a|b\nnext"
+    assert ghkit.md_text(text) == (
+        "@\u200dacme/admins &lt;\\!-- x --&gt; &lt;img src=x&gt; \\[a\\](https://e) \\*b\\* "
+        "\\`c\\` a\\|b next"
+    )
+    assert ghkit.md_code("a``b @team") == "```a``b @team```"
+    assert ghkit.md_fence("x\n```\n@y") == "````text\nx\n```\n@y\n````"
+
+
 # --- upsert_comment.py ----------------------------------------------------------------------
 
 
 def test_first_plan_creates_the_comment_and_later_pushes_update_it(
-    github: FakeGitHub, tmp_path: Path
+    github: FakeGitHub, pisync: FakePisync, tmp_path: Path
 ) -> None:
-    first = run_script(
-        "upsert_comment.py",
-        comment_args("spec_example", 2, tmp_path),
-        api_url=github.url,
-        tmp=tmp_path,
-    )
+    first = comment(github, pisync, tmp_path, comment_args("spec_example", 2, tmp_path))
     assert first.code == 0, first.stderr
     assert first.stdout == (
         "created comment 9001 on pull request #7\n"
@@ -81,6 +133,9 @@ def test_first_plan_creates_the_comment_and_later_pushes_update_it(
         "comment_id=9001\nescalation=false\n"
     )
     assert first.outputs == {"comment_id": "9001", "escalation": "false"}
+    assert pisync.calls() == [
+        ["show", str(DATA / "spec_example.json"), "--summary", "--format", "json"]
+    ]
     assert github.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
     assert github.requests[0].headers["accept"] == "application/vnd.github+json"
     assert github.requests[0].headers["x-github-api-version"] == "2022-11-28"
@@ -91,12 +146,7 @@ def test_first_plan_creates_the_comment_and_later_pushes_update_it(
     ]
 
     github.requests.clear()
-    second = run_script(
-        "upsert_comment.py",
-        comment_args("access_escalation", 2, tmp_path),
-        api_url=github.url,
-        tmp=tmp_path,
-    )
+    second = comment(github, pisync, tmp_path, comment_args("access_escalation", 2, tmp_path))
     assert second.code == 0, second.stderr
     assert second.stdout == (
         "updated comment 9001 on pull request #7\n"
@@ -114,15 +164,8 @@ def test_first_plan_creates_the_comment_and_later_pushes_update_it(
 
     # "No changes" on a later push: the same comment says so, and the label goes.
     github.requests.clear()
-    third = run_script(
-        "upsert_comment.py", comment_args("empty", 0, tmp_path), api_url=github.url, tmp=tmp_path
-    )
+    third = comment(github, pisync, tmp_path, comment_args("empty", 0, tmp_path))
     assert third.code == 0, third.stderr
-    assert third.stdout == (
-        "updated comment 9001 on pull request #7\n"
-        "label access-escalation: removed\n"
-        "comment_id=9001\nescalation=false\n"
-    )
     assert [(r.method, r.path, r.body) for r in github.requests] == [
         ("GET", f"{R}/issues/7/comments?per_page=100", None),
         ("PATCH", f"{R}/issues/comments/9001", {"body": plain_body("empty")}),
@@ -134,21 +177,65 @@ def test_first_plan_creates_the_comment_and_later_pushes_update_it(
     assert github.labels == {PR: []}
 
 
+def test_only_its_own_comment_is_edited_a_hostile_marker_is_ignored(
+    github: FakeGitHub, pisync: FakePisync, tmp_path: Path
+) -> None:
+    """Anyone can write a comment that starts with the marker; a person can even pick a login
+    that reads like the bot's. Only a comment the bot account wrote is the kit's."""
+    forged = [
+        github.add_comment(PR, "<!-- pisync-plan -->\nApproved, merge now", "mallory"),
+        github.add_comment(PR, "<!-- pisync-plan -->\nfake bot", "github-actions[bot]", "User"),
+        github.add_comment(PR, "<!-- pisync-plan -->\nother app", "renovate[bot]", "Bot"),
+    ]
+    result = comment(github, pisync, tmp_path, comment_args("spec_example", 2, tmp_path))
+    assert result.code == 0, result.stderr
+    assert result.stdout.startswith("created comment 9004 on pull request #7\n")
+    assert [c["body"].split("\n")[1] for c in forged] == [
+        "Approved, merge now",
+        "fake bot",
+        "other app",
+    ]
+    ours = github.comments[PR][-1]
+    assert ours["user"] == BOT
+    assert ours["body"] == plain_body("spec_example")
+
+    github.requests.clear()
+    again = comment(github, pisync, tmp_path, comment_args("empty", 0, tmp_path))
+    assert again.code == 0, again.stderr
+    assert github.writes()[0] == (
+        "PATCH",
+        f"{R}/issues/comments/9004",
+        {"body": plain_body("empty")},
+    )
+    assert [c["body"].split("\n")[1] for c in forged] == [
+        "Approved, merge now",
+        "fake bot",
+        "other app",
+    ]
+    # A token of another identity (a GitHub App's) names itself with --author.
+    github.requests.clear()
+    app = comment(
+        github,
+        pisync,
+        tmp_path,
+        comment_args("empty", 0, tmp_path, "--author", "renovate[bot]", "--label", ""),
+    )
+    assert app.code == 0, app.stderr
+    assert github.writes() == [
+        ("PATCH", f"{R}/issues/comments/{forged[2]['id']}", {"body": plain_body("empty")})
+    ]
+
+
 def test_the_marked_comment_is_found_on_a_later_page_among_others(
-    github: FakeGitHub, tmp_path: Path
+    github: FakeGitHub, pisync: FakePisync, tmp_path: Path
 ) -> None:
     for i in range(230):
         github.add_comment(PR, f"comment {i} mentions <!-- pisync-plan --> but not first")
-    ours = github.add_comment(PR, "<!-- pisync-plan -->\nold plan", "github-actions[bot]")
+    ours = github.add_comment(PR, "<!-- pisync-plan -->\nold plan", *BOT.values())
     for i in range(5):
         github.add_comment(PR, f"later {i}")
     github.labels[PR] = ["bug", "access-escalation"]
-    result = run_script(
-        "upsert_comment.py",
-        comment_args("spec_example", 2, tmp_path),
-        api_url=github.url,
-        tmp=tmp_path,
-    )
+    result = comment(github, pisync, tmp_path, comment_args("spec_example", 2, tmp_path))
     assert result.code == 0, result.stderr
     assert github.lines() == [
         ("GET", f"{R}/issues/7/comments?per_page=100"),
@@ -164,16 +251,16 @@ def test_the_marked_comment_is_found_on_a_later_page_among_others(
 
 
 def test_a_failed_plan_replaces_the_old_plan_and_leaves_the_label(
-    github: FakeGitHub, tmp_path: Path
+    github: FakeGitHub, pisync: FakePisync, tmp_path: Path
 ) -> None:
-    github.add_comment(PR, "<!-- pisync-plan -->\nold plan", "github-actions[bot]")
+    github.add_comment(PR, "<!-- pisync-plan -->\nold plan", *BOT.values())
     github.labels[PR] = ["access-escalation"]
     (tmp_path / "pisync.log").write_text("error: cannot reach https://pi.example.com: timed out\n")
-    result = run_script(
-        "upsert_comment.py",
+    result = comment(
+        github,
+        pisync,
+        tmp_path,
         comment_args(None, 1, tmp_path, "--log", str(tmp_path / "pisync.log")),
-        api_url=github.url,
-        tmp=tmp_path,
     )
     assert result.code == 0, result.stderr
     assert result.stdout == (
@@ -181,6 +268,7 @@ def test_a_failed_plan_replaces_the_old_plan_and_leaves_the_label(
         "label access-escalation: left as it is (no plan to read)\n"
         "comment_id=9001\nescalation=false\n"
     )
+    assert pisync.calls() == []
     assert github.lines() == [
         ("GET", f"{R}/issues/7/comments?per_page=100"),
         ("PATCH", f"{R}/issues/comments/9001"),
@@ -198,18 +286,15 @@ def test_a_failed_plan_replaces_the_old_plan_and_leaves_the_label(
 
 
 def test_invalid_desired_state_shows_the_validation_messages(
-    github: FakeGitHub, tmp_path: Path
+    github: FakeGitHub, pisync: FakePisync, tmp_path: Path
 ) -> None:
     log = tmp_path / "pisync.log"
     log.write_text(
         "users/a.yaml:5:5: error: type must be one of administrator, designer, chart-explorer, "
         'user, chart-viewer; found "wizard" (at users[0].type)\n1 error in 1 of 1 file.\n'
     )
-    result = run_script(
-        "upsert_comment.py",
-        comment_args(None, 3, tmp_path, "--log", str(log), "--label", ""),
-        api_url=github.url,
-        tmp=tmp_path,
+    result = comment(
+        github, pisync, tmp_path, comment_args(None, 3, tmp_path, "--log", str(log), "--label", "")
     )
     assert result.code == 0, result.stderr
     assert result.stdout == (
@@ -233,14 +318,14 @@ def test_invalid_desired_state_shows_the_validation_messages(
 
 
 def test_a_guarded_plan_leads_with_the_guard_and_still_sets_the_label(
-    github: FakeGitHub, tmp_path: Path
+    github: FakeGitHub, pisync: FakePisync, tmp_path: Path
 ) -> None:
     (tmp_path / "pisync.log").write_text("guard: would disable 30 users (limit 25); --force\n")
-    result = run_script(
-        "upsert_comment.py",
+    result = comment(
+        github,
+        pisync,
+        tmp_path,
         comment_args("access_escalation", 4, tmp_path, "--log", str(tmp_path / "pisync.log")),
-        api_url=github.url,
-        tmp=tmp_path,
     )
     assert result.code == 0, result.stderr
     body = github.comments[PR][0]["body"]
@@ -253,27 +338,42 @@ def test_a_guarded_plan_leads_with_the_guard_and_still_sets_the_label(
     assert github.labels[PR] == ["access-escalation"]
 
 
-def test_huge_plans_and_hostile_names_stay_within_a_comment(
-    github: FakeGitHub, tmp_path: Path
+def test_approvers_are_named_without_mentioning_them(
+    github: FakeGitHub, pisync: FakePisync, tmp_path: Path
 ) -> None:
-    plan = json.loads((DATA / "access_escalation.json").read_text())
-    entry = dict(plan["access"][0], usercode="EVIL`<b>x</b>\nNEXT", gained_privileges=["a``b"])
+    args = comment_args("access_escalation", 2, tmp_path, "--approvers", "@acme/pi-owners, alice")
+    result = comment(github, pisync, tmp_path, args)
+    assert result.code == 0, result.stderr
+    body = github.comments[PR][0]["body"]
+    assert (
+        "It needs an approving review of this commit from `@acme/pi-owners` or `@alice` (the "
+        "status `pisync/escalation-approval`) before it is merged.\n"
+    ) in body
+    bad = comment(github, pisync, tmp_path, comment_args("empty", 0, tmp_path, "--approvers", "a!"))
+    assert (bad.code, bad.stderr) == (
+        2,
+        "::error::PISYNC_ESCALATION_APPROVERS: 'a!' is neither a GitHub login nor ORG/TEAM\n",
+    )
+
+
+def test_huge_plans_and_hostile_names_stay_within_a_comment(
+    github: FakeGitHub, pisync: FakePisync, tmp_path: Path
+) -> None:
+    plan = plan_data("access_escalation")
+    entry = dict(plan["access"][0], usercode="EVIL`<b>x</b>\nNEXT @acme/admins")
     plan["access"] = [entry] * 60
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     details = "<details><summary>x</summary>\n\n```diff\n" + '+ privileges: "p"\n' * 20_000
     (tmp_path / "plan.md").write_text("## pisync plan\n\n| 1 |\n\n" + details)
-    result = run_script(
-        "upsert_comment.py", comment_args(None, 2, tmp_path), api_url=github.url, tmp=tmp_path
-    )
+    result = comment(github, pisync, tmp_path, comment_args(None, 2, tmp_path))
     assert result.code == 0, result.stderr
     body = github.comments[PR][0]["body"]
     assert len(body.encode()) <= 65_000 < 65_536
     assert body.startswith(
-        "<!-- pisync-plan -->\n### ⚠️ Privilege escalation: 60 users gain access\n"
+        "<!-- pisync-plan -->\n### ⚠️ Privilege escalation: 60 users gain access\n\n"
+        + ", ".join(["``EVIL`<b>x</b> NEXT @acme/admins``"] * 50)
+        + " and 10 more (see _Effective access_ in the plan below).\n"
     )
-    assert "- ``EVIL`<b>x</b> NEXT`` gains privilege ```a``b```" in body
-    assert body.count("gains privilege") == 50
-    assert "- … and 10 more (see the plan below)\n" in body
     assert body.endswith(
         "\n```\n\n</details>\n\n_… truncated to fit a GitHub comment; the whole plan is in the "
         "job summary and the plan artifact._\n\n" + FOOTER
@@ -281,8 +381,25 @@ def test_huge_plans_and_hostile_names_stay_within_a_comment(
     assert body.count("```diff") == 1
 
 
+def test_a_plan_that_pisync_show_refuses_fails_the_step(
+    github: FakeGitHub, pisync: FakePisync, tmp_path: Path
+) -> None:
+    (tmp_path / "plan.json").write_text(json.dumps({**plan_data("empty"), "fake_show_exit": 3}))
+    result = comment(github, pisync, tmp_path, comment_args(None, 2, tmp_path))
+    assert result.code == 3
+    assert STOP.sub("", result.stdout) == ""
+    assert STOP.findall(result.stdout)[0][1] == (
+        f"error: {tmp_path / 'plan.json'}: the plan file was changed after it was written"
+    )
+    assert result.stderr == (
+        f"::error::pisync show {tmp_path / 'plan.json'} refused the plan (exit 3); see "
+        "pisync's message above.\n"
+    )
+    assert github.requests == []
+
+
 def test_api_errors_exit_1_with_the_api_message_and_never_the_token(
-    github: FakeGitHub, tmp_path: Path
+    github: FakeGitHub, pisync: FakePisync, tmp_path: Path
 ) -> None:
     github.fail(
         "POST",
@@ -290,9 +407,7 @@ def test_api_errors_exit_1_with_the_api_message_and_never_the_token(
         403,
         {"message": "Resource not accessible by integration", "documentation_url": "https://x"},
     )
-    result = run_script(
-        "upsert_comment.py", comment_args("empty", 0, tmp_path), api_url=github.url, tmp=tmp_path
-    )
+    result = comment(github, pisync, tmp_path, comment_args("empty", 0, tmp_path))
     assert result.code == 1
     assert result.stdout == ""
     assert result.stderr == (
@@ -303,13 +418,13 @@ def test_api_errors_exit_1_with_the_api_message_and_never_the_token(
     assert TOKEN not in result.stdout + result.stderr
 
 
-def test_a_pagination_link_to_another_host_is_refused(github: FakeGitHub, tmp_path: Path) -> None:
+def test_a_pagination_link_to_another_host_is_refused(
+    github: FakeGitHub, pisync: FakePisync, tmp_path: Path
+) -> None:
     for i in range(101):
         github.add_comment(PR, f"c{i}")
     github.foreign_next = "https://evil.example/steal?page=2"
-    result = run_script(
-        "upsert_comment.py", comment_args("empty", 0, tmp_path), api_url=github.url, tmp=tmp_path
-    )
+    result = comment(github, pisync, tmp_path, comment_args("empty", 0, tmp_path))
     assert result.code == 1
     assert result.stderr == (
         "::error::GitHub API GET /steal?page=2 failed (no response): pagination link leaves "
@@ -318,49 +433,41 @@ def test_a_pagination_link_to_another_host_is_refused(github: FakeGitHub, tmp_pa
     assert github.lines() == [("GET", f"{R}/issues/7/comments?per_page=100")]
 
 
-def test_an_unreachable_api_and_missing_variables(tmp_path: Path) -> None:
+def test_an_unreachable_api_and_missing_variables(pisync: FakePisync, tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    result = run_script(
-        "upsert_comment.py", comment_args("empty", 0, tmp_path), api_url=url, tmp=tmp_path
-    )
+    args = comment_args("empty", 0, tmp_path)
+    result = run_script("upsert_comment.py", args, api_url=url, tmp=tmp_path, env=pisync.env())
     assert result.code == 1
     assert result.stderr == (
         f"::error::GitHub API GET {R}/issues/7/comments?per_page=100 failed (no response): "
         f"cannot reach {url}: [Errno 111] Connection refused\n"
     )
     missing = run_script(
-        "upsert_comment.py",
-        comment_args("empty", 0, tmp_path),
-        api_url=url,
-        tmp=tmp_path,
-        env={"GITHUB_TOKEN": None},
+        "upsert_comment.py", args, api_url=url, tmp=tmp_path, env={"GITHUB_TOKEN": None}
     )
     assert missing.code == 2
     assert missing.stderr == (
         "::error::GITHUB_TOKEN is not set (pass env: GITHUB_TOKEN: ${{ github.token }})\n"
     )
     bad_repo = run_script(
-        "upsert_comment.py",
-        comment_args("empty", 0, tmp_path),
-        api_url=url,
-        tmp=tmp_path,
-        env={"GITHUB_REPOSITORY": "no-slash"},
+        "upsert_comment.py", args, api_url=url, tmp=tmp_path, env={"GITHUB_REPOSITORY": "x"}
     )
     assert bad_repo.code == 2
-    assert bad_repo.stderr == "::error::GITHUB_REPOSITORY must be OWNER/NAME; found 'no-slash'\n"
+    assert bad_repo.stderr == "::error::GITHUB_REPOSITORY must be OWNER/NAME; found 'x'\n"
 
 
 # --- upsert_issue.py ------------------------------------------------------------------------
 
 ISSUE_TITLE = "pisync: Panintelligence has drifted from the desired state in git"
 SHA = "fedcba9876543210fedcba9876543210fedcba98"
+ISSUES = f"{R}/issues?per_page=100&state=open&labels=pisync-drift"
 
 
-def drift_args(exit_code: int, markdown: Path | None = None) -> list[str]:
-    args = ["--exit-code", str(exit_code), "--sha", SHA, "--run-url", RUN_URL]
+def drift_args(exit_code: int, markdown: Path | None = None, *extra: str) -> list[str]:
+    args = ["--exit-code", str(exit_code), "--sha", SHA, "--run-url", RUN_URL, *extra]
     return [*args, "--markdown", str(markdown)] if markdown else args
 
 
@@ -378,17 +485,42 @@ def drift_body(markdown: str) -> str:
     )
 
 
+def blocked_body(markdown: str, said: str) -> str:
+    return (
+        "<!-- pisync-drift -->\n"
+        "> [!CAUTION]\n"
+        "> **BLOCKED: a safety guard stops pisync from applying the default branch.** The live "
+        "Panintelligence server differs from the desired state on the default branch, and "
+        "applying it would trip a safety guard: the scheduled pisync plan of `fedcba9` "
+        f"([workflow run]({RUN_URL})) exited 4 (why: pisync's message below, and the plan). "
+        "Until this is resolved, no merged pull request and no full apply can be applied "
+        "without force. Look at the plan: either put the server's state into git with a pull "
+        "request, or fix the server, or, if the change is intended, an administrator runs the "
+        "pisync apply workflow by hand with full_apply and force.\n\n"
+        "<details open><summary>pisync said</summary>\n\n"
+        f"```text\n{said}\n```\n\n</details>\n\n"
+        "This issue is updated by every drift check and closed by the first one that finds no "
+        "drift.\n\n"
+        f"{markdown.strip()}\n"
+    )
+
+
 def test_drift_opens_one_issue_updates_it_and_closes_it(github: FakeGitHub, tmp_path: Path) -> None:
-    github.add_issue("a pull request", "<!-- pisync-drift -->", ["pisync-drift"], pull_request={})
-    github.add_issue("someone else's", "drift talk", ["pisync-drift"])
-    github.add_issue("closed one", "<!-- pisync-drift -->\nold", ["pisync-drift"], state="closed")
+    github.add_issue(
+        "a pull request", "<!-- pisync-drift -->", ["pisync-drift"], BOT, pull_request={}
+    )
+    github.add_issue("someone else's", "drift talk", ["pisync-drift"], BOT)
+    github.add_issue(
+        "closed one", "<!-- pisync-drift -->\nold", ["pisync-drift"], BOT, state="closed"
+    )
+    github.add_issue("a person's", "<!-- pisync-drift -->\nmine", ["pisync-drift"])
     plan = tmp_path / "drift.md"
     plan.write_text(md("spec_example"))
     opened = run_script("upsert_issue.py", drift_args(2, plan), api_url=github.url, tmp=tmp_path)
     assert opened.code == 0, opened.stderr
-    assert opened.stdout == "opened drift issue #4\naction=opened\nissue=4\n"
+    assert opened.stdout == "opened drift issue #5\naction=opened\nissue=5\nblocked=false\n"
     assert [(r.method, r.path, r.body) for r in github.requests] == [
-        ("GET", f"{R}/issues?per_page=100&state=open&labels=pisync-drift", None),
+        ("GET", ISSUES, None),
         (
             "POST",
             f"{R}/issues",
@@ -399,45 +531,90 @@ def test_drift_opens_one_issue_updates_it_and_closes_it(github: FakeGitHub, tmp_
             },
         ),
     ]
+    assert github.issues[4]["body"] == "<!-- pisync-drift -->\nmine"  # a person's: untouched
 
     github.requests.clear()
     plan.write_text(md("access_escalation"))
     updated = run_script("upsert_issue.py", drift_args(2, plan), api_url=github.url, tmp=tmp_path)
     assert updated.code == 0, updated.stderr
-    assert updated.stdout == "updated drift issue #4\naction=updated\nissue=4\n"
+    assert updated.stdout == "updated drift issue #5\naction=updated\nissue=5\nblocked=false\n"
     assert [(r.method, r.path, r.body) for r in github.requests] == [
-        ("GET", f"{R}/issues?per_page=100&state=open&labels=pisync-drift", None),
-        ("PATCH", f"{R}/issues/4", {"body": drift_body(md("access_escalation"))}),
+        ("GET", ISSUES, None),
+        (
+            "PATCH",
+            f"{R}/issues/5",
+            {"title": ISSUE_TITLE, "body": drift_body(md("access_escalation"))},
+        ),
     ]
-    assert [n for n, i in github.issues.items() if i["state"] == "open"] == [1, 2, 4]
+    assert [n for n, i in github.issues.items() if i["state"] == "open"] == [1, 2, 4, 5]
 
     github.requests.clear()
     closed = run_script("upsert_issue.py", drift_args(0), api_url=github.url, tmp=tmp_path)
     assert closed.code == 0, closed.stderr
-    assert closed.stdout == "closed drift issue #4\naction=closed\nissue=4\n"
+    assert closed.stdout == "closed drift issue #5\naction=closed\nissue=5\nblocked=false\n"
     assert [(r.method, r.path, r.body) for r in github.requests] == [
-        ("GET", f"{R}/issues?per_page=100&state=open&labels=pisync-drift", None),
+        ("GET", ISSUES, None),
         (
             "POST",
-            f"{R}/issues/4/comments",
+            f"{R}/issues/5/comments",
             {
                 "body": "No drift any more: the scheduled pisync plan of `fedcba9` ([workflow "
                 f"run]({RUN_URL})) found no changes. Closing."
             },
         ),
-        ("PATCH", f"{R}/issues/4", {"state": "closed", "state_reason": "completed"}),
+        ("PATCH", f"{R}/issues/5", {"state": "closed", "state_reason": "completed"}),
     ]
-    assert github.issues[4]["state"] == "closed"
+    assert github.issues[5]["state"] == "closed"
 
     github.requests.clear()
     again = run_script("upsert_issue.py", drift_args(0), api_url=github.url, tmp=tmp_path)
     assert again.code == 0, again.stderr
     assert again.stdout == "no drift, and no open drift issue\naction=none\nissue=\n"
-    assert github.lines() == [("GET", f"{R}/issues?per_page=100&state=open&labels=pisync-drift")]
+    assert github.lines() == [("GET", ISSUES)]
+
+
+def test_a_blocked_drift_opens_the_issue_saying_blocked_and_why(
+    github: FakeGitHub, tmp_path: Path
+) -> None:
+    plan = tmp_path / "drift.md"
+    plan.write_text(md("spec_example"))
+    log = tmp_path / "pisync.log"
+    log.write_text("error: apply would disable 6 users (limit 5: safety.max_prune_count)\n")
+    args = drift_args(4, plan, "--log", str(log))
+    blocked = run_script("upsert_issue.py", args, api_url=github.url, tmp=tmp_path)
+    assert blocked.code == 0, blocked.stderr
+    assert blocked.stdout == (
+        "opened (blocked) drift issue #1\naction=opened\nissue=1\nblocked=true\n"
+    )
+    said = "error: apply would disable 6 users (limit 5: safety.max_prune_count)"
+    assert github.writes() == [
+        (
+            "POST",
+            f"{R}/issues",
+            {
+                "title": f"BLOCKED: {ISSUE_TITLE}",
+                "body": blocked_body(md("spec_example"), said),
+                "labels": ["pisync-drift"],
+            },
+        )
+    ]
+    # the drift goes on, no longer blocked: the same issue, its title and body back to drift
+    github.requests.clear()
+    drift = run_script("upsert_issue.py", drift_args(2, plan), api_url=github.url, tmp=tmp_path)
+    assert drift.code == 0, drift.stderr
+    assert github.writes() == [
+        ("PATCH", f"{R}/issues/1", {"title": ISSUE_TITLE, "body": drift_body(md("spec_example"))})
+    ]
+    # and blocked again: the open issue is updated, not a second one opened
+    github.requests.clear()
+    again = run_script("upsert_issue.py", args, api_url=github.url, tmp=tmp_path)
+    assert again.stdout.startswith("updated (blocked) drift issue #1\n")
+    assert github.issues[1]["title"] == f"BLOCKED: {ISSUE_TITLE}"
+    assert len(github.issues) == 1
 
 
 def test_the_drift_issue_is_found_on_a_later_page(github: FakeGitHub, tmp_path: Path) -> None:
-    ours = github.add_issue("drift", "<!-- pisync-drift -->\nold", ["pisync-drift"])
+    ours = github.add_issue("drift", "<!-- pisync-drift -->\nold", ["pisync-drift"], BOT)
     for i in range(150):
         github.add_issue(f"other {i}", "", ["pisync-drift"])
     plan = tmp_path / "drift.md"
@@ -445,14 +622,14 @@ def test_the_drift_issue_is_found_on_a_later_page(github: FakeGitHub, tmp_path: 
     result = run_script("upsert_issue.py", drift_args(2, plan), api_url=github.url, tmp=tmp_path)
     assert result.code == 0, result.stderr
     assert github.lines() == [
-        ("GET", f"{R}/issues?per_page=100&state=open&labels=pisync-drift"),
-        ("GET", f"{R}/issues?per_page=100&state=open&labels=pisync-drift&page=2"),
+        ("GET", ISSUES),
+        ("GET", f"{ISSUES}&page=2"),
         ("PATCH", f"{R}/issues/{ours['number']}"),
     ]
     assert ours["body"] == drift_body(md("spec_example"))
 
 
-@pytest.mark.parametrize("exit_code", [1, 3, 4])
+@pytest.mark.parametrize("exit_code", [1, 3, 64])
 def test_a_failed_drift_check_leaves_the_issue_alone(
     github: FakeGitHub, tmp_path: Path, exit_code: int
 ) -> None:
@@ -484,220 +661,26 @@ def test_an_issue_api_error_names_the_details(github: FakeGitHub, tmp_path: Path
     )
 
 
-# --- find_plan_artifact.py ------------------------------------------------------------------
-
-MERGE = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-PR_HEAD = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-OTHER_HEAD = "cccccccccccccccccccccccccccccccccccccccc"
-WF = "pisync-plan.yml"
-RUNS = f"{R}/actions/workflows/{WF}/runs"
-ARTIFACT = f"pisync-plan-pr12-{PR_HEAD}"
+# --- plan_summary.py ------------------------------------------------------------------------
 
 
-def pull(number: int, head: str, merged_at: str | None, merge_sha: str | None) -> dict[str, Any]:
-    return {
-        "number": number,
-        "head": {"sha": head},
-        "merged_at": merged_at,
-        "merge_commit_sha": merge_sha,
-    }
-
-
-def run(
-    run_id: int, head: str, conclusion: str, created: str, event: str = "pull_request"
-) -> dict[str, Any]:
-    return {
-        "id": run_id,
-        "head_sha": head,
-        "status": "completed",
-        "conclusion": conclusion,
-        "event": event,
-        "created_at": created,
-        "run_started_at": created,
-        "html_url": f"https://github.com/{REPO}/actions/runs/{run_id}",
-    }
-
-
-def artifact(artifact_id: int, name: str, expired: bool = False) -> dict[str, Any]:
-    return {"id": artifact_id, "name": name, "expired": expired}
-
-
-def seed_runs(github: FakeGitHub) -> None:
-    github.commit_pulls[MERGE] = [
-        pull(13, OTHER_HEAD, None, None),  # an open pull request that contains the commit
-        pull(11, OTHER_HEAD, "2026-01-01T09:00:00Z", "dddddddddddddddddddddddddddddddddddddddd"),
-        pull(12, PR_HEAD, "2026-01-02T10:00:00Z", MERGE),
-    ]
-    github.runs[WF] = [
-        run(501, PR_HEAD, "success", "2026-01-02T08:00:00Z"),
-        run(503, PR_HEAD, "success", "2026-01-02T09:00:00Z"),
-        run(504, PR_HEAD, "failure", "2026-01-02T09:30:00Z"),
-        run(505, OTHER_HEAD, "success", "2026-01-02T09:45:00Z"),
-        run(506, PR_HEAD, "success", "2026-01-02T09:50:00Z", event="push"),
-    ]
-    github.artifacts = {
-        501: [artifact(71, ARTIFACT)],
-        503: [artifact(73, ARTIFACT), artifact(74, "something-else")],
-        504: [artifact(75, ARTIFACT)],
-    }
-
-
-def test_the_plan_of_the_merged_pull_requests_latest_successful_run_is_found(
-    github: FakeGitHub, tmp_path: Path
+def test_plan_summary_reads_the_plan_through_pisync_show(
+    pisync: FakePisync, tmp_path: Path
 ) -> None:
-    seed_runs(github)
-    result = run_script(
-        "find_plan_artifact.py", ["--commit", MERGE], api_url=github.url, tmp=tmp_path
-    )
-    assert result.code == 0, result.stderr
-    assert result.outputs == {
-        "pr": "12",
-        "head_sha": PR_HEAD,
-        "run_id": "503",
-        "run_url": f"https://github.com/{REPO}/actions/runs/503",
-        "artifact_id": "73",
-        "artifact_name": ARTIFACT,
-    }
-    assert result.stdout.splitlines()[:2] == [
-        f"commit aaaaaaa merged pull request #12 (head {PR_HEAD})",
-        f"plan artifact {ARTIFACT} of run 503",
-    ]
-    assert github.lines() == [
-        ("GET", f"{R}/commits/{MERGE}/pulls?per_page=100"),
-        ("GET", f"{RUNS}?per_page=100&head_sha={PR_HEAD}&status=success&event=pull_request"),
-        ("GET", f"{R}/actions/runs/503/artifacts?per_page=100&name={ARTIFACT}"),
-    ]
-
-
-def test_an_expired_artifact_falls_back_to_the_previous_successful_run(
-    github: FakeGitHub, tmp_path: Path
-) -> None:
-    seed_runs(github)
-    github.artifacts[503] = [artifact(73, ARTIFACT, expired=True)]
-    result = run_script(
-        "find_plan_artifact.py", ["--commit", MERGE], api_url=github.url, tmp=tmp_path
-    )
-    assert result.code == 0, result.stderr
-    assert (result.outputs["run_id"], result.outputs["artifact_id"]) == ("501", "71")
-    assert github.lines()[2:] == [
-        ("GET", f"{R}/actions/runs/503/artifacts?per_page=100&name={ARTIFACT}"),
-        ("GET", f"{R}/actions/runs/501/artifacts?per_page=100&name={ARTIFACT}"),
-    ]
-
-
-def test_runs_are_read_across_pages(github: FakeGitHub, tmp_path: Path) -> None:
-    seed_runs(github)
-    github.runs[WF] = [
-        run(1000 + i, PR_HEAD, "success", f"2026-01-02T{i // 60:02d}:{i % 60:02d}:00Z")
-        for i in range(130)
-    ]
-    github.runs[WF][5]["run_started_at"] = "2026-01-03T00:00:00Z"  # re-run latest
-    github.artifacts = {1005: [artifact(99, ARTIFACT)]}
-    result = run_script(
-        "find_plan_artifact.py", ["--commit", MERGE], api_url=github.url, tmp=tmp_path
-    )
-    assert result.code == 0, result.stderr
-    assert (result.outputs["run_id"], result.outputs["artifact_id"]) == ("1005", "99")
-    query = f"per_page=100&head_sha={PR_HEAD}&status=success&event=pull_request"
-    assert github.lines()[1:3] == [("GET", f"{RUNS}?{query}"), ("GET", f"{RUNS}?{query}&page=2")]
-
-
-def test_a_squash_merge_without_a_matching_merge_sha_takes_the_last_merged(
-    github: FakeGitHub, tmp_path: Path
-) -> None:
-    seed_runs(github)
-    github.commit_pulls[MERGE] = [
-        pull(11, OTHER_HEAD, "2026-01-01T09:00:00Z", None),
-        pull(12, PR_HEAD, "2026-01-02T10:00:00Z", None),
-    ]
-    result = run_script(
-        "find_plan_artifact.py", ["--commit", MERGE], api_url=github.url, tmp=tmp_path
-    )
-    assert result.code == 0, result.stderr
-    assert result.outputs["pr"] == "12"
-
-
-NOTHING_APPLIED = (
-    "Nothing was applied. Changes reach Panintelligence only through a reviewed pull request "
-    "plan: open a pull request for them, or run this workflow by hand with full_apply to plan "
-    "and apply the whole desired state."
-)
-
-
-def test_a_direct_push_has_no_plan(github: FakeGitHub, tmp_path: Path) -> None:
-    github.commit_pulls[MERGE] = [pull(13, OTHER_HEAD, None, None)]
-    result = run_script(
-        "find_plan_artifact.py", ["--commit", MERGE], api_url=github.url, tmp=tmp_path
-    )
-    assert result.code == 3
-    assert result.stdout == ""
-    assert result.stderr == (
-        "::error::Commit aaaaaaa did not come from a merged pull request (a direct push?). "
-        f"{NOTHING_APPLIED}\n"
-    )
-    assert result.outputs == {}
-
-
-def test_a_pull_request_whose_plan_never_passed(github: FakeGitHub, tmp_path: Path) -> None:
-    seed_runs(github)
-    github.runs[WF] = [run(504, PR_HEAD, "failure", "2026-01-02T09:30:00Z")]
-    result = run_script(
-        "find_plan_artifact.py", ["--commit", MERGE], api_url=github.url, tmp=tmp_path
-    )
-    assert result.code == 3
-    assert result.stderr == (
-        "::error::Pull request #12 has no successful pisync-plan.yml run for its head commit "
-        "bbbbbbb: its plan never passed review (the check failed, was cancelled or was "
-        f"skipped). {NOTHING_APPLIED}\n"
-    )
-
-
-def test_no_unexpired_artifact(github: FakeGitHub, tmp_path: Path) -> None:
-    seed_runs(github)
-    github.artifacts = {503: [artifact(73, ARTIFACT, expired=True)]}
-    result = run_script(
-        "find_plan_artifact.py", ["--commit", MERGE], api_url=github.url, tmp=tmp_path
-    )
-    assert result.code == 3
-    assert result.stderr == (
-        f"::error::No unexpired artifact {ARTIFACT} in the successful pisync-plan.yml runs of "
-        "pull request #12 (runs 503, 501); artifacts expire after the repository's retention "
-        f"period. {NOTHING_APPLIED}\n"
-    )
-
-
-def test_an_api_error_while_finding_the_plan(github: FakeGitHub, tmp_path: Path) -> None:
-    seed_runs(github)
-    github.fail("GET", RUNS, 403, {"message": "Resource not accessible by integration"})
-    result = run_script(
-        "find_plan_artifact.py", ["--commit", MERGE], api_url=github.url, tmp=tmp_path
-    )
-    assert result.code == 1
-    assert result.stderr == (
-        f"::error::GitHub API GET {RUNS}?per_page=100&head_sha={PR_HEAD}&status=success"
-        "&event=pull_request failed (HTTP 403): Resource not accessible by integration\n"
-    )
-    assert TOKEN not in result.stdout + result.stderr
-
-
-# --- plan_summary.py and exit_status.py -----------------------------------------------------
-
-
-def test_plan_summary_names_the_escalations(tmp_path: Path) -> None:
-    summary = tmp_path / "step_summary.md"
+    plan = {**plan_data("access_escalation"), "fake_markdown": "## shown by pisync\n"}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
     result = run_script(
         "plan_summary.py",
-        [
-            str(DATA / "access_escalation.json"),
-            "--annotate",
-            "--markdown",
-            "--title",
-            "Applying #12",
-        ],
+        ["plan.json", "--annotate", "--markdown-out", "plan.md", "--summary", "--title", "#12 <b>"],
         api_url="http://127.0.0.1:9",
         tmp=tmp_path,
+        env=pisync.env(),
     )
     assert result.code == 0, result.stderr
+    assert pisync.calls() == [
+        ["show", "plan.json", "--summary", "--format", "json"],
+        ["show", "plan.json", "--format", "markdown"],
+    ]
     assert result.stdout == (
         "Plan: 1 to create, 4 to update, 0 to disable, 0 to delete.\n"
         "::warning title=pisync::Privilege escalation for 3 users: GRANTED, HOLDER, PROMOTED\n"
@@ -710,17 +693,57 @@ def test_plan_summary_names_the_escalations(tmp_path: Path) -> None:
         "escalations": "3",
         "escalation": "true",
     }
-    assert summary.read_text() == (
-        "## Applying #12\n\nPlan: 1 to create, 4 to update, 0 to disable, 0 to delete.\n\n"
-        "- ⚠️ `GRANTED` gains privileges `editUsers`, `exportToCsv`\n"
-        "- ⚠️ `HOLDER` gains category `Finance`; gains privilege `editRoles`\n"
-        "- ⚠️ `PROMOTED` becomes `administrator` (was `designer`)\n\n"
+    assert (tmp_path / "plan.md").read_text() == "## shown by pisync\n"
+    assert (tmp_path / "step_summary.md").read_text() == (
+        "## \\#12 &lt;b&gt;\n\n## shown by pisync\n\n"
     )
 
 
-def test_plan_summary_without_escalation_and_without_a_plan(tmp_path: Path) -> None:
+def test_plan_summary_never_lets_a_usercode_start_a_workflow_command(
+    pisync: FakePisync, tmp_path: Path
+) -> None:
+    plan = plan_data("access_escalation")
+    plan["access"][0]["usercode"] = "::set-output name=x::y"
+    plan["access"][1]["usercode"] = "##[add-mask]x\n::error::forged"
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    annotated = run_script(
+        "plan_summary.py",
+        ["plan.json", "--annotate"],
+        api_url="http://127.0.0.1:9",
+        tmp=tmp_path,
+        env=pisync.env(),
+    )
+    line = annotated.stdout.splitlines()[1]
+    assert line == (
+        "::warning title=pisync::Privilege escalation for 3 users: ::set-output name=x::y, "
+        "#\u2060#[add-mask]x%0A::error::forged, PROMOTED"
+    )
+    plain = run_script(
+        "plan_summary.py",
+        ["plan.json"],
+        api_url="http://127.0.0.1:9",
+        tmp=tmp_path,
+        env=pisync.env(),
+    )
+    [(token, text)] = STOP.findall(plain.stdout)
+    assert text == (
+        "Privilege escalation for 3 users: ::set-output name=x::y, #\u2060#[add-mask]x\n"
+        "::error::forged, PROMOTED"
+    )
+    assert token not in json.dumps(plan)
+    outside = STOP.sub("", plain.stdout)
+    assert not [x for x in outside.splitlines() if x.startswith("::") or "##[" in x]
+
+
+def test_plan_summary_without_escalation_and_without_a_plan(
+    pisync: FakePisync, tmp_path: Path
+) -> None:
     result = run_script(
-        "plan_summary.py", [str(DATA / "empty.json")], api_url="http://127.0.0.1:9", tmp=tmp_path
+        "plan_summary.py",
+        [str(DATA / "empty.json")],
+        api_url="http://127.0.0.1:9",
+        tmp=tmp_path,
+        env=pisync.env(),
     )
     assert result.code == 0, result.stderr
     assert result.stdout == (
@@ -732,21 +755,28 @@ def test_plan_summary_without_escalation_and_without_a_plan(tmp_path: Path) -> N
         "plan_summary.py", [str(tmp_path / "nope.json")], api_url="http://127.0.0.1:9", tmp=tmp_path
     )
     assert (missing.code, missing.stderr) == (2, f"::error::no plan in {tmp_path / 'nope.json'}\n")
-    (tmp_path / "bad.json").write_text('{"changes": []}')
+    (tmp_path / "bad.json").write_text(json.dumps({**plan_data("empty"), "fake_show_exit": 3}))
     bad = run_script(
-        "plan_summary.py", [str(tmp_path / "bad.json")], api_url="http://127.0.0.1:9", tmp=tmp_path
+        "plan_summary.py",
+        [str(tmp_path / "bad.json")],
+        api_url="http://127.0.0.1:9",
+        tmp=tmp_path,
+        env=pisync.env(),
     )
     assert (bad.code, bad.stderr) == (
-        2,
-        f"::error::{tmp_path / 'bad.json'} is not a pisync plan (no summary object)\n",
+        3,
+        f"::error::pisync show {tmp_path / 'bad.json'} refused the plan (exit 3); see pisync's "
+        "message above.\n",
     )
 
 
+# --- exit_status.py and commit_status.py ----------------------------------------------------
+
 #: SPEC §4 exit codes, and whether each workflow's check passes on them.
-PASSING = {"plan": {0, 2}, "apply": {0}, "drift": {0, 2}}
+PASSING = {"plan": {0, 2}, "apply": {0}, "drift": {0, 2}, "full": {0, 2}}
 
 
-@pytest.mark.parametrize("command", ["plan", "apply", "drift"])
+@pytest.mark.parametrize("command", ["plan", "apply", "drift", "full"])
 @pytest.mark.parametrize("code", [0, 1, 2, 3, 4, 5, 6, 64, 99])
 def test_exit_status_passes_exactly_the_codes_that_pass(
     tmp_path: Path, command: str, code: int
@@ -778,21 +808,16 @@ def test_exit_status_passes_exactly_the_codes_that_pass(
             "(network, server or unexpected); see the log of the plan step, then re-run this job.",
         ),
         (
-            ["apply", "5", "--pr", "12"],
-            "::error title=pisync apply (exit 5)::Pull request #12: The reviewed plan is stale: "
-            "an object it touches changed on the server after it was planned, or an object it "
-            "creates appeared meanwhile. Nothing was applied. To re-plan: run the pisync drift "
-            "workflow to see how the server differs from the default branch now, then open a "
-            "follow-up pull request that touches the affected files (its plan is reviewed and "
-            "applied on merge), or run this workflow by hand with full_apply to plan and apply "
-            "the whole desired state.",
+            ["plan", "2", "--job-status", "failure"],
+            "::error title=pisync plan (exit 2)::The plan has changes: review them in the pull "
+            "request comment or the job summary; they are applied when the pull request is "
+            "merged. But another step of the job failed (see the run), so the check fails.",
         ),
         (
-            ["apply", "6"],
-            "::error title=pisync apply (exit 6)::Some changes failed (listed in the log and in "
-            "the apply-report artifact); the others were applied. Fix the cause, then converge "
-            "with a full apply (run this workflow by hand with full_apply) or a follow-up pull "
-            "request; re-running this job would find the plan stale.",
+            ["apply", "5", "--pr", "12"],
+            "::error title=pisync apply (exit 5)::Pull request #12: The reviewed plan is stale: "
+            "the server changed after it was planned, or the merged commit no longer produces it "
+            "(the default branch moved under the pull request); nothing of it was applied.",
         ),
         (
             ["apply", "64"],
@@ -800,14 +825,22 @@ def test_exit_status_passes_exactly_the_codes_that_pass(
             "64, usage error); see the log.",
         ),
         (
+            ["drift", "4"],
+            "::error title=pisync drift (exit 4)::BLOCKED: a safety guard would refuse to apply "
+            "the default branch's desired state; the drift is large or dangerous (see the issue "
+            "labelled pisync-drift and the plan in the job summary). Look at it before anyone "
+            "applies.",
+        ),
+        (
             ["drift", "99"],
             "::error title=pisync drift (exit 99)::pisync plan exited with unexpected code 99; "
             "see the log.",
         ),
         (
-            ["drift", "2"],
-            "::notice title=pisync drift::Panintelligence has drifted from the desired state in "
-            "git: see the open issue labelled pisync-drift.",
+            ["full", "2"],
+            "::notice title=pisync full::The plan of the whole default branch is in the job "
+            "summary: the apply job applies exactly this plan once the pisync-apply environment "
+            "is approved.",
         ),
     ],
 )
@@ -816,19 +849,288 @@ def test_exit_status_messages(tmp_path: Path, args: list[str], line: str) -> Non
     assert (result.stdout + result.stderr) == line + "\n"
 
 
+def test_exit_status_sets_the_required_commit_status(github: FakeGitHub, tmp_path: Path) -> None:
+    args = ["--status-sha", HEAD, "--target-url", RUN_URL]
+    ok = run_script("exit_status.py", ["plan", "2", *args], api_url=github.url, tmp=tmp_path)
+    assert ok.code == 0, ok.stderr
+    failed = run_script("exit_status.py", ["plan", "4", *args], api_url=github.url, tmp=tmp_path)
+    assert failed.code == 1
+    assert github.writes() == [
+        (
+            "POST",
+            f"{R}/statuses/{HEAD}",
+            {
+                "state": "success",
+                "context": "pisync/plan",
+                "description": "The plan has changes: review them in the pull request comment "
+                "or the job summary; they are applied when the pull request is merged.",
+                "target_url": RUN_URL,
+            },
+        ),
+        (
+            "POST",
+            f"{R}/statuses/{HEAD}",
+            {
+                "state": "failure",
+                "context": "pisync/plan",
+                "description": "A safety guard would block apply (too many users pruned, an "
+                "empty desired state, a protected user changed, the last administrator removed,…",
+                "target_url": RUN_URL,
+            },
+        ),
+    ]
+    assert all(len(w[2]["description"]) <= 140 for w in github.writes())
+
+
+def test_commit_status_marks_the_check_pending(github: FakeGitHub, tmp_path: Path) -> None:
+    result = run_script(
+        "commit_status.py",
+        ["--sha", HEAD, "--state", "pending", "--description", "Planning\nnow"],
+        api_url=github.url,
+        tmp=tmp_path,
+    )
+    assert result.code == 0, result.stderr
+    assert result.stdout == "pisync/plan of 0123456: pending\n"
+    assert github.statuses[HEAD][0] == {
+        "id": 9001,
+        "creator": BOT,
+        "state": "pending",
+        "context": "pisync/plan",
+        "description": "Planning now",
+    }
+
+
+# --- escalation_check.py --------------------------------------------------------------------
+
+OLD_HEAD = "1111111111111111111111111111111111111111"
+
+
+def check_args(*extra: str, approvers: str = "alice") -> list[str]:
+    return ["--approvers", approvers, "--target-url", RUN_URL, *extra]
+
+
+def check_plan(
+    github: FakeGitHub,
+    pisync: FakePisync,
+    tmp: Path,
+    plan: Path,
+    approvers: str = "alice",
+    **env: str,
+) -> Any:
+    """escalation_check.py as the plan job runs it: pull request 7, its head, its saved plan."""
+    args = check_args("--pr", "7", "--head-sha", HEAD, "--plan", str(plan), approvers=approvers)
+    return run_script(
+        "escalation_check.py", args, api_url=github.url, tmp=tmp, env={**pisync.env(), **env}
+    )
+
+
+def statuses(github: FakeGitHub, sha: str = HEAD) -> list[tuple[str, str]]:
+    return [
+        (s["state"], s["description"])
+        for s in reversed(github.statuses.get(sha, []))
+        if s["context"] == "pisync/escalation-approval"
+    ]
+
+
+def test_escalation_approval_is_off_without_approvers(
+    github: FakeGitHub, pisync: FakePisync, tmp_path: Path
+) -> None:
+    result = check_plan(github, pisync, tmp_path, DATA / "access_escalation.json", approvers="")
+    assert result.code == 0, result.stderr
+    assert result.stdout == (
+        "escalation approval is off (PISYNC_ESCALATION_APPROVERS is not set): no "
+        "pisync/escalation-approval status is set\nchecked=0\n"
+    )
+    assert github.requests == []
+
+
+@pytest.mark.parametrize(
+    ("reviews", "state", "description"),
+    [
+        ([], "failure", "3 users gain access. Needs an approving review of 0123456 from alice"),
+        (
+            [review("bob", "APPROVED", HEAD)],
+            "failure",
+            "3 users gain access. Needs an approving review of 0123456 from alice",
+        ),
+        (
+            [review("Alice", "APPROVED", HEAD)],
+            "success",
+            "3 users gain access. Escalation approved by Alice",
+        ),
+        (
+            [review("alice", "APPROVED", OLD_HEAD)],
+            "failure",
+            "3 users gain access. Needs an approving review of 0123456 from alice (the approval "
+            "of alice was of an earlier commit)",
+        ),
+        (
+            [review("alice", "APPROVED", HEAD), review("alice", "CHANGES_REQUESTED", HEAD, 2)],
+            "failure",
+            "3 users gain access. Needs an approving review of 0123456 from alice",
+        ),
+        (
+            [review("alice", "APPROVED", HEAD), review("alice", "COMMENTED", HEAD, 2)],
+            "success",
+            "3 users gain access. Escalation approved by alice",
+        ),
+    ],
+)
+def test_an_escalation_needs_an_approvers_approval_of_the_head_commit(
+    github: FakeGitHub,
+    pisync: FakePisync,
+    tmp_path: Path,
+    reviews: list[dict[str, Any]],
+    state: str,
+    description: str,
+) -> None:
+    github.reviews[PR] = reviews
+    result = check_plan(github, pisync, tmp_path, DATA / "access_escalation.json")
+    assert result.code == 0, result.stderr
+    assert statuses(github) == [(state, description)]
+    kind = "notice" if state == "success" else "warning"
+    assert result.stdout.splitlines()[0] == (
+        f"::{kind} title=pisync/escalation-approval of #7%3A {state}::{description}"
+    )
+    assert github.writes()[0][2]["target_url"] == RUN_URL
+
+
+def test_no_escalation_passes_and_a_missing_plan_fails(
+    github: FakeGitHub, pisync: FakePisync, tmp_path: Path
+) -> None:
+    result = check_plan(github, pisync, tmp_path, DATA / "spec_example.json")
+    assert result.code == 0, result.stderr
+    assert statuses(github) == [("success", "No privilege escalation in the plan of 0123456")]
+    assert github.lines() == [("POST", f"{R}/statuses/{HEAD}")]  # no review read
+    missing = check_plan(github, pisync, tmp_path, tmp_path / "none.json")
+    assert missing.code == 0, missing.stderr
+    assert statuses(github)[-1] == (
+        "failure",
+        "pisync plan made no plan of 0123456 (see pisync/plan)",
+    )
+
+
+def test_a_team_is_read_with_the_teams_token_and_fails_closed_without(
+    github: FakeGitHub, pisync: FakePisync, tmp_path: Path
+) -> None:
+    github.teams[("acme", "pi-owners")] = ["carol", "dave"]
+    github.reviews[PR] = [review("dave", "APPROVED", HEAD)]
+    plan, approvers = DATA / "access_escalation.json", "@acme/pi-owners"
+    without = check_plan(github, pisync, tmp_path, plan, approvers)
+    assert without.code == 1
+    assert without.stderr == (
+        "::error::cannot read the members of the team acme/pi-owners (HTTP 403: Resource not "
+        "accessible by integration). GITHUB_TOKEN cannot read an organization's teams: put a "
+        "token that can (organization permission Members: read) in the secret "
+        "PISYNC_TEAMS_TOKEN of the environment, or list the people in "
+        "PISYNC_ESCALATION_APPROVERS instead.\n"
+    )
+    assert statuses(github) == []
+    with_token = check_plan(
+        github, pisync, tmp_path, plan, approvers, PISYNC_TEAMS_TOKEN=TEAMS_TOKEN
+    )
+    assert with_token.code == 0, with_token.stderr
+    assert statuses(github) == [("success", "3 users gain access. Escalation approved by dave")]
+    team_reads = [r for r in github.requests if r.path.startswith("/orgs/")]
+    assert [r.headers["authorization"] for r in team_reads] == [
+        f"Bearer {TOKEN}",
+        f"Bearer {TEAMS_TOKEN}",
+    ]
+    assert TEAMS_TOKEN not in with_token.stdout + with_token.stderr
+
+
+def test_after_a_review_the_plan_artifact_of_the_head_is_read(
+    github: FakeGitHub, pisync: FakePisync, tmp_path: Path
+) -> None:
+    """The relay mode: the reviewed branch's open pull requests into the default branch, each
+    checked against the plan artifact of its current head commit (downloaded, never run)."""
+    github.pulls = [
+        pull(7, HEAD, merged_at=None, head_owner="fork-owner", head_ref="main", state="open"),
+        pull(
+            8,
+            HEAD,
+            merged_at=None,
+            head_owner="fork-owner",
+            head_ref="main",
+            state="open",
+            base="dev",
+        ),
+        pull(9, OLD_HEAD, merged_at=None, head_owner="acme", head_ref="main", state="open"),
+    ]
+    github.add_artifact(
+        f"pisync-plan-pr7-{HEAD}", plan_run(501), plan_zip(plan_data("access_escalation"))
+    )
+    github.reviews[PR] = [review("alice", "APPROVED", HEAD)]
+    args = check_args(
+        "--head-repo", "fork-owner/pi-users", "--head-branch", "main", "--base", "main"
+    )
+    result = run_script(
+        "escalation_check.py", args, api_url=github.url, tmp=tmp_path, env=pisync.env()
+    )
+    assert result.code == 0, result.stderr
+    assert statuses(github) == [("success", "3 users gain access. Escalation approved by alice")]
+    assert github.lines()[:3] == [
+        ("GET", f"{R}/pulls?per_page=100&state=open&head=fork-owner%3Amain"),
+        ("GET", f"{R}/actions/artifacts?per_page=100&name=pisync-plan-pr7-{HEAD}"),
+        ("GET", f"{R}/actions/runs/501"),
+    ]
+    blob = [r for r in github.requests if r.path.startswith("/blob/")]
+    assert len(blob) == 1
+    assert "authorization" not in blob[0].headers
+    assert pisync.calls()[0][0] == "show"
+
+    # no plan artifact for the head yet: the status fails, saying so
+    github.repo_artifacts.clear()
+    missing = run_script(
+        "escalation_check.py", args, api_url=github.url, tmp=tmp_path, env=pisync.env()
+    )
+    assert missing.code == 0, missing.stderr
+    assert missing.stdout.splitlines()[0] == (
+        "::notice title=#7::pull request #7 has no reviewed plan for its head commit 0123456: no "
+        "successful pisync-plan.yml run on pull_request_target uploaded an unexpired artifact "
+        f"pisync-plan-pr7-{HEAD}. The plan check failed, was cancelled or never ran, or the "
+        "artifact expired."
+    )
+    assert statuses(github)[-1] == (
+        "failure",
+        "No reviewed plan of 0123456 yet: pisync plan must pass first",
+    )
+    none = run_script(
+        "escalation_check.py",
+        check_args("--head-repo", "x/y", "--head-branch", "gone", "--base", "main"),
+        api_url=github.url,
+        tmp=tmp_path,
+        env=pisync.env(),
+    )
+    assert none.stdout == (
+        "no open pull request into main from that branch: nothing to check\nchecked=0\n"
+    )
+
+
+# --- the scripts themselves -----------------------------------------------------------------
+
+
 def test_every_script_is_stdlib_only() -> None:
     allowed = {
         "__future__",
         "argparse",
         "collections",
+        "dataclasses",
+        "io",
         "json",
         "os",
         "pathlib",
         "re",
+        "secrets",
+        "subprocess",
         "sys",
+        "tempfile",
         "typing",
         "urllib",
+        "zipfile",
         "ghkit",
+        "plans",
+        "approvals",
     }
     for script in sorted(SCRIPTS.glob("*.py")):
         imported = set()
@@ -855,4 +1157,4 @@ def test_the_scripts_pass_mypy_strict(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
-    assert (proc.returncode, proc.stdout) == (0, "Success: no issues found in 6 source files\n")
+    assert (proc.returncode, proc.stdout) == (0, "Success: no issues found in 10 source files\n")

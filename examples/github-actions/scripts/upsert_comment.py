@@ -1,24 +1,32 @@
 """Create or update the one pisync plan comment of a pull request, and set its escalation label.
 
-The comment is found by the hidden marker it starts with (``<!-- pisync-plan -->``), so every
-push updates the same comment in place, "No changes" included. When the plan flags a privilege
-escalation (an entry of the plan's ``access`` array with ``escalation: true``) the comment leads
-with them and the pull request gets the label (default ``access-escalation``); a later plan
-without escalation removes it. Without a plan file (the plan failed before writing one) the
-label is left as it is.
+The comment is the kit's own: the first comment that starts with the hidden marker
+(``<!-- pisync-plan -->``) AND was written by the token's identity (``--author``, default
+``github-actions[bot]``, a bot account); anyone else's comment holding the marker is left
+alone. Every push updates that comment in place, "No changes" included.
+
+The plan in the comment is pisync's own Markdown of the saved plan (``--markdown``, written by
+``pisync show PLANFILE --format markdown``); the escalations come from ``pisync show PLANFILE
+--summary --format json``. The kit renders nothing of the plan itself. When the plan escalates
+anyone's access, the comment leads with them and the pull request gets the label (default
+``access-escalation``); a later plan without escalation removes it. Without a plan file (the
+plan failed before writing one) the label is left as it is.
 
     upsert_comment.py --pr 12 --exit-code 2 --plan plan.json --markdown plan.md \\
-        [--log pisync.log] [--head-sha SHA] [--run-url URL] [--label access-escalation]
+        [--log pisync.log] [--head-sha SHA] [--run-url URL] [--label access-escalation] \\
+        [--approvers "acme/pi-access-owners alice"] [--author github-actions[bot]]
 """
 
 from __future__ import annotations
 
 import argparse
-import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
 
+import approvals
 import ghkit
+import plans
 
 #: Escalations listed by name at the top of the comment; the rest are counted.
 MAX_LISTED: Final = 50
@@ -30,8 +38,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pr", type=int, required=True, help="pull request number")
     parser.add_argument("--exit-code", type=int, required=True, help="exit code of pisync")
-    parser.add_argument("--plan", help="the JSON plan (pisync plan --out)")
-    parser.add_argument("--markdown", help="the Markdown plan (pisync plan --format markdown)")
+    parser.add_argument("--plan", help="the saved plan (pisync plan --out)")
+    parser.add_argument("--markdown", help="the Markdown plan (pisync show --format markdown)")
     parser.add_argument("--log", help="pisync's messages, shown when the plan failed")
     parser.add_argument("--head-sha", default="", help="the pull request head commit planned")
     parser.add_argument("--run-url", default="", help="link to the workflow run")
@@ -40,25 +48,34 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=ghkit.ESCALATION_LABEL,
         help="label for privilege escalations ('' to not label)",
     )
+    parser.add_argument("--approvers", default="", help="who may approve an escalation")
+    parser.add_argument("--author", default=ghkit.DEFAULT_AUTHOR, help="the token's identity")
     parser.add_argument("--marker", default=ghkit.PLAN_MARKER, help="hidden marker of the comment")
     return parser.parse_args(argv)
 
 
-def escalation_section(found: Sequence[Mapping[str, Any]], label: str) -> str:
+def escalation_section(found: Sequence[str], label: str, approvers: approvals.Approvers) -> str:
     if not found:
         return ""
     users = "1 user gains" if len(found) == 1 else f"{len(found)} users gain"
     lines = [f"### ⚠️ Privilege escalation: {users} access", ""]
-    if label:
+    names = ", ".join(ghkit.md_code(u) for u in found[:MAX_LISTED])
+    if len(found) > MAX_LISTED:
+        names += f" and {len(found) - MAX_LISTED} more"
+    lines += [f"{names} (see _Effective access_ in the plan below).", ""]
+    if approvers:
+        lines += [
+            f"It needs an approving review of this commit from {approvers.markdown()} "
+            f"(the status {ghkit.md_code(ghkit.APPROVAL_CONTEXT)}) before it is merged.",
+            "",
+        ]
+    elif label:
         lines += [
             f"This pull request is labelled {ghkit.md_code(label)}: it needs a review by the "
             "owners of access before it is merged.",
             "",
         ]
-    lines += [f"- {ghkit.escalation_sentence(e)}" for e in found[:MAX_LISTED]]
-    if len(found) > MAX_LISTED:
-        lines.append(f"- … and {len(found) - MAX_LISTED} more (see the plan below)")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
 def status_section(exit_code: int) -> str:
@@ -74,11 +91,7 @@ def log_section(log: str) -> str:
         return ""
     if len(text) > MAX_LOG:
         text = "…" + text[-MAX_LOG:]
-    fence = "`" * max(3, max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
-    return (
-        "<details open><summary>pisync said</summary>\n\n"
-        f"{fence}text\n{text}\n{fence}\n\n</details>\n"
-    )
+    return f"<details open><summary>pisync said</summary>\n\n{ghkit.md_fence(text)}\n\n</details>\n"
 
 
 def footer(head_sha: str, run_url: str) -> str:
@@ -95,21 +108,21 @@ def build_body(
     *,
     marker: str,
     exit_code: int,
-    plan: Mapping[str, Any] | None,
+    escalations: Sequence[str],
     markdown: str,
     log: str,
     head_sha: str,
     run_url: str,
     label: str,
+    approvers: approvals.Approvers,
 ) -> str:
-    """The whole comment: marker, escalations, failure, the Markdown plan, pisync's messages.
+    """The whole comment: marker, escalations, failure, pisync's Markdown plan, its messages.
 
     Everything but the Markdown plan is bounded; the plan gets the room left below GitHub's
     limit (pisync already caps it at 60,000 characters, keeping its summary table).
     """
     passes, _ = ghkit.exit_meaning("plan", exit_code)
-    found = ghkit.escalations(plan) if plan is not None else []
-    lead = [escalation_section(found, label), status_section(exit_code)]
+    lead = [escalation_section(escalations, label, approvers), status_section(exit_code)]
     tail = ["" if passes else log_section(log), footer(head_sha, run_url)]
     fixed = _join(marker, lead + tail)
     plan_md = markdown.strip()
@@ -121,24 +134,6 @@ def build_body(
 def _join(marker: str, sections: Sequence[str]) -> str:
     kept = [s.strip("\n") for s in sections if s.strip()]
     return marker + "\n" + "\n\n".join(kept) + "\n"
-
-
-def find_comment(gh: ghkit.GitHub, pr: int, marker: str) -> Mapping[str, Any] | None:
-    for comment in gh.paginate(gh.repo_path("issues", pr, "comments")):
-        body = comment.get("body") or ""
-        if body.startswith(marker):
-            return dict(comment)
-    return None
-
-
-def upsert_comment(gh: ghkit.GitHub, pr: int, marker: str, body: str) -> tuple[str, int]:
-    existing = find_comment(gh, pr, marker)
-    if existing is None:
-        created = gh.call("POST", gh.repo_path("issues", pr, "comments"), body={"body": body})
-        return "created", int(created["id"])
-    comment_id = int(existing["id"])
-    gh.call("PATCH", gh.repo_path("issues", "comments", comment_id), body={"body": body})
-    return "updated", comment_id
 
 
 def set_label(gh: ghkit.GitHub, pr: int, label: str, wanted: bool) -> str:
@@ -160,24 +155,34 @@ def set_label(gh: ghkit.GitHub, pr: int, label: str, wanted: bool) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     gh = ghkit.GitHub.from_env()
-    plan = ghkit.load_plan(args.plan)
+    approvers = approvals.parse_approvers(args.approvers)
+    summary = None
+    if args.plan and Path(args.plan).is_file():
+        try:
+            summary = plans.show_summary(args.plan)
+        except plans.PlanRefused as exc:
+            ghkit.print_untrusted(exc.said)
+            raise ghkit.Stop(f"{exc}; see pisync's message above.") from None
+    escalations = list(summary.escalations) if summary is not None else []
     body = build_body(
         marker=args.marker,
         exit_code=args.exit_code,
-        plan=plan,
+        escalations=escalations,
         markdown=ghkit.read_text(args.markdown),
         log=ghkit.read_text(args.log),
         head_sha=args.head_sha,
         run_url=args.run_url,
         label=args.label,
+        approvers=approvers,
     )
-    action, comment_id = upsert_comment(gh, args.pr, args.marker, body)
+    action, comment_id = ghkit.upsert_comment(gh, args.pr, args.marker, body, args.author)
     print(f"{action} comment {comment_id} on pull request #{args.pr}")
-    escalated = bool(plan is not None and ghkit.escalations(plan))
-    if args.label and plan is None:
-        print(f"label {args.label}: left as it is (no plan to read)")
+    escalated = bool(escalations)
+    if args.label and summary is None:
+        print(ghkit.neutralise_legacy(f"label {args.label}: left as it is (no plan to read)"))
     elif args.label:
-        print(f"label {args.label}: {set_label(gh, args.pr, args.label, escalated)}")
+        done = set_label(gh, args.pr, args.label, escalated)
+        print(ghkit.neutralise_legacy(f"label {args.label}: {done}"))
     ghkit.set_outputs({"comment_id": comment_id, "escalation": escalated})
     return 0
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import TYPE_CHECKING
 
 from reconciler.core.governance.policies import as_issue
+from reconciler.core.model.issues import Issue
 from reconciler.core.model.values import LiveState
 from reconciler.core.plans.plan import Action, Plan
 from reconciler.core.render import plan_text
@@ -41,7 +41,7 @@ from reconciler.shell.planning import (
     touched_users,
 )
 from reconciler.shell.repo.desired_state import Loaded, load_desired
-from reconciler.shell.secrets import SecretNeed, desired_needs, plan_needs, read_secrets
+from reconciler.shell.secrets import desired_needs, gather_secrets, plan_needs, read_secrets
 from reconciler.shell.server.connect import Server, open_server
 from reconciler.shell.server.executor import NOT_ATTEMPTED, ApplyResult, Outcome, Stop, execute
 from reconciler.shell.settings import Settings, server_url
@@ -94,17 +94,20 @@ class _Apply:
                     " server"
                 )
             touched = replace(loaded.desired, users=touched_users(loaded.desired, saved))
-            needs: Iterable[SecretNeed] = chain(plan_needs(saved), desired_needs(touched))
+            secrets = read_secrets(
+                chain(plan_needs(saved), desired_needs(touched)), self.settings.env
+            )
+            unset: list[Issue] = []
         else:
-            needs = desired_needs(loaded.desired)
-        secrets = read_secrets(needs, self.settings.env)
+            # unset variables are reported with the plan's other problems (read_and_diff)
+            secrets, unset = gather_secrets(desired_needs(loaded.desired), self.settings.env)
         concurrency = options.parallelism or config.server.concurrency
         server = open_server(self.settings, config, url, concurrency)
         try:
             if saved is not None:
                 plan, live = run_in(self.runner, self._saved_plan(server, saved, loaded, secrets))
             else:
-                plan, live = run_in(self.runner, self._fresh_plan(server, loaded, secrets))
+                plan, live = run_in(self.runner, self._fresh_plan(server, loaded, secrets, unset))
             if plan.policy_errors and saved is not None:  # the findings were not shown yet
                 raise InvalidStateError(
                     "the saved plan breaks the policies of pisync.yaml; nothing was applied",
@@ -143,7 +146,7 @@ class _Apply:
             )
 
     async def _fresh_plan(
-        self, server: Server, loaded: Loaded, secrets: dict[str, str]
+        self, server: Server, loaded: Loaded, secrets: dict[str, str], unset: list[Issue]
     ) -> tuple[Plan, LiveState]:
         with self.progress.task("Reading users"):
             plan, live = await read_and_diff(
@@ -154,6 +157,7 @@ class _Apply:
                 self.settings,
                 progress=self.progress.update,
                 for_apply=True,
+                unresolved=unset,
             )
         if not self._quiet:
             print_segments(self.out, plan_text.text_lines(plan))

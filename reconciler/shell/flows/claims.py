@@ -32,7 +32,7 @@ from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.files import write_atomic
 from reconciler.shell.loop import run
 from reconciler.shell.repo.desired_state import Loaded, load_desired
-from reconciler.shell.secrets import desired_needs, read_secrets
+from reconciler.shell.secrets import desired_needs, gather_secrets
 from reconciler.shell.server.connect import open_server
 from reconciler.shell.server.live import read_some
 from reconciler.shell.settings import Settings, server_url
@@ -53,8 +53,10 @@ def claims_command(settings: Settings, options: ClaimsOptions) -> int:
     users = chosen_users(loaded, options.targets)
     desired = replace(loaded.desired, users=users)
     needs = desired_needs(desired, secure=options.include_secure)
-    secrets = read_secrets(needs, settings.env)
-    live = run(_read_live(settings, loaded, users)) if options.live else None
+    secrets, unset = gather_secrets(needs, settings.env)
+    if unset and not options.live:
+        raise InvalidStateError("secrets are missing", unset)
+    live = run(_read_live(settings, loaded, users, unset)) if options.live else None
     built = build_claims(loaded, users, live, secrets, include_secure=options.include_secure)
     for line in warning_lines(loaded.warnings, built):
         sys.stderr.write(line + "\n")
@@ -101,8 +103,11 @@ def chosen_users(loaded: Loaded, targets: Sequence[str]) -> tuple[UserSpec, ...]
     return tuple(u for code, u in managed.items() if code in wanted)
 
 
-async def _read_live(settings: Settings, loaded: Loaded, users: Sequence[UserSpec]) -> LiveState:
-    """The declared users and the parents they name, by usercode; plan-time problems raise."""
+async def _read_live(
+    settings: Settings, loaded: Loaded, users: Sequence[UserSpec], unset: Sequence[Issue]
+) -> LiveState:
+    """The declared users and the parents they name, by usercode; plan-time problems raise,
+    with ``unset`` (the unset ``{env: …}`` variables): every problem at once."""
     config = loaded.config
     url = server_url(settings, config)
     codes = {u.usercode for u in users}
@@ -125,6 +130,7 @@ async def _read_live(settings: Settings, loaded: Loaded, users: Sequence[UserSpe
         server_defaults=wire.NEW_USER_DEFAULTS,
         undeclared_roles=tuple(r for r in loaded.undeclared_roles if r.usercode in codes),
     )
+    issues += unset
     if issues:
         raise InvalidStateError("the claims cannot be used on this server", issues)
     return live

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from reconciler.core.desired.rules import unchecked_roles_note
 from reconciler.core.model import issues as issues_mod
 from reconciler.core.model.issues import Issue, Stats
 from reconciler.core.render import issues as issue_report
@@ -26,21 +27,36 @@ def validate_command(settings: Settings, *, paths: Sequence[str], fmt: str, stri
         policies_today=today(settings.env),
         limits=limits_from(settings.env),
     )
-    write_issues(result.issues, result.stats, fmt, quiet=settings.quiet and not strict)
+    note = unchecked_roles_note(result.undeclared_roles)
+    write_issues(
+        result.issues,
+        result.stats,
+        fmt,
+        quiet=settings.quiet and not strict,
+        notes=() if note is None else (note,),
+    )
     errors, warnings = issues_mod.count(result.issues)
     return 3 if errors or (strict and warnings) else 0
 
 
-def write_issues(issues: Sequence[Issue], stats: Stats, fmt: str, *, quiet: bool = False) -> None:
-    """The issues in ``fmt`` on stdout; ``quiet`` (``-q``, text and github): the errors and
-    the summary line only (the JSON report stays whole). ``github``: the annotations as
-    pisync's own workflow commands, every other line as text the runner never acts on."""
+def write_issues(
+    issues: Sequence[Issue],
+    stats: Stats,
+    fmt: str,
+    *,
+    quiet: bool = False,
+    notes: Sequence[str] = (),
+) -> None:
+    """The issues in ``fmt`` on stdout, with ``notes`` (what the check could not settle);
+    ``quiet`` (``-q``, text and github): the errors and the summary line only (the JSON report
+    stays whole). ``github``: the annotations as pisync's own workflow commands, every other
+    line as text the runner never acts on."""
     if fmt == "json":
-        sys.stdout.write(issue_report.render_json(issues, stats))
+        sys.stdout.write(issue_report.render_json(issues, stats, notes=notes))
     elif fmt == "github":
-        write_github(issue_report.github_lines(issues, stats, quiet=quiet))
+        write_github(issue_report.github_lines(issues, stats, quiet=quiet, notes=notes))
     else:
-        sys.stdout.write(issue_report.render_text(issues, stats, quiet=quiet))
+        sys.stdout.write(issue_report.render_text(issues, stats, quiet=quiet, notes=notes))
 
 
 def write_github(lines: Sequence[issue_report.GithubLine]) -> None:
