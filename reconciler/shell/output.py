@@ -25,7 +25,6 @@ else keeps writing to ``sys.stdout`` and ``sys.stderr`` as before.
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -63,8 +62,8 @@ class Redactor:
         self._credentials: set[str] = set()
         self._values: set[str] = set()
         self._claims = False
-        self._pattern: re.Pattern[str] | None = None
-        self._credential_pattern: re.Pattern[str] | None = None
+        self._forms: tuple[str, ...] = ()
+        self._credential_forms: tuple[str, ...] = ()
 
     def reset(self) -> None:
         """Forget every secret (a new run in the same process: tests)."""
@@ -84,13 +83,15 @@ class Redactor:
             self._compile()
 
     def _compile(self) -> None:
-        """One pattern for all, one for the credentials alone (claims documents)."""
-        self._credential_pattern = _pattern(self._credentials)
-        self._pattern = _pattern(self._credentials | self._values)
+        """Every encoding of every value, longest first; the credentials' alone besides."""
+        self._credential_forms = _forms(self._credentials)
+        self._forms = _forms(self._credentials | self._values)
 
     def __call__(self, text: str) -> str:
-        pattern = self._credential_pattern if self._claims else self._pattern
-        return text if pattern is None else pattern.sub(MASK, text)
+        for form in self._credential_forms if self._claims else self._forms:
+            if form in text:  # a substring search first: most text holds no secret at all
+                text = _hide(text, form)
+        return text
 
     @contextmanager
     def credentials_only(self) -> Iterator[None]:
@@ -102,18 +103,29 @@ class Redactor:
             self._claims = False
 
 
-def _pattern(values: Iterable[str]) -> re.Pattern[str] | None:
-    """One regex for every value in every encoding pisync writes, longest first, each matched
-    as a whole token (no letter or digit glued to a word-character end)."""
-    forms = {form for v in values for form in _encodings(v) if form}
-    if not forms:
-        return None
-    parts = []
-    for form in sorted(forms, key=lambda f: (-len(f), f)):
-        head = r"(?<![0-9A-Za-z_])" if re.match(r"\w", form[0]) else ""
-        tail = r"(?![0-9A-Za-z_])" if re.match(r"\w", form[-1]) else ""
-        parts.append(head + re.escape(form) + tail)
-    return re.compile("|".join(parts))
+def _forms(values: Iterable[str]) -> tuple[str, ...]:
+    forms = {form for v in values for form in _encodings(v) if len(form) >= MIN_SECRET}
+    return tuple(sorted(forms, key=lambda f: (-len(f), f)))
+
+
+def _hide(text: str, form: str) -> str:
+    """``text`` with each whole-token occurrence of ``form`` replaced by :data:`MASK`: no
+    letter, digit or ``_`` glued to an end of it that is one itself."""
+    head, tail = _is_word(form[0]), _is_word(form[-1])
+    out, at = [], 0
+    while (found := text.find(form, at)) != -1:
+        end = found + len(form)
+        glued = (head and found > 0 and _is_word(text[found - 1])) or (
+            tail and end < len(text) and _is_word(text[end])
+        )
+        out.append(text[at:found] + (form if glued else MASK))
+        at = end
+    out.append(text[at:])
+    return "".join(out)
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 def _encodings(value: str) -> set[str]:
