@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from reconciler.core.desired.login_claim import login_claim_issues
 from reconciler.core.desired.references import plan_time_issues, target_issues
 from reconciler.core.diff import planning
 from reconciler.core.diff.changes import diff
@@ -26,6 +27,7 @@ from reconciler.core.diff.prune import managed_live_count
 from reconciler.core.diff.scope import Scope
 from reconciler.core.governance.guards import check, needs_administrators
 from reconciler.core.governance.policies import plan_findings
+from reconciler.core.governance.server_rules import account_to_read
 from reconciler.core.model.digest import live_fingerprint, role_fingerprint
 from reconciler.core.model.issues import Issue
 from reconciler.core.model.values import DesiredState, LiveRole, LiveState, LiveUser, UserSpec
@@ -111,6 +113,7 @@ async def read_and_diff(
         undeclared_roles=loaded.undeclared_roles,
     ) + target_issues(options.targets, loaded.desired, live)
     issues += unresolved
+    issues += login_claim_issues(in_scope, live, config.login_claim)
     if issues:
         raise InvalidStateError("the desired state cannot be applied to this server", issues)
     plan = _diff(loaded, live, secrets, scope, settings, options, server.url)
@@ -186,8 +189,11 @@ async def prove_saved_plan(
     problem. Nothing is written; only the objects the plan names are read (never the list)."""
     live = await refresh(server, plan, concurrency)
     me = account(settings).usercode
-    if planning.needs_account(plan, live, me):  # the lockout guard reads its effective access
-        live = await with_users(server, live, {me} if me else set())
+    # the lockout guard reads the account's effective access, the create rule whether it is
+    # the super administrator
+    read = me is not None and me.upper() in live.users
+    if planning.needs_account(plan, live, me) or (account_to_read(plan, me) and not read):
+        live = await with_users(server, live, {me.upper()} if me else set())
     config = loaded.config
     touched = touched_users(loaded.desired, plan)
     issues = plan_time_issues(

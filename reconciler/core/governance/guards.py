@@ -22,6 +22,7 @@ from reconciler.core.governance.access import (
     record_after,
     role_defs_after,
 )
+from reconciler.core.governance.server_rules import server_rule_guards
 from reconciler.core.model.config import Config
 from reconciler.core.model.values import LiveState, LiveUser
 from reconciler.core.plans.plan import Action, Guard, Kind, Plan
@@ -100,6 +101,7 @@ def check(
         )
         if lock:
             out.append(Guard(name="lockout", message=lock, numbers={}))
+    out += server_rule_guards(plan, live, config, account.usercode if account else None)
     return out
 
 

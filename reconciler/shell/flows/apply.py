@@ -43,7 +43,14 @@ from reconciler.shell.planning import (
 from reconciler.shell.repo.desired_state import Loaded, load_desired
 from reconciler.shell.secrets import desired_needs, gather_secrets, plan_needs, read_secrets
 from reconciler.shell.server.connect import Server, open_server
-from reconciler.shell.server.executor import NOT_ATTEMPTED, ApplyResult, Outcome, Stop, execute
+from reconciler.shell.server.executor import (
+    NOT_ATTEMPTED,
+    ApplyResult,
+    Outcome,
+    Stop,
+    execute,
+    stopped_message,
+)
 from reconciler.shell.settings import Settings, server_url
 from reconciler.shell.signals import exit_code, interrupts, is_interactive
 
@@ -63,6 +70,7 @@ class ApplyOptions:
     auto_approve: bool = False
     parallelism: int | None = None
     report: str | None = None
+    verify: bool = True  # prove each write stored as sent (--no-verify: do not)
 
 
 def apply_command(settings: Settings, options: ApplyOptions) -> int:
@@ -221,6 +229,7 @@ class _Apply:
                     concurrency=concurrency,
                     report=lambda o, done, total: self.progress.update(done, total),
                     stop=stop,
+                    verify=self.options.verify,
                 )
 
         try:
@@ -253,6 +262,8 @@ def _print_result(out: Console, result: ApplyResult, *, interrupted: bool) -> No
 
 def apply_summary(result: ApplyResult, *, interrupted: bool = False) -> str:
     head = "Apply interrupted" if interrupted else "Apply complete"
+    if result.tripped is not None and not interrupted:
+        head = "Apply stopped"
     line = (
         f"{head}: {result.count(Action.CREATE)} created, {result.count(Action.UPDATE)}"
         f" updated, {result.count(Action.DISABLE)} disabled, {result.count(Action.DELETE)}"
@@ -266,6 +277,8 @@ def apply_summary(result: ApplyResult, *, interrupted: bool = False) -> str:
 
 
 def raise_for_failures(result: ApplyResult) -> None:
+    if result.tripped is not None:
+        raise ApplyFailed(stopped_message(result.tripped, len(result.not_attempted)))
     if result.failed:
         raise ApplyFailed(
             f"{len(result.failed)} change(s) failed; the rest were applied. Fix the causes above"
