@@ -93,14 +93,7 @@ def user_claims(
     if not include_secure and "variables" in managed:
         left_out.update(v.name for v in managed["variables"] if v.secure)
         managed["variables"] = tuple(v for v in managed["variables"] if not v.secure)
-    values = desired_json(managed)
-    if "variables" in values and base is not None:  # declared variables are all there is
-        live = {str(v.get("name")) for v in base.get("variables") or () if isinstance(v, Mapping)}
-        values["variables"] = {
-            **dict.fromkeys(live - values["variables"].keys()),
-            **values["variables"],
-        }
-    element = wire.sync_element(base, usercode, values, secrets)
+    element = wire.sync_element(base, usercode, desired_json(managed), secrets)
     if not include_secure:  # the live payload's own secure values, too
         variables = list(element.get("variables") or ())
         left_out.update(str(v.get("name")) for v in variables if v.get("isSecure") is True)

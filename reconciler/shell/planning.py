@@ -15,7 +15,7 @@ policies and the guards pass again as for a fresh plan.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from reconciler.core.desired.login_claim import login_claim_issues
@@ -187,7 +187,9 @@ async def prove_saved_plan(
     since, or the repository (``loaded``, the checked-out commit) does not produce one of its
     changes with the same values, and :class:`InvalidStateError` (exit 3) for a plan-time
     problem. Nothing is written; only the objects the plan names are read (never the list)."""
-    live = await refresh(server, plan, concurrency)
+    touched = touched_users(loaded.desired, plan)
+    parents = {p.upper() for u in touched if isinstance(p := u.fields.get("parent"), str)}
+    live = await refresh(server, plan, concurrency, also=parents)  # parents: plan-time checks
     me = account(settings).usercode
     # the lockout guard reads the account's effective access, the create rule whether it is
     # the super administrator
@@ -195,7 +197,6 @@ async def prove_saved_plan(
     if planning.needs_account(plan, live, me) or (account_to_read(plan, me) and not read):
         live = await with_users(server, live, {me.upper()} if me else set())
     config = loaded.config
-    touched = touched_users(loaded.desired, plan)
     issues = plan_time_issues(
         replace(loaded.desired, users=touched),
         live,
@@ -249,12 +250,16 @@ def plan_keys(plan: Plan) -> frozenset[str]:
     return frozenset(c.key for c in plan.changes if c.kind is Kind.USER)
 
 
-async def refresh(server: Server, plan: Plan, concurrency: int) -> LiveState:
+async def refresh(
+    server: Server, plan: Plan, concurrency: int, *, also: Collection[str] = ()
+) -> LiveState:
     """Re-read the objects a saved plan touches, by usercode (never the whole list), with the
     ids of the users it deletes (the proof compares them: a delete goes to the id the server
-    has). Refuse (stale) if any changed since, or if a user it creates exists now."""
+    has), and the users ``also`` names; refuse (stale) if a touched one changed since, or if
+    a user it creates exists now."""
     deleted = {c.key for c in plan.changes if c.kind is Kind.USER and c.action is Action.DELETE}
-    live = await read_some(server, plan_keys(plan), ids_for=deleted, concurrency=concurrency)
+    codes = plan_keys(plan) | set(also)
+    live = await read_some(server, codes, ids_for=deleted, concurrency=concurrency)
     stale = []
     for c in plan.changes:
         current: LiveUser | LiveRole | None = (
