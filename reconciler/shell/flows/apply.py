@@ -93,7 +93,7 @@ class _Apply:
             url = server_url(self.settings, config)
             secrets = read_secrets(desired_needs(loaded.desired), self.settings.env)
         concurrency = options.parallelism or config.server.concurrency
-        server = open_server(self.settings, config, url, concurrency)
+        server = open_server(self.settings, config, url, options.parallelism)
         try:
             if options.planfile is not None:
                 live = run_in(self.runner, refresh(server, plan, concurrency))
