@@ -46,8 +46,10 @@ CONFLICT: Final = 409
 ERROR_BODY_KEYS: Final = ("message", "error", "detail")
 
 
-#: The most characters of the server's own words a message quotes.
-MAX_QUOTED: Final = 300
+#: The most characters of the server's own words a message quotes: its message (the API's
+#: validation messages list every problem), or the start of a body that is not JSON.
+MAX_QUOTED: Final = 1000
+MAX_TEXT: Final = 300
 
 
 def printable(text: str, limit: int = MAX_QUOTED) -> str:
@@ -76,7 +78,7 @@ def error_message(reply: Reply) -> str:
             value = body.get(key)
             if isinstance(value, str) and value.strip():
                 return printable(value)
-    text = printable(reply.body[: MAX_QUOTED * 4].decode("utf-8", "replace"))
+    text = printable(reply.body[: MAX_TEXT * 4].decode("utf-8", "replace"), MAX_TEXT)
     return text or f"HTTP {reply.status}"
 
 

@@ -324,6 +324,6 @@ def test_server_words_in_a_message_are_printable_and_bounded(
         r = pisync(["plan"], cwd=repo(tmp_path), url=proxy.url())
 
     assert (r.code, r.out) == (1, "")
-    quoted = "bad request\\x1b]0;owned\\x07 \\u202e" + "x" * 265 + "…"
+    quoted = "bad request\\x1b]0;owned\\x07 \\u202e" + "x" * 965 + "…"
     assert r.err == f"Error: GET /roles: HTTP 400: {quoted}\n"
     assert all(c.isprintable() for c in r.err.rstrip("\n"))

@@ -18,7 +18,15 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Result, free_port, pisync
-from tests.e2e.loopback import Certificates, TlsHandshakeServer
+from tests.e2e.loopback import (
+    Answer,
+    Certificates,
+    HttpServer,
+    Received,
+    SilentServer,
+    TlsHandshakeServer,
+    forward,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -89,6 +97,17 @@ def test_1_url_that_is_not_the_api(emulator_factory: Any, tmp_path: Path) -> Non
     r = pisync(["plan"], cwd=repo, url=emu.url.removesuffix("/api/v2"))
     assert (r.code, r.out) == (1, "")
     assert_documented(r.err, port=emu.port)
+
+
+def test_1_server_that_never_answers(tmp_path: Path) -> None:
+    repo = write(
+        tmp_path, {"users/a.yaml": "users: []\n", "pisync.yaml": "server:\n  timeout: 1.5\n"}
+    )
+    with SilentServer() as silent:
+        r = pisync(["plan"], cwd=repo, url=silent.url())
+    assert (r.code, r.out) == (1, "")
+    # the page shows the default timeout; this run waits 1.5 s, not 30
+    assert_documented(r.err.replace("1.5 s", "30 s"), port=silent.port)
 
 
 def local(port: int) -> str:
@@ -336,6 +355,32 @@ def test_rate_limited(emulator_factory: Any, tmp_path: Path) -> None:
     # roles, categories and the user list are read at once: any of them may be the one refused
     err = re.sub(r"^Error: GET /(?:roles|categories):", "Error: GET /users:", r.err, flags=re.M)
     assert_documented(err, port=emu.port, server_says=server_says)
+
+
+def test_a_redirect(tmp_path: Path) -> None:
+    moved = Answer(301, headers={"Location": "https://pi.example.com/pi/api/v2/tokens"})
+    with HttpServer(lambda got: moved) as server:
+        r = pisync(["plan"], cwd=write(tmp_path, {"users/a.yaml": "users: []\n"}), url=server.url())
+    assert (r.code, r.out) == (1, "")
+    assert_documented(r.err, port=server.port)
+
+
+def test_a_proxy_error_page(emulator_factory: Any, tmp_path: Path) -> None:
+    emu = emulator_factory(SEED)
+    upstream = forward(emu.base)
+    page = Answer(
+        502,
+        b"<html><head><title>502 Bad Gateway</title></head><body><center>nginx</center></body>",
+        {"Content-Type": "text/html"},
+    )
+
+    def proxy(got: Received) -> Answer:
+        return page if got.path.startswith("/pi/api/v2/users?") else upstream(got)
+
+    with HttpServer(proxy) as server:
+        r = pisync(["plan"], cwd=write(tmp_path, {"users/a.yaml": "users: []\n"}), url=server.url())
+    assert (r.code, r.out) == (1, "")
+    assert_documented(r.err, port=server.port)
 
 
 def test_no_server_url(tmp_path: Path) -> None:

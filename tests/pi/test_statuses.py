@@ -32,6 +32,7 @@ def test_printable_is_one_line_without_control_characters(text: str, shown: str)
 def test_printable_is_bounded() -> None:
     assert statuses.printable("x" * 1000, 10) == "x" * 9 + "…"
     assert len(statuses.printable("é" * 5000)) == statuses.MAX_QUOTED
+    assert statuses.error_message(Reply(status=400, body=b"y" * 5000)) == "y" * 299 + "…"
 
 
 def page(status: int, body: str, kind: str = "text/html") -> Reply:
