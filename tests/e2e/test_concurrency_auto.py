@@ -64,8 +64,8 @@ def changes(err: str, at: float = 0.0) -> list[Change]:
 def test_auto_climbs_from_two_and_settles_near_the_servers_capacity(
     emulator_factory: Any, tmp_path: Path
 ) -> None:
-    capacity = 6
-    root, seed = organisation(tmp_path / "repo", 800, "server:\n  concurrency: auto\n")
+    capacity = 8
+    root, seed = organisation(tmp_path / "repo", 1200, "server:\n  concurrency: auto\n")
     emu = emulator_factory(seed, "--capacity", str(capacity), "--latency-ms", "20")
 
     r = pisync(["-v", "plan"], cwd=root, url=emu.url)
@@ -76,7 +76,8 @@ def test_auto_climbs_from_two_and_settles_near_the_servers_capacity(
     assert [s.limit for s in steps[:2]] == [4, 8]  # slow start: doubling while answers hold
     assert all(s.limit <= 32 for s in steps)
     settled = [s.limit for s in steps[len(steps) // 2 :]]
-    assert capacity <= statistics.median(settled) <= capacity + 4, settled
+    # a few above K: the server never idles between an answer and the next request
+    assert capacity <= statistics.median(settled) <= capacity + 5, settled
     assert any(s.why.startswith("answers slowed to ") for s in steps)  # it found the queue
     stats = emu.control("GET", "stats")
     assert stats["peak_serving"] == capacity

@@ -10,11 +10,15 @@ answers as the limit) the limit:
 
 - grows while the queue stays under ``beta / 2`` and the limit was actually used: it doubles
   at first (slow start), then grows by one a round;
-- shrinks towards ``L * baseline / latency + beta`` when the queue passes ``beta`` (at most
-  halving a round), so it settles a couple of requests above what the server serves at once:
-  the server never idles, and it is never flooded;
+- shrinks towards ``L * baseline / latency + beta`` when the queue passes ``beta`` in two
+  rounds in a row (one slow round on a busy machine is noise, not a queue), at most halving,
+  so it settles a few requests above what the server serves at once: the server never idles
+  between an answer and the next request, and it is never flooded;
 - halves at once on an overload signal: a 429, 503 or 504, or no answer at all;
 - stays within 1 and the ceiling (``server.max_concurrency``).
+
+After a cut, answers to requests sent before it are its echo (they queued under the old
+limit) and are not counted, as TCP reacts to one loss per window.
 
 The baseline is the fastest round seen, measured afresh every :data:`PROBE_EVERY` seconds
 in a round at half the limit (queueing would hide it otherwise; BBR's ProbeRTT does the
@@ -121,11 +125,12 @@ class _Control:
         self.clock = clock
         self.slow_start = True
         self.baseline: float | None = None
+        self.previous: float | None = None  # the last round's latency
         self.wire = 0  # requests on the wire now
         self.round: list[float] = []
         self.round_peak = 0  # most requests on the wire during the round
         self.round_overload: str | None = None
-        self.cut_at = -math.inf  # the last overload cut: answers to older requests are its echo
+        self.cut_at = -math.inf  # the last cut: answers to requests sent before it are its echo
         self.next_probe = clock() + PROBE_EVERY
         self.probe: int | None = None  # the probe round's limit, while one runs
         self.drained_at: float | None = None  # when the wire came down to it
@@ -140,7 +145,9 @@ class _Control:
     def answered(self, seconds: float, overload: str | None, current: int) -> int:
         """Record one answer (``seconds`` after it was sent); the limit to use from now on."""
         sent_at = self.clock() - seconds
-        if overload is not None and sent_at >= self.cut_at:
+        if sent_at < self.cut_at:
+            return current  # sent before the last cut: an echo of the load that caused it
+        if overload is not None:
             self.round_overload = self.round_overload or overload
             if self.probe is not None:  # no quiet pace to measure now
                 self.probe = None
@@ -155,23 +162,30 @@ class _Control:
 
     def _end_round(self, current: int) -> int:
         latency = _typical(self.round)
+        # slower only if two rounds in a row say so: one round of noise (a busy machine, a
+        # pause of the server's) is not a queue
+        slowed = 0.0 if self.previous is None else min(latency, self.previous)
+        self.previous = latency
         overload, peak = self.round_overload, self.round_peak
         self._new_round()
         if self.baseline is None or latency < self.baseline:
             self.baseline = latency
         limit, why = self.limit, ""
+        beta = max(2.0, limit / 8)
         if overload is not None:
             limit, why = limit / 2, f"the server is overloaded: {overload}"
             self.slow_start = False
             self.cut_at = self.clock()
+            self.previous = None
+        elif slowed and limit * (1 - self.baseline / slowed) > beta:
+            limit = max(limit / 2, limit * self.baseline / slowed + beta)
+            why = f"answers slowed to {_ms(slowed)} from {_ms(self.baseline)}"
+            self.slow_start = False
+            self.cut_at = self.clock()
+            self.previous = None
         else:
             queue = limit * (1 - self.baseline / latency)
-            beta = max(2.0, limit / 8)
-            if queue > beta:
-                limit = max(limit / 2, limit * self.baseline / latency + beta)
-                why = f"answers slowed to {_ms(latency)} from {_ms(self.baseline)}"
-                self.slow_start = False
-            elif queue <= beta / 2 and peak >= math.floor(limit):
+            if queue <= beta / 2 and peak >= math.floor(limit):
                 limit = limit * 2 if self.slow_start else limit + 1
                 why = f"answers take {_ms(latency)}, {_ms(self.baseline)} at best"
         self.limit = min(float(self.ceiling), max(1.0, limit))
