@@ -241,6 +241,7 @@ class _Listener:
 
     def __init__(self) -> None:
         self.connections = 0
+        self.first_at: float | None = None  # time.monotonic() of the first connection
         self._listener = socket.socket()
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen()
@@ -258,6 +259,8 @@ class _Listener:
             except TimeoutError:
                 continue
             self.connections += 1
+            if self.first_at is None:
+                self.first_at = time.monotonic()
             threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
 
     def serve(self, conn: socket.socket) -> None:

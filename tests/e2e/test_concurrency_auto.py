@@ -65,8 +65,10 @@ def test_auto_climbs_from_two_and_settles_near_the_servers_capacity(
     emulator_factory: Any, tmp_path: Path
 ) -> None:
     capacity = 8
-    root, seed = organisation(tmp_path / "repo", 1200, "server:\n  concurrency: auto\n")
-    emu = emulator_factory(seed, "--capacity", str(capacity), "--latency-ms", "20")
+    root, seed = organisation(tmp_path / "repo", 1000, "server:\n  concurrency: auto\n")
+    # 50 ms: a busy machine's own delay in each answer (tens of ms under the full test suite)
+    # must not pass for the server's queue
+    emu = emulator_factory(seed, "--capacity", str(capacity), "--latency-ms", "50")
 
     r = pisync(["-v", "plan"], cwd=root, url=emu.url)
 

@@ -232,9 +232,8 @@ def test_a_server_that_never_answers_fails_within_the_timeout_and_says_it_waits(
     silent: SilentServer, tmp_path: Path
 ) -> None:
     root = repo(tmp_path, config="server:\n  timeout: 1.5\n")
-    started = time.monotonic()
     r = pisync(["plan"], cwd=root, url=silent.url())
-    elapsed = time.monotonic() - started
+    ended = time.monotonic()
 
     host = f"127.0.0.1:{silent.port}"
     assert (r.code, r.out) == (1, "")
@@ -250,8 +249,10 @@ def test_a_server_that_never_answers_fails_within_the_timeout_and_says_it_waits(
         " longer with server.timeout in pisync.yaml"
     )
     assert silent.connections == 3
-    # three waits of 1.5 s, two backoffs of at most 0.2 and 0.4 s, and the start of pisync
-    assert elapsed < 3 * 1.5 + 0.6 + 2.5, elapsed
+    # from its first request: three waits of 1.5 s, two backoffs of at most 0.2 and 0.4 s,
+    # and pisync's exit (before: six waits and backoffs up to 3.2 s, 3 min 5 s at 30 s)
+    assert silent.first_at is not None
+    assert ended - silent.first_at < 3 * 1.5 + 0.6 + 1.0
 
 
 def test_quiet_prints_no_waiting_line(silent: SilentServer, tmp_path: Path) -> None:

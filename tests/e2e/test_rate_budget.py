@@ -5,7 +5,6 @@ The requests are timed where they arrive: a recording proxy in front of a real e
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +41,7 @@ def test_no_one_second_window_holds_more_than_the_budget(
     root = repo(tmp_path / "repo", config)
     free = pisync(["plan"], cwd=root, url=emu.url)
     with HttpServer(forward(emu.base)) as proxy:
-        started = time.monotonic()
         capped = pisync([*args, "plan"], cwd=root, url=proxy.url())
-        elapsed = time.monotonic() - started
         times = [got.at for got in proxy.received]
 
     assert (free.code, capped.code) == (0, 0), capped.all
@@ -52,8 +49,9 @@ def test_no_one_second_window_holds_more_than_the_budget(
     assert len(times) == 24  # sign-in, three lists, twenty payloads
     # the first second too (a token bucket that starts full lets 16 through)
     assert busiest_second(times) == 8, [round(t - times[0], 3) for t in times]
-    assert max(times) - min(times) >= (24 - 8) / 8  # and it keeps the pace after it
-    assert elapsed < 24 / 8 + 3
+    # and it keeps the pace after it, not much slower: each of the 8 places in the window
+    # is free a second after its last answer
+    assert (24 - 8) / 8 <= max(times) - min(times) < 24 / 8 + 1
 
 
 def test_retries_count_against_the_budget(emulator_factory: Any, tmp_path: Path) -> None:
