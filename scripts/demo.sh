@@ -27,7 +27,9 @@ export PISYNC_USERNAME=admin PISYNC_PASSWORD=dashboard
 export FINANCE_DB_PASSWORD=demo-secret-not-shown
 cd examples
 
-banner() { printf '\n\033[1m==> %s\033[0m\n\n' "$*"; }
+# bold banners only on a terminal, and never with NO_COLOR
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+banner() { printf '\n%s==> %s%s\n\n' "$bold" "$*" "$plain"; }
 banner "pisync validate"
 pisync validate
 banner "pisync plan  (against the emulator at $PISYNC_URL)"

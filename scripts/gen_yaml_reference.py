@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout: import the package beside it
     sys.path.insert(0, str(ROOT))
 
-from reconciler.core.model.config import Config  # noqa: E402
+from reconciler.core.model.config import LICENCE_KINDS, Config  # noqa: E402
 from reconciler.core.model.values import GRANT_KEYS, UserSpec  # noqa: E402
 from reconciler.core.yamlfile import emit as yamlemit  # noqa: E402
 from reconciler.pi.wire import NEW_USER_DEFAULTS  # noqa: E402
@@ -52,10 +52,12 @@ CONFIG_DEFAULTS: dict[str, Callable[[Config], Any]] = {
     "users.protected": lambda c: list(c.protected),
     "users.ignore": lambda c: list(c.ignore),
     "users.login_via_idp": lambda c: list(c.login_via_idp),
+    "users.login_claim": lambda c: c.login_claim,
     "roles.prune": lambda c: str(c.roles_prune),
     "safety.max_prune_percent": lambda c: c.safety.max_prune_percent,
     "safety.max_prune_count": lambda c: c.safety.max_prune_count,
     "safety.min_users_for_percent": lambda c: c.safety.min_users_for_percent,
+    **{f"licence.{kind}": (lambda c, kind=kind: c.licence.get(kind)) for kind in LICENCE_KINDS},
     "plan.expiring_days": lambda c: c.expiring_days,
 }
 

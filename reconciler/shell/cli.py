@@ -16,8 +16,10 @@ from typer.exceptions import TyperException
 
 from reconciler.errors import InvalidStateError, PisyncError, UsageError
 from reconciler.shell.settings import Settings
+from reconciler.shell.usage import PisyncCommand, option_names, single_dash_hint
 
 EXIT_USAGE = 64
+SUMMARY_HELP = "Counts, guards, policies, notes, escalations and one line per change only."
 
 TargetOption = Annotated[
     list[str] | None,
@@ -112,7 +114,7 @@ def main_options(
 # --- validate ----------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def validate(
     ctx: typer.Context,
     paths: Annotated[
@@ -129,7 +131,7 @@ def validate(
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too.")] = False,
 ) -> None:
-    """Check desired-state files offline (schema and cross-file rules). Exit 0 or 3."""
+    """Check desired-state files offline (schema and cross-file rules)."""
     settings: Settings = ctx.obj
     chosen = _format(fmt, {"text", "json", "github"}, settings)
 
@@ -158,7 +160,7 @@ def _format(
 # --- plan --------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def plan(
     ctx: typer.Context,
     paths: Annotated[
@@ -178,7 +180,7 @@ def plan(
     target: TargetOption = None,
     brief: Annotated[
         bool,
-        typer.Option("--summary", help="Counts, guards, escalations and one line per change only."),
+        typer.Option("--summary", help=SUMMARY_HELP),
     ] = False,
     changed_since: Annotated[
         str | None,
@@ -194,8 +196,7 @@ def plan(
 ) -> None:
     """Read the live server and show what apply would change. Never writes to the server.
 
-    Exit 0 (2 with --detailed-exitcode when there are changes); 4 when a safety guard would
-    block apply. PATHs or --target make a partial plan that prunes nothing it cannot see.
+    PATHs, --target or --changed-since make a partial plan that prunes nothing it cannot see.
     """
     settings: Settings = ctx.obj
     chosen = _format(fmt, {"text", "markdown", "json", "github"}, settings)
@@ -224,7 +225,7 @@ def plan(
 # --- show --------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def show(
     ctx: typer.Context,
     planfile: Annotated[
@@ -236,7 +237,7 @@ def show(
     ] = None,
     brief: Annotated[
         bool,
-        typer.Option("--summary", help="Counts, guards, escalations and one line per change only."),
+        typer.Option("--summary", help=SUMMARY_HELP),
     ] = False,
 ) -> None:
     """Render a saved plan without a server (checked as apply checks it)."""
@@ -254,7 +255,7 @@ def show(
 # --- apply -------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def apply(
     ctx: typer.Context,
     args: Annotated[
@@ -275,6 +276,14 @@ def apply(
     report: Annotated[
         str | None, typer.Option("--report", metavar="FILE", help="Write a JSON report to FILE.")
     ] = None,
+    no_verify: Annotated[
+        bool,
+        typer.Option(
+            "--no-verify",
+            help="Do not prove each write stored as sent, nor run a canary first"
+            " (unsafe on a server pisync has not been checked against).",
+        ),
+    ] = False,
     target: TargetOption = None,
     paths: Annotated[
         list[str] | None,
@@ -304,6 +313,7 @@ def apply(
             auto_approve=auto_approve,
             parallelism=parallelism,
             report=report,
+            verify=not no_verify,
         )
         return apply_command(settings, options)
 
@@ -313,7 +323,7 @@ def apply(
 # --- import ------------------------------------------------------------------------------
 
 
-@app.command("import")
+@app.command("import", cls=PisyncCommand)
 def import_(
     ctx: typer.Context,
     out: Annotated[
@@ -368,24 +378,40 @@ def import_(
 # --- doctor ------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def doctor(
     ctx: typer.Context,
     fmt: Annotated[
         str | None,
         typer.Option(
-            "--format", metavar="FORMAT", help="text | json (json holds no names or values)."
+            "--format",
+            metavar="FORMAT",
+            help="text | json (json holds no names, values or host names).",
         ),
     ] = None,
+    write_check: Annotated[
+        bool,
+        typer.Option(
+            "--write-check",
+            help="Also write, read back, update and delete one scratch user (PISYNC-DOCTOR-…)"
+            " to check how the server stores each shape pisync writes. Asks first.",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask before --write-check writes.")
+    ] = False,
 ) -> None:
-    """Check, read-only, every assumption pisync makes about your server's API. Exit 0 or 1."""
+    """Check every assumption pisync makes about your server's API.
+
+    Read-only, unless --write-check (best on a test server first).
+    """
     settings: Settings = ctx.obj
     chosen = _format(fmt, {"text", "json"}, settings, default="text")
 
     def run() -> int:
         from reconciler.shell.flows.doctor import doctor_command
 
-        return doctor_command(settings, fmt=chosen)
+        return doctor_command(settings, fmt=chosen, write=write_check, yes=yes)
 
     _exit(_guarded(run, settings))
 
@@ -393,7 +419,7 @@ def doctor(
 # --- claims ------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def claims(
     ctx: typer.Context,
     paths: Annotated[
@@ -406,8 +432,12 @@ def claims(
     ] = None,
     live: Annotated[
         bool,
-        typer.Option("--live", help="Base each user on its live payload, as apply does."),
-    ] = False,
+        typer.Option(
+            "--live/--offline",
+            help="Base each user on its live payload and the live category tree, as apply"
+            " does (the default); --offline reads no server, and its claims are incomplete.",
+        ),
+    ] = True,
     include_secure: Annotated[
         bool,
         typer.Option(
@@ -415,11 +445,20 @@ def claims(
             help="Put secure variables in (a JWT is signed, not encrypted: readable by anyone).",
         ),
     ] = False,
+    allow_incomplete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-incomplete",
+            help="Write the claims even where one would wipe live values at sign-in (offline,"
+            " or a secure variable left out); they are then warnings, not errors.",
+        ),
+    ] = False,
 ) -> None:
     """Print each declared user's JWT sync-payload claim (JSON), for an identity provider.
 
-    Without --live no server is read and no credentials are needed. Secure variables are
-    left out unless --include-secure.
+    Reads the declared users from the server (--offline: no server, no credentials). A claim
+    that cannot be complete is an error (exit 3) unless --allow-incomplete. Secure variables
+    are left out unless --include-secure.
     """
     settings: Settings = ctx.obj
 
@@ -432,6 +471,7 @@ def claims(
             out=out,
             live=live,
             include_secure=include_secure,
+            allow_incomplete=allow_incomplete,
         )
         return claims_command(settings, options)
 
@@ -441,7 +481,7 @@ def claims(
 # --- review ------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def review(
     ctx: typer.Context,
     fmt: Annotated[
@@ -449,20 +489,103 @@ def review(
         typer.Option("--format", metavar="FORMAT", help="markdown | csv | json | html."),
     ] = None,
     out: Annotated[
-        str | None, typer.Option("--out", metavar="FILE", help="Write the report to FILE.")
+        str | None,
+        typer.Option(
+            "--out",
+            metavar="FILE|DIR",
+            help="Write the report to FILE, or a bundle of every format with manifest.json to"
+            " DIR (a folder, or a name without a suffix).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="PREVIOUS",
+            help="Also show what changed since a previous review (its JSON or bundle).",
+        ),
+    ] = None,
+    apply_report: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--apply-report",
+            metavar="FILE",
+            help="An apply --report of this server: the outcome of earlier decisions (repeatable).",
+        ),
+    ] = None,
+    decisions_template: Annotated[
+        str | None,
+        typer.Option(
+            "--decisions-template",
+            metavar="FILE",
+            help="Also write the reviewer's worksheet, one row per grant (.csv or .json).",
+        ),
+    ] = None,
+    verify: Annotated[
+        str | None,
+        typer.Option(
+            "--verify",
+            metavar="DIR",
+            help="Re-check a stored bundle instead; exit 1 if it differs.",
+        ),
     ] = None,
 ) -> None:
-    """Access-review report: every live user's access, why, and the commit that put it there.
+    """Access-review report: every live user's grants, why, and the change that made each.
 
-    Reads the server (never writes) and the repository with its git history. Exit 0.
+    Reads the server (never writes), the repository with its git history and, with
+    GITHUB_TOKEN, who approved each pull request.
     """
     settings: Settings = ctx.obj
-    chosen = _format(fmt, {"markdown", "csv", "json", "html"}, settings, default="markdown")
+    chosen = None if fmt is None else _format(fmt, {"markdown", "csv", "json", "html"}, settings)
 
     def run() -> int:
-        from reconciler.shell.flows.review import review_command
+        from reconciler.shell.flows.review import ReviewOptions, review_command
 
-        return review_command(settings, fmt=chosen, out=out)
+        if verify is not None and (fmt or out or since or apply_report or decisions_template):
+            raise UsageError("--verify checks a bundle: give it alone")
+        options = ReviewOptions(
+            fmt=chosen,
+            out=out,
+            since=since,
+            apply_reports=tuple(apply_report or ()),
+            decisions_template=decisions_template,
+            verify=verify,
+        )
+        return review_command(settings, options)
+
+    _exit(_guarded(run, settings))
+
+
+# --- revoke ------------------------------------------------------------------------------
+
+
+@app.command(cls=PisyncCommand)
+def revoke(
+    ctx: typer.Context,
+    decisions: Annotated[
+        str,
+        typer.Option(
+            "--decisions",
+            metavar="FILE",
+            help="The reviewer's worksheet (review --decisions-template), filled in.",
+        ),
+    ],
+    branch: Annotated[
+        str | None,
+        typer.Option("--branch", metavar="NAME", help="The new branch (default pisync/revoke-…)."),
+    ] = None,
+) -> None:
+    """Turn the Deny decisions of a review into YAML edits, committed on a new branch.
+
+    Removes each denied role, privilege or category from the user's entry (or disables the
+    user), keeping the files' comments and order; the commit cites every decision.
+    """
+    settings: Settings = ctx.obj
+
+    def run() -> int:
+        from reconciler.shell.flows.revoke import revoke_command
+
+        return revoke_command(settings, decisions=decisions, branch=branch)
 
     _exit(_guarded(run, settings))
 
@@ -470,7 +593,7 @@ def review(
 # --- schema ------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=PisyncCommand)
 def schema(
     ctx: typer.Context,
     name: Annotated[
@@ -577,10 +700,13 @@ def app_commands() -> list[str]:
 
 def main() -> None:
     """Console entry point: usage errors exit 64 (2 means "changes present")."""
+    args = sys.argv[1:]
+    hint = single_dash_hint(args, lambda: option_names(typer.main.get_command(app)))
+    if hint is not None:
+        sys.stderr.write(f"Error: {hint}\n")
+        sys.exit(EXIT_USAGE)
     try:
-        code = app(
-            args=hoist_global_options(sys.argv[1:]), standalone_mode=False, prog_name="pisync"
-        )
+        code = app(args=hoist_global_options(args), standalone_mode=False, prog_name="pisync")
     except TyperException as exc:  # click usage errors live here since typer vendored click
         show = getattr(exc, "show", None)
         if callable(show):

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from reconciler.core.desired.login_claim import login_claim_issues
 from reconciler.core.desired.references import plan_time_issues, target_issues
 from reconciler.core.diff import planning
 from reconciler.core.diff.changes import diff
 from reconciler.core.diff.scope import Scope
+from reconciler.core.model.issues import Issue
 from reconciler.core.model.values import LiveState
 from reconciler.core.plans.plan import Plan
 from reconciler.errors import InvalidStateError
@@ -43,8 +45,10 @@ async def read_and_diff(
     *,
     progress: Progress | None = None,
     for_apply: bool = False,
+    unresolved: Sequence[Issue] = (),
 ) -> tuple[Plan, LiveState]:
-    """Read the live state and compute the plan; plan-time problems raise (exit 3).
+    """Read the live state and compute the plan; plan-time problems raise (exit 3), with
+    ``unresolved`` (the caller's, e.g. unset ``{env: …}`` variables): every problem at once.
 
     ``for_apply``: keep the server copies of the users the plan writes (a write is merged onto
     them); a plan alone keeps none. A partial plan reads only the users it covers, and every
@@ -52,7 +56,7 @@ async def read_and_diff(
     """
     config = loaded.config
     scope = planning.plan_scope(
-        files=len(loaded.files) if loaded.partial else None,
+        files=len(loaded.files) + len(loaded.deleted) if loaded.partial else None,
         targets=options.targets,
         changed_since=loaded.changed_since,
         removed=loaded.removed,
@@ -90,6 +94,8 @@ async def read_and_diff(
         server_defaults=wire.NEW_USER_DEFAULTS,
         undeclared_roles=loaded.undeclared_roles,
     ) + target_issues(options.targets, loaded.desired, live)
+    issues += unresolved
+    issues += login_claim_issues(in_scope, live, config.login_claim)
     if issues:
         raise InvalidStateError("the desired state cannot be applied to this server", issues)
     plan = _diff(loaded, live, secrets, scope, settings, options, server.url)

@@ -51,6 +51,17 @@ def plan_needs(plan: Plan) -> Iterator[SecretNeed]:
 
 def read_secrets(needs: Iterable[SecretNeed], env: Mapping[str, str]) -> dict[str, str]:
     """``{NAME: value}`` for every need; all missing names raise at once (exit 3)."""
+    values, missing = gather_secrets(needs, env)
+    if missing:
+        raise InvalidStateError("secrets are missing", missing)
+    return values
+
+
+def gather_secrets(
+    needs: Iterable[SecretNeed], env: Mapping[str, str]
+) -> tuple[dict[str, str], list[Issue]]:
+    """``{NAME: value}`` for every need that is set, and an error for each missing name (once,
+    at the first place that asks for it): a plan reports them with its other problems."""
     values: dict[str, str] = {}
     missing: dict[str, Issue] = {}
     for need in needs:
@@ -63,6 +74,4 @@ def read_secrets(needs: Iterable[SecretNeed], env: Mapping[str, str]) -> dict[st
                 f" {need.env}, which is not set; set it where pisync runs",
                 f"users[{need.usercode}].variables.{need.variable}",
             )
-    if missing:
-        raise InvalidStateError("secrets are missing", list(missing.values()))
-    return values
+    return values, list(missing.values())

@@ -78,7 +78,7 @@ def test_added_changed_removed_and_renamed_files(repo: Path, emu: Any) -> None:
     assert r.code == 0, r.all
     assert r.out == (
         f"pisync will perform these actions against {emu.url}:\n\n"
-        "Note: partial plan: 4 files changed since main; users and roles not declared in them"
+        "Note: partial plan: 5 files changed since main; users and roles not declared in them"
         " are not considered, except users removed since then, which get the prune action.\n\n"
         "  ~ user A1\n"
         '      ~ email: null -> "a1@example.com"\n\n'
@@ -89,6 +89,8 @@ def test_added_changed_removed_and_renamed_files(repo: Path, emu: Any) -> None:
         "Effective access changes:\n"
         "    B1 is disabled, losing all access; loses privileges accessAccount, audit,"
         " clientExcludePasswordExpiry, editOwnPassword, logoutEnabled, pdf\n\n"
+        "Note: 1 desired-state file was deleted since main: users/b.yaml; the user declared only"
+        " there (B1) gets the prune action of users.prune (disable)\n\n"
         "Plan: 1 to create, 1 to update, 1 to disable, 0 to delete.\n"
     )
     log = emu.requests()
@@ -144,6 +146,14 @@ def test_a_changed_configuration_plans_everything(repo: Path, emu: Any) -> None:
         " not only the changed files\n\n"
         "No changes. Panintelligence matches the desired state.\n"
     )
+    brief = pisync(["plan", "--changed-since", "main", "--summary"], cwd=repo, url=emu.url)
+    assert brief.code == 0, brief.all
+    assert brief.out == (
+        f"pisync plan summary: {emu.url}\n\n"
+        "Note: pisync.yaml changed since main, so this plan covers the whole desired state,"
+        " not only the changed files\n"
+        "No changes. Panintelligence matches the desired state.\n"
+    )
 
 
 @pytest.mark.parametrize("ref", ["no-such-branch", "--output=x"])
@@ -167,3 +177,50 @@ def test_outside_a_git_repository_is_a_usage_error(tmp_path: Path, emu: Any) -> 
     assert r.code == 64, r.all
     assert r.err.startswith("Error: --changed-since main: ")
     assert "not a git repository" in r.err
+
+
+def test_a_deleted_file_is_counted_named_and_its_users_pruned(repo: Path, emu: Any) -> None:
+    git(repo, "rm", "-q", "users/b.yaml")  # the only change: B1 and B2 are declared nowhere now
+    emu.clear_requests()
+
+    r = pisync(["plan", "--changed-since", "main"], cwd=repo, url=emu.url)
+
+    assert r.code == 0, r.all
+    assert r.out.startswith(
+        f"pisync will perform these actions against {emu.url}:\n\n"
+        "Note: partial plan: 1 file changed since main; users and roles not declared in them are"
+        " not considered, except users removed since then, which get the prune action.\n\n"
+        "  - user B1  (disable)\n\n"
+        "  - user B2  (disable)\n\n"
+    )
+    assert (
+        "Note: 1 desired-state file was deleted since main: users/b.yaml; the 2 users declared"
+        " only there (B1, B2) get the prune action of users.prune (disable)\n"
+    ) in r.out
+    assert r.out.endswith("Plan: 0 to create, 0 to update, 2 to disable, 0 to delete.\n")
+    looked_up = sorted(
+        e["query"].removeprefix("usercode=")
+        for e in emu.requests()
+        if e["path"].endswith("/syncPayload")
+    )
+    assert looked_up == ["B1", "B2"]
+
+
+def test_a_deleted_file_with_prune_off_says_its_users_stay(repo: Path, emu: Any) -> None:
+    (repo / "pisync.yaml").write_text("users: {prune: 'off'}\n", encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "prune off")
+    git(repo, "rm", "-q", "users/b.yaml", "users/d.yaml")
+    (repo / "users" / "a.yaml").write_text(users_yaml("A1", "A2", "B2"), "utf-8")  # B2 moved
+
+    r = pisync(["plan", "--changed-since", "main", "--summary"], cwd=repo, url=emu.url)
+
+    assert r.code == 0, r.all
+    assert r.out == (
+        f"pisync plan summary: {emu.url}\n\n"
+        "Note: partial plan: 3 files changed since main; users and roles not declared in them"
+        " are not considered, except users removed since then, which get the prune action.\n"
+        "Note: 2 desired-state files were deleted since main: users/b.yaml, users/d.yaml; the 2"
+        " users declared only there (B1, D1) stay on the server as they are, because"
+        " users.prune is off\n"
+        "No changes. Panintelligence matches the desired state.\n"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -90,4 +91,113 @@ def test_missing_secret_env_is_exit_3(
         "users/finance.yaml:31:5: error: user LCHEN: variable warehousePassword reads"
         " environment variable FINANCE_DB_PASSWORD, which is not set; set it where pisync runs"
         " (at users[LCHEN].variables.warehousePassword)"
+    )
+
+
+EVERY_PROBLEM = """\
+users:
+  - usercode: newbie
+    email: newbie@example.com
+  - usercode: x1
+    forenames: X
+    surname: One
+    roles: [Ghost]
+    categories: [Nowhere]
+    variables:
+      token: {env: PISYNC_TEST_NOT_SET, secure: true}
+"""
+
+
+@pytest.mark.parametrize(
+    "command", [["plan"], ["apply", "--auto-approve"], ["claims", "--live", "--include-secure"]]
+)
+def test_every_problem_a_plan_can_know_is_reported_at_once(
+    emulator_factory: Any, tmp_path: Path, command: list[str]
+) -> None:
+    emu = emulator_factory(
+        {"users": [{"user": {"usercode": "X1", "forenames": "X", "surname": "One"}}]}
+    )
+    (tmp_path / "users").mkdir()
+    (tmp_path / "users" / "a.yaml").write_text(EVERY_PROBLEM, encoding="utf-8")
+
+    r = pisync(command, cwd=tmp_path, url=emu.url)
+
+    assert r.code == 3, r.all
+    assert r.out == (
+        "users/a.yaml:2:5: error: user NEWBIE does not exist on the server yet, so it will be"
+        " created, and a new user needs forenames and surname; add forenames: and surname:"
+        " (at users[NEWBIE])\n"
+        'users/a.yaml:7:13: error: role "Ghost" is neither declared in a desired-state file nor'
+        " defined on the server; declare it under roles: (at users[1].roles[0])\n"
+        'users/a.yaml:8:5: error: user X1: category "Nowhere" does not exist on the server'
+        " (pisync assigns categories but does not create them); known: none"
+        " (at users[X1].categories)\n"
+        "users/a.yaml:9:5: error: user X1: variable token reads environment variable"
+        " PISYNC_TEST_NOT_SET, which is not set; set it where pisync runs"
+        " (at users[X1].variables.token)\n"
+        "4 errors; nothing was planned or applied.\n"
+    )
+    assert not [e for e in emu.requests() if e["method"] == "POST" and "sync" in e["path"]]
+
+
+ROLES = "roles:\n  - name: Sales Viewer\n"
+
+
+def test_validate_catches_a_misspelt_declared_role_offline(tmp_path: Path) -> None:
+    (tmp_path / "users").mkdir()
+    (tmp_path / "users" / "roles.yaml").write_text(ROLES, encoding="utf-8")
+    (tmp_path / "users" / "a.yaml").write_text(
+        "users:\n  - usercode: a1\n    roles: [Sales Viewr]\n", encoding="utf-8"
+    )
+
+    r = pisync(["validate"], cwd=tmp_path, unset=["PISYNC_USERNAME", "PISYNC_PASSWORD"])
+
+    assert r.code == 3, r.all
+    assert r.out == (
+        'users/a.yaml:3:13: error: role "Sales Viewr" is not declared in any desired-state'
+        ' file; did you mean "Sales Viewer"? If the server has a role of exactly this name,'
+        " declare it under roles: with its name alone (that leaves it as it is)"
+        " (at users[0].roles[0])\n"
+        "1 error in 1 of 2 files.\n"
+    )
+
+
+def test_validate_says_once_what_only_the_server_can_settle(tmp_path: Path) -> None:
+    (tmp_path / "users").mkdir()
+    (tmp_path / "users" / "roles.yaml").write_text(ROLES, encoding="utf-8")
+    users = "".join(
+        f"  - usercode: u{i}\n    roles: [Sales Viewer, Legacy Reports, Old Admins]\n"
+        for i in range(3)
+    )
+    (tmp_path / "users" / "a.yaml").write_text("users:\n" + users, encoding="utf-8")
+
+    text = pisync(["validate"], cwd=tmp_path)
+    data = pisync(["validate", "--format", "json"], cwd=tmp_path)
+    quiet = pisync(["validate", "-q"], cwd=tmp_path)
+
+    note = (
+        "6 role references name 2 roles that no file declares; they may exist only on the"
+        " server, so validate cannot check them offline: pisync plan checks them"
+    )
+    assert (text.code, text.out) == (0, f"note: {note}\nAll 2 files valid: 3 users, 1 role.\n")
+    assert data.code == 0
+    assert json.loads(data.out)["notes"] == [note]
+    assert (quiet.code, quiet.out) == (0, "All 2 files valid: 3 users, 1 role.\n")
+
+
+def test_with_roles_prune_delete_validate_requires_every_role_declared(tmp_path: Path) -> None:
+    (tmp_path / "pisync.yaml").write_text("roles: {prune: delete}\n", encoding="utf-8")
+    (tmp_path / "users").mkdir()
+    (tmp_path / "users" / "roles.yaml").write_text(ROLES, encoding="utf-8")
+    (tmp_path / "users" / "a.yaml").write_text(
+        "users:\n  - usercode: a1\n    roles: [Legacy Reports]\n", encoding="utf-8"
+    )
+
+    r = pisync(["validate"], cwd=tmp_path)
+
+    assert r.code == 3, r.all
+    assert r.out.splitlines()[0] == (
+        'users/a.yaml:3:13: error: role "Legacy Reports" is not declared in any desired-state'
+        " file, and roles.prune: delete means the files declare every role; declare it under"
+        " roles: (at users[0].roles[0])"
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import pisync
+from tests.e2e.conftest import ROOT, pisync
 
 pytestmark = pytest.mark.e2e
 
@@ -107,6 +107,7 @@ def test_import_then_plan_is_empty(emulator_factory: Any, tmp_path: Path) -> Non
         ".gitignore",
         "pisync.yaml",
         "schemas/claims.schema.json",
+        "schemas/decisions.schema.json",
         "schemas/pisync-config.schema.json",
         "schemas/pisync-file.schema.json",
         "schemas/plan.schema.json",
@@ -116,6 +117,8 @@ def test_import_then_plan_is_empty(emulator_factory: Any, tmp_path: Path) -> Non
         "users/old.timer.yaml",
         "users/roles.yaml",
     ]
+    for schema in (out / "schemas").iterdir():  # the repository's own files, byte for byte
+        assert schema.read_bytes() == (ROOT / "schemas" / schema.name).read_bytes(), schema.name
     text = (out / "users" / "j.smith.yaml").read_text()
     assert "hunter2-secret" not in text + r.all
     assert text.splitlines()[4:] == [
@@ -206,6 +209,7 @@ def test_import_writes_a_gitignore_for_what_is_not_desired_state(
         "?? .gitignore",
         "?? pisync.yaml",
         "?? schemas/claims.schema.json",
+        "?? schemas/decisions.schema.json",
         "?? schemas/pisync-config.schema.json",
         "?? schemas/pisync-file.schema.json",
         "?? schemas/plan.schema.json",

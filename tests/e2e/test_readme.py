@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import BIN, ROOT, Result, pisync
+from tests.e2e.conftest import BIN, ROOT, Result, free_port, pisync
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +31,7 @@ SEED = ROOT / "examples" / "seed.json"
 #: Every sample the README marks, each checked below.
 SAMPLES = {
     "doctor",
+    "doctor-write",
     "import",
     "no-changes",
     "validate",
@@ -107,6 +111,8 @@ def test_the_worked_example(emulator_factory: Any, tmp_path: Path) -> None:
     port = emu.port
 
     assert_sample("doctor", ok(pisync(["doctor"], cwd=tmp_path, url=emu.url)).out, port)
+    r = ok(pisync(["doctor", "--write-check", "--yes"], cwd=tmp_path, url=emu.url))
+    assert_sample("doctor-write", r.out, port)
     r = ok(pisync(["import", "--out", "my-pi"], cwd=tmp_path, url=emu.url))
     assert_sample("import", r.out, port)
     repo = tmp_path / "my-pi"
@@ -136,6 +142,80 @@ def _seed() -> dict[str, Any]:
     import json
 
     return dict(json.loads(SEED.read_text(encoding="utf-8")))
+
+
+# --- the quick start's emulator ------------------------------------------------------------
+
+
+def shell_env() -> dict[str, str]:
+    """A new user's shell after ``make install``: pisync and pi-emulator on PATH, no pisync
+    variables set yet."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PISYNC_", "GITHUB_"))}
+    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", NO_COLOR="1", COLUMNS="200")
+    return env
+
+
+def test_the_quick_start_emulator_block_works_as_written(tmp_path: Path) -> None:
+    """The block is run as a person runs it, on a free port instead of 8224: the emulator in
+    the background from the clone (the seed path is the clone's), the rest in a shell, then
+    the quick start's two commands, which print exactly the quick start's samples."""
+    block = marked(README, "try")["emulator"]
+    port = free_port()
+    first, *rest = block.replace("8224", str(port)).strip("\n").splitlines()
+    assert first.endswith(" &"), "the quick start starts the emulator in the background"
+    emulator = subprocess.Popen(
+        shlex.split(first.removesuffix("&")),
+        cwd=ROOT,
+        env=shell_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_ready(emulator, port)
+        quick = marked(README, "quick")["start"]
+        script = "\n".join(["set -e", *rest, *quick.strip("\n").splitlines()])
+        step = subprocess.run(
+            ["sh", "-c", script],
+            cwd=tmp_path,
+            env=shell_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    finally:
+        emulator.terminate()
+        emulator.communicate(timeout=20)
+    assert step.returncode == 0, step.stdout + step.stderr
+    samples = marked(README, "sample")
+    shown = normalise(step.stdout, port)
+    assert shown == samples["import"].strip("\n") + "\n" + samples["no-changes"].strip("\n")
+
+
+def test_the_quick_start_names_the_emulators_sign_in() -> None:
+    text = README.read_text(encoding="utf-8")
+    quick = text[text.index("## Quick start") : text.index("## A worked example")]
+    assert "`admin` / `dashboard`" in quick
+    assert (
+        "export PISYNC_USERNAME=admin PISYNC_PASSWORD=dashboard"
+        in marked(README, "try")["emulator"]
+    )
+
+
+def wait_until_ready(emulator: subprocess.Popen[str], port: int) -> None:
+    """Until its health check answers, as a person waits for its start-up line."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if emulator.poll() is not None:
+            raise AssertionError(f"the emulator exited: {emulator.communicate()[1]}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_emulator/health", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("the emulator did not answer within 20 s")
 
 
 # --- the plain-shell CI steps of docs/ci-recipes.md --------------------------------------

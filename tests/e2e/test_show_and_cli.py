@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.schemas import load_schema
-from tests.e2e.conftest import SECRET, pisync
+from tests.e2e.conftest import ROOT, SECRET, pisync
 
 pytestmark = pytest.mark.e2e
 
@@ -174,6 +174,25 @@ def test_schema_by_name(tmp_path: Path) -> None:
     assert json.loads(plan.out) == load_schema("plan")
     assert wrong.code == 64
     assert wrong.err.startswith("Error: --name nope: not a schema; one of ")
+
+
+def test_schema_out_writes_the_repository_schemas_byte_for_byte(tmp_path: Path) -> None:
+    r = pisync(["schema", "--out", str(tmp_path / "out")], cwd=tmp_path)
+
+    assert r.code == 0, r.all
+    shipped = ROOT / "schemas"
+    names = sorted(p.name for p in shipped.glob("*.schema.json"))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == names
+    for name in names:
+        assert (tmp_path / "out" / name).read_bytes() == (shipped / name).read_bytes(), name
+
+
+def test_schema_prints_the_repository_schema_as_it_is(tmp_path: Path) -> None:
+    r = pisync(["schema", "--name", "config"], cwd=tmp_path)
+
+    assert r.code == 0, r.all
+    assert r.out == (ROOT / "schemas" / "pisync-config.schema.json").read_text(encoding="utf-8")
+    assert "\\u2026" not in r.out
 
 
 def test_shell_completion_through_typer(tmp_path: Path) -> None:

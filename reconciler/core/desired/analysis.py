@@ -112,9 +112,15 @@ def desired_state(results: Iterable[FileResult]) -> DesiredState:
 
 def undeclared_refs(results: Sequence[FileResult]) -> list[RoleRef]:
     """References to roles no file declares, in file order (to check against live roles)."""
-    declared = {name.casefold() for r in results for name in r.role_names}
+    written = {name for r in results for name in r.role_names}
+    declared = {name.casefold() for name in written}
     ordered = sorted(results, key=lambda r: r.file)
-    return [ref for r in ordered for ref in r.role_refs if ref.role.casefold() not in declared]
+    return [
+        ref
+        for r in ordered
+        for ref in r.role_refs
+        if ref.role not in written and ref.role.casefold() not in declared  # most: as written
+    ]
 
 
 def _entries(data: PosDict, key: str) -> Iterator[tuple[PosDict, Path, PosList, int]]:
@@ -174,9 +180,9 @@ def _role_refs(user: PosDict, path: Path) -> Iterator[RoleRef]:
         return
     for i, name in enumerate(roles):
         if isinstance(name, str):
-            yield RoleRef(
+            yield RoleRef.at(
+                roles.item_at(i),
                 role=name,
                 usercode=code.upper(),
-                pos=roles.item_at(i),
                 key_path=format_path((*path, "roles", i)),
             )

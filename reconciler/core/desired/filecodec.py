@@ -39,7 +39,7 @@ def encode(result: FileResult) -> dict[str, Json]:
         "file": result.file,
         "issues": [_issue(i) for i in result.issues],
         "keys": [[k.kind, k.value, k.line, k.col, k.key_path, k.owner] for k in result.keys],
-        "role_refs": [[r.role, r.usercode, *_pos(r.pos), r.key_path] for r in result.role_refs],
+        "role_refs": [[r.role, r.usercode, r.line, r.col, r.key_path] for r in result.role_refs],
         "role_names": list(result.role_names),
         "users": [_user(u) for u in result.users],
         "roles": [_role(r) for r in result.roles],
@@ -53,8 +53,8 @@ def encode(result: FileResult) -> dict[str, Json]:
 def decode(data: Mapping[str, Json], *, full: bool = True) -> FileResult:
     """The result ``encode`` gave; ``ValueError``/``KeyError``/``TypeError`` for anything else.
 
-    ``full=False`` leaves out what only a plan needs (users, roles, role references) and marks
-    the result not built: ``pisync validate`` reads only the problems, the keys, and the
+    ``full=False`` leaves out what only a plan needs (users, roles) and marks the result not
+    built: ``pisync validate`` reads only the problems, the keys, the role references, and the
     policies' subjects and role definitions.
     """
     if data.get("format") != FORMAT:
@@ -81,8 +81,7 @@ def decode(data: Mapping[str, Json], *, full: bool = True) -> FileResult:
             for k, v, line, col, p, o in data["keys"]
         ),
         role_refs=tuple(
-            RoleRef(role=r, usercode=u, pos=at(line, col), key_path=p)
-            for r, u, line, col, p in (data["role_refs"] if full else ())
+            RoleRef(r, u, file, line, col, p) for r, u, line, col, p in data["role_refs"]
         ),
         role_names=tuple(str(n) for n in data["role_names"]),
         users=tuple(_user_back(u, file) for u in (data["users"] if full else ())),

@@ -47,15 +47,14 @@ def reference_issues(
     for role in desired.roles:
         for cat in role.fields.get("categories", ()):
             if cat.casefold() not in live.categories:
-                issues.append(_unknown("category", cat, role.source, f"roles[{role.name}]", live))
+                owner = (f'role "{role.name}"', f"roles[{role.name}]")
+                issues.append(_unknown(cat, role.source, owner, live))
     for user in desired.users:
         if user.ignore:
             continue
         for cat in user.fields.get("categories", ()):
             if cat.casefold() not in live.categories:
-                issues.append(
-                    _unknown("category", cat, _pos(user, "categories"), user.usercode, live)
-                )
+                issues.append(_unknown(cat, _pos(user, "categories"), _user_owner(user), live))
         if user.usercode not in live.users:
             issues.extend(_create_issues(user, defaults))
     return issues
@@ -65,17 +64,23 @@ def _pos(user: UserSpec, key: str) -> SourcePos | None:
     return user.key_pos.get(key, user.source)
 
 
-def _unknown(kind: str, name: str, pos: SourcePos | None, owner: str, live: LiveState) -> Issue:
+def _user_owner(user: UserSpec) -> tuple[str, str]:
+    return f"user {user.usercode}", f"users[{user.usercode}]"
+
+
+def _unknown(name: str, pos: SourcePos | None, owner: tuple[str, str], live: LiveState) -> Issue:
+    """An unknown category of ``owner``: (how a message names it, its key path)."""
     known = sorted(c.name for c in live.categories.values())
     shown = ", ".join(known[:12]) + (", …" if len(known) > 12 else "")
+    label, where = owner
     return Issue(
         severity="error",
         pos=pos,
         message=(
-            f'{owner}: {kind} "{name}" does not exist on the server (pisync assigns categories'
+            f'{label}: category "{name}" does not exist on the server (pisync assigns categories'
             f" but does not create them); known: {shown or 'none'}"
         ),
-        key_path=f"{owner}.categories",
+        key_path=f"{where}.categories",
     )
 
 

@@ -4,21 +4,23 @@ All case-insensitive where names are compared; a duplicate is reported at its la
 sorted file order, then line, naming the first: duplicate usercodes, duplicate role names, duplicate
 emails (a warning), login flags that ``users.login_via_idp`` overrides (a warning), both login
 methods off, a literal variable value marked ``secure: true``, a user who is their own ``parent``.
-Roles that users reference but no file declares are not an error offline:
-:func:`reconciler.core.desired.analysis.undeclared_refs` lists them, and
+A role that users reference but no file declares (:func:`role_ref_issues`) is an error offline
+when it is a close misspelling of a declared role, or when ``roles.prune: delete`` says the files
+declare every role; otherwise it may exist only on the server, and
 :func:`reconciler.core.desired.references.unknown_role_issues` turns those the server lacks into
-errors at plan time. The duplicates are found over :class:`KeyEntry` values collected from each file
+errors at plan time (validate notes how many it could not check: :func:`unchecked_roles_note`).
+The duplicates are found over :class:`KeyEntry` values collected from each file
 (:mod:`reconciler.core.desired.analysis`), without the files' documents.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from reconciler.core.model.config import Config
 from reconciler.core.model.issues import Issue, error, warning
+from reconciler.core.model.suggest import did_you_mean, misspelling_of
 from reconciler.core.model.values import SourcePos
 from reconciler.core.yamlfile.keypaths import Path, format_path
 from reconciler.core.yamlfile.positions import PosDict
@@ -61,14 +63,27 @@ class KeyEntry(NamedTuple):
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RoleRef:
-    """A user's reference to a role that no desired-state file declares."""
+class RoleRef(NamedTuple):
+    """A user's reference to a role (by name, as written under ``roles:``).
+
+    Kept as numbers, as :class:`KeyEntry`: validate reads one per role each user holds, from
+    the cache too, and reports nearly none of them.
+    """
 
     role: str  # as written
     usercode: str  # upper case
-    pos: SourcePos | None
+    file: str
+    line: int
+    col: int
     key_path: str
+
+    @property
+    def pos(self) -> SourcePos:
+        return SourcePos(file=self.file, line=self.line, col=self.col)
+
+    @classmethod
+    def at(cls, pos: SourcePos, *, role: str, usercode: str, key_path: str) -> RoleRef:
+        return cls(role, usercode, pos.file, pos.line, pos.col, key_path)
 
 
 def duplicate_issues(keys: Iterable[KeyEntry]) -> list[Issue]:
@@ -157,3 +172,60 @@ def user_rules(user: PosDict, path: Path) -> list[Issue]:
             )
         )
     return issues
+
+
+def role_ref_issues(
+    refs: Sequence[RoleRef], declared: Iterable[str], *, every_role_declared: bool
+) -> tuple[list[Issue], list[RoleRef]]:
+    """The references to roles no file declares (``refs``) that are errors offline, and the
+    rest, which only the server can settle.
+
+    An error: a close misspelling of a declared role (``"Sales Viewr"``); with
+    ``every_role_declared`` (``roles.prune: delete`` over the whole desired state) every one.
+    Each distinct name is looked up once (many users hold the same few roles).
+    """
+    names = sorted(set(declared), key=str.casefold)
+    hints: dict[str, str | None] = {}
+    issues: list[Issue] = []
+    unchecked: list[RoleRef] = []
+    for ref in refs:
+        folded = ref.role.casefold()
+        if folded not in hints:
+            hints[folded] = (did_you_mean if every_role_declared else misspelling_of)(
+                ref.role, names
+            )
+        hint = hints[folded]
+        if every_role_declared:
+            message = (
+                f'role "{ref.role}" is not declared in any desired-state file, and roles.prune:'
+                " delete means the files declare every role; declare it under roles:"
+                + (f', or did you mean "{hint}"?' if hint else "")
+            )
+        elif hint is not None:
+            message = (
+                f'role "{ref.role}" is not declared in any desired-state file; did you mean'
+                f' "{hint}"? If the server has a role of exactly this name, declare it under'
+                " roles: with its name alone (that leaves it as it is)"
+            )
+        else:
+            unchecked.append(ref)
+            continue
+        issues.append(error(ref.pos, message, ref.key_path))
+    return issues, unchecked
+
+
+def unchecked_roles_note(refs: Sequence[RoleRef]) -> str | None:
+    """One sentence for every reference :func:`role_ref_issues` left to the server."""
+    if not refs:
+        return None
+    roles = len({r.role.casefold() for r in refs})
+    if len(refs) == 1:
+        return (
+            "1 role reference names a role that no file declares; it may exist only on the"
+            " server, so validate cannot check it offline: pisync plan checks it"
+        )
+    named = "a role" if roles == 1 else f"{roles} roles"
+    return (
+        f"{len(refs)} role references name {named} that no file declares; they may exist only"
+        " on the server, so validate cannot check them offline: pisync plan checks them"
+    )

@@ -12,12 +12,19 @@ engine is :mod:`reconciler.core.desired.schema` (worded by
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from reconciler.core.desired.analysis import FileResult, analyse
-from reconciler.core.desired.rules import duplicate_issues, idp_login_issues, user_rules
+from reconciler.core.desired.analysis import FileResult, analyse, undeclared_refs
+from reconciler.core.desired.rules import (
+    RoleRef,
+    duplicate_issues,
+    idp_login_issues,
+    role_ref_issues,
+    user_rules,
+)
 from reconciler.core.desired.schema import SchemaChecker
-from reconciler.core.model.config import Config
+from reconciler.core.model.config import Config, RolePrune
 from reconciler.core.model.issues import Issue, sort_issues
 from reconciler.core.yamlfile.positions import PosDict
 from reconciler.core.yamlfile.read import ParsedFile
@@ -32,12 +39,36 @@ def validate_files(files: Sequence[ParsedFile], *, file_schema: Mapping[str, Any
 def all_issues(results: Sequence[FileResult], config: Config | None = None) -> list[Issue]:
     """The files' own problems and the cross-file ones (those that depend on ``config`` too,
     when given), sorted."""
+    return cross_file(results, config).issues
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CrossFile:
+    """What the files say together: every problem (sorted), and the references to roles no
+    file declares that only the server can settle (plan checks them; validate notes them)."""
+
+    issues: list[Issue]
+    unchecked_roles: tuple[RoleRef, ...]
+
+
+def cross_file(
+    results: Sequence[FileResult], config: Config | None = None, *, whole: bool = True
+) -> CrossFile:
+    """:func:`all_issues` and the role references left to the server. ``whole``: the results
+    are every desired-state file (``roles.prune: delete`` then requires every role a user
+    holds to be declared)."""
     ordered = sorted(results, key=lambda r: r.file)
     issues = [i for r in ordered for i in r.issues]
     issues += duplicate_issues(k for r in ordered for k in r.keys)
     if config is not None:
         issues += idp_login_issues((k for r in ordered for k in r.keys), config)
-    return sort_issues(issues)
+    every = whole and config is not None and config.roles_prune is RolePrune.DELETE
+    wrong, unchecked = role_ref_issues(
+        undeclared_refs(ordered),
+        (name for r in ordered for name in r.role_names),
+        every_role_declared=every,
+    )
+    return CrossFile(issues=sort_issues([*issues, *wrong]), unchecked_roles=tuple(unchecked))
 
 
 def validate_config(parsed: ParsedFile, *, config_schema: Mapping[str, Any]) -> list[Issue]:

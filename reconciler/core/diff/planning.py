@@ -122,3 +122,33 @@ def with_loading_notes(plan: Plan, notes: Sequence[str], warnings: Sequence[Issu
     warnings (a duplicate email…) among the plan's warnings, as ``file:line:col: message``."""
     shown = tuple(format_issue(w).replace(": warning: ", ": ", 1) for w in warnings)
     return replace(plan, notes=(*notes, *plan.notes), warnings=shown + plan.warnings)
+
+
+#: At most this many files and users named in the note about deleted files.
+_NAMED = 5
+
+
+def deleted_files_note(
+    ref: str, deleted: Sequence[str], removed: Iterable[str], prune: UserPrune
+) -> str:
+    """What ``--changed-since`` says about the desired-state files deleted since ``ref``: how
+    many and which, and what happens to the users only they declared (``removed``)."""
+    n = len(deleted)
+    head = (
+        f"{n} desired-state file{' was' if n == 1 else 's were'} deleted since {ref}:"
+        f" {_named(deleted)}"
+    )
+    users = sorted(removed)
+    if not users:
+        return f"{head}; every user declared there is declared in another file now"
+    one = len(users) == 1
+    who = f"the {'user' if one else f'{len(users)} users'} declared only there ({_named(users)})"
+    if prune is UserPrune.OFF:
+        stays = "stays on the server as it is" if one else "stay on the server as they are"
+        return f"{head}; {who} {stays}, because users.prune is off"
+    return f"{head}; {who} get{'s' if one else ''} the prune action of users.prune ({prune})"
+
+
+def _named(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:_NAMED])
+    return shown + (f" and {len(names) - _NAMED} more" if len(names) > _NAMED else "")

@@ -9,10 +9,12 @@ summary line::
     users/a.yaml:4:5: error: duplicate usercode "JSMITH"; first declared at users/a.yaml:1:5 \
     (at users[1].usercode)
     error: no desired-state files found: ...
+    note: 3 role references name 2 roles that no file declares; ...
     2 errors, 1 warning in 2 of 3 files.
 
-The ``(at …)`` suffix is the key path inside the file (omitted when empty). The summary line
-is :func:`summary_line`.
+The ``(at …)`` suffix is the key path inside the file (omitted when empty). A ``note:`` line
+says what the check could not settle (not a problem: it never fails validation). The summary
+line is :func:`summary_line`.
 
 JSON (:func:`render_json`), one object, keys in this order::
 
@@ -20,7 +22,8 @@ JSON (:func:`render_json`), one object, keys in this order::
      "counts": {"errors": 2, "warnings": 1, "files": 3, "files_with_issues": 2,
                 "users": 120, "roles": 4},
      "issues": [{"severity": "error", "file": "users/a.yaml", "line": 4, "col": 5,
-                 "key_path": "users[1].usercode", "message": "..."}]}
+                 "key_path": "users[1].usercode", "message": "..."}],
+     "notes": ["3 role references name 2 roles that no file declares; ..."]}
 
 ``file``/``line``/``col`` are ``null`` for an issue that belongs to no file. ``valid`` is
 true when there are no errors (warnings allowed).
@@ -31,7 +34,7 @@ GitHub (:func:`render_github`): workflow commands that GitHub turns into annotat
 
 At most :data:`GITHUB_ANNOTATIONS_PER_SEVERITY` issues of each severity become annotations
 (GitHub shows no more per step); the rest are printed as text lines in their place, then one
-line says how many were not annotated, then the summary line. Escaping follows
+line says how many were not annotated, then the notes, then the summary line. Escaping follows
 actions/toolkit ``command.ts``.
 """
 
@@ -81,15 +84,23 @@ def summary_line(issues: Sequence[Issue], stats: Stats) -> str:
     return f"{counts} in {with_issues} of {_plural(stats.files, 'file')}."
 
 
-def render_text(issues: Sequence[Issue], stats: Stats, *, quiet: bool = False) -> str:
-    """One line per issue (sorted; ``quiet``: errors only), then :func:`summary_line`."""
+def render_text(
+    issues: Sequence[Issue], stats: Stats, *, quiet: bool = False, notes: Sequence[str] = ()
+) -> str:
+    """One line per issue (sorted; ``quiet``: errors only), the notes (not when ``quiet``),
+    then :func:`summary_line`."""
     ordered = sort_issues(issues)
     lines = [format_issue(i) for i in ordered if not quiet or i.severity == "error"]
+    lines += _note_lines(notes, quiet)
     lines.append(summary_line(ordered, stats))
     return "\n".join(lines) + "\n"
 
 
-def render_json(issues: Sequence[Issue], stats: Stats) -> str:
+def _note_lines(notes: Sequence[str], quiet: bool) -> list[str]:
+    return [] if quiet else [f"note: {n}" for n in notes]
+
+
+def render_json(issues: Sequence[Issue], stats: Stats, *, notes: Sequence[str] = ()) -> str:
     """The JSON report described in the module docstring (indented by 2, UTF-8 kept)."""
     ordered = sort_issues(issues)
     errors, warnings = count(ordered)
@@ -105,6 +116,7 @@ def render_json(issues: Sequence[Issue], stats: Stats) -> str:
             "roles": stats.roles,
         },
         "issues": [_issue_json(i) for i in ordered],
+        "notes": list(notes),
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
@@ -135,7 +147,9 @@ def github_annotation(issue: Issue) -> str:
     return f"::{issue.severity} {','.join(props)}::{escape_data(issue.message + at)}"
 
 
-def render_github(issues: Sequence[Issue], stats: Stats, *, quiet: bool = False) -> str:
+def render_github(
+    issues: Sequence[Issue], stats: Stats, *, quiet: bool = False, notes: Sequence[str] = ()
+) -> str:
     """Annotations for the first 10 issues of each severity, text lines for the rest.
 
     After the issues: ``N more issues were printed without annotations (GitHub shows at most
@@ -161,5 +175,6 @@ def render_github(issues: Sequence[Issue], stats: Stats, *, quiet: bool = False)
             f"{_plural(plain, 'more issue')} {'was' if plain == 1 else 'were'} printed without "
             f"annotations (GitHub shows at most {n} errors and {n} warnings per step)."
         )
+    lines += _note_lines(notes, quiet)
     lines.append(summary_line(ordered, stats))
     return "\n".join(lines) + "\n"

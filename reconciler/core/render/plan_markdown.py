@@ -64,8 +64,7 @@ def _md_head(plan: Plan) -> str:
     out = "## pisync plan\n\n"
     if plan.server:
         out += f"Server: {md_code(plan.server)}\n\n"
-    for note in partial_sentences(plan, _md_name, _MD_TARGETS):
-        out += f"> **Note:** {note}\n\n"
+    out += md_partial(plan)
     if plan.empty:
         return out
     c = plan.counts
@@ -75,6 +74,13 @@ def _md_head(plan: Plan) -> str:
         + "|-------:|-------:|--------:|-------:|\n"
         + f"| {c.create} | {c.update} | {c.disable} | {c.delete} |\n\n"
         + md_guards(plan)
+    )
+
+
+def md_partial(plan: Plan) -> str:
+    """How the plan is partial, one quoted note each (names in code spans)."""
+    return "".join(
+        f"> **Note:** {note}\n\n" for note in partial_sentences(plan, _md_name, _MD_TARGETS)
     )
 
 
@@ -93,7 +99,7 @@ def md_guards(plan: Plan) -> str:
 
 
 def _md_sections(plan: Plan, limit: int) -> str:
-    out = _md_policy(plan, limit)
+    out = md_policy(plan, limit)
     if plan.access:
         actions = user_actions(plan)
         items = [_md_access_item(a, actions.get(a.usercode)) for a in access_order(plan)]
@@ -101,6 +107,12 @@ def _md_sections(plan: Plan, limit: int) -> str:
     if plan.expiring:
         items = [_md_expiry_item(e) for e in plan.expiring]
         out += "### Expiring access\n\n" + _capped(items, limit // 10, "expiring users")
+    return out + md_notes(plan, limit)
+
+
+def md_notes(plan: Plan, limit: int) -> str:
+    """The plan's notes and warnings, each list capped at a tenth of ``limit``."""
+    out = ""
     if plan.notes:
         items = [f"- {md_text(n)}\n" for n in plan.notes]
         out += "### Notes\n\n" + _capped(items, limit // 10, "notes")
@@ -110,7 +122,7 @@ def _md_sections(plan: Plan, limit: int) -> str:
     return out
 
 
-def _md_policy(plan: Plan, limit: int) -> str:
+def md_policy(plan: Plan, limit: int) -> str:
     """The Policy section, right after the guards: a reviewer must see a violation first."""
     if not plan.findings:
         return f"{md_text(checked_note(plan))}\n\n" if plan.policies else ""

@@ -199,7 +199,7 @@ def _text_sections(plan: Plan) -> list[Line]:
     return lines
 
 
-def _policy_heading(plan: Plan) -> str:
+def policy_heading(plan: Plan) -> str:
     errors = len(plan.policy_errors)
     if errors:
         return (
@@ -209,7 +209,7 @@ def _policy_heading(plan: Plan) -> str:
     return "Policy warnings (they do not block the plan):"
 
 
-def _finding_line(finding: PolicyFinding) -> str:
+def finding_line(finding: PolicyFinding) -> str:
     """``users/a.yaml:2:5: error: policy NAME: message`` (as ``pisync validate`` prints it)."""
     where = "" if finding.source is None else f"{finding.source}: "
     return printable(f"{where}{finding.severity}: {finding.text}")
@@ -221,10 +221,10 @@ def _text_policy(plan: Plan) -> list[Line]:
     if not plan.findings:
         return [((checked_note(plan), None),), ()] if plan.policies else []
     errors = plan.policy_errors
-    lines: list[Line] = [((_policy_heading(plan), "delete" if errors else "warning"),)]
-    lines += [_marked(_finding_line(f)) for f in errors]
+    lines: list[Line] = [((policy_heading(plan), "delete" if errors else "warning"),)]
+    lines += [_marked(finding_line(f)) for f in errors]
     lines += [
-        (("    ", None), (_finding_line(f), None)) for f in plan.findings if f.severity != "error"
+        (("    ", None), (finding_line(f), None)) for f in plan.findings if f.severity != "error"
     ]
     lines.append(())
     return lines

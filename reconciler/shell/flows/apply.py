@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from reconciler.core.governance.guards import check, needs_administrators
+from reconciler.core.governance.server_rules import account_to_read
 from reconciler.core.model.config import Config
 from reconciler.core.model.digest import live_fingerprint, role_fingerprint
+from reconciler.core.model.issues import Issue
 from reconciler.core.model.values import LiveRole, LiveState, LiveUser
 from reconciler.core.plans.plan import Action, Kind, Plan
 from reconciler.core.render import plan_text
@@ -36,9 +39,16 @@ from reconciler.shell.planfile import read_plan_file
 from reconciler.shell.planning import PlanOptions, policy_refusal, read_and_diff
 from reconciler.shell.repo.desired_files import find_config, load_config
 from reconciler.shell.repo.desired_state import Loaded, load_desired
-from reconciler.shell.secrets import desired_needs, plan_needs, read_secrets
+from reconciler.shell.secrets import desired_needs, gather_secrets, plan_needs, read_secrets
 from reconciler.shell.server.connect import Server, open_server
-from reconciler.shell.server.executor import NOT_ATTEMPTED, ApplyResult, Outcome, Stop, execute
+from reconciler.shell.server.executor import (
+    NOT_ATTEMPTED,
+    ApplyResult,
+    Outcome,
+    Stop,
+    execute,
+    stopped_message,
+)
 from reconciler.shell.server.live import read_some, with_administrators
 from reconciler.shell.settings import Settings, account, server_url
 from reconciler.shell.signals import exit_code, interrupts, is_interactive
@@ -59,6 +69,7 @@ class ApplyOptions:
     auto_approve: bool = False
     parallelism: int | None = None
     report: str | None = None
+    verify: bool = True  # prove each write stored as sent (--no-verify: do not)
 
 
 def apply_command(settings: Settings, options: ApplyOptions) -> int:
@@ -91,15 +102,17 @@ class _Apply:
             loaded = load_desired(options.plan.paths, self.settings)
             config = loaded.config
             url = server_url(self.settings, config)
-            secrets = read_secrets(desired_needs(loaded.desired), self.settings.env)
+            # unset variables are reported with the plan's other problems (read_and_diff)
+            secrets, unset = gather_secrets(desired_needs(loaded.desired), self.settings.env)
         concurrency = options.parallelism or config.server.concurrency
         server = open_server(self.settings, config, url, options.parallelism)
         try:
             if options.planfile is not None:
-                live = run_in(self.runner, refresh(server, plan, concurrency))
+                also = account_to_read(plan, account(self.settings).usercode)
+                live = run_in(self.runner, refresh(server, plan, concurrency, also=also))
                 plan = self._guarded_saved_plan(plan, live, config)
             else:
-                plan, live = run_in(self.runner, self._fresh_plan(server, loaded, secrets))
+                plan, live = run_in(self.runner, self._fresh_plan(server, loaded, secrets, unset))
             if plan.policy_errors:
                 raise InvalidStateError(f"{policy_refusal(plan)}; nothing was applied")
             if plan.empty:
@@ -119,7 +132,7 @@ class _Apply:
             run_in(self.runner, server.__aexit__(None, None, None))
 
     async def _fresh_plan(
-        self, server: Server, loaded: Loaded, secrets: dict[str, str]
+        self, server: Server, loaded: Loaded, secrets: dict[str, str], unset: list[Issue]
     ) -> tuple[Plan, LiveState]:
         with self.progress.task("Reading users"):
             plan, live = await read_and_diff(
@@ -130,6 +143,7 @@ class _Apply:
                 self.settings,
                 progress=self.progress.update,
                 for_apply=True,
+                unresolved=unset,
             )
         if not self._quiet:
             print_segments(self.out, plan_text.text_lines(plan))
@@ -204,6 +218,7 @@ class _Apply:
                     concurrency=concurrency,
                     report=lambda o, done, total: self.progress.update(done, total),
                     stop=stop,
+                    verify=self.options.verify,
                 )
 
         try:
@@ -226,10 +241,13 @@ def _blocked_message(plan: Plan) -> str:
     )
 
 
-async def refresh(server: Server, plan: Plan, concurrency: int) -> LiveState:
-    """Re-read the objects a saved plan touches, by usercode (never the whole list); refuse
-    (stale) if any changed since, or if a user it creates exists now."""
-    touched = {c.key for c in plan.changes if c.kind is Kind.USER}
+async def refresh(
+    server: Server, plan: Plan, concurrency: int, *, also: Collection[str] = ()
+) -> LiveState:
+    """Re-read the objects a saved plan touches, by usercode (never the whole list), and the
+    users ``also`` names (what the guards read); refuse (stale) if any touched object changed
+    since, or if a user it creates exists now."""
+    touched = {c.key for c in plan.changes if c.kind is Kind.USER} | set(also)
     live = await read_some(server, touched, concurrency=concurrency)
     if needs_administrators(plan, live):
         live = await with_administrators(server, live)
@@ -271,6 +289,8 @@ def _print_result(out: Console, result: ApplyResult, *, interrupted: bool) -> No
 
 def apply_summary(result: ApplyResult, *, interrupted: bool = False) -> str:
     head = "Apply interrupted" if interrupted else "Apply complete"
+    if result.tripped is not None and not interrupted:
+        head = "Apply stopped"
     line = (
         f"{head}: {result.count(Action.CREATE)} created, {result.count(Action.UPDATE)}"
         f" updated, {result.count(Action.DISABLE)} disabled, {result.count(Action.DELETE)}"
@@ -284,6 +304,8 @@ def apply_summary(result: ApplyResult, *, interrupted: bool = False) -> str:
 
 
 def raise_for_failures(result: ApplyResult) -> None:
+    if result.tripped is not None:
+        raise ApplyFailed(stopped_message(result.tripped, len(result.not_attempted)))
     if result.failed:
         raise ApplyFailed(
             f"{len(result.failed)} change(s) failed; the rest were applied. Fix the causes above"

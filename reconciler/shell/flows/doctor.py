@@ -1,38 +1,108 @@
-"""``pisync doctor``: a read-only probe of a real server, against every assumption the adapter
-makes (:mod:`reconciler.pi.probe`). Exit 0 when every assumption that could be checked holds,
-1 otherwise."""
+"""``pisync doctor``: a probe of a real server, against every assumption the adapter makes
+(:mod:`reconciler.pi.probe`, read-only), and with ``--write-check`` against every guess about
+how it stores a user (:mod:`reconciler.pi.write_check`: one scratch user, written, read back,
+updated and deleted). Exit 0 when every assumption that could be checked holds, 1 otherwise
+(and when something that is not about the API stood in the way), 130 after Ctrl-C.
+
+The write check writes, so it asks first (or takes ``--yes``), and refuses without a terminal
+to ask on. Ctrl-C or SIGTERM during it stops the steps and still removes the scratch user.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import secrets
 import sys
 
-from reconciler.core.model.checks import Check, passed
+from reconciler.core.model.checks import Findings
 from reconciler.core.model.config import Config
 from reconciler.core.render import doctor
+from reconciler.errors import UsageError
 from reconciler.pi.probe import Login, probe, redact_url
+from reconciler.pi.write_check import PREFIX, Scratch, write_check
 from reconciler.shell.loop import run
 from reconciler.shell.repo.desired_files import find_config, load_config
 from reconciler.shell.server.connect import transport_for
 from reconciler.shell.server.transport import RetryPolicy
-from reconciler.shell.settings import Settings, credentials, server_url
+from reconciler.shell.settings import Settings, account, credentials, server_url, today
+from reconciler.shell.signals import exit_code, interrupts, is_interactive
+
+EXIT_CANCELLED = 1
 
 
-def doctor_command(settings: Settings, *, fmt: str) -> int:
+def doctor_command(settings: Settings, *, fmt: str, write: bool = False, yes: bool = False) -> int:
     config = load_config(find_config(settings.config))
     url = server_url(settings, config)
-    checks = run(_probe(settings, config, url))
+    scratch = None
+    if write:
+        scratch = Scratch(
+            usercode=PREFIX + secrets.token_hex(4).upper(),
+            secret=secrets.token_urlsafe(16),
+            expires=(today(settings.env) + dt.timedelta(days=365)).isoformat(),
+        )
+        if not yes and not _confirmed(url, scratch.usercode):
+            sys.stderr.write("Write check cancelled; nothing was written.\n")
+            return EXIT_CANCELLED
+    received: list[int] = []
+    findings = run(_doctor(settings, config, url, scratch, received))
     if fmt == "json":
-        sys.stdout.write(doctor.render_json(redact_url(url), checks))
+        sys.stdout.write(doctor.render_json(redact_url(url), findings))
     else:
-        sys.stdout.write(doctor.render_text(url, checks, quiet=settings.quiet))
-    return 0 if passed(checks) else 1
+        sys.stdout.write(doctor.render_text(url, findings, quiet=settings.quiet))
+    if received:
+        return exit_code(received)
+    return 0 if findings.passed else 1
 
 
-async def _probe(settings: Settings, config: Config, url: str) -> list[Check]:
+def _confirmed(url: str, usercode: str) -> bool:
+    if not is_interactive():
+        raise UsageError(
+            "doctor --write-check writes to the server (it creates, changes and deletes one"
+            " scratch user): run it in a terminal to be asked, or pass --yes"
+        )
+    import typer
+
+    sys.stderr.write(
+        f"The write check creates the scratch user {usercode} on {url}, changes it, and"
+        " deletes it (or disables it where deleting is refused). Run it on a test server"
+        " first.\n"
+    )
+    try:
+        return bool(typer.confirm("Go on?", default=False))
+    except (KeyboardInterrupt, EOFError, typer.Abort):
+        return False
+
+
+async def _doctor(
+    settings: Settings,
+    config: Config,
+    url: str,
+    scratch: Scratch | None,
+    received: list[int],
+) -> Findings:
     creds = credentials(settings)
+    who = account(settings).usercode
     # the connection plan uses (TLS check, timeout, rate budget...); a probe answers quickly
     # or says why: a couple of retries, not minutes of them
     transport = transport_for(settings, config, url, retry=RetryPolicy(attempts=2))
     async with transport:
         login = Login(username=creds.username, password=creds.password, token=creds.token)
-        return await probe(transport.send_raw, url=url, login=login)
+        found = await probe(transport.send_raw, url=url, login=login, account=who)
+        if scratch is None:
+            return found
+        if found.stopped is not None:
+            return found
+        stop = asyncio.Event()
+
+        def on_signal() -> None:
+            if not stop.is_set():
+                sys.stderr.write("\nStopping: removing the scratch user first.\n")
+            stop.set()
+
+        with interrupts(asyncio.get_running_loop(), on_signal, on_signal, received):
+            written = await write_check(transport.send, scratch, account=who, stopping=stop.is_set)
+    stopped = written.stopped
+    if received and stopped is None:
+        stopped = "Interrupted: the write check did not finish (the scratch user was removed)."
+    return Findings(checks=found.checks + written.checks, stopped=stopped)

@@ -7,14 +7,13 @@ Reads every user (list, then payload concurrently) and every role, renders files
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.core.desired.export import Export, Layout, export
 from reconciler.errors import UsageError
 from reconciler.pi import wire
-from reconciler.schemas import SCHEMA_NAMES, load_schema
+from reconciler.schemas import SCHEMA_NAMES, schema_text
 from reconciler.shell.console import ProgressReporter, make_console, print_plain
 from reconciler.shell.files import write_atomic
 from reconciler.shell.repo.desired_files import find_config, load_config
@@ -94,7 +93,7 @@ async def import_flow(
     root = Path(out)
     planned = {root / f.path: f.text for f in result.files}
     for name in SCHEMA_NAMES:
-        planned[root / "schemas" / name] = json.dumps(load_schema(name), indent=2) + "\n"
+        planned[root / "schemas" / name] = schema_text(name)  # as shipped, byte for byte
     config_path = root / "pisync.yaml"
     if not config_path.exists():
         planned[config_path] = CONFIG_TEMPLATE

@@ -22,7 +22,7 @@ from reconciler.shell.plan_output import write_plan
 from reconciler.shell.planfile import write_plan_file
 from reconciler.shell.planning import PlanOptions, policy_refusal, read_and_diff
 from reconciler.shell.repo.desired_state import load_changed
-from reconciler.shell.secrets import desired_needs, read_secrets
+from reconciler.shell.secrets import desired_needs, gather_secrets
 from reconciler.shell.server.connect import open_server
 from reconciler.shell.settings import Settings, server_url
 
@@ -64,14 +64,20 @@ def plan_command(
 async def _plan(settings: Settings, options: PlanOptions) -> Plan:
     loaded = load_changed(options.paths, options.changed_since, settings)
     url = server_url(settings, loaded.config)
-    secrets = read_secrets(desired_needs(loaded.desired), settings.env)
+    secrets, unset = gather_secrets(desired_needs(loaded.desired), settings.env)
     progress = ProgressReporter(
         make_console(stderr=True, no_color=settings.no_color), quiet=settings.quiet
     )
     async with open_server(settings, loaded.config, url) as server:
         with progress.task("Reading users"):
             plan, _ = await read_and_diff(
-                loaded, server, secrets, options, settings, progress=progress.update
+                loaded,
+                server,
+                secrets,
+                options,
+                settings,
+                progress=progress.update,
+                unresolved=unset,
             )
     return plan
 

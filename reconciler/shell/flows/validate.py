@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from reconciler.core.desired.rules import unchecked_roles_note
 from reconciler.core.model import issues as issues_mod
 from reconciler.core.model.issues import Issue, Stats
 from reconciler.core.render import issues as issue_report
@@ -24,21 +25,36 @@ def validate_command(settings: Settings, *, paths: Sequence[str], fmt: str, stri
         cache=settings.cache,
         policies_today=today(settings.env),
     )
+    note = unchecked_roles_note(result.undeclared_roles)
     sys.stdout.write(
-        render_issues(result.issues, result.stats, fmt, quiet=settings.quiet and not strict)
+        render_issues(
+            result.issues,
+            result.stats,
+            fmt,
+            quiet=settings.quiet and not strict,
+            notes=() if note is None else (note,),
+        )
     )
     errors, warnings = issues_mod.count(result.issues)
     return 3 if errors or (strict and warnings) else 0
 
 
-def render_issues(issues: Sequence[Issue], stats: Stats, fmt: str, *, quiet: bool = False) -> str:
-    """The issues in ``fmt``; ``quiet`` (``-q``, text and github): the errors and the summary
-    line only (the JSON report stays whole)."""
+def render_issues(
+    issues: Sequence[Issue],
+    stats: Stats,
+    fmt: str,
+    *,
+    quiet: bool = False,
+    notes: Sequence[str] = (),
+) -> str:
+    """The issues in ``fmt``, with ``notes`` (what the check could not settle); ``quiet``
+    (``-q``, text and github): the errors and the summary line only (the JSON report stays
+    whole)."""
     if fmt == "json":
-        return issue_report.render_json(issues, stats)
+        return issue_report.render_json(issues, stats, notes=notes)
     if fmt == "github":
-        return issue_report.render_github(issues, stats, quiet=quiet)
-    return issue_report.render_text(issues, stats, quiet=quiet)
+        return issue_report.render_github(issues, stats, quiet=quiet, notes=notes)
+    return issue_report.render_text(issues, stats, quiet=quiet, notes=notes)
 
 
 def invalid_state_report(exc: InvalidStateError, fmt: str) -> str:

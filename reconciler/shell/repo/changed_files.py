@@ -2,6 +2,8 @@
 were removed since then — known exactly from the two trees, not guessed.
 
 - *changed*: source files added, modified or renamed since REF (untracked new files too);
+- *deleted*: source files deleted since REF (or renamed out of the sources), and of the
+  removed users those that only they declared;
 - *removed*: usercodes declared at REF in a file that changed or was deleted since, and
   declared in none of the changed files now. A user in a file that did not change is in both
   trees, so no other file needs to be read;
@@ -34,6 +36,9 @@ class Changes:
     changed: tuple[Path, ...]  # current source files that changed (absolute)
     removed: frozenset[str]  # upper-case usercodes removed since ref
     config_changed: bool
+    #: source files deleted since ref, relative to ``base`` (the folder of ``pisync.yaml``)
+    deleted: tuple[str, ...] = ()
+    deleted_users: frozenset[str] = frozenset()  # the removed users the deleted files declared
     unchanged_users: frozenset[str] = frozenset()  # upper case, entries as they were at ref
     unchanged_roles: frozenset[str] = frozenset()  # casefolded names, likewise
 
@@ -62,6 +67,7 @@ def changes_since(
         else None
     )
     touched: set[str] = set()
+    gone: list[str] = []  # deleted, or renamed out of the sources
     i = 0
     while i < len(entries) - 1:
         status = entries[i]
@@ -71,6 +77,8 @@ def changes_since(
             old.append(before)
             new.append(after)
             touched |= {before, after}
+            if status.startswith("R") and not is_source(after):
+                gone.append(before)
             continue
         path = entries[i + 1]
         i += 2
@@ -79,19 +87,26 @@ def changes_since(
             new.append(path)
         elif status.startswith("D"):
             old.append(path)
+            gone.append(path)
         else:  # modified, type changed
             old.append(path)
             new.append(path)
     untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z", what=ref)
     new += [p for p in untracked.split("\0") if p]
     changed = sorted({root / p for p in new if is_source(p) and (root / p).is_file()})
-    then = _entries(_at_ref(root, ref, [p for p in old if is_source(p)]))
+    at_ref = list(_at_ref(root, ref, [p for p in old if is_source(p)]))
+    then = _entries(at_ref)
     now = _entries((p.as_posix(), p.read_bytes()) for p in changed)
+    removed = frozenset(then.users.keys() - now.users.keys())
+    deleted = sorted({p for p in gone if is_source(p)})
+    declared_there = _entries((p, data) for p, data in at_ref if p in deleted).users
     return Changes(
         ref=ref,
         changed=tuple(changed),
-        removed=frozenset(then.users.keys() - now.users.keys()),
+        removed=removed,
         config_changed=config is not None and config in touched,
+        deleted=tuple(p.removeprefix(prefix) for p in deleted),
+        deleted_users=removed & declared_there.keys(),
         unchanged_users=frozenset(k for k, v in now.users.items() if then.users.get(k) == v),
         unchanged_roles=frozenset(k for k, v in now.roles.items() if then.roles.get(k) == v),
     )

@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 from functools import cache as cache_function
 from pathlib import Path
 
-from reconciler.core.desired.analysis import FileResult, analyse, desired_state, undeclared_refs
+from reconciler.core.desired.analysis import FileResult, analyse, desired_state
 from reconciler.core.desired.build import config_from_document
 from reconciler.core.desired.rules import RoleRef
 from reconciler.core.desired.schema import SchemaChecker
-from reconciler.core.desired.validate import all_issues, validate_config
+from reconciler.core.desired.validate import cross_file, validate_config
 from reconciler.core.governance.policies import desired_issues
 from reconciler.core.governance.subjects import Subject, role_defs, subject_of_spec
 from reconciler.core.model.config import Config
@@ -68,8 +68,8 @@ class LoadResult:
     - ``issues``: every problem, sorted;
     - ``files``: the display paths read (relative to the current folder when below it);
       ``pisync.yaml`` is not among them, but ``stats.files`` counts it;
-    - ``undeclared_roles``: role references no file declares, for plan to check against the
-      live roles;
+    - ``undeclared_roles``: role references no file declares that the offline checks leave
+      to the server (plan checks them against the live roles; validate says how many);
     - ``partial``: PATHs named only some of the desired state (a plan over them prunes
       nothing it cannot see).
     """
@@ -152,11 +152,11 @@ def load(
     subjects = policies_today is not None and bool(config.policies)
     with _gc_paused():
         results = _analyse_all(found, max_bytes, workers, build, store, subjects)
-        issues += all_issues(results, config)
+        together = cross_file(results, config, whole=not partial)
+        issues += together.issues
         if policies_today is not None and subjects:
             issues += _policy_issues(results, config, policies_today)
         desired = None if has_errors(issues) or not build else desired_state(results)
-        refs = tuple(undeclared_refs(results)) if desired is not None else ()
     if store is not None and not paths and exactly is None:
         store.prune()  # every source was read: what no file uses now is stale
     return LoadResult(
@@ -166,7 +166,7 @@ def load(
         desired=desired,
         issues=tuple(sort_issues(issues)),
         stats=_stats(results, config_path),
-        undeclared_roles=refs,
+        undeclared_roles=together.unchecked_roles,
         partial=partial,
         cache_hits=0 if store is None else store.hits,
     )

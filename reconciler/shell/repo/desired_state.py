@@ -10,6 +10,7 @@ from typing import Any
 
 from reconciler.core.desired.build import canonical_defaults, with_idp_login
 from reconciler.core.desired.rules import RoleRef
+from reconciler.core.diff.planning import deleted_files_note
 from reconciler.core.model.config import Config
 from reconciler.core.model.issues import Issue
 from reconciler.core.model.values import DesiredState
@@ -31,6 +32,7 @@ class Loaded:
     partial: bool = False  # PATHs (or --changed-since) named only a part of the desired state
     changed_since: str | None = None  # the git ref of --changed-since
     removed: frozenset[str] = frozenset()  # users removed since that ref
+    deleted: tuple[str, ...] = ()  # desired-state files deleted since that ref
     notes: tuple[str, ...] = ()  # what the plan should say about how it was loaded
 
 
@@ -85,10 +87,18 @@ def load_changed(paths: Sequence[str], changed_since: str | None, settings: Sett
         ),
     )
     refs = tuple(r for r in loaded.undeclared_roles if r.usercode not in changes.unchanged_users)
+    notes = loaded.notes
+    if changes.deleted:
+        note = deleted_files_note(
+            changes.ref, changes.deleted, changes.deleted_users, config.users_prune
+        )
+        notes = (*notes, note)
     return replace(
         loaded,
         desired=desired,
         undeclared_roles=refs,
         changed_since=changes.ref,
         removed=changes.removed,
+        deleted=changes.deleted,
+        notes=notes,
     )

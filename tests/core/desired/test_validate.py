@@ -16,12 +16,19 @@ from ruamel.yaml import YAML
 from reconciler.core.desired import schema as schema_check
 from reconciler.core.desired.analysis import analyse, undeclared_refs
 from reconciler.core.desired.references import unknown_role_issues
-from reconciler.core.desired.rules import RoleRef
+from reconciler.core.desired.rules import RoleRef, unchecked_roles_note
 from reconciler.core.desired.schema import SchemaChecker
-from reconciler.core.desired.validate import all_issues, validate_config, validate_files
-from reconciler.core.model.config import Config
+from reconciler.core.desired.validate import (
+    CrossFile,
+    all_issues,
+    cross_file,
+    validate_config,
+    validate_files,
+)
+from reconciler.core.model.config import Config, RolePrune
 from reconciler.core.model.issues import Issue, Stats, error, warning
 from reconciler.core.model.privileges import PRIVILEGES
+from reconciler.core.model.suggest import misspelling_of
 from reconciler.core.model.values import SourcePos
 from reconciler.core.render.issues import render_github, render_json, render_text, summary_line
 from reconciler.core.yamlfile.keypaths import format_path
@@ -620,10 +627,10 @@ def test_undeclared_roles_are_not_an_error_offline_but_are_listed() -> None:
     assert validate_files(files, file_schema=FILE_SCHEMA) == []
     refs = undeclared_refs([analyse(f, SchemaChecker(FILE_SCHEMA)) for f in files])
     assert refs == [
-        RoleRef(
+        RoleRef.at(
+            SourcePos(file="users/a.yaml", line=3, col=29),
             role="Sales Editor",
             usercode="JSMITH",
-            pos=SourcePos(file="users/a.yaml", line=3, col=29),
             key_path="users[0].roles[1]",
         )
     ]
@@ -639,6 +646,99 @@ def test_undeclared_roles_are_not_an_error_offline_but_are_listed() -> None:
             "users[0].roles[1]",
         )
     ]
+
+
+ROLES_FILE = "roles:\n  - name: Sales Viewer\n  - name: Finance Viewer\n"
+
+
+def cross(*files: tuple[str, str], config: Config | None = None, whole: bool = True) -> CrossFile:
+    checker = SchemaChecker(FILE_SCHEMA)
+    return cross_file([analyse(parsed(n, t), checker) for n, t in files], config, whole=whole)
+
+
+def test_a_misspelt_declared_role_is_an_error_offline_with_did_you_mean() -> None:
+    found = cross(
+        ("users/roles.yaml", ROLES_FILE),
+        ("users/a.yaml", one_user("    roles: [Sales Viewr, sales viewer, Legacy Admins]\n")),
+    )
+    assert flat(found.issues) == [
+        (
+            "users/a.yaml",
+            3,
+            13,
+            "error",
+            'role "Sales Viewr" is not declared in any desired-state file; did you mean'
+            ' "Sales Viewer"? If the server has a role of exactly this name, declare it under'
+            " roles: with its name alone (that leaves it as it is)",
+            "users[0].roles[0]",
+        )
+    ]
+    # far from every declared name: it may exist only on the server, which plan checks
+    assert [r.role for r in found.unchecked_roles] == ["Legacy Admins"]
+
+
+def test_a_role_unlike_any_declared_one_is_left_to_the_plan() -> None:
+    found = cross(
+        ("users/roles.yaml", ROLES_FILE),
+        ("users/a.yaml", one_user("    roles: [Sales Editor, Sales, HR]\n")),
+    )
+    assert found.issues == []
+    assert [r.role for r in found.unchecked_roles] == ["Sales Editor", "Sales", "HR"]
+
+
+def test_with_roles_prune_delete_every_undeclared_role_is_an_error() -> None:
+    config = Config(roles_prune=RolePrune.DELETE)
+    user = one_user("    roles: [Sales Viewers, Legacy Admins]\n")
+    found = cross(("users/roles.yaml", ROLES_FILE), ("users/a.yaml", user), config=config)
+    said = (
+        " is not declared in any desired-state file, and roles.prune: delete means the files"
+        " declare every role; declare it under roles:"
+    )
+    assert flat(found.issues) == [
+        (
+            "users/a.yaml",
+            3,
+            13,
+            "error",
+            'role "Sales Viewers"' + said + ', or did you mean "Sales Viewer"?',
+            "users[0].roles[0]",
+        ),
+        ("users/a.yaml", 3, 28, "error", 'role "Legacy Admins"' + said, "users[0].roles[1]"),
+    ]
+    assert found.unchecked_roles == ()
+    # a part of the files (PATHs, --changed-since) may not show every declaration
+    partial = cross(
+        ("users/roles.yaml", ROLES_FILE), ("users/a.yaml", user), config=config, whole=False
+    )
+    assert [i.message.split(";")[0] for i in partial.issues] == [  # still a misspelling
+        'role "Sales Viewers" is not declared in any desired-state file'
+    ]
+    assert [r.role for r in partial.unchecked_roles] == ["Legacy Admins"]
+
+
+def test_the_note_counts_references_and_roles_once() -> None:
+    found = cross(
+        ("users/a.yaml", one_user("    roles: [Legacy, legacy, Other]\n")),
+        ("users/b.yaml", "users:\n  - usercode: b\n    roles: [Legacy]\n"),
+    )
+    assert unchecked_roles_note(found.unchecked_roles) == (
+        "4 role references name 2 roles that no file declares; they may exist only on the"
+        " server, so validate cannot check them offline: pisync plan checks them"
+    )
+    assert unchecked_roles_note(found.unchecked_roles[:1]) == (
+        "1 role reference names a role that no file declares; it may exist only on the"
+        " server, so validate cannot check it offline: pisync plan checks it"
+    )
+    assert unchecked_roles_note(()) is None
+
+
+def test_misspelling_of_is_stricter_than_did_you_mean() -> None:
+    declared = ["Sales Viewer", "Finance Viewer"]
+    assert misspelling_of("Sales Viewr", declared) == "Sales Viewer"
+    assert misspelling_of("SalesViewer", declared) == "Sales Viewer"
+    assert misspelling_of("Sales Editor", declared) is None  # did_you_mean says Sales Viewer
+    assert misspelling_of("Sales", declared) is None  # a prefix is a name of its own
+    assert misspelling_of("R1", ["R0"]) is None
 
 
 # --- the config --------------------------------------------------------------------------
@@ -938,8 +1038,26 @@ def test_render_json_exact() -> None:
                 "message": 'duplicate email "j@x.com"; also used by JSMITH at users/a.yaml:6:5',
             },
         ],
+        "notes": [],
     }
     assert render_json([], STATS).startswith('{\n  "format_version": 1,\n  "valid": true,')
+    assert json.loads(render_json([], STATS, notes=["n"]))["notes"] == ["n"]
+
+
+def test_notes_come_before_the_summary_line_and_not_with_quiet() -> None:
+    issues = [warning(SourcePos(file="users/a.yaml", line=1, col=1), "w")]
+    assert render_text(issues, STATS, notes=["it could not check 2 things"]) == (
+        "users/a.yaml:1:1: warning: w\n"
+        "note: it could not check 2 things\n"
+        "All 3 files valid (1 warning): 120 users, 4 roles.\n"
+    )
+    assert render_github(issues, STATS, notes=["n"]).splitlines()[1:] == [
+        "note: n",
+        "All 3 files valid (1 warning): 120 users, 4 roles.",
+    ]
+    assert render_text(issues, STATS, quiet=True, notes=["n"]) == (
+        "All 3 files valid (1 warning): 120 users, 4 roles.\n"
+    )
 
 
 def test_render_github_exact_and_escaped() -> None:

@@ -100,3 +100,24 @@ def test_loading_notes_come_first_and_its_warnings_join_the_plan() -> None:
         'users/a.yaml:2:5: duplicate email "a@example.com" (at users[1].email)',
         "from the diff too",
     )
+
+
+def test_the_deleted_files_note_names_files_and_users_up_to_five() -> None:
+    files = [f"users/f{i}.yaml" for i in range(7)]
+    users = [f"U{i}" for i in range(6)]
+    assert planning.deleted_files_note("main", files, users, UserPrune.DELETE) == (
+        "7 desired-state files were deleted since main: users/f0.yaml, users/f1.yaml,"
+        " users/f2.yaml, users/f3.yaml, users/f4.yaml and 2 more; the 6 users declared only"
+        " there (U0, U1, U2, U3, U4 and 1 more) get the prune action of users.prune (delete)"
+    )
+
+
+def test_the_deleted_files_note_when_every_user_moved() -> None:
+    assert planning.deleted_files_note("v1", ["old.yaml"], [], UserPrune.OFF) == (
+        "1 desired-state file was deleted since v1: old.yaml; every user declared there is"
+        " declared in another file now"
+    )
+    assert planning.deleted_files_note("v1", ["old.yaml"], ["X"], UserPrune.OFF) == (
+        "1 desired-state file was deleted since v1: old.yaml; the user declared only there (X)"
+        " stays on the server as it is, because users.prune is off"
+    )

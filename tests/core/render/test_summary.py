@@ -3,12 +3,14 @@ goldens can't pin (wrapping at item boundaries, the Markdown cap)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 
 import pytest
 
 from reconciler.core.render import summary
+from reconciler.core.render.markup import md_text
 from tests.core.render.test_render import SCENARIOS, many
 
 #: The scenarios whose brief form is pinned: each shows a different part of the summary.
@@ -20,6 +22,8 @@ BRIEF = (
     "guarded",
     "partial_files",
     "hostile",
+    "warnings",
+    "policy_violations",
 )
 
 
@@ -95,7 +99,10 @@ def test_json_lists_each_change_with_the_fields_it_changes() -> None:
         "summary": {"create": 1, "update": 1, "disable": 1, "delete": 0},
         "guards": [],
         "forced": False,
+        "policy": {"checked": [], "findings": []},
         "escalations": [],
+        "notes": [],
+        "warnings": [],
         "changes": [
             {"kind": "role", "key": "Finance Viewer", "action": "create", "fields": []},
             {
@@ -107,3 +114,54 @@ def test_json_lists_each_change_with_the_fields_it_changes() -> None:
             {"kind": "user", "key": "OLDUSER", "action": "disable", "fields": []},
         ],
     }
+
+
+NOTES = (
+    "pisync.yaml changed since main, so this plan covers the whole desired state, not only the"
+    " changed files",
+)
+
+
+@pytest.mark.parametrize("name", ["guarded", "empty", "warnings"])
+def test_the_text_summary_keeps_every_note_and_warning(name: str) -> None:
+    plan = SCENARIOS[name]()
+    plan = dataclasses.replace(plan, notes=(*NOTES, *plan.notes))
+    lines = summary.render_text(plan).splitlines()
+    assert [line for line in lines if line.startswith(("Note: ", "Warning: "))] == [
+        *(f"Note: {n}" for n in plan.notes),
+        *(f"Warning: {w}" for w in plan.warnings),
+    ]
+
+
+def test_the_guarded_summary_keeps_the_token_only_lockout_note() -> None:
+    plan = SCENARIOS["guarded"]()
+    assert plan.notes  # the lockout guard could not identify the account
+    assert f"Note: {plan.notes[0]}\n" in summary.render_text(plan)
+    assert f"### Notes\n\n- {md_text(plan.notes[0])}\n" in summary.render_markdown(plan)
+    assert json.loads(summary.render_json(plan))["notes"] == list(plan.notes)
+
+
+@pytest.mark.parametrize("name", ["guarded", "empty", "warnings"])
+def test_the_markdown_and_json_summaries_keep_every_note_and_warning(name: str) -> None:
+    plan = SCENARIOS[name]()
+    plan = dataclasses.replace(plan, notes=(*NOTES, *plan.notes))
+    md = summary.render_markdown(plan)
+    notes = "".join(f"- {md_text(n)}\n" for n in plan.notes)
+    assert f"### Notes\n\n{notes}\n" in md
+    if plan.warnings:
+        warnings = "".join(f"- ⚠️ {md_text(w)}\n" for w in plan.warnings)
+        assert f"### Warnings\n\n{warnings}\n" in md
+    doc = json.loads(summary.render_json(plan))
+    assert (doc["notes"], doc["warnings"]) == (list(plan.notes), list(plan.warnings))
+
+
+def test_the_summary_lists_the_policy_findings_plan_says_are_listed_above() -> None:
+    plan = SCENARIOS["policy_violations"]()
+    text = summary.render_text(plan)
+    for finding in plan.findings:
+        assert finding.text in text
+    assert "Policy violations (5 errors; pisync apply refuses this plan" in text
+    doc = json.loads(summary.render_json(plan))
+    assert doc["policy"] == plan.to_dict()["policy"]
+    md = summary.render_markdown(plan)
+    assert "> [!CAUTION]\n> **5 policy violations:**" in md
