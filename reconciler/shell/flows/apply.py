@@ -105,7 +105,7 @@ class _Apply:
             # unset variables are reported with the plan's other problems (read_and_diff)
             secrets, unset = gather_secrets(desired_needs(loaded.desired), self.settings.env)
         concurrency = options.parallelism or config.server.concurrency
-        server = open_server(self.settings, config, url, concurrency)
+        server = open_server(self.settings, config, url, options.parallelism)
         try:
             if options.planfile is not None:
                 also = account_to_read(plan, account(self.settings).usercode)
