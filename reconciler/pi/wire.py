@@ -40,6 +40,7 @@ from reconciler.core.model.values import (
     canonical_json,
 )
 from reconciler.errors import UnexpectedResponse
+from reconciler.pi.statuses import printable
 
 #: The ``userTypeId`` of each user type name of the desired state [C §2.2, S8]: the server
 #: numbers them 0 to 4 in the order SPEC §2.1 lists them (``core/model/privileges.py``).
@@ -362,9 +363,18 @@ def _names(items: Any, keys: Sequence[str], what: str) -> tuple[str, ...]:
             None,
         )
         if name is None:
-            raise WireError(f"{what}: cannot read a name from {item!r}")
+            raise WireError(f"{what}: cannot read a name from {_shape(item)}")
         out.append(name)
     return intern.names(tuple(sorted(set(out), key=lambda s: (s.casefold(), s))))
+
+
+def _shape(item: Any) -> str:
+    """What an item the adapter cannot read looks like, for a message: its kind and keys,
+    never its values (a variable's may be a secret), printable and bounded."""
+    if isinstance(item, Mapping):
+        keys = ", ".join(str(k) for k in list(item)[:20])
+        return printable(f"an object with the keys {keys}" if keys else "an empty object", 200)
+    return "null" if item is None else f"a {type(item).__name__}"
 
 
 def variables_from(items: Any) -> tuple[Variable, ...]:
@@ -372,7 +382,7 @@ def variables_from(items: Any) -> tuple[Variable, ...]:
     out = []
     for item in items or ():
         if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
-            raise WireError(f"variables: cannot read {item!r}")
+            raise WireError(f"variables: cannot read {_shape(item)}")
         value = item.get("value")
         value = "" if value is None else str(value)
         secure = item.get("isSecure", item.get("secure")) is True
@@ -389,12 +399,12 @@ def restrictions_from(items: Any) -> tuple[Restriction, ...]:
     groups: dict[tuple[str, str], set[str]] = {}
     for item in items or ():
         if not isinstance(item, Mapping):
-            raise WireError(f"restrictions: cannot read {item!r}")
+            raise WireError(f"restrictions: cannot read {_shape(item)}")
         conn = item.get("dataConnectionIdentifier", item.get("connection"))
         col = item.get("columnIdentifier", item.get("column"))
         values = item.get("values", [item.get("value")])
         if not isinstance(conn, str) or not isinstance(col, str) or not isinstance(values, list):
-            raise WireError(f"restrictions: cannot read {item!r}")
+            raise WireError(f"restrictions: cannot read {_shape(item)}")
         groups.setdefault((conn, col), set()).update(str(v) for v in values if v is not None)
     return intern.shared(
         tuple(

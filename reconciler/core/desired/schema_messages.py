@@ -42,6 +42,7 @@ _SHAPE = {
     "owner": "a usercode or an email address",
     "email": "an email address like name@example.com",
     "url": "a URL that starts with https:// or http://",
+    "concurrency": "a whole number from 1 to 64, or auto",
     "env": "an environment variable name: letters, digits and _, not starting with a digit",
 }
 
@@ -135,7 +136,7 @@ def schema_message(err: ValidationError, path: Path) -> str:
         return f"{what} needs at least one of {', '.join(needed)}"
     if kind in ("anyOf", "oneOf"):
         parent = path[-2] if len(path) >= 2 else ""
-        shape = _ANYOF_SHAPE.get(str(parent)) or _branches(rule(err))
+        shape = shape or _ANYOF_SHAPE.get(str(parent)) or _branches(rule(err))
         return f"{what} must be {shape}; found {_found(value)}"
     if kind == "pattern":
         shape = shape or _item_shape(path)

@@ -110,7 +110,7 @@ class _Apply:
             # unset variables are reported with the plan's other problems (read_and_diff)
             secrets, unset = gather_secrets(desired_needs(loaded.desired), self.settings.env)
         concurrency = options.parallelism or config.server.concurrency
-        server = open_server(self.settings, config, url, concurrency)
+        server = open_server(self.settings, config, url, options.parallelism)
         try:
             if saved is not None:
                 plan, live = run_in(self.runner, self._saved_plan(server, saved, loaded, secrets))
