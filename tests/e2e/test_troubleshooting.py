@@ -9,8 +9,6 @@ Only what differs from run to run is normalised: the emulator's URL and port (to
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import json
 import re
 import ssl
