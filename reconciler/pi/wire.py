@@ -419,13 +419,18 @@ def sync_element(
     usercode: str,
     desired: Mapping[str, Any],
     secrets: Mapping[str, str],
+    *,
+    changed_variables: bool = False,
 ) -> dict[str, Any]:
     """The complete payload element for ``POST /users/sync``.
 
     Sync is not additive (S1; for the arrays [G §3.1]), so the element is the live payload
     (``base``) with the managed values of ``desired`` (plan JSON form) overlaid; read-only
     fields are dropped. ``secrets`` resolves ``{"env": NAME}`` variables; a missing one
-    raises KeyError (the shell checks first).
+    raises KeyError (the shell checks first). ``variables`` replaces the live ones, unless
+    ``changed_variables`` (a plan's change, which names only the variables that change):
+    then only those named are set, ``None`` removing one, and the others keep their live
+    values.
     """
     element: dict[str, Any] = (
         copy.deepcopy(dict(base))
@@ -445,6 +450,8 @@ def sync_element(
     expires = user.get("userExpirationDate")
     if isinstance(expires, str) and len(expires) > 10:  # read as a timestamp: written back
         user["userExpirationDate"] = expires[:10]  # as the date pisync writes [G U10]
+    if not changed_variables and "variables" in desired:
+        element["variables"] = []  # the variables given are all there will be
     for key, value in desired.items():
         _overlay(element, user, key, value, secrets)
     element["user"] = user
@@ -486,8 +493,16 @@ def _overlay(
         element["userRoles"] = [{"roleIdentifier": r} for r in value]  # [G U3]
     elif key == "categories":
         element["userCategories"] = [{"categoryIdentifier": c} for c in value]  # [G U4]
-    elif key == "variables":
-        element["variables"] = [_variable_out(n, v, secrets) for n, v in sorted(value.items())]
+    elif key == "variables":  # the variables named are set (None: removed), the others kept
+        kept = {
+            str(v.get("name")): v for v in element.get("variables") or () if isinstance(v, Mapping)
+        }
+        for name, v in value.items():
+            if v is None:
+                kept.pop(name, None)
+            else:
+                kept[name] = _variable_out(name, v, secrets)
+        element["variables"] = [kept[n] for n in sorted(kept)]
     elif key == "restrictions":
         element["restrictions"] = [  # [G U2] one element per value
             {

@@ -9,6 +9,7 @@ Only what differs from run to run is normalised: the emulator's URL and port (to
 
 from __future__ import annotations
 
+import json
 import re
 import ssl
 import subprocess
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.core.plans.plan import document_digest
 from tests.e2e.conftest import Result, free_port, pisync
 from tests.e2e.loopback import (
     Answer,
@@ -312,6 +314,31 @@ def test_9_edited_plan_file(emulator_factory: Any, tmp_path: Path) -> None:
     assert_documented(r.err, port=emu.port)
 
 
+def test_9_plan_whose_parts_disagree(emulator_factory: Any, tmp_path: Path) -> None:
+    emu = emulator_factory(SEED)
+    repo = write(tmp_path, {"users/team.yaml": "users:\n  - {usercode: U1, surname: Smith}\n"})
+    assert pisync(["plan", "--out", "plan.json"], cwd=repo, url=emu.url).code == 0
+    plan = repo / "plan.json"
+    data = json.loads(plan.read_text(encoding="utf-8"))
+    data["changes"][0]["desired"]["type"] = "administrator"
+    data["digest"] = document_digest(data)
+    plan.write_text(json.dumps(data), encoding="utf-8")
+    r = pisync(["apply", "plan.json"], cwd=repo, url=emu.url)
+    assert (r.code, r.out) == (5, "")
+    assert_documented(r.err, port=emu.port)
+
+
+def test_9_repository_changed_after_the_plan(emulator_factory: Any, tmp_path: Path) -> None:
+    emu = emulator_factory(SEED)
+    repo = write(tmp_path, {"users/team.yaml": "users:\n  - {usercode: U1, surname: Smith}\n"})
+    assert pisync(["plan", "--out", "plan.json"], cwd=repo, url=emu.url).code == 0
+    write(repo, {"users/team.yaml": "users:\n  - {usercode: U1, surname: Smyth}\n"})
+    r = pisync(["apply", "plan.json"], cwd=repo, url=emu.url)
+    assert (r.code, r.out) == (5, "")
+    assert_documented(r.err, port=emu.port)
+    assert synced(emu, "U1")[0]["user"]["surname"] == "S1"
+
+
 # --- 10. --changed-since with a ref git does not have ------------------------------------
 
 
@@ -343,6 +370,15 @@ def test_10_changed_since_outside_a_git_repository(tmp_path: Path) -> None:
 
 
 # --- other messages ----------------------------------------------------------------------
+
+
+def test_a_link_outside_the_repository(tmp_path: Path) -> None:
+    (tmp_path / "private").write_text("PISYNC_PASSWORD=x\n", encoding="utf-8")
+    repo = write(tmp_path / "repo", {"pisync.yaml": "", "users/team.yaml": "users: []\n"})
+    (repo / "users" / "secrets.yaml").symlink_to(tmp_path / "private")
+    r = pisync(["validate"], cwd=repo)
+    assert r.code == 3, r.all
+    assert_documented(r.out.splitlines()[0])
 
 
 def test_rate_limited(emulator_factory: Any, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from jsonschema import ValidationError
 
 from reconciler.core.desired.ecma import end_anchored
 from reconciler.core.model.suggest import did_you_mean
+from reconciler.core.model.text import quote_value
 from reconciler.core.yamlfile.keypaths import SIMPLE_KEY, Path
 
 
@@ -99,8 +100,8 @@ def what_at(path: Path) -> str:
     last = path[-1]
     if isinstance(last, str):
         if len(path) >= 2 and path[-2] == "variables":
-            return f'variable "{last}"'
-        return last if SIMPLE_KEY.match(last) else f'"{last}"'
+            return f"variable {quote_value(last)}"
+        return last if SIMPLE_KEY.match(last) else quote_value(last)
     noun = _item_noun(path)
     if noun:
         return f"an {noun}" if noun[0] in "aeio" else f"a {noun}"  # "a user", "an entry"
@@ -223,8 +224,7 @@ def _is_yaml11_word(value: Any) -> bool:
 def show_value(value: Any) -> str:
     """A value as YAML-ish text for a message: strings quoted and shortened."""
     if isinstance(value, str):
-        text = value if len(value) <= 60 else value[:57] + "..."
-        return '"' + text.replace("\n", "\\n") + '"'
+        return quote_value(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
