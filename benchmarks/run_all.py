@@ -53,11 +53,14 @@ GROWTH = {
     "policies": "policies",
     "review": "review",
 }
-# size-independent: apply throughput by parallelism, the diff engine, the transports
+# size-independent: apply throughput by parallelism, the diff engine, the transports, auto
+# concurrency (its own sizes)
 ONCE: dict[str, tuple[str, ...]] = {
     "apply": ("bench_apply.py",),
     "diff": ("bench_diff.py",),
     "transport": ("bench_transport.py",),
+    # server.concurrency: auto against fixed 1/4/8/16/32, at 1,000 and 10,000 users
+    "concurrency": ("bench_concurrency.py",),
 }
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from reconciler.errors import UsageError
+from reconciler.shell.output import redact, redact_stream
 
 
 def write_atomic(path: str | Path, text: str | Iterable[str], *, what: str = "") -> None:
@@ -22,11 +23,11 @@ def write_atomic(path: str | Path, text: str | Iterable[str], *, what: str = "")
     tmp = target.with_name(f".{target.name}.tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("w", encoding="utf-8") as out:
+        with tmp.open("w", encoding="utf-8") as out:  # no secret leaves the process
             if isinstance(text, str):
-                out.write(text)
+                out.write(redact(text))
             else:
-                out.writelines(text)  # the pieces may fail half-way: no file is left then
+                out.writelines(redact_stream(text))  # may fail half-way: no file is left then
         os.replace(tmp, target)
     except OSError as exc:
         # the same cause (a file where a folder should be…) can make the clean-up fail too

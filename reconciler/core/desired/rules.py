@@ -21,6 +21,7 @@ from typing import NamedTuple
 from reconciler.core.model.config import Config
 from reconciler.core.model.issues import Issue, error, warning
 from reconciler.core.model.suggest import did_you_mean, misspelling_of
+from reconciler.core.model.text import quote_value
 from reconciler.core.model.values import SourcePos
 from reconciler.core.yamlfile.keypaths import Path, format_path
 from reconciler.core.yamlfile.positions import PosDict
@@ -103,15 +104,17 @@ def duplicate_issues(keys: Iterable[KeyEntry]) -> list[Issue]:
 
 def _duplicate(later: KeyEntry, first: KeyEntry) -> Issue:
     if later.kind == "usercode":
-        message = f'duplicate usercode "{later.value.upper()}"; first declared at {first.pos}'
+        message = (
+            f"duplicate usercode {quote_value(later.value.upper())}; first declared at {first.pos}"
+        )
         return error(later.pos, message, later.key_path)
     if later.kind == "role":
-        message = f'duplicate role "{later.value}"; first declared at {first.pos}'
+        message = f"duplicate role {quote_value(later.value)}; first declared at {first.pos}"
         if first.value != later.value:
-            message += f' as "{first.value}" (role names are compared ignoring case)'
+            message += f" as {quote_value(first.value)} (role names are compared ignoring case)"
         return error(later.pos, message, later.key_path)
     by = f"{first.owner.upper()} " if first.owner is not None else ""
-    message = f'duplicate email "{later.value}"; also used by {by}at {first.pos}'
+    message = f"duplicate email {quote_value(later.value)}; also used by {by}at {first.pos}"
     return warning(later.pos, message, later.key_path)
 
 
@@ -156,7 +159,8 @@ def user_rules(user: PosDict, path: Path) -> list[Issue]:
                 issues.append(
                     error(
                         variables.key_at(name),
-                        f'variable "{name}" has a literal value marked secure: true, but secrets '
+                        f"variable {quote_value(name)} has a literal value marked secure: true,"
+                        " but secrets "
                         "never live in git: use {env: NAME, secure: true} and set NAME when you "
                         "apply",
                         format_path((*path, "variables", name)),

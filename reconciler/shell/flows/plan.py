@@ -16,6 +16,7 @@ from reconciler.core.plans.plan import Plan
 from reconciler.core.render import plan_markdown, summary
 from reconciler.core.render.issues import github_annotation
 from reconciler.errors import InvalidStateError
+from reconciler.shell import output
 from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.loop import run
 from reconciler.shell.plan_output import write_plan
@@ -91,7 +92,7 @@ def show_plan(settings: Settings, plan: Plan, fmt: str, *, brief: bool = False) 
     if fmt == "github":
         for finding in plan.findings:
             if finding.severity == "error" or not settings.quiet:
-                sys.stdout.write(github_annotation(as_issue(finding)) + "\n")
+                output.command(github_annotation(as_issue(finding)))
         markdown = summary.render_markdown(plan) if brief else plan_markdown.render_markdown(plan)
         _github_summary(markdown, settings.env)
 
@@ -100,4 +101,4 @@ def _github_summary(markdown: str, env: Mapping[str, str]) -> None:
     path = env.get("GITHUB_STEP_SUMMARY")
     if path:
         with open(path, "a", encoding="utf-8") as fh:
-            fh.write(markdown)
+            fh.write(output.redact(markdown))

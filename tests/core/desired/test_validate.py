@@ -970,7 +970,8 @@ def test_render_text_exact() -> None:
         "error: no desired-state files found: somewhere\n"
         'users/a.yaml:4:5: error: duplicate usercode "JSMITH"; first declared at '
         "users/a.yaml:1:5 (at users[1].usercode)\n"
-        "users/b,c.yaml:2:7: error: 100% broken:\nsecond line\n"
+        # a line break inside a message cannot start a line of its own
+        "users/b,c.yaml:2:7: error: 100% broken:\\u000asecond line\n"
         'users/b,c.yaml:2:7: warning: duplicate email "j@x.com"; also used by JSMITH at '
         "users/a.yaml:6:5 (at users[0])\n"
         "3 errors, 1 warning in 2 of 3 files.\n"
