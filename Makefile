@@ -36,6 +36,7 @@ golden: install
 # Every benchmark at 1,000 / 10,000 / 100,000 users (about 45 minutes; SIZES=1000,10000 for a
 # quicker run, ONLY=plan,import for some); the output is kept in benchmarks/.data/bench-*.log.
 bench: install
+	$(BIN)/pip install --quiet -e '.[dev,emulator,bench]'  # what the baselines compare against
 	$(BIN)/python benchmarks/run_all.py $(if $(SIZES),--sizes $(SIZES)) $(if $(ONLY),--only $(ONLY))
 
 # Regenerate docs/yaml-reference.md from the schemas (tests/test_docs.py fails while it is stale).

@@ -24,6 +24,9 @@ The baseline is parallelism 1 in the same run: the table gives each level's rati
 and the latency bound (N / 20 ms, what a client with no cost of its own could reach if the
 server had none either).
 
+Its apply times (and the first level's peak RSS) go to the growth table (``growth.py``) by
+the number of changes, printed at the end.
+
 Usage::
 
     .venv/bin/python benchmarks/bench_apply.py                      # 1,000 creates, 1/4/8/16
@@ -47,6 +50,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import growth
 from measure import PISYNC, PYTHON, Run, machine, pisync_env, run_wrapped, start_emulator
 from workload import Workload, materialise, secret_env
 
@@ -284,6 +288,14 @@ def main() -> int:
                 f"{json_s:.2f} s ({len(first.plan.stdout) / 1e6:.1f} MB of text; the "
                 f"difference, {text_s - json_s:.2f} s, is the text renderer and printing)"
             )
+        growth.record(
+            "apply",
+            changes,
+            {f"apply N={lv.parallelism} wall s": lv.apply.wall_s for lv in results}
+            | {f"apply N={lv.parallelism} peak RSS MB": lv.apply.rss_mb for lv in results[:1]},
+        )
+        print()
+        print(growth.table("apply"))
         bad = [lv for lv in results if lv.notes]
         print(
             "correctness: every re-plan empty, every apply exit 0, user counts as expected"

@@ -13,7 +13,8 @@ Throughput is the emulator's count of API requests answered (``GET /_emulator/st
 the plan's wall time (start-up and the reading of the YAML included, the same for every
 setting). Each row's ratio is its throughput over the best fixed setting's, and over fixed 8
 (today's default). For auto, "settled" is the median in-flight limit it chose over the
-second half of its changes (from ``-v``).
+second half of its changes (from ``-v``). Each size's wall times (auto, fixed 8 and the best
+fixed setting) go to the growth table (``growth.py``), printed at the end.
 
 Usage::
 
@@ -32,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import growth
 from measure import PISYNC, machine, pisync_env, run_wrapped, start_emulator
 from workload import Workload, materialise, secret_env
 
@@ -160,8 +162,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows = bench(users, capacity, args)
             out.append(table(users, capacity, rows, args.latency_ms))
             print(out[-1], flush=True)
+            growth.record(GROWTH.format(capacity=capacity), users, figures(rows))
     print("".join(out))
+    for capacity in dict.fromkeys(c for c in args.capacities.split(",") if c):
+        print("\n" + growth.table(GROWTH.format(capacity=capacity)))
     return 0
+
+
+#: the growth table of each capacity (growth.py)
+GROWTH = "concurrency, capacity {capacity}"
+
+
+def figures(rows: list[Row]) -> dict[str, float]:
+    """The wall times the growth table follows: auto, fixed 8 and the best fixed setting."""
+    fixed = [r for r in rows if r.level != "auto"]
+    out = {f"{r.level} wall s": r.wall for r in rows if r.level in ("auto", "8")}
+    if fixed:
+        out["best fixed wall s"] = max(fixed, key=lambda r: r.rate).wall
+    return out
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ one or two fields, it times:
 3. DeepDiff only on the pairs the plain comparison already found different (the one place it
    could serve: the nested values of pairs that differ).
 
-It prints pairs per second and the ratio to (1), measured in this process.
+It prints pairs per second and the ratio to (1), measured in this process, and the growth
+table (``growth.py``: a pair counted as a user).
 
     .venv/bin/python benchmarks/bench_diff.py --pairs 20000     # needs: pip install deepdiff
 """
@@ -20,6 +21,7 @@ import argparse
 import time
 from typing import Any
 
+import growth
 from workload import Person, Workload, element, live_copy, people, split
 
 from reconciler.core.model.values import USER_FIELDS
@@ -93,6 +95,10 @@ def main() -> None:
     for name, seconds, found in rows:
         rate = args.pairs / seconds if seconds else float("inf")
         print(f"{name:40} {seconds:8.3f} {rate:10,.0f} {seconds / base:9.1f} {found:7,}")
+    # a pair is a user's desired and live record: the growth table counts pairs as users
+    growth.record("diff", args.pairs, {f"{name} s": seconds for name, seconds, _ in rows})
+    print()
+    print(growth.table("diff"))
 
 
 if __name__ == "__main__":

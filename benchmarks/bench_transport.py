@@ -37,6 +37,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import growth
 from workload import Workload, seed_document
 
 # Variant name -> what it is. Order = default run order; the first is the ratio baseline.
@@ -483,6 +484,13 @@ def main() -> None:
                     )
         print_table(runs, args)
         print_decode(body)
+        # a timed request reads one user's payload: the growth table counts requests as users
+        growth.record(
+            "transport",
+            args.requests,
+            {f"{v} client CPU s": statistics.median(r["cpu_s"] for r in runs[v]) for v in runs},
+        )
+        print("\n" + growth.table("transport"))
         if args.json:
             args.json.write_text(
                 json.dumps(

@@ -43,15 +43,23 @@ BENCHMARKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "review": ("bench_review.py", ("--users", "{n}")),
     # import's YAML emitter against ruamel's
     "emit": ("bench_emit.py", ("--users", "{n}")),
+    # apply's write verification, on and off, for both sync answers
+    "verify": ("bench_verify.py", ("--users", "{n}")),
 }
-#: the growth table each benchmark records (growth.py) by name
+#: the growth tables each benchmark records (growth.py), by benchmark
 GROWTH = {
-    "plan": "plan",
-    "plan-new": "plan, 50% new",
-    "validate": "validate",
-    "import": "import",
-    "policies": "policies",
-    "review": "review",
+    "plan": ["plan"],
+    "plan-new": ["plan, 50% new"],
+    "validate": ["validate"],
+    "import": ["import"],
+    "policies": ["policies"],
+    "review": ["review"],
+    "emit": ["emit"],
+    "verify": ["apply verification"],
+    "apply": ["apply"],
+    "diff": ["diff"],
+    "transport": ["transport"],
+    "concurrency": ["concurrency, capacity 8"],
 }
 # size-independent: apply throughput by parallelism, the diff engine, the transports, auto
 # concurrency (its own sizes)
@@ -110,8 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(took)
             out.write(took)
             out.flush()
-        for name, bench in GROWTH.items():
-            if name in only:
+        for name, tables in GROWTH.items():
+            for bench in tables if name in only else ():
                 table = "\n" + growth.table(bench) + "\n"
                 sys.stdout.write(table)
                 out.write(table)
