@@ -68,6 +68,7 @@ class Redactor:
         self._claims = False
         self._forms: tuple[str, ...] = ()
         self._credential_forms: tuple[str, ...] = ()
+        self._encoded: tuple[bytes, ...] = ()
 
     def reset(self) -> None:
         """Forget every secret (a new run in the same process: tests)."""
@@ -106,11 +107,15 @@ class Redactor:
         """Every encoding of every value, longest first; the credentials' alone besides."""
         self._credential_forms = _forms(self._credentials)
         self._forms = _forms(self._credentials | self._values)
+        self._encoded = tuple(f.encode() for f in self._forms)
 
-    @property
-    def active(self) -> bool:
-        """Whether there is any secret to hide."""
-        return bool(self._forms)
+    def holds(self, data: bytes) -> bool:
+        """Whether ``data`` (UTF-8) holds a secret where this redactor would hide it (a search
+        of the bytes first: most data holds none)."""
+        if not any(form in data for form in self._encoded):
+            return False
+        text = data.decode("utf-8", errors="replace")
+        return self(text) != text
 
     def __call__(self, text: str) -> str:
         for form in self._credential_forms if self._claims else self._forms:
@@ -213,10 +218,7 @@ def env_values(names: Iterable[str]) -> frozenset[str]:
 def holds_secret(data: bytes) -> bool:
     """Whether ``data`` (UTF-8) holds a known secret where :func:`redact` would hide it (a
     cache entry that does is not kept)."""
-    if not REDACTOR.active:
-        return False
-    text = data.decode("utf-8", errors="replace")
-    return REDACTOR(text) != text
+    return REDACTOR.holds(data)
 
 
 def note_values(values: Iterable[str]) -> None:

@@ -104,3 +104,12 @@ def test_a_streamed_output_is_redacted_in_blocks_of_whole_lines() -> None:
     assert all(b.endswith("\n") for b in blocks)
     assert "".join(blocks) == '    "email": "***",\n' * 5_000
     output.REDACTOR.reset()
+
+
+def test_bytes_hold_a_secret_only_where_it_would_be_hidden() -> None:
+    r = Redactor()
+    r.add(["db-s3cret-value-42"])
+    assert r.holds(b'{"message": "email \\"db-s3cret-value-42\\" is not valid"}')
+    assert r.holds('{"k": "Zoë db-s3cret-value-42"}'.encode())
+    assert not r.holds(b'{"k": "db-s3cret-value-42x"}')  # another word, as redact() sees it
+    assert not r.holds(b'{"k": "nothing here"}')
