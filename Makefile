@@ -33,7 +33,7 @@ demo: install
 golden: install
 	PISYNC_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/core/render/test_render.py tests/core/review/test_review.py tests/e2e/test_claims_e2e.py
 
-# Every benchmark at 1,000 / 10,000 / 100,000 users (about 45 minutes; SIZES=1000,10000 for a
+# Every benchmark at 1,000 / 10,000 / 100,000 users (an hour or so; SIZES=1000,10000 for a
 # quicker run, ONLY=plan,import for some); the output is kept in benchmarks/.data/bench-*.log.
 bench: install
 	$(BIN)/pip install --quiet -e '.[dev,emulator,bench]'  # what the baselines compare against

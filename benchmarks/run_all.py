@@ -43,8 +43,6 @@ BENCHMARKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "review": ("bench_review.py", ("--users", "{n}")),
     # import's YAML emitter against ruamel's
     "emit": ("bench_emit.py", ("--users", "{n}")),
-    # apply's write verification, on and off, for both sync answers
-    "verify": ("bench_verify.py", ("--users", "{n}")),
 }
 #: the growth tables each benchmark records (growth.py), by benchmark
 GROWTH = {
@@ -69,6 +67,9 @@ ONCE: dict[str, tuple[str, ...]] = {
     "transport": ("bench_transport.py",),
     # server.concurrency: auto against fixed 1/4/8/16/32, at 1,000 and 10,000 users
     "concurrency": ("bench_concurrency.py",),
+    # apply's write verification, on and off, for both sync answers, at 10,000 users (four
+    # applies of every user: about 3 minutes there, half an hour at 100,000)
+    "verify": ("bench_verify.py",),
 }
 
 
