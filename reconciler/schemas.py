@@ -22,6 +22,7 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "plan.schema.json",
     "claims.schema.json",
     "review.schema.json",
+    "bundle.schema.json",
 )
 _SUFFIX = ".schema.json"
 

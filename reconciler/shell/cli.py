@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.exceptions import TyperException
@@ -18,6 +18,9 @@ from reconciler.errors import InvalidStateError, PisyncError, UsageError
 from reconciler.shell.settings import Settings
 from reconciler.shell.usage import PisyncCommand, option_names, single_dash_hint
 
+if TYPE_CHECKING:
+    from reconciler.shell.fleet import ServerChoice
+
 EXIT_USAGE = 64
 SUMMARY_HELP = "Counts, guards, policies, notes, escalations and one line per change only."
 
@@ -25,6 +28,33 @@ TargetOption = Annotated[
     list[str] | None,
     typer.Option("--target", metavar="USERCODE", help="Only this usercode (repeatable)."),
 ]
+
+ServerOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--server",
+        metavar="NAME",
+        help="Only this server of servers: in pisync.yaml (repeatable, globs: 'prod-*').",
+    ),
+]
+AllServersOption = Annotated[
+    bool, typer.Option("--all-servers", help="Every server of servers: in pisync.yaml.")
+]
+ShardOption = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help="Only shard I of N of the chosen servers (by name), for a CI matrix.",
+    ),
+]
+
+
+def _choice(server: list[str] | None, all_servers: bool, shard: str | None = None) -> ServerChoice:
+    from reconciler.shell.fleet import ServerChoice
+
+    return ServerChoice(names=tuple(server or ()), all=all_servers, shard=shard)
+
 
 app = typer.Typer(
     name="pisync",
@@ -130,6 +160,8 @@ def validate(
         ),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too.")] = False,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
 ) -> None:
     """Check desired-state files offline (schema and cross-file rules)."""
     settings: Settings = ctx.obj
@@ -138,7 +170,13 @@ def validate(
     def run() -> int:
         from reconciler.shell.flows.validate import validate_command
 
-        return validate_command(settings, paths=paths or [], fmt=chosen, strict=strict)
+        return validate_command(
+            settings,
+            paths=paths or [],
+            fmt=chosen,
+            strict=strict,
+            servers=_choice(server, all_servers),
+        )
 
     _exit(_guarded(run, settings))
 
@@ -193,6 +231,9 @@ def plan(
     force: Annotated[
         bool, typer.Option("--force", help="Show the safety guards as overridden; exit 0.")
     ] = False,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
+    shard: ShardOption = None,
 ) -> None:
     """Read the live server and show what apply would change. Never writes to the server.
 
@@ -217,9 +258,38 @@ def plan(
             out=out,
             detailed_exitcode=detailed_exitcode,
             brief=brief,
+            servers=_choice(server, all_servers, shard),
         )
 
     _exit(_guarded(run, settings, fmt=chosen))
+
+
+# --- show-desired --------------------------------------------------------------------------
+
+
+@app.command("show-desired", cls=PisyncCommand)
+def show_desired(
+    ctx: typer.Context,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
+    fmt: Annotated[
+        str | None, typer.Option("--format", metavar="FORMAT", help="yaml | json.")
+    ] = None,
+) -> None:
+    """Print a server's effective desired state (the base with its overlay), offline.
+
+    Each entry comes under a comment naming the file and line it comes from, so a reviewer
+    sees what an overlay does.
+    """
+    settings: Settings = ctx.obj
+    chosen = _format(fmt, {"yaml", "json"}, settings, default="yaml")
+
+    def run() -> int:
+        from reconciler.shell.flows.show_desired import show_desired_command
+
+        return show_desired_command(settings, choice=_choice(server, all_servers), fmt=chosen)
+
+    _exit(_guarded(run, settings))
 
 
 # --- show --------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from reconciler.core.desired.schema import document_problems
 from reconciler.core.model.issues import error
@@ -43,6 +44,13 @@ def read_plan_file(path: str, *, applying: bool = True) -> Plan:
             f"{path} is not a pisync plan file of format_version {FORMAT_VERSION} (found"
             f" {version!r}); make it again with this pisync: pisync plan --out {path}"
         )
+    return plan_from_document(data, path, applying=applying)
+
+
+def plan_from_document(data: Any, path: str, *, applying: bool = True) -> Plan:
+    """A saved plan's document (a file's, or one server's in a bundle), checked against
+    the plan schema and its own digest; ``path`` names it in the errors."""
+    nothing = "; nothing was applied" if applying else ""
     problems = document_problems(load_schema("plan"), data)
     if problems:
         raise InvalidStateError(

@@ -36,7 +36,9 @@ class KeyEntry(NamedTuple):
     five times faster than a frozen dataclass (a warm cache makes 200,000 at 100,000 users).
     """
 
-    kind: str  # "usercode", "role", "email", or "login" (a flag the IdP would override)
+    #: "usercode", "role", "email", "login" (a flag the IdP would override), or "fleet" (what
+    #: only a repository with ``servers:`` may write: ``pisync.servers``, ``{var: NAME}``…)
+    kind: str
     value: str  # as written ("login": the key and value, e.g. "login.password: true")
     file: str
     line: int
@@ -86,14 +88,33 @@ class RoleRef(NamedTuple):
         return cls(role, usercode, pos.file, pos.line, pos.col, key_path)
 
 
+#: The kinds of :class:`KeyEntry` whose values must be unique.
+_UNIQUE = frozenset({"usercode", "role", "email"})
+
+
+def fleet_syntax_issues(keys: Iterable[KeyEntry]) -> list[Issue]:
+    """What only a fleet may write, in a repository whose pisync.yaml has no ``servers:``
+    (``keys`` of kind ``fleet``): an error each, saying what it needs."""
+    return [
+        error(
+            key.pos,
+            f"{key.value} is about the servers of servers: in pisync.yaml, which has none; add"
+            " servers: to pisync.yaml, or remove it",
+            key.key_path,
+        )
+        for key in keys
+        if key.kind == "fleet"
+    ]
+
+
 def duplicate_issues(keys: Iterable[KeyEntry]) -> list[Issue]:
     """Repeated usercodes (errors), role names (errors) and emails (warnings), each reported
     at its later occurrence naming the first; ``keys`` in file order, then line."""
     first: dict[tuple[str, str], KeyEntry] = {}
     issues = []
     for key in keys:
-        if key.kind == "login":
-            continue  # not a value that must be unique (idp_login_issues)
+        if key.kind not in _UNIQUE:
+            continue  # not a value that must be unique (a login flag, fleet syntax)
         folded = key.value.upper() if key.kind == "usercode" else key.value.casefold()
         seen = first.setdefault((key.kind, folded), key)
         if seen is not key:

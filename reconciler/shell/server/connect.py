@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from urllib.parse import urlencode
 
@@ -41,8 +42,16 @@ class Server:
 
 
 def open_server(
-    settings: Settings, config: Config, url: str, concurrency: int | None = None
+    settings: Settings,
+    config: Config,
+    url: str,
+    concurrency: int | None = None,
+    *,
+    gate: asyncio.Semaphore | None = None,
 ) -> Server:
+    """The connection to ``url``; ``gate``: a bound on requests in flight shared with other
+    servers' connections (a fleet's ``fleet.max_in_flight``)."""
+
     def on_retry(kind: str, detail: str) -> None:
         if settings.verbose:
             sys.stderr.write(f"retrying after {kind}: {detail}\n")
@@ -67,5 +76,6 @@ def open_server(
         else config.server.max_requests_per_second,
         on_retry=on_retry,
         on_request=on_request if settings.verbose else None,
+        gate=gate,
     )
     return Server(transport)

@@ -119,7 +119,10 @@ class Transport:
         on_retry: OnRetry | None = None,
         on_request: OnRequest | None = None,
         rng: random.Random | None = None,
+        gate: asyncio.Semaphore | None = None,
     ) -> None:
+        """``gate``: a bound shared with other servers' transports (a fleet's requests in
+        flight in all), taken after this server's own slot, for the send alone."""
         self.url = url.rstrip("/")
         self._credentials = credentials
         self._token = credentials.token
@@ -139,6 +142,7 @@ class Transport:
         self._login_lock = asyncio.Lock()
         self._resume_at = 0.0  # monotonic time before which nobody sends (the 429 gate)
         self._slots = asyncio.Semaphore(concurrency)
+        self._gate = gate or contextlib.nullcontext()
         self._limiter = AsyncLimiter(max_rps, 1.0) if max_rps > 0 else None
         self._stopping = asyncio.Event()
         self.stats = RetryStats()
@@ -252,7 +256,7 @@ class Transport:
         if self._limiter is not None:
             await self._limiter.acquire()
         started = time.monotonic()
-        async with self._slots:
+        async with self._slots, self._gate:
             try:
                 reply = await self._backend.send(request.method, url, headers, body)
             except SendFailed as exc:

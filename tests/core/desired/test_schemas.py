@@ -171,6 +171,8 @@ def test_config_schema_covers_spec_section_3() -> None:
         "safety",
         "plan",
         "policies",
+        "fleet",
+        "servers",
     }
     assert props["server"]["properties"]["concurrency"]["minimum"] == 1
     assert props["server"]["properties"]["concurrency"]["maximum"] == 64
