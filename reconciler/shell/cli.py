@@ -298,8 +298,12 @@ def show_desired(
 @app.command(cls=PisyncCommand)
 def show(
     ctx: typer.Context,
-    planfile: Annotated[
-        str, typer.Argument(metavar="PLANFILE", help="A plan saved by plan --out.")
+    planfiles: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="PLANFILE",
+            help="A plan saved by plan --out; or bundles, which are joined (CI shards).",
+        ),
     ],
     fmt: Annotated[
         str | None,
@@ -309,15 +313,23 @@ def show(
         bool,
         typer.Option("--summary", help=SUMMARY_HELP),
     ] = False,
+    out: Annotated[
+        str | None,
+        typer.Option("--out", metavar="FILE", help="Write the bundle the PLANFILEs join into."),
+    ] = None,
 ) -> None:
-    """Render a saved plan without a server (checked as apply checks it)."""
+    """Render a saved plan without a server (checked as apply checks it).
+
+    Several bundles (the shards of a --shard I/N matrix) are joined into one plan of the
+    fleet, refused when a shard is missing or a server is in two; --out writes it.
+    """
     settings: Settings = ctx.obj
     chosen = _format(fmt, {"text", "markdown", "json"}, settings, default="text")
 
     def run() -> int:
         from reconciler.shell.flows.show import show_command
 
-        return show_command(settings, planfile=planfile, fmt=chosen, brief=brief)
+        return show_command(settings, planfile=planfiles, fmt=chosen, brief=brief, out=out)
 
     _exit(_guarded(run, settings))
 
@@ -351,8 +363,15 @@ def apply(
         list[str] | None,
         typer.Option("--path", metavar="PATH", help="Desired-state files or folders."),
     ] = None,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
+    shard: ShardOption = None,
 ) -> None:
-    """Make the changes of a plan. Without PLANFILE: plan, show, ask (or --auto-approve)."""
+    """Make the changes of a plan. Without PLANFILE: plan, show, ask (or --auto-approve).
+
+    With servers: in pisync.yaml, PLANFILE may be a bundle (plan --all-servers --out): each
+    server's plan is applied with its own checks; one server's failure never stops another's.
+    """
     settings: Settings = ctx.obj
     given = list(args or [])
     planfile = given[0] if len(given) == 1 and given[0].endswith(".json") else None
@@ -376,7 +395,7 @@ def apply(
             parallelism=parallelism,
             report=report,
         )
-        return apply_command(settings, options)
+        return apply_command(settings, options, _choice(server, all_servers, shard))
 
     _exit(_guarded(run, settings))
 

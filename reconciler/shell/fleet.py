@@ -29,7 +29,7 @@ from reconciler.core.model.config import STANDARD_CREDENTIALS, Config, ServerEnt
 from reconciler.core.model.suggest import did_you_mean
 from reconciler.core.plans.fleet import FleetPlan, ServerPlan
 from reconciler.core.plans.plan import Plan
-from reconciler.errors import InvalidStateError, PisyncError, UsageError
+from reconciler.errors import AuthenticationFailed, InvalidStateError, PisyncError, UsageError
 from reconciler.shell.console import FleetProgress
 from reconciler.shell.loop import run
 from reconciler.shell.planning import PlanOptions, read_and_diff
@@ -138,8 +138,7 @@ def credentials_problem(entry: ServerEntry, env: Mapping[str, str]) -> str | Non
         return None
     return (
         f"no credentials for server {entry.name}: set {names['username']} and"
-        f" {names['password']}, or {names['token']} (servers.{entry.name}.credentials in"
-        " pisync.yaml names other variables)"
+        f" {names['password']}, or {names['token']}"
     )
 
 
@@ -191,7 +190,7 @@ async def _plan_one(
         url = server_url(mine, loaded.config)
         missing = credentials_problem(entry, settings.env)
         if missing is not None:
-            raise UsageError(missing)
+            raise AuthenticationFailed(missing)
         secrets, unset = gather_secrets(desired_needs(loaded.desired), settings.env)
         async with open_server(mine, loaded.config, url, gate=gate) as server:
             plan, _ = await read_and_diff(

@@ -75,6 +75,13 @@ def quiet_line(fleet: FleetPlan) -> str:
     return "".join(t for t, _ in fleet_summary_line(fleet))
 
 
+def no_changes_line(count: int) -> str:
+    """What a fleet's plan without a change says, last."""
+    if count == 1:
+        return "No changes. The server matches the desired state."
+    return f"No changes. Every server ({count}) matches its desired state."
+
+
 def table_rows(fleet: FleetPlan) -> list[str]:
     """The table's header and a row per server, columns aligned."""
     rows = [list(_COLUMNS)] + [_cells(s) for s in fleet.servers]
@@ -172,7 +179,10 @@ def _section(server: ServerPlan, *, brief: bool) -> list[Line]:
 
 
 def fleet_summary_line(fleet: FleetPlan) -> Line:
-    """``Fleet: 1 to create, … on 3 servers; 1 blocked, 1 failed.``"""
+    """``Fleet: 1 to create, … on 3 servers; 1 blocked, 1 failed.``, or that no server has a
+    change (:func:`no_changes_line`)."""
+    if fleet.empty and fleet.servers:
+        return ((no_changes_line(len(fleet.servers)), None),)
     c: Counts = fleet.counts
     line: Line = (
         ("Fleet: ", "heading"),
