@@ -424,8 +424,14 @@ def import_(
         bool, typer.Option("--with-roles/--no-roles", help="Also write users/roles.yaml.")
     ] = True,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
 ) -> None:
-    """Write desired-state YAML from the live server; a plan right after is empty."""
+    """Write desired-state YAML from the live server; a plan right after is empty.
+
+    With servers: in pisync.yaml: what the chosen servers share is written once (users/), each
+    server's differences in its overlay (servers/NAME/), and pisync.yaml names them.
+    """
     from reconciler.core.desired.export import Layout
 
     settings: Settings = ctx.obj
@@ -449,6 +455,7 @@ def import_(
                 exclude=exclude or [],
                 with_roles=with_roles,
                 force=force,
+                servers=_choice(server, all_servers),
             )
         )
 
@@ -467,6 +474,8 @@ def doctor(
             "--format", metavar="FORMAT", help="text | json (json holds no names or values)."
         ),
     ] = None,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
 ) -> None:
     """Check, read-only, every assumption pisync makes about your server's API."""
     settings: Settings = ctx.obj
@@ -475,7 +484,7 @@ def doctor(
     def run() -> int:
         from reconciler.shell.flows.doctor import doctor_command
 
-        return doctor_command(settings, fmt=chosen)
+        return doctor_command(settings, fmt=chosen, servers=_choice(server, all_servers))
 
     _exit(_guarded(run, settings))
 
@@ -505,6 +514,8 @@ def claims(
             help="Put secure variables in (a JWT is signed, not encrypted: readable by anyone).",
         ),
     ] = False,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
 ) -> None:
     """Print each declared user's JWT sync-payload claim (JSON), for an identity provider.
 
@@ -523,7 +534,7 @@ def claims(
             live=live,
             include_secure=include_secure,
         )
-        return claims_command(settings, options)
+        return claims_command(settings, options, _choice(server, all_servers))
 
     _exit(_guarded(run, settings))
 
@@ -541,6 +552,8 @@ def review(
     out: Annotated[
         str | None, typer.Option("--out", metavar="FILE", help="Write the report to FILE.")
     ] = None,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
 ) -> None:
     """Access-review report: every live user's access, why, and the commit that put it there.
 
@@ -552,7 +565,7 @@ def review(
     def run() -> int:
         from reconciler.shell.flows.review import review_command
 
-        return review_command(settings, fmt=chosen, out=out)
+        return review_command(settings, fmt=chosen, out=out, servers=_choice(server, all_servers))
 
     _exit(_guarded(run, settings))
 

@@ -20,11 +20,19 @@ from reconciler.core.review import formats
 from reconciler.core.review.build import build_review
 from reconciler.core.review.html import render_html
 from reconciler.core.review.model import Review
+from reconciler.errors import AuthenticationFailed, UsageError
 from reconciler.shell.console import ProgressReporter, make_console
-from reconciler.shell.files import write_atomic
+from reconciler.shell.files import per_server_path, write_atomic
+from reconciler.shell.fleet import (
+    ServerChoice,
+    choose_servers,
+    credentials_problem,
+    server_settings,
+)
 from reconciler.shell.loop import run
-from reconciler.shell.repo.desired_files import find_config
+from reconciler.shell.repo.desired_files import find_config, load_config
 from reconciler.shell.repo.desired_state import Loaded, load_desired
+from reconciler.shell.repo.fleet_files import fleet_config, load_fleet, server_loaded
 from reconciler.shell.repo.provenance import history_of
 from reconciler.shell.secrets import desired_needs
 from reconciler.shell.server.connect import open_server
@@ -39,9 +47,37 @@ FORMATS: Final[dict[str, Callable[[Review], str]]] = {
 }
 
 
-def review_command(settings: Settings, *, fmt: str, out: str | None) -> int:
-    """Write the review in ``fmt`` (:data:`FORMATS`) to ``out`` or stdout; exit 0."""
-    loaded = load_desired((), settings)
+def review_command(
+    settings: Settings, *, fmt: str, out: str | None, servers: ServerChoice | None = None
+) -> int:
+    """Write the review in ``fmt`` (:data:`FORMATS`) to ``out`` or stdout; exit 0. With
+    ``servers:`` in pisync.yaml, a review per chosen server: with several, ``--out FILE``
+    writes one file each, its name with the server's (``review-prod.html``)."""
+    choice = servers or ServerChoice()
+    config = fleet_config(settings)
+    if config is not None or choice.given:
+        config = config or load_config(find_config(settings.config))
+        entries = choose_servers(config, choice, settings, command="review", default_all=False)
+        if len(entries) > 1 and out is None and fmt != "markdown":
+            raise UsageError(
+                f"a {fmt} review of {len(entries)} servers needs --out FILE: one file is written"
+                " per server, named after it"
+            )
+        files = load_fleet(settings, lambda _: [e.name for e in entries])
+        for entry in entries:
+            mine = server_settings(settings, entry)
+            missing = credentials_problem(entry, settings.env)
+            if missing is not None:
+                raise AuthenticationFailed(missing)
+            where = out if out is None or len(entries) == 1 else per_server_path(out, entry.name)
+            if out is None and len(entries) > 1:
+                sys.stdout.write(f"<!-- server {entry.name} -->\n")
+            _review(mine, server_loaded(files, entry.name), fmt, where)
+        return 0
+    return _review(settings, load_desired((), settings), fmt, out)
+
+
+def _review(settings: Settings, loaded: Loaded, fmt: str, out: str | None) -> int:
     url = server_url(settings, loaded.config)
     live = run(_read(settings, loaded, url))
     env = settings.env
