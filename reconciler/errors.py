@@ -10,7 +10,8 @@
     │   ├── ConnectionFailed            no connection, timeout, dropped connection
     │   ├── AuthenticationFailed        bad credentials or no token (401 after re-login)
     │   ├── UnexpectedResponse          a status or body the reference does not allow
-    │   └── IncompleteRead              a list read that came back short (paging)
+    │   ├── IncompleteRead              a list read that came back short (paging)
+    │   └── StoredDifferently           a write answered as done but stored otherwise than sent
     ├── GuardError                   4: a safety guard blocked the plan (--force overrides)
     ├── StalePlanError               5: a saved plan no longer matches the server
     └── ApplyFailed                  6: some changes failed; the rest were applied
@@ -61,6 +62,11 @@ class UnexpectedResponse(ServerError):
 
 class IncompleteRead(ServerError):
     pass
+
+
+class StoredDifferently(ServerError):
+    """Apply's verification: the server took a write but stores something else than was sent
+    (a wrong guess about the API); apply starts nothing more."""
 
 
 class GuardError(PisyncError):

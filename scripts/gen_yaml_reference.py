@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout: import the package beside it
     sys.path.insert(0, str(ROOT))
 
-from reconciler.core.model.config import Config  # noqa: E402
+from reconciler.core.model.config import LICENCE_KINDS, Config  # noqa: E402
 from reconciler.core.model.values import GRANT_KEYS, UserSpec  # noqa: E402
 from reconciler.core.yamlfile import emit as yamlemit  # noqa: E402
 from reconciler.pi.wire import NEW_USER_DEFAULTS  # noqa: E402
@@ -51,11 +51,21 @@ CONFIG_DEFAULTS: dict[str, Callable[[Config], Any]] = {
     "users.protected": lambda c: list(c.protected),
     "users.ignore": lambda c: list(c.ignore),
     "users.login_via_idp": lambda c: list(c.login_via_idp),
+    "users.login_claim": lambda c: c.login_claim,
     "roles.prune": lambda c: str(c.roles_prune),
     "safety.max_prune_percent": lambda c: c.safety.max_prune_percent,
     "safety.max_prune_count": lambda c: c.safety.max_prune_count,
     "safety.min_users_for_percent": lambda c: c.safety.min_users_for_percent,
+    **{f"licence.{kind}": (lambda c, kind=kind: c.licence.get(kind)) for kind in LICENCE_KINDS},
     "plan.expiring_days": lambda c: c.expiring_days,
+    "fleet.max_in_flight": lambda c: c.max_in_flight,
+}
+
+#: What an absent key of a server's entry (``servers.NAME.…``) means.
+SERVER_DEFAULTS: dict[str, str] = {
+    "credentials": "**Default:** `PISYNC_<NAME>_USERNAME` and so on, below.",
+    "sources": "**Default:** none: the server gets the base alone.",
+    "vars": "**Default:** none.",
 }
 
 #: User keys a new user cannot do without (the plan-time check names them too).
@@ -226,6 +236,8 @@ def type_phrase(node: dict[str, Any], doc: Document, w: Writer) -> str:
     kind = node.get("type")
     if kind is None and "enum" in node:
         return "one of the allowed values"
+    if kind is None and "const" in node:
+        kind = "boolean" if isinstance(node["const"], bool) else "string"
     kinds = kind if isinstance(kind, list) else [kind]
     words = []
     for k in kinds:
@@ -296,6 +308,17 @@ def default_line(
     if required:
         return None
     if doc.kind == "config":
+        if path == "servers":
+            return "**Default:** none: one server, `server.url` (or --url)."
+        if path == "fleet":
+            return "**Default:** `{max_in_flight: 16}`."
+        if path.startswith("servers."):
+            rest = path.split(".", 2)[2] if path.count(".") >= 2 else ""
+            if rest.startswith("credentials."):
+                return f"**Default:** `PISYNC_<NAME>_{key.upper()}` (NAME: the server's name in capitals)."
+            if rest in SERVER_DEFAULTS:
+                return SERVER_DEFAULTS[rest]
+            return "**Default:** the top level's."
         if path.removeprefix("defaults.") in NEEDED_ON_CREATE:
             return "**Default:** none: then each new user's entry must write it."
         if path.startswith("defaults."):
@@ -317,6 +340,10 @@ def default_line(
         return f"**Default:** `{flow(value)}`" if value is not None else "**Default:** none."
     if path.startswith("users[].pisync.") and key in GRANT_KEYS:
         return "**Default:** none: nothing is recorded."
+    if key == "servers" and ".pisync." in path:
+        return "**Default:** none: every server gets the entry."
+    if key == "exclude" and ".pisync." in path:
+        return "**Default:** none: the server gets the entry of the base."
     if path.startswith("users[].pisync."):
         fields = {f.name: f.default for f in dataclasses.fields(UserSpec)}
         return f"**Default:** `{scalar(fields[key])}`"
@@ -386,8 +413,14 @@ def write_key(
         write_object(w, doc, child, target, level + 1)
         return anchor
     w.bullets(facts)
-    if isinstance(resolved.get("additionalProperties"), dict):
-        write_forms(w, doc, resolved["additionalProperties"])
+    extra = resolved.get("additionalProperties")
+    if isinstance(extra, dict) and is_object(doc.resolve(extra)):  # a map of objects by name
+        entry = doc.resolve(extra)
+        if entry.get("description"):
+            w.para(entry["description"])
+        write_object(w, doc, f"{path}.<name>", entry, level + 1)
+    elif isinstance(extra, dict):
+        write_forms(w, doc, extra)
     return anchor
 
 

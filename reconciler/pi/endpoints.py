@@ -322,6 +322,9 @@ def delete_role_request(role_id: str) -> Request:
 #: id: what pisync does about it. The README's "API compatibility" table lists exactly these.
 GUESSES: Final[Mapping[str, str]] = {
     "§1.2": "`POST /tokens` answered 401 means the credentials were refused",
+    "§3.1": "`POST /users/sync` is not additive: an omitted or empty `userRoles`,"
+    " `userCategories`, `variables` or `restrictions` clears it",
+    "§3.3": "a user's parent is written as `parentIdentifier` (`parentId` is read-only)",
     "U1": "variables elements `{name, value, isSecure}`",
     "U2": "restrictions elements, one per value, `{dataConnectionIdentifier, columnIdentifier,"
     " value}` (also read: `{connection, column, values}` and a `values` array)",
@@ -330,12 +333,16 @@ GUESSES: Final[Mapping[str, str]] = {
     "U4": "userCategories elements `{categoryIdentifier}` (also read: a bare string,"
     " `description`, `name`, `identifier`)",
     "U5": "`GET /users/syncPayload?usercode=` (doctor also tries `userId` and `id`)",
+    "U6": "`POST /users/sync` answers the stored payload array: apply verifies each write"
+    " from it, and reads the user back when the answer is anything else",
     "U7": "one user per `POST /users/sync`, as a one-element array",
     "U8": "what a new user gets for the fields pisync does not send: type User, enabled,"
     " external sign-in only, no roles or categories, the privileges accessAccount, audit,"
     " clientExcludePasswordExpiry, editOwnPassword, logoutEnabled and pdf (`import` leaves"
     " these out of the files it writes)",
     "U10": "`userExpirationDate` as `YYYY-MM-DD` or `null`",
+    "U12": "only the super administrator may create users through `POST /users/sync`; an"
+    " account with `editUsers` may update them",
     "U13": "roles at `GET/POST /roles`, `PUT/DELETE /roles/{id}`, as `{id, name, description,"
     " categories, privileges}`; 409 on create means the role exists",
     "U14": "user delete `DELETE /users/{id}`; a 404 means the user is gone",
@@ -347,6 +354,7 @@ GUESSES: Final[Mapping[str, str]] = {
     "U19": "one sign-in per run; a 401 signs in again",
     "U22": "read-only fields never sent: `id`, `readableUserCode`, `superAdmin`,"
     " `passwordExpired`, `parentId`, `orgId`, `ownerOrgId`",
+    "U24": "the privilege flags sent are stored as sent, whatever the user type",
 }
 
 

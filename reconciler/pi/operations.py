@@ -24,10 +24,11 @@ from typing import Any, TypeVar
 from reconciler.core.model.values import ROLE_FIELDS, Category, LiveRole, LiveState, LiveUser
 from reconciler.core.plans.compare import same
 from reconciler.core.plans.plan import Action, Change, Kind
-from reconciler.errors import PisyncError, ServerError, UnexpectedResponse
+from reconciler.errors import PisyncError, ServerError, StoredDifferently, UnexpectedResponse
 from reconciler.pi import endpoints, statuses, wire
-from reconciler.pi.endpoints import Pager
+from reconciler.pi.endpoints import GUESSES, Pager
 from reconciler.pi.messages import Request, Send
+from reconciler.pi.verify import role_differences, stored_message, user_differences
 
 T = TypeVar("T")
 
@@ -111,6 +112,22 @@ class PiApi:
         except wire.WireError as exc:
             raise UnexpectedResponse(f"the payload of {usercode}: {exc}") from None
 
+    async def first_users(self, count: int) -> list[tuple[str, bool]]:
+        """The first ``count`` users of the list (one page): each usercode, and whether it is
+        the super admin."""
+        request = endpoints.list_page(endpoints.USERS, 1, count)
+        page = wire.page_info(await self._json(request), request.what)
+        return [
+            (wire.user_code(item), item.get("superAdmin") is True)
+            for item in page.items[:count]
+            if isinstance(item, Mapping)
+        ]
+
+    async def user_id(self, usercode: str) -> str | None:
+        """The id of a user, from its list object (None: the list does not have it)."""
+        summary = await self._user_summary(usercode)
+        return None if summary is None or summary.get("id") is None else wire.ident(summary["id"])
+
     async def count_users(self) -> int | None:
         """The server's user count, when its list says so (a page envelope's total)."""
         request = endpoints.user_count_request()
@@ -145,15 +162,26 @@ class PiApi:
 
     # --- writes ----------------------------------------------------------------------------
 
-    async def write(self, change: Change, live: LiveState, secrets: Mapping[str, str]) -> None:
+    async def write(
+        self, change: Change, live: LiveState, secrets: Mapping[str, str], *, verify: bool = True
+    ) -> None:
         """The request(s) of one change of a plan made against ``live``: a user create, update
         or disable is one sync of the complete payload (the server's copy with the plan's
-        values overlaid); a delete deletes by id; roles are created, updated or deleted."""
+        values overlaid); a delete deletes by id; roles are created, updated or deleted.
+
+        ``verify``: then prove the write landed as sent (:mod:`reconciler.pi.verify`): from the
+        sync or role answer when it carries the stored object, else with one read; a write
+        stored otherwise raises :class:`~reconciler.errors.StoredDifferently`."""
         if change.kind is Kind.ROLE:
-            await self._write_role(change, live)
+            await self._write_role(change, live, verify)
             return
         if change.action is Action.DELETE:
-            await self._delete_user(_required_id(change), change.key)
+            confirmed = await self._delete_user(_required_id(change), change.key)
+            if verify and not confirmed and await self.sync_payload(change.key) is not None:
+                raise StoredDifferently(
+                    f"{change.label} was deleted (the server said so) but can still be read"
+                    f" (guess U14: {GUESSES['U14']})"
+                )
             return
         current = live.users.get(change.key)
         base = wire.json_of(current.server_copy) if current is not None else None
@@ -161,80 +189,130 @@ class PiApi:
             base = await self.sync_payload(change.key)
             if base is None:
                 raise PisyncError(f"{change.label} no longer exists on the server")
-        await self._json(
-            endpoints.sync_request(wire.sync_element(base, change.key, change.desired, secrets))
-        )
+        element = wire.sync_element(base, change.key, change.desired, secrets)
+        answer = await self._json(endpoints.sync_request(element))
+        if verify:
+            await self._verify_user(change, element, answer)
 
-    async def _delete_user(self, user_id: str, usercode: str) -> None:
-        """Delete a user; a "not found" counts as done once a lookup confirms it is gone."""
+    async def _verify_user(self, change: Change, sent: dict[str, Any], answer: Any) -> None:
+        stored = wire.stored_element(answer, change.key) or await self.sync_payload(change.key)
+        if stored is None:
+            raise StoredDifferently(
+                f"{change.label} was written (the server answered the sync) but then the server"
+                " said it has no such user"
+            )
+        try:
+            differences = user_differences(sent, stored)
+        except wire.WireError as exc:
+            raise UnexpectedResponse(f"the stored payload of {change.key}: {exc}") from None
+        if differences:
+            raise StoredDifferently(stored_message(change.label, differences))
+
+    async def _delete_user(self, user_id: str, usercode: str) -> bool:
+        """Delete a user; a "not found" counts as done once a lookup confirms it is gone
+        (then True: confirmed gone already)."""
 
         async def gone() -> bool:
             return await self.sync_payload(usercode) is None
 
-        await self._delete(endpoints.delete_user_request(user_id), gone)
+        return await self._delete(endpoints.delete_user_request(user_id), gone)
 
-    async def _write_role(self, change: Change, live: LiveState) -> None:
+    async def _write_role(self, change: Change, live: LiveState, verify_it: bool) -> None:
         current = live.roles.get(change.key.casefold())
         if change.action is Action.CREATE:
-            await self._create_role(change)
+            stored = await self._create_role(change)
         elif change.action is Action.UPDATE:
             base = current.server_copy if current is not None else None
-            await self._update_role(
+            stored = await self._update_role(
                 _required_id(change), wire.role_body(change.key, change.desired, base)
             )
         else:
-            await self._delete_role(_required_id(change), change.key)
+            confirmed = await self._delete_role(_required_id(change), change.key)
+            if verify_it and not confirmed and await self._find_role(change.key) is not None:
+                raise StoredDifferently(
+                    f"{change.label} was deleted (the server said so) but is still listed"
+                    f" (guess U13: {GUESSES['U13']})"
+                )
+            return
+        if not verify_it:
+            return
+        found = stored or await self._find_role(change.key)
+        if found is None:
+            raise StoredDifferently(
+                f"{change.label} was written (the server said so) but is not listed"
+                f" (guess U13: {GUESSES['U13']})"
+            )
+        differences = role_differences(change.desired, found)
+        if differences:
+            raise StoredDifferently(stored_message(change.label, differences))
 
-    async def _create_role(self, change: Change) -> None:
+    async def _create_role(self, change: Change) -> LiveRole | None:
         """Create a role without ever sending it twice to a server that may have processed it:
         when the answer is lost, the role list says whether the create arrived; "exists" on a
-        second send means the first landed late, and the role found is made to match."""
+        second send means the first landed late, and the role found is made to match. The
+        stored role when an answer carried it."""
         body = wire.role_body(change.key, change.desired, None)
         try:
-            if await self._post_role(body) != statuses.CONFLICT:
-                return
+            status, stored = await self._post_role(body, change.key)
+            if status != statuses.CONFLICT:
+                return stored
         except ServerError as exc:
             if not statuses.outcome_unknown(exc):
                 raise
         found = await self._find_role(change.key)
         if found is None:
-            if await self._post_role(body) != statuses.CONFLICT:  # it never arrived: resend
-                return
+            status, stored = await self._post_role(body, change.key)
+            if status != statuses.CONFLICT:  # it never arrived: resend
+                return stored
             found = await self._find_role(change.key)
             if found is None:
                 raise PisyncError(
                     f"{change.label}: the server says the role exists but does not list it"
                 )
         if not _role_matches(found, change.desired):
-            await self._update_role(
+            return await self._update_role(
                 found.id, wire.role_body(change.key, change.desired, found.server_copy)
             )
+        return found
 
-    async def _post_role(self, body: dict[str, Any]) -> int:
-        """``POST`` the role; the status (a 409 says the role exists), other errors raise."""
+    async def _post_role(self, body: dict[str, Any], name: str) -> tuple[int, LiveRole | None]:
+        """``POST`` the role: the status (a 409 says the role exists; other errors raise) and
+        the stored role when the answer is one."""
         request = endpoints.create_role_request(body)
         reply = await self._send(request)
-        if reply.status != statuses.CONFLICT:
-            statuses.raise_for_status(reply, request)
-        return reply.status
+        if reply.status == statuses.CONFLICT:
+            return reply.status, None
+        statuses.raise_for_status(reply, request)
+        answer: Any
+        try:  # created whatever its body says: an unreadable one only means "look it up"
+            answer = endpoints.read_json(reply, request)
+        except UnexpectedResponse:
+            answer = None
+        return reply.status, _role_answer(answer, name)
 
-    async def _update_role(self, role_id: str, body: dict[str, Any]) -> None:
-        await self._json(endpoints.update_role_request(role_id, body))
+    async def _update_role(self, role_id: str, body: dict[str, Any]) -> LiveRole | None:
+        """``PUT`` the role; the stored role when the answer is one."""
+        return _role_answer(
+            await self._json(endpoints.update_role_request(role_id, body)), str(body["name"])
+        )
 
-    async def _delete_role(self, role_id: str, name: str) -> None:
-        """Delete a role; a "not found" counts as done once the role list confirms it."""
+    async def _delete_role(self, role_id: str, name: str) -> bool:
+        """Delete a role; a "not found" counts as done once the role list confirms it (then
+        True: confirmed gone already)."""
 
         async def gone() -> bool:
             return await self._find_role(name) is None
 
-        await self._delete(endpoints.delete_role_request(role_id), gone)
+        return await self._delete(endpoints.delete_role_request(role_id), gone)
 
-    async def _delete(self, request: Request, gone: Callable[[], Awaitable[bool]]) -> None:
-        """Send a delete: done, or a "not found" that ``gone()`` confirms; else it raises."""
+    async def _delete(self, request: Request, gone: Callable[[], Awaitable[bool]]) -> bool:
+        """Send a delete: done (False), or a "not found" that ``gone()`` confirms (True); else
+        it raises."""
         reply = await self._send(request)
         if reply.status == statuses.NOT_FOUND and await gone():
-            return
+            return True
         statuses.raise_for_status(reply, request)
+        return False
 
     async def _find_role(self, name: str) -> LiveRole | None:
         roles = await self.list_roles()
@@ -258,6 +336,18 @@ class PiApi:
             if on_page is not None:
                 on_page(pager.items[before:])
         return pager.items
+
+
+def _role_answer(body: Any, name: str) -> LiveRole | None:
+    """The role a create or update answered with [G U13: the role object], when it is one
+    (and the one written); None for anything else (an empty answer): the role list says."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("name"), str):
+        return None
+    try:
+        role = wire.live_role(body)
+    except wire.WireError:
+        return None
+    return role if role.name.casefold() == name.casefold() else None
 
 
 def _role_matches(role: LiveRole, desired: Mapping[str, Any]) -> bool:

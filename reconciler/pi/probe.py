@@ -16,10 +16,11 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
-from reconciler.core.model.checks import Check, Result
+from reconciler.core.model.checks import Check, Findings, Result
 from reconciler.core.model.privileges import PRIVILEGES
-from reconciler.errors import ConnectionFailed, PisyncError
+from reconciler.errors import ConnectionFailed, IncompleteRead, PisyncError, UnexpectedResponse
 from reconciler.pi import endpoints, statuses, wire
 from reconciler.pi.messages import Reply, Request, Send
 
@@ -38,21 +39,55 @@ class Login:
     token: str | None = None
 
 
-async def probe(send: Send, *, url: str, login: Login) -> list[Check]:
-    """Every check, in a fixed order; a failure that stops the rest makes them UNKNOWN."""
-    p = _Probe(send, url)
+async def probe(send: Send, *, url: str, login: Login, account: str | None = None) -> Findings:
+    """Every check, in a fixed order; a failure that stops the rest makes them UNKNOWN, and
+    when it is not about the API (no server, refused credentials) :attr:`Findings.stopped`
+    says what is wrong and what to do. ``account``: the usercode pisync signs in as (None:
+    not known), for the account check."""
+    p = _Probe(send, url, account)
     try:
         token = await p.sign_in(login)
         if token is None:
-            return p.checks + [_unknown(c, "not signed in") for c in _AFTER_SIGN_IN]
+            p.checks += [_unknown(c, "not signed in") for c in _AFTER_SIGN_IN]
+            return p.findings()
         await p.run_signed_in(token)
     except ConnectionFailed as exc:  # the server went away, or was never there
         done = {c.id for c in p.checks}
         if not p.connected:
-            p.add("connect", str(exc), Result.DIFFERENT, "check the URL and that the server is up")
+            p.add("connect", "no answer", Result.UNKNOWN, detail=str(exc))
+            p.stopped = STOPPED_NO_SERVER
+        else:
+            p.stopped = STOPPED_GONE
         p.checks += [_unknown(c, "not reached") for c in _BEFORE_SIGN_IN + _AFTER_SIGN_IN
                      if c[0] not in done and c[0] != "connect"]  # fmt: skip
-    return p.checks
+    return p.findings()
+
+
+#: Why the checks stopped, when it is not about the API (what is wrong, what to do).
+STOPPED_NO_SERVER = (
+    "pisync could not connect to the server: check the URL (PISYNC_URL, or server.url in"
+    " pisync.yaml) and that the server is up, then run pisync doctor again."
+)
+STOPPED_GONE = (
+    "The server stopped answering part-way through: check that it is up, then run pisync"
+    " doctor again."
+)
+STOPPED_CREDENTIALS = (
+    "The server refused the credentials (HTTP 401): check PISYNC_USERNAME and"
+    " PISYNC_PASSWORD, then run pisync doctor again."
+)
+STOPPED_BEARER = (
+    "The server refused PISYNC_TOKEN (HTTP 401): set a fresh token, or PISYNC_USERNAME and"
+    " PISYNC_PASSWORD so that pisync signs in itself, then run pisync doctor again."
+)
+
+
+def _stopped_not_api(status: int) -> str:
+    return (
+        f"The URL does not answer like the Panintelligence API (POST /tokens answered HTTP"
+        f" {status}): it usually ends in {endpoints.BASE_PATH}; check PISYNC_URL (or"
+        " server.url in pisync.yaml), then run pisync doctor again."
+    )
 
 
 _AFTER_SIGN_IN: tuple[tuple[str, str, str], ...] = (
@@ -60,6 +95,8 @@ _AFTER_SIGN_IN: tuple[tuple[str, str, str], ...] = (
     ("users-list", "GET /users answers a page envelope {content: [...]} or a bare array", "U17"),
     ("users-paging", "GET /users honours page (1-based) and pageSize", "U16"),
     ("users-total", "the list's totalElements matches the users it returns", "U16"),
+    ("account", "the account pisync signs in with is the super administrator, the only one"
+     " that may create users through POST /users/sync", "U12"),
     ("sync-payload-param", "GET /users/syncPayload?usercode=X answers user X", "U5"),
     ("sync-payload-shape", "syncPayload is one element {user, variables, restrictions, userRoles,"
      " userCategories}", "§3.2"),
@@ -78,16 +115,8 @@ _AFTER_SIGN_IN: tuple[tuple[str, str, str], ...] = (
 )  # fmt: skip
 
 
-def _check(id_: str, observed: str, result: Result, advice: str = "") -> Check:
-    _, assumption, reference = _SPECS[id_]
-    return Check(
-        id=id_,
-        assumption=assumption,
-        observed=observed,
-        result=result,
-        advice=advice,
-        reference=reference,
-    )
+def _check(id_: str, observed: str, result: Result, advice: str = "", detail: str = "") -> Check:
+    return Check.of(_SPECS[id_], observed, result, advice, detail)
 
 
 def _unknown(spec: tuple[str, str, str], why: str) -> Check:
@@ -110,13 +139,19 @@ _SPECS = {c[0]: c for c in _BEFORE_SIGN_IN + _AFTER_SIGN_IN}
 
 
 class _Probe:
-    def __init__(self, send: Send, url: str) -> None:
+    def __init__(self, send: Send, url: str, account: str | None) -> None:
         self._send = send
         self.url = url
+        self.account = account.upper() if account else None
         self.connected = False
         self.checks: list[Check] = []
+        self.stopped: str | None = None
+        self.token_from_env = False  # the token is PISYNC_TOKEN's, not a sign-in's
         self._last_status = 0  # of the last sign-in attempt
         self._list_status = 0  # of the last list page
+
+    def findings(self) -> Findings:
+        return Findings(checks=tuple(self.checks), stopped=self.stopped)
 
     async def send(self, request: Request) -> Reply:
         reply = await self._send(request)
@@ -125,8 +160,10 @@ class _Probe:
             self.add("connect", f"HTTP {reply.status}", Result.OK)
         return reply
 
-    def add(self, id_: str, observed: str, result: Result, advice: str = "") -> None:
-        self.checks.append(_check(id_, observed, result, advice))
+    def add(
+        self, id_: str, observed: str, result: Result, advice: str = "", detail: str = ""
+    ) -> None:
+        self.checks.append(_check(id_, observed, result, advice, detail))
 
     def unknown(self, first: str, last: str, why: str) -> None:
         for id_ in _ids_between(first, last):
@@ -138,6 +175,7 @@ class _Probe:
         if login.username is None or login.password is None:
             self.add("sign-in", "not tried: only PISYNC_TOKEN is set", Result.UNKNOWN)
             self.add("sign-in-clear", "not tried: only PISYNC_TOKEN is set", Result.UNKNOWN)
+            self.token_from_env = True
             return login.token
         base64_request = endpoints.token_request(login.username, login.password)
         token = await self._token(base64_request)
@@ -147,7 +185,7 @@ class _Probe:
         )
         clear_token = await self._token(clear)
         self._sign_in_checks(token, clear_token)
-        return token or clear_token or login.token
+        return token or clear_token
 
     async def _token(self, request: Request) -> str | None:
         reply = await self.send(request)
@@ -170,14 +208,12 @@ class _Probe:
                 Result.DIFFERENT,
                 f"make endpoints.token_request send clear-text Basic ({_WHERE})",
             )
+        elif self._last_status == statuses.TOKEN_REFUSED:  # [G §1.2] credentials refused
+            self.add("sign-in", "HTTP 401 to both Basic forms", Result.UNKNOWN)
+            self.stopped = STOPPED_CREDENTIALS
         else:
-            self.add(
-                "sign-in",
-                f"no token (HTTP {self._last_status})",
-                Result.DIFFERENT,
-                "check PISYNC_USERNAME and PISYNC_PASSWORD; a 404 means the URL is not the"
-                f" API (it usually ends in {endpoints.BASE_PATH})",
-            )
+            self.add("sign-in", f"no token (HTTP {self._last_status})", Result.UNKNOWN)
+            self.stopped = _stopped_not_api(self._last_status)
         if clear_token is not None:
             self.add("sign-in-clear", "HTTP 200 with a token", Result.OK)
         else:
@@ -195,7 +231,11 @@ class _Probe:
     async def run_signed_in(self, token: str) -> None:
         first = await self.get(endpoints.list_page(endpoints.USERS, 1), token)
         if first.status == statuses.TOKEN_REFUSED:
-            self.add("bearer", "HTTP 401 with the token", Result.DIFFERENT, "report this")
+            if self.token_from_env:
+                self.add("bearer", "HTTP 401 with PISYNC_TOKEN", Result.UNKNOWN)
+                self.stopped = STOPPED_BEARER
+            else:
+                self.add("bearer", "HTTP 401 with the token", Result.DIFFERENT, "report this")
             self.unknown("users-list", "error-body", "the token was refused")
             return
         self.add("bearer", f"HTTP {first.status}", Result.OK)
@@ -206,7 +246,7 @@ class _Probe:
         await self._categories(token)
         await self._not_found(token)
 
-    async def _users(self, first: Reply, token: str) -> list[Mapping[str, Any]]:
+    async def _users(self, first: Reply, token: str) -> _Listed:
         try:
             body = endpoints.read_json(first, endpoints.list_page(endpoints.USERS, 1))
             page = wire.page_info(body, "GET /users")
@@ -217,14 +257,16 @@ class _Probe:
                 Result.DIFFERENT,
                 f"pisync reads a bare array or {{content: [...]}} ({_WIRE}, page_info)",
             )
-            self.unknown("users-paging", "users-total", "the list could not be read")
-            return []
+            self.unknown("users-paging", "account", "the list could not be read")
+            return _Listed([], complete=False)
         shape = (
             "an envelope {" + ", ".join(sorted(body)) + "}" if page.enveloped else "a bare array"
         )
         self.add("users-list", shape, Result.OK)
         await self._paging(token)
-        return await self._total(token)
+        listed = await self._total(token)
+        self._account(listed)
+        return listed
 
     async def _paging(self, token: str) -> None:
         one = await self._page_items(token, 1, 2)
@@ -259,27 +301,60 @@ class _Probe:
         except PisyncError:
             return None
 
-    async def _total(self, token: str) -> list[Mapping[str, Any]]:
+    async def _total(self, token: str) -> _Listed:
+        """The whole user list; what arrived before a failure when it could not be read whole
+        (a capped or moving list), so that the checks after it still have users to read."""
         pager = endpoints.users_pager()
         try:
             while (request := pager.next_request()) is not None:
                 pager.take(endpoints.read_json(await self.get(request, token), request))
         except PisyncError as exc:
-            self.add("users-total", _shape_only(str(exc)), Result.DIFFERENT, "report this")
-            return []
+            self.add("users-total", _shape_only(exc), Result.DIFFERENT, "report this")
+            return _Listed([u for u in pager.items if isinstance(u, Mapping)], complete=False)
         if pager.total is None:
             self.add("users-total", f"{len(pager.items)} users, no total given", Result.OK)
         else:
             self.add("users-total", f"{len(pager.items)} users, totalElements agrees", Result.OK)
-        return [u for u in pager.items if isinstance(u, Mapping)]
+        return _Listed([u for u in pager.items if isinstance(u, Mapping)], complete=True)
 
-    async def _sample(
-        self, users: Sequence[Mapping[str, Any]], token: str
-    ) -> list[Mapping[str, Any]]:
+    def _account(self, listed: _Listed) -> None:
+        """Whether the account pisync signs in with is the super administrator [G U12]."""
+        if self.account is None:
+            self.add(
+                "account",
+                "not known: only PISYNC_TOKEN is set",
+                Result.UNKNOWN,
+                "set PISYNC_ACCOUNT to the token's usercode to check it",
+            )
+            return
+        mine = next(
+            (u for u in listed.users if str(u.get("usercode", "")).upper() == self.account), None
+        )
+        if mine is None:
+            self.add("account", "the account is not in the user list", Result.UNKNOWN)
+        elif mine.get("superAdmin") is True:
+            self.add("account", "the super administrator", Result.OK)
+        else:
+            self.add(
+                "account",
+                "not the super administrator: it may update users but not create them",
+                Result.OK,
+                "plans that create users stop at a guard (create-needs-super-admin); sign in"
+                " as the super administrator to create users",
+            )
+
+    async def _sample(self, listed: _Listed, token: str) -> list[Mapping[str, Any]]:
         """Payloads of up to SAMPLE users (never the super admin), after the parameter check."""
+        users = listed.users
         candidates = [u for u in users if u.get("superAdmin") is not True] or list(users)
         if not candidates:
-            self.unknown("sync-payload-param", "restrictions", "the server has no user to read")
+            why = (
+                "the server has no user to read"
+                if listed.complete
+                else "the user list returned no user to read (it could not be read whole: see"
+                " users-total)"
+            )
+            self.unknown("sync-payload-param", "restrictions", why)
             return []
         first = candidates[0]
         answers = {}
@@ -397,7 +472,7 @@ class _Probe:
         if not dates:
             self.add("expiry-format", "no sampled user has an expiry date", Result.UNKNOWN)
             return
-        shapes = sorted({_date_shape(d) for d in dates})
+        shapes = sorted({date_shape(d) for d in dates})
         if shapes == ["YYYY-MM-DD"]:
             self.add("expiry-format", f"{_count(len(dates), 'date')}, all YYYY-MM-DD", Result.OK)
         else:
@@ -424,7 +499,7 @@ class _Probe:
         if not items:
             self.add(id_, f"no sampled user has {key}", Result.UNKNOWN)
             return
-        shapes = sorted({_item_shape(i) for i in items})
+        shapes = sorted({item_shape(i) for i in items})
         observed = f"{_count(len(items), 'element')} shaped {', '.join(shapes)}"
         if shapes == [_keys_shape(written)]:
             self.add(id_, observed, Result.OK)
@@ -611,7 +686,7 @@ def _keys_shape(keys: Iterable[str]) -> str:
     return "{" + ", ".join(sorted(keys)) + "}"
 
 
-def _item_shape(item: Any) -> str:
+def item_shape(item: Any) -> str:
     return _keys_shape(item) if isinstance(item, Mapping) else _kind(item)
 
 
@@ -620,18 +695,29 @@ def _json_kind(reply: Reply) -> str:
         body = json.loads(reply.body) if reply.body else None
     except ValueError:
         return "a body that is not JSON" if reply.body else "no body"
-    return _item_shape(body) if body is not None else "no body"
+    return item_shape(body) if body is not None else "no body"
 
 
-def _date_shape(value: Any) -> str:
+def date_shape(value: Any) -> str:
     if not isinstance(value, str):
         return _kind(value)
     return re.sub(r"[0-9]", "9", value).replace("9999-99-99", "YYYY-MM-DD")
 
 
-def _shape_only(message: str) -> str:
-    """A pisync message about a list, without any usercode it may name."""
-    return re.sub(r"returned \S+ twice", "returned a user twice", message)
+def _shape_only(exc: PisyncError) -> str:
+    """What went wrong reading a list, without any usercode, host or server text in it."""
+    if isinstance(exc, IncompleteRead):
+        return re.sub(r"returned \S+ twice", "returned a user twice", str(exc))
+    status = exc.status if isinstance(exc, UnexpectedResponse) else None
+    return f"HTTP {status}" if status is not None else "an answer pisync cannot read"
+
+
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    """The users of the list (their objects), and whether the list was read whole."""
+
+    users: list[Mapping[str, Any]]
+    complete: bool
 
 
 def _role_ok(item: Any) -> bool:
@@ -664,5 +750,13 @@ def _reads(reader: Callable[[Any], Any], items: list[Any]) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """The URL for a bug report: scheme, port and path; the host name is the server's own."""
-    return re.sub(r"^(\w+://)[^/:]+", r"\1<host>", url)
+    """The URL for a bug report: scheme, port and path; never the host name (the server's
+    own) nor anything before it (credentials), nor a query."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "<url>"
+    if not parts.scheme or not parts.netloc:
+        return "<url>"
+    return f"{parts.scheme}://<host>{'' if port is None else f':{port}'}{parts.path}"

@@ -249,14 +249,7 @@ def live_user(
     will be merged onto it (always, without ``keep``).
     """
     user = element["user"] if element is not None else summary
-    record = record_from_user(user)
-    if element is not None:
-        record.update(
-            roles=_names(element.get("userRoles"), ROLE_REF_KEYS, "userRoles"),
-            categories=_names(element.get("userCategories"), CATEGORY_REF_KEYS, "userCategories"),
-            variables=variables_from(element.get("variables")),
-            restrictions=restrictions_from(element.get("restrictions")),
-        )
+    record = record_of_element(element) if element is not None else record_from_user(user)
     live = LiveUser(
         usercode=user_code(summary),
         id=_id_or_none(summary.get("id", user.get("id"))),
@@ -268,6 +261,59 @@ def live_user(
     text = canonical_json(element)
     kept = ServerCopy(text) if keep is None or keep(live) else None
     return replace(live, server_copy=kept, fingerprint=fingerprint_of_text(text))
+
+
+def record_of_element(element: Mapping[str, Any]) -> dict[str, Any]:
+    """The canonical record of a whole payload element: its ``user`` section and its arrays."""
+    record = record_from_user(element["user"])
+    record.update(
+        roles=_names(element.get("userRoles"), ROLE_REF_KEYS, "userRoles"),
+        categories=_names(element.get("userCategories"), CATEGORY_REF_KEYS, "userCategories"),
+        variables=variables_from(element.get("variables")),
+        restrictions=restrictions_from(element.get("restrictions")),
+    )
+    return record
+
+
+def carried_fields(element: Mapping[str, Any]) -> frozenset[str]:
+    """The record fields a payload element sets: those whose wire field it holds (a create's
+    element leaves the rest to the server's defaults [G U8]). The privileges count only when
+    every flag is there."""
+    user = element.get("user") or {}
+    out = {key for key, name in _SCALARS.items() if name in user}
+    if "userTypeId" in user:
+        out.add("type")
+    if "parentIdentifier" in user:
+        out.add("parent")
+    if all(p in user for p in PRIVILEGES):
+        out.add("privileges")
+    out |= {key for key, name in _SECTIONS.items() if name in element}
+    return frozenset(out)
+
+
+#: The record field each array section of a payload element sets.
+_SECTIONS = {
+    "roles": "userRoles",
+    "categories": "userCategories",
+    "variables": "variables",
+    "restrictions": "restrictions",
+}
+
+
+def stored_element(answer: Any, usercode: str) -> dict[str, Any] | None:
+    """The stored payload element of ``usercode`` in a ``POST /users/sync`` answer, when the
+    answer carries it [G U6: the array of stored payload elements]; None when the answer is
+    something else (the user object, which lacks the arrays, or nothing): read it back."""
+    items = answer if isinstance(answer, list) else [answer]
+    for item in items:
+        if (
+            isinstance(item, Mapping)
+            and isinstance(item.get("user"), Mapping)
+            and all(name in item for name in _SECTIONS.values())
+            and str(item["user"].get("usercode", "")).upper() == usercode.upper()
+        ):
+            return dict(item)
+    return None
 
 
 def record_from_user(user: Mapping[str, Any]) -> dict[str, Any]:
@@ -366,10 +412,10 @@ def sync_element(
 ) -> dict[str, Any]:
     """The complete payload element for ``POST /users/sync``.
 
-    Sync is not additive (S1), so the element is the live payload (``base``) with the managed
-    values of ``desired`` (plan JSON form) overlaid; read-only fields are dropped. ``secrets``
-    resolves ``{"env": NAME}`` variables; a missing one raises KeyError (the shell checks
-    first).
+    Sync is not additive (S1; for the arrays [G §3.1]), so the element is the live payload
+    (``base``) with the managed values of ``desired`` (plan JSON form) overlaid; read-only
+    fields are dropped. ``secrets`` resolves ``{"env": NAME}`` variables; a missing one
+    raises KeyError (the shell checks first).
     """
     element: dict[str, Any] = (
         copy.deepcopy(dict(base))
@@ -386,6 +432,9 @@ def sync_element(
         k: v for k, v in dict(element.get("user") or {}).items() if k not in READ_ONLY_USER_FIELDS
     }
     user["usercode"] = usercode
+    expires = user.get("userExpirationDate")
+    if isinstance(expires, str) and len(expires) > 10:  # read as a timestamp: written back
+        user["userExpirationDate"] = expires[:10]  # as the date pisync writes [G U10]
     for key, value in desired.items():
         _overlay(element, user, key, value, secrets)
     element["user"] = user
@@ -419,10 +468,10 @@ def _overlay(
     elif key == "type":
         user["userTypeId"] = USER_TYPES[value]
     elif key == "parent":
-        user["parentIdentifier"] = value
+        user["parentIdentifier"] = value  # [G §3.3] parentId is read-only
     elif key == "privileges":
         granted = set(value)
-        user.update({p: p in granted for p in PRIVILEGES})
+        user.update({p: p in granted for p in PRIVILEGES})  # [G U24] stored as sent
     elif key == "roles":
         element["userRoles"] = [{"roleIdentifier": r} for r in value]  # [G U3]
     elif key == "categories":

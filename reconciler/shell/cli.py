@@ -298,11 +298,12 @@ def show_desired(
 @app.command(cls=PisyncCommand)
 def show(
     ctx: typer.Context,
-    planfiles: Annotated[
-        list[str],
+    planfile: Annotated[
+        str,
         typer.Argument(
             metavar="PLANFILE",
-            help="A plan saved by plan --out; or bundles, which are joined (CI shards).",
+            help="A plan saved by plan --out, a bundle of several servers' plans, or a folder"
+            " of shard bundles (joined into one).",
         ),
     ],
     fmt: Annotated[
@@ -320,7 +321,7 @@ def show(
 ) -> None:
     """Render a saved plan without a server (checked as apply checks it).
 
-    Several bundles (the shards of a --shard I/N matrix) are joined into one plan of the
+    A folder of bundles (the shards of a --shard I/N matrix) is joined into one plan of the
     fleet, refused when a shard is missing or a server is in two; --out writes it.
     """
     settings: Settings = ctx.obj
@@ -329,7 +330,7 @@ def show(
     def run() -> int:
         from reconciler.shell.flows.show import show_command
 
-        return show_command(settings, planfile=planfiles, fmt=chosen, brief=brief, out=out)
+        return show_command(settings, planfile=planfile, fmt=chosen, brief=brief, out=out)
 
     _exit(_guarded(run, settings))
 
@@ -358,6 +359,14 @@ def apply(
     report: Annotated[
         str | None, typer.Option("--report", metavar="FILE", help="Write a JSON report to FILE.")
     ] = None,
+    no_verify: Annotated[
+        bool,
+        typer.Option(
+            "--no-verify",
+            help="Do not prove each write stored as sent, nor run a canary first"
+            " (unsafe on a server pisync has not been checked against).",
+        ),
+    ] = False,
     target: TargetOption = None,
     paths: Annotated[
         list[str] | None,
@@ -394,6 +403,7 @@ def apply(
             auto_approve=auto_approve,
             parallelism=parallelism,
             report=report,
+            verify=not no_verify,
         )
         return apply_command(settings, options, _choice(server, all_servers, shard))
 
@@ -471,20 +481,42 @@ def doctor(
     fmt: Annotated[
         str | None,
         typer.Option(
-            "--format", metavar="FORMAT", help="text | json (json holds no names or values)."
+            "--format",
+            metavar="FORMAT",
+            help="text | json (json holds no names, values or host names).",
         ),
     ] = None,
     server: ServerOption = None,
     all_servers: AllServersOption = False,
+    write_check: Annotated[
+        bool,
+        typer.Option(
+            "--write-check",
+            help="Also write, read back, update and delete one scratch user (PISYNC-DOCTOR-…)"
+            " to check how the server stores each shape pisync writes. Asks first.",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask before --write-check writes.")
+    ] = False,
 ) -> None:
-    """Check, read-only, every assumption pisync makes about your server's API."""
+    """Check every assumption pisync makes about your server's API.
+
+    Read-only, unless --write-check (best on a test server first).
+    """
     settings: Settings = ctx.obj
     chosen = _format(fmt, {"text", "json"}, settings, default="text")
 
     def run() -> int:
         from reconciler.shell.flows.doctor import doctor_command
 
-        return doctor_command(settings, fmt=chosen, servers=_choice(server, all_servers))
+        return doctor_command(
+            settings,
+            fmt=chosen,
+            write=write_check,
+            yes=yes,
+            servers=_choice(server, all_servers),
+        )
 
     _exit(_guarded(run, settings))
 
@@ -505,8 +537,12 @@ def claims(
     ] = None,
     live: Annotated[
         bool,
-        typer.Option("--live", help="Base each user on its live payload, as apply does."),
-    ] = False,
+        typer.Option(
+            "--live/--offline",
+            help="Base each user on its live payload and the live category tree, as apply"
+            " does (the default); --offline reads no server, and its claims are incomplete.",
+        ),
+    ] = True,
     include_secure: Annotated[
         bool,
         typer.Option(
@@ -516,11 +552,20 @@ def claims(
     ] = False,
     server: ServerOption = None,
     all_servers: AllServersOption = False,
+    allow_incomplete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-incomplete",
+            help="Write the claims even where one would wipe live values at sign-in (offline,"
+            " or a secure variable left out); they are then warnings, not errors.",
+        ),
+    ] = False,
 ) -> None:
     """Print each declared user's JWT sync-payload claim (JSON), for an identity provider.
 
-    Without --live no server is read and no credentials are needed. Secure variables are
-    left out unless --include-secure.
+    Reads the declared users from the server (--offline: no server, no credentials). A claim
+    that cannot be complete is an error (exit 3) unless --allow-incomplete. Secure variables
+    are left out unless --include-secure.
     """
     settings: Settings = ctx.obj
 
@@ -533,6 +578,7 @@ def claims(
             out=out,
             live=live,
             include_secure=include_secure,
+            allow_incomplete=allow_incomplete,
         )
         return claims_command(settings, options, _choice(server, all_servers))
 

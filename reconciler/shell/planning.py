@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from reconciler.core.desired.login_claim import login_claim_issues
 from reconciler.core.desired.references import plan_time_issues, target_issues
 from reconciler.core.diff import planning
 from reconciler.core.diff.changes import diff
@@ -94,6 +95,7 @@ async def read_and_diff(
         undeclared_roles=loaded.undeclared_roles,
     ) + target_issues(options.targets, loaded.desired, live)
     issues += unresolved
+    issues += login_claim_issues(in_scope, live, config.login_claim)
     if issues:
         raise InvalidStateError("the desired state cannot be applied to this server", issues)
     plan = _diff(loaded, live, secrets, scope, settings, options, server.url)

@@ -30,11 +30,13 @@ pytestmark = pytest.mark.e2e
 JWT_SECRET = "claims-e2e-hs256-secret-0123456789abcdef"
 JWT_SECRET_ENV = "PI_CLAIMS_E2E_JWT_SECRET"
 NO_SERVER = ("PISYNC_USERNAME", "PISYNC_PASSWORD", "PISYNC_TOKEN", "PISYNC_URL")
-WARN_LCHEN = (
-    "warning: user LCHEN: secure variable warehousePassword is left out of its claim (a JWT is"
-    " signed, not encrypted); signing in with the claim removes it from the user, as any sync"
-    " does; --include-secure puts it in\n"
+LCHEN_LEFT_OUT = (
+    "users/finance.yaml:31:5: {severity}: user LCHEN: secure variable warehousePassword is left"
+    " out of its claim (a JWT is signed, not encrypted), so a sign-in would remove it from the"
+    " user; --include-secure puts secure variables in (at LCHEN.variables)"
 )
+WARN_LCHEN = LCHEN_LEFT_OUT.format(severity="warning") + "\n"
+OFFLINE = ["--offline", "--allow-incomplete"]
 
 
 def warn_login(code: str) -> str:
@@ -69,10 +71,11 @@ def test_claims_of_the_examples_offline(
     example_repo: Path, golden: Callable[[str, str], None]
 ) -> None:
     # no server and no credentials: nothing is read but the files
-    r = pisync(["claims"], cwd=example_repo, unset=NO_SERVER)
+    r = pisync(["claims", *OFFLINE], cwd=example_repo, unset=NO_SERVER)
     assert r.code == 0, r.all
     golden("claims_examples.json", r.out)
-    assert r.err == warn_login("DPATEL") + WARN_LCHEN + warn_login("RBROWN")
+    assert r.err.startswith(warn_login("DPATEL") + warn_login("RBROWN"))
+    assert WARN_LCHEN in r.err
     doc = check_schema(r.out)
     declared = sorted(
         code.upper()
@@ -91,13 +94,13 @@ def test_claims_of_chosen_users_with_secure_values(
     example_repo: Path, golden: Callable[[str, str], None]
 ) -> None:
     r = pisync(
-        ["claims", "users/finance.yaml", "--target", "lchen", "--include-secure"],
+        ["claims", "users/finance.yaml", "--target", "lchen", "--include-secure", *OFFLINE],
         cwd=example_repo,
         unset=NO_SERVER,
     )
     assert r.code == 0, r.all
     golden("claims_lchen_secure.json", r.out)
-    assert r.err == ""  # with the values in, nothing is left out
+    assert "warehousePassword" not in r.err  # with the values in, nothing is left out
     doc = check_schema(r.out)
     assert list(doc["users"]) == ["LCHEN"]
     assert doc["warning"].startswith("This file holds the values of secure variables.")
@@ -114,7 +117,7 @@ def test_live_claims_merge_over_the_live_payloads(
     # BWONG is on the server (its live payload is the base: live fields kept, restrictions
     # replaced); LCHEN is new (defaults:, then the server's, and Forecasts' parent Finance)
     r = pisync(
-        ["claims", "--live", "--target", "bwong", "--target", "lchen"],
+        ["claims", "--live", "--target", "bwong", "--target", "lchen", "--allow-incomplete"],
         cwd=example_repo,
         url=emu.url,
     )
@@ -130,12 +133,12 @@ def test_live_claims_merge_over_the_live_payloads(
 
 def test_login_via_idp_users_are_rendered_with_the_forced_login(example_repo: Path) -> None:
     add_to_config(example_repo, '  login_via_idp: ["RBROWN"]\n')
-    r = pisync(["claims", "--target", "rbrown"], cwd=example_repo, unset=NO_SERVER)
+    r = pisync(["claims", "--target", "rbrown", *OFFLINE], cwd=example_repo, unset=NO_SERVER)
     assert r.code == 0, r.all
     user = json.loads(r.out)["users"]["RBROWN"]["userSyncPayload"][0]["user"]
     assert (user["allowPasswordLogin"], user["allowExternalLogin"]) == (False, True)
     # the entry's login.password: true is warned about at its key, as validate says it
-    assert r.err == (
+    assert r.err.splitlines(keepends=True)[0] == (
         "users/finance.yaml:45:13: warning: user RBROWN signs in through the identity provider"
         " (users.login_via_idp), which sets login.password: false and login.external: true at"
         " each sign-in, so pisync plans those; remove login.password: true, or take the user"
@@ -145,10 +148,10 @@ def test_login_via_idp_users_are_rendered_with_the_forced_login(example_repo: Pa
 
 def test_out_writes_the_file_and_says_so(example_repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "ci" / "claims.json"
-    r = pisync(["claims", "--out", str(out)], cwd=example_repo, unset=NO_SERVER)
+    r = pisync(["claims", "--out", str(out), *OFFLINE], cwd=example_repo, unset=NO_SERVER)
     assert r.code == 0, r.all
     assert r.out == f"Wrote the claims of 20 users to {out}.\n"
-    assert out.read_text(encoding="utf-8") == pisync(["claims"], cwd=example_repo).out
+    assert out.read_text(encoding="utf-8") == pisync(["claims", *OFFLINE], cwd=example_repo).out
     assert [p.name for p in out.parent.iterdir()] == ["claims.json"]  # no temp file left
 
 
@@ -164,7 +167,7 @@ def test_out_writes_the_file_and_says_so(example_repo: Path, tmp_path: Path) -> 
             "",
         ),
         (
-            ["--live"],
+            [],
             64,
             "",
             "Error: no server URL: pass --url, set PISYNC_URL, or set server.url in pisync.yaml\n",
@@ -175,31 +178,32 @@ def test_out_writes_the_file_and_says_so(example_repo: Path, tmp_path: Path) -> 
 def test_bad_input_is_one_clear_line(
     example_repo: Path, args: list[str], code: int, stdout: str, stderr: str
 ) -> None:
-    r = pisync(["claims", *args], cwd=example_repo, unset=NO_SERVER)
+    offline = ["--offline"] if args and args[0] == "--target" else []
+    r = pisync(["claims", *args, *offline], cwd=example_repo, unset=NO_SERVER)
     assert (r.code, r.out, r.err) == (code, stdout, stderr)
 
 
 def test_an_out_file_that_cannot_be_written(example_repo: Path) -> None:
     (example_repo / "taken").write_text("a file, not a folder", encoding="utf-8")
     r = pisync(
-        ["claims", "--target", "ashah", "--out", "taken/claims.json"],
+        ["claims", "--target", "ashah", "--out", "taken/claims.json", *OFFLINE],
         cwd=example_repo,
         unset=NO_SERVER,
     )
     assert r.code == 64
     assert r.out == ""
-    assert r.err == (
-        "Error: cannot write the claims to taken/claims.json: taken is a file, not a folder\n"
+    assert r.err.splitlines()[-1] == (
+        "Error: cannot write the claims to taken/claims.json: taken is a file, not a folder"
     )
 
 
 def test_secure_values_are_read_only_when_asked_for(example_repo: Path) -> None:
     # without --include-secure the secret is not needed at all ...
-    r = pisync(["claims"], cwd=example_repo, unset=("FINANCE_DB_PASSWORD", *NO_SERVER))
+    r = pisync(["claims", *OFFLINE], cwd=example_repo, unset=("FINANCE_DB_PASSWORD", *NO_SERVER))
     assert r.code == 0, r.all
     # ... with it, a missing one is named at the entry that reads it
     r = pisync(
-        ["claims", "--include-secure"],
+        ["claims", "--include-secure", *OFFLINE],
         cwd=example_repo,
         unset=("FINANCE_DB_PASSWORD", *NO_SERVER),
     )
@@ -222,11 +226,12 @@ def test_no_secure_value_in_any_output_or_file_unless_asked(
     # the live server holds the secret too: --live must leave the live value out as well
     assert pisync(["apply", "--auto-approve"], cwd=example_repo, url=emu.url).code == 0
     files = [tmp_path / f"claims-{i}.json" for i in range(2)]
+    more = ["--allow-incomplete"]
     runs = [
-        pisync(["claims"], cwd=example_repo),
-        pisync(["-vv", "claims", "--out", str(files[0])], cwd=example_repo),
-        pisync(["-vv", "claims", "--live"], cwd=example_repo, url=emu.url),
-        pisync(["-vv", "claims", "--live", "--out", str(files[1])], cwd=example_repo, url=emu.url),
+        pisync(["claims", *OFFLINE], cwd=example_repo),
+        pisync(["-vv", "claims", "--out", str(files[0]), *OFFLINE], cwd=example_repo),
+        pisync(["-vv", "claims", *more], cwd=example_repo, url=emu.url),
+        pisync(["-vv", "claims", "--out", str(files[1]), *more], cwd=example_repo, url=emu.url),
     ]
     assert [r.code for r in runs] == [0, 0, 0, 0], [r.all for r in runs]
     for text in [r.all for r in runs] + [f.read_text(encoding="utf-8") for f in files]:
@@ -234,10 +239,72 @@ def test_no_secure_value_in_any_output_or_file_unless_asked(
     reads = re.findall(r"^GET /users/syncPayload\?usercode=(\S+) -> 200 ", runs[2].err, re.M)
     assert len(reads) == len(set(reads)) == 20  # -vv: one read per user, its query shown
     assert WARN_LCHEN in runs[3].err
-    secure = pisync(["claims", "--live", "--include-secure"], cwd=example_repo, url=emu.url)
+    secure = pisync(["claims", "--include-secure"], cwd=example_repo, url=emu.url)
     assert secure.code == 0, secure.all
     assert SECRET in secure.out
     assert SECRET not in secure.err
+
+
+# --- a claim that would wipe live data is never handed over --------------------------------
+
+
+def test_offline_claims_that_cannot_be_complete_are_errors_per_user_and_key(
+    example_repo: Path,
+) -> None:
+    r = pisync(
+        ["claims", "--offline", "--target", "ashah", "--target", "lchen"],
+        cwd=example_repo,
+        unset=NO_SERVER,
+    )
+    assert r.code == 3, r.all
+    assert r.err == ""
+    assert r.out.splitlines() == [
+        "users/finance.yaml:3:5: error: user ASHAH: offline, its claim sets enabled, lite,"
+        " organisation, theme, expires, login.mfa, restrictions to what the server gives a new"
+        " user: if the user exists, a sign-in replaces its live values; declare them, or leave"
+        " out --offline (pisync then reads the live ones) (at ASHAH)",
+        "users/finance.yaml:9:5: error: user ASHAH: offline, the parents of its categories are"
+        " not known, and the server refuses a sign-in whose categories lack their parents;"
+        " leave out --offline (pisync then reads the category tree) (at ASHAH.categories)",
+        "users/finance.yaml:22:5: error: user LCHEN: offline, its claim sets enabled, lite,"
+        " organisation, theme, expires, login.mfa, restrictions to what the server gives a new"
+        " user: if the user exists, a sign-in replaces its live values; declare them, or leave"
+        " out --offline (pisync then reads the live ones) (at LCHEN)",
+        "users/finance.yaml:29:5: error: user LCHEN: offline, the parents of its categories are"
+        " not known, and the server refuses a sign-in whose categories lack their parents;"
+        " leave out --offline (pisync then reads the category tree) (at LCHEN.categories)",
+        LCHEN_LEFT_OUT.format(severity="error"),
+        "5 errors; nothing was planned or applied.",
+    ]
+
+
+def test_live_claims_keep_the_live_variables_and_the_category_parents(
+    emulator_factory: Callable[..., Emulator],
+    example_repo: Path,
+    example_seed: dict[str, Any],
+) -> None:
+    """The two cases the server would refuse or that would wipe live data, by default: a
+    nested category gets its parent from the live tree, and a user whose entry omits
+    ``variables`` keeps its live ones."""
+    emu = emulator_factory(example_seed)
+    emu.api(
+        "POST",
+        "/users/sync",
+        [{"user": {"usercode": "BWONG"}, "variables": [{"name": "desk", "value": "B12"}],
+          "userRoles": [{"roleIdentifier": "Sales Viewer"}]}],
+    )  # fmt: skip
+    r = pisync(["claims", "--target", "bwong", "--target", "ashah"], cwd=example_repo, url=emu.url)
+    assert r.code == 0, r.all
+    users = json.loads(r.out)["users"]
+    bwong = users["BWONG"]["userSyncPayload"][0]
+    assert bwong["variables"] == [{"name": "desk", "value": "B12", "isSecure": False}]
+    ashah = users["ASHAH"]["userSyncPayload"][0]
+    names = sorted(c["categoryIdentifier"] for c in ashah["userCategories"])
+    assert "Finance" in names  # the parent the entry does not list
+    # and the server takes it, as a sign-in would (once the repository's roles exist)
+    emu.api("POST", "/roles", {"name": "Finance Viewer"})
+    (stored,) = emu.api("POST", "/users/sync", [ashah])
+    assert sorted(c["categoryIdentifier"] for c in stored["userCategories"]) == names
 
 
 # --- the two sync paths, on real servers ----------------------------------------------------

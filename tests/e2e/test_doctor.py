@@ -5,6 +5,7 @@ and the JSON report holds no name, email or value of the server's users."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from tests.e2e.conftest import free_port, pisync
 pytestmark = pytest.mark.e2e
 
 ALL_OK = (
-    "19 OK, 0 different, 0 unknown. Every assumption holds: pisync can plan against this server."
+    "20 OK, 0 different, 0 unknown. Every assumption holds: pisync can plan against this server."
 )
 
 
@@ -43,7 +44,7 @@ def test_every_assumption_holds_for_the_shapes_the_reference_allows(
     assert r.out.splitlines()[0] == f"pisync doctor: {emu.url}"
     assert r.out.splitlines()[-1] == ALL_OK
     assert set(results(r.out).values()) == {"OK"}
-    assert len(results(r.out)) == 19
+    assert len(results(r.out)) == 20
 
 
 def test_a_server_that_looks_users_up_by_id_is_reported_with_the_fix(
@@ -94,7 +95,7 @@ def test_the_json_report_is_safe_to_share(
     doc = json.loads(r.out)
     assert doc["server"] == f"http://<host>:{emu.port}/pi/api/v2"
     assert doc["passed"] is True
-    assert doc["counts"] == {"OK": 19, "DIFFERENT": 0, "UNKNOWN": 0}
+    assert doc["counts"] == {"OK": 20, "DIFFERENT": 0, "UNKNOWN": 0}
     assert [c["id"] for c in doc["checks"]][:3] == ["connect", "sign-in", "sign-in-clear"]
     private = {"127.0.0.1", "dashboard"}
     for element in example_seed["users"]:
@@ -105,18 +106,131 @@ def test_the_json_report_is_safe_to_share(
         private |= {str(v["value"]) for v in element.get("variables", [])}
     private |= {str(c["name"]) for c in example_seed.get("categories", [])}
     private |= {str(r_["name"]) for r_ in example_seed.get("roles", [])}
-    leaked = sorted(p for p in private if p and p.casefold() in r.out.casefold())
+    # as words: "HR", a category, is in "through"
+    leaked = sorted(p for p in private if p and re.search(rf"\b{re.escape(p)}\b", r.out, re.I))
     assert leaked == []
 
 
-def test_a_server_that_is_not_there(tmp_path: Path) -> None:
+def test_a_server_that_is_not_there_is_not_an_api_difference(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}/pi/api/v2"
     r = pisync(["doctor"], cwd=tmp_path, url=url)
     assert r.code == 1
     found = results(r.out)
-    assert found["connect"] == "DIFFERENT"
-    assert set(found.values()) == {"DIFFERENT", "UNKNOWN"}
+    assert set(found.values()) == {"UNKNOWN"}
+    assert r.out.splitlines()[2:4] == [
+        "UNKNOWN  connect [§1.1]: the URL answers HTTP",
+        "         server: no answer",
+    ]
+    assert r.out.splitlines()[-1] == (
+        "0 OK, 0 different, 20 unknown. pisync could not connect to the server: check the URL"
+        " (PISYNC_URL, or server.url in pisync.yaml) and that the server is up, then run"
+        " pisync doctor again."
+    )
+    assert "share" not in r.out
     assert "Traceback" not in r.all
+
+
+def test_a_wrong_password_says_so_and_what_to_do(
+    emulator_factory: Any, example_seed: dict[str, Any], tmp_path: Path
+) -> None:
+    emu = emulator_factory(example_seed)
+    r = pisync(["doctor"], cwd=tmp_path, url=emu.url, env={"PISYNC_PASSWORD": "wrong"})
+    assert r.code == 1, r.all
+    found = results(r.out)
+    assert (found["connect"], found["sign-in"]) == ("OK", "UNKNOWN")
+    assert set(found.values()) == {"OK", "UNKNOWN"}
+    assert r.out.splitlines()[-1] == (
+        "1 OK, 0 different, 19 unknown. The server refused the credentials (HTTP 401): check"
+        " PISYNC_USERNAME and PISYNC_PASSWORD, then run pisync doctor again."
+    )
+    assert "wrong" not in r.out
+
+
+def test_a_url_that_is_not_the_api_says_what_it_usually_ends_with(
+    emulator_factory: Any, example_seed: dict[str, Any], tmp_path: Path
+) -> None:
+    emu = emulator_factory(example_seed)
+    r = pisync(["doctor"], cwd=tmp_path, url=f"{emu.base}/pi")
+    assert r.code == 1, r.all
+    assert r.out.splitlines()[-1] == (
+        "1 OK, 0 different, 19 unknown. The URL does not answer like the Panintelligence API"
+        " (POST /tokens answered HTTP 404): it usually ends in /pi/api/v2; check PISYNC_URL (or"
+        " server.url in pisync.yaml), then run pisync doctor again."
+    )
+
+
+def test_a_refused_token_says_so_and_what_to_do(
+    emulator_factory: Any, example_seed: dict[str, Any], tmp_path: Path
+) -> None:
+    emu = emulator_factory(example_seed)
+    r = pisync(
+        ["doctor"],
+        cwd=tmp_path,
+        url=emu.url,
+        env={"PISYNC_TOKEN": "stale"},
+        unset=["PISYNC_USERNAME", "PISYNC_PASSWORD"],
+    )
+    assert r.code == 1, r.all
+    assert r.out.splitlines()[-1].endswith(
+        "The server refused PISYNC_TOKEN (HTTP 401): set a fresh token, or PISYNC_USERNAME and"
+        " PISYNC_PASSWORD so that pisync signs in itself, then run pisync doctor again."
+    )
+
+
+@pytest.mark.parametrize("reachable", [False, True], ids=["unreachable", "reachable"])
+def test_the_json_report_never_holds_the_host_name(
+    emulator_factory: Any, example_seed: dict[str, Any], tmp_path: Path, reachable: bool
+) -> None:
+    """A host name is the customer's own (``acme-pi-prod.internal``); it is left out of every
+    field, the server's words included, whether the server answers or not."""
+    if reachable:
+        emu = emulator_factory(example_seed)
+        host = "localhost"  # resolves to the emulator: the whole probe runs
+        url = f"http://{host}:{emu.port}/pi/api/v2"
+    else:
+        host = "acme-pi-prod-secret.invalid"
+        url = f"https://{host}:8224/pi/api/v2"
+    r = pisync(["doctor", "--format", "json"], cwd=tmp_path, url=url)
+    doc = json.loads(r.out)
+    assert host not in r.out
+    assert doc["server"] == (
+        f"http://<host>:{emu.port}/pi/api/v2" if reachable else "https://<host>:8224/pi/api/v2"
+    )
+    assert r.code == (0 if reachable else 1), r.all
+
+
+def test_a_capped_user_list_is_not_a_server_without_users(
+    emulator_factory: Any, example_seed: dict[str, Any], tmp_path: Path
+) -> None:
+    emu = emulator_factory(example_seed, "--list-cap", "0")
+    r = pisync(["doctor"], cwd=tmp_path, url=emu.url)
+    assert r.code == 1, r.all
+    lines = r.out.splitlines()
+    at = lines.index(
+        "DIFFERENT  users-total [U16]: the list's totalElements matches the users it returns"
+    )
+    assert lines[at + 1] == (
+        "           server: GET /users: the server reported 10 users but returned 0; not"
+        " planning from an incomplete list"
+    )
+    at = lines.index(
+        "UNKNOWN    sync-payload-param [U5]: GET /users/syncPayload?usercode=X answers user X"
+    )
+    assert lines[at + 1] == (
+        "           server: the user list returned no user to read (it could not be read whole:"
+        " see users-total)"
+    )
+    assert "no user to read" not in r.out.replace("returned no user to read", "")
+
+
+def test_a_capped_list_still_samples_the_users_it_returned(
+    emulator_factory: Any, example_seed: dict[str, Any], tmp_path: Path
+) -> None:
+    emu = emulator_factory(example_seed, "--list-cap", "5")
+    r = pisync(["doctor"], cwd=tmp_path, url=emu.url)
+    found = results(r.out)
+    assert found["users-total"] == "DIFFERENT"
+    assert found["sync-payload-param"] == found["sync-payload-shape"] == "OK"
 
 
 def test_with_only_a_token_signing_in_is_not_tried(

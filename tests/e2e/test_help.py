@@ -26,6 +26,7 @@ USAGE = {
     "claims": "pisync claims [OPTIONS] [PATH]...",
     "review": "pisync review [OPTIONS]",
     "schema": "pisync schema [OPTIONS]",
+    "show-desired": "pisync show-desired [OPTIONS]",
 }
 
 

@@ -354,14 +354,15 @@ def test_ctrl_c_stops_new_changes_and_ends_retry_waits_at_once(
 
     assert proc.returncode == 130, (out, err)
     assert time.monotonic() - started < 3  # no more backoff once asked to stop
+    # the first create is the canary: it runs alone, so it is the only one in flight
     assert out.decode().splitlines()[-2] == (
-        "Apply interrupted: 0 created, 0 updated, 0 disabled, 0 deleted, 2 failed,"
-        " 10 not attempted."
+        "Apply interrupted: 0 created, 0 updated, 0 disabled, 0 deleted, 1 failed,"
+        " 11 not attempted."
     )
     body = json.loads(report.read_text(encoding="utf-8"))
     assert body["interrupted"] is True
-    assert [c["outcome"] for c in body["changes"]].count("not_attempted") == 10
-    assert body["summary"]["not_attempted"] == 10
+    assert [c["outcome"] for c in body["changes"]].count("not_attempted") == 11
+    assert body["summary"]["not_attempted"] == 11
 
 
 def test_a_second_ctrl_c_abandons_the_changes_in_flight(
@@ -382,12 +383,13 @@ def test_a_second_ctrl_c_abandons_the_changes_in_flight(
     assert proc.returncode == 130, (out, err)
     assert time.monotonic() - started < 1.2  # not waiting for the 1.5 s answers
     assert err.decode().endswith("\nAbandoning the changes in flight.\n")
+    # the first create is the canary: it runs alone, so it is the only one in flight
     assert out.decode().splitlines()[-2] == (
         "Apply interrupted: 0 created, 0 updated, 0 disabled, 0 deleted, 0 failed,"
-        " 10 not attempted, 2 abandoned (result unknown)."
+        " 11 not attempted, 1 abandoned (result unknown)."
     )
     outcomes = [c["outcome"] for c in json.loads(report.read_text())["changes"]]
-    assert outcomes == ["abandoned"] * 2 + ["not_attempted"] * 10
+    assert outcomes == ["abandoned"] + ["not_attempted"] * 11
 
 
 # --- 8. errors that name the server and the fix, fast ----------------------------------------

@@ -31,6 +31,7 @@ SEED = ROOT / "examples" / "seed.json"
 #: Every sample the README marks, each checked below.
 SAMPLES = {
     "doctor",
+    "doctor-write",
     "import",
     "no-changes",
     "validate",
@@ -110,6 +111,8 @@ def test_the_worked_example(emulator_factory: Any, tmp_path: Path) -> None:
     port = emu.port
 
     assert_sample("doctor", ok(pisync(["doctor"], cwd=tmp_path, url=emu.url)).out, port)
+    r = ok(pisync(["doctor", "--write-check", "--yes"], cwd=tmp_path, url=emu.url))
+    assert_sample("doctor-write", r.out, port)
     r = ok(pisync(["import", "--out", "my-pi"], cwd=tmp_path, url=emu.url))
     assert_sample("import", r.out, port)
     repo = tmp_path / "my-pi"

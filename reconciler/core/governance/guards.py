@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.core.governance.server_rules import server_rule_guards
 from reconciler.core.model.config import Config
 from reconciler.core.model.values import LiveState, LiveUser
 from reconciler.core.plans.plan import Action, Guard, Kind, Plan
@@ -87,6 +88,7 @@ def check(
         lock = _lockout(plan, account.usercode.upper(), account.source == "PISYNC_USERNAME")
         if lock:
             out.append(Guard(name="lockout", message=lock, numbers={}))
+    out += server_rule_guards(plan, live, config, account.usercode if account else None)
     return out
 
 

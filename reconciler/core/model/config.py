@@ -243,6 +243,19 @@ class ServerEntry:
     config: Config = field(default_factory=lambda: Config())
 
 
+#: The kinds a licence counts (``licence:`` of pisync.yaml): enabled users of each type, lite
+#: users whatever their type (not in their type's count), and all enabled users.
+LICENCE_KINDS: tuple[str, ...] = (
+    "administrators",
+    "designers",
+    "chart_explorers",
+    "users",
+    "chart_viewers",
+    "lite",
+    "total",
+)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     sources: tuple[str, ...] = DEFAULT_SOURCES
@@ -254,10 +267,14 @@ class Config:
     ignore: tuple[str, ...] = ()
     #: users who sign in through the identity provider, whose login flags the server forces
     login_via_idp: tuple[str, ...] = ()
+    #: the key the identity provider signs users in by ("usercode", "email"; None: not said)
+    login_claim: str | None = None
     roles_prune: RolePrune = RolePrune.OFF
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     expiring_days: int = 14
     policies: Policies = field(default_factory=Policies)
+    #: ``licence:`` caps by kind (:data:`LICENCE_KINDS`); empty: no licence is checked
+    licence: Mapping[str, int] = field(default_factory=dict)
     #: ``servers:`` in name order (empty: one server, as pisync has always planned)
     servers: tuple[ServerEntry, ...] = ()
     #: ``fleet.max_in_flight``: requests in flight across all servers at once
@@ -328,6 +345,7 @@ class Config:
             protected=tuple(users.get("protected", ("ADMIN",))),
             ignore=tuple(users.get("ignore", ())),
             login_via_idp=tuple(users.get("login_via_idp", ())),
+            login_claim=users.get("login_claim"),
             roles_prune=RolePrune(_prune_word(roles.get("prune", "off"))),
             safety=SafetyConfig(
                 max_prune_percent=float(safety.get("max_prune_percent", 10)),
@@ -336,6 +354,7 @@ class Config:
             ),
             expiring_days=int(plan.get("expiring_days", 14)),
             policies=Policies.from_dict(data.get("policies") or {}),
+            licence={k: int(v) for k, v in (data.get("licence") or {}).items()},
         )
 
     def is_protected(self, usercode: str) -> bool:

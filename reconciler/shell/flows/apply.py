@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from reconciler.core.governance.guards import check, needs_administrators
+from reconciler.core.governance.server_rules import account_to_read
 from reconciler.core.model.config import Config, ServerEntry
 from reconciler.core.model.digest import live_fingerprint, role_fingerprint
 from reconciler.core.model.issues import Issue, format_issue, sort_issues
@@ -57,7 +58,14 @@ from reconciler.shell.repo.desired_state import Loaded, load_desired
 from reconciler.shell.repo.fleet_files import FleetFiles, fleet_config, load_fleet, server_loaded
 from reconciler.shell.secrets import desired_needs, gather_secrets, plan_needs, read_secrets
 from reconciler.shell.server.connect import Server, open_server
-from reconciler.shell.server.executor import NOT_ATTEMPTED, ApplyResult, Outcome, Stop, execute
+from reconciler.shell.server.executor import (
+    NOT_ATTEMPTED,
+    ApplyResult,
+    Outcome,
+    Stop,
+    execute,
+    stopped_message,
+)
 from reconciler.shell.server.live import read_some, with_administrators
 from reconciler.shell.settings import Settings, account, server_url
 from reconciler.shell.signals import exit_code, interrupts, is_interactive
@@ -78,6 +86,7 @@ class ApplyOptions:
     auto_approve: bool = False
     parallelism: int | None = None
     report: str | None = None
+    verify: bool = True  # prove each write stored as sent (--no-verify: do not)
 
 
 def apply_command(
@@ -141,7 +150,8 @@ class _Apply:
         server = open_server(self.settings, config, url, concurrency)
         try:
             if options.planfile is not None:
-                live = run_in(self.runner, refresh(server, plan, concurrency))
+                also = account_to_read(plan, account(self.settings).usercode)
+                live = run_in(self.runner, refresh(server, plan, concurrency, also=also))
                 plan = self._guarded_saved_plan(plan, live, config)
             else:
                 plan, live = run_in(self.runner, self._fresh_plan(server, loaded, secrets, unset))
@@ -250,6 +260,7 @@ class _Apply:
                     concurrency=concurrency,
                     report=lambda o, done, total: self.progress.update(done, total),
                     stop=stop,
+                    verify=self.options.verify,
                 )
 
         try:
@@ -295,10 +306,13 @@ def _blocked_message(plan: Plan) -> str:
     )
 
 
-async def refresh(server: Server, plan: Plan, concurrency: int) -> LiveState:
-    """Re-read the objects a saved plan touches, by usercode (never the whole list); refuse
-    (stale) if any changed since, or if a user it creates exists now."""
-    touched = {c.key for c in plan.changes if c.kind is Kind.USER}
+async def refresh(
+    server: Server, plan: Plan, concurrency: int, *, also: Collection[str] = ()
+) -> LiveState:
+    """Re-read the objects a saved plan touches, by usercode (never the whole list), and the
+    users ``also`` names (what the guards read); refuse (stale) if any touched object changed
+    since, or if a user it creates exists now."""
+    touched = {c.key for c in plan.changes if c.kind is Kind.USER} | set(also)
     live = await read_some(server, touched, concurrency=concurrency)
     if needs_administrators(plan, live):
         live = await with_administrators(server, live)
@@ -340,6 +354,8 @@ def _print_result(out: Console, result: ApplyResult, *, interrupted: bool) -> No
 
 def apply_summary(result: ApplyResult, *, interrupted: bool = False) -> str:
     head = "Apply interrupted" if interrupted else "Apply complete"
+    if result.tripped is not None and not interrupted:
+        head = "Apply stopped"
     line = (
         f"{head}: {result.count(Action.CREATE)} created, {result.count(Action.UPDATE)}"
         f" updated, {result.count(Action.DISABLE)} disabled, {result.count(Action.DELETE)}"
@@ -353,6 +369,8 @@ def apply_summary(result: ApplyResult, *, interrupted: bool = False) -> str:
 
 
 def raise_for_failures(result: ApplyResult) -> None:
+    if result.tripped is not None:
+        raise ApplyFailed(stopped_message(result.tripped, len(result.not_attempted)))
     if result.failed:
         raise ApplyFailed(
             f"{len(result.failed)} change(s) failed; the rest were applied. Fix the causes above"

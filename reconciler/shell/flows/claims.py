@@ -3,13 +3,18 @@ product's other way to sync users, so that the identity provider feeds the same 
 
 The payloads are built as apply builds them (:mod:`reconciler.pi.claims` over
 ``wire.sync_element``), from the same loaded desired state (``users.login_via_idp`` included).
-Without ``--live`` nothing is read from a server and no credentials are needed: omitted keys
-take ``defaults:`` and then the server's new-user defaults. With ``--live`` the declared users
-(and the parents they name) are read by usercode, as a partial plan reads them; each user's
-live payload is the base, categories get their ancestors, and the plan-time checks run.
+A sign-in syncs the claim as non-additively as apply's writes, so a claim must be complete:
+by default the declared users (and the parents they name) are read by usercode, as a partial
+plan reads them; each user's live payload is the base, categories get their ancestors from
+the live tree, and the plan-time checks run. ``--offline`` reads nothing (no credentials
+needed): omitted keys then take ``defaults:`` and the server's new-user defaults, which would
+replace an existing user's live values, and the parents of a category are unknown.
 
-Warnings go to stderr, one line each, and never hold a value: every secure variable left out
-(and what that means), every login flag an identity-provider sign-in would override.
+Where a claim cannot be complete — offline, or a secure variable left out (a sign-in would
+remove it) — each user and key is an error at the user's entry (exit 3, nothing written)
+unless ``--allow-incomplete``, which writes the claims and makes them warnings. Warnings go
+to stderr, one line each, and never hold a value: every login flag an identity-provider
+sign-in would override.
 """
 
 from __future__ import annotations
@@ -50,8 +55,9 @@ class ClaimsOptions:
     paths: Sequence[str] = ()
     targets: Sequence[str] = ()
     out: str | None = None
-    live: bool = False
+    live: bool = True  # False: --offline
     include_secure: bool = False
+    allow_incomplete: bool = False
 
 
 def claims_command(
@@ -97,8 +103,15 @@ def _claims(settings: Settings, options: ClaimsOptions, loaded: Loaded) -> int:
         raise InvalidStateError("secrets are missing", unset)
     live = run(_read_live(settings, loaded, users, unset)) if options.live else None
     built = build_claims(loaded, users, live, secrets, include_secure=options.include_secure)
+    gaps = incomplete(loaded, users, built, offline=live is None)
+    if gaps and not options.allow_incomplete:
+        raise InvalidStateError(
+            "the claims are incomplete; pass --allow-incomplete to write them anyway", gaps
+        )
     for line in warning_lines(loaded.warnings, built):
         sys.stderr.write(line + "\n")
+    for gap in gaps:
+        sys.stderr.write(format_issue(replace(gap, severity="warning")) + "\n")
     text = claims.render(claims.document(built, include_secure=options.include_secure))
     if options.out is None:
         sys.stdout.write(text)
@@ -204,17 +217,61 @@ def build_claims(
     return out
 
 
+def incomplete(
+    loaded: Loaded, users: Sequence[UserSpec], built: Sequence[UserClaims], *, offline: bool
+) -> list[Issue]:
+    """Where a claim cannot be complete, per user and key (see the module docstring)."""
+    issues: list[Issue] = []
+    for spec, claim in zip(users, built, strict=True):
+        code = spec.usercode
+        if offline:
+            guessed = [
+                k
+                for k in wire.NEW_USER_DEFAULTS
+                if k not in spec.fields and k not in loaded.defaults
+            ]
+            if guessed:
+                issues.append(
+                    error(
+                        spec.source,
+                        f"user {code}: offline, its claim sets {', '.join(guessed)} to what the"
+                        " server gives a new user: if the user exists, a sign-in replaces its"
+                        " live values; declare them, or leave out --offline (pisync then reads"
+                        " the live ones)",
+                        key_path=code,
+                    )
+                )
+            if spec.fields.get("categories"):
+                issues.append(
+                    error(
+                        spec.key_pos.get("categories", spec.source),
+                        f"user {code}: offline, the parents of its categories are not known, and"
+                        " the server refuses a sign-in whose categories lack their parents; leave"
+                        " out --offline (pisync then reads the category tree)",
+                        key_path=f"{code}.categories",
+                    )
+                )
+        if claim.left_out:
+            names = ", ".join(claim.left_out)
+            issues.append(
+                error(
+                    spec.key_pos.get("variables", spec.source),
+                    f"user {code}: secure variable{'s' if len(claim.left_out) > 1 else ''}"
+                    f" {names} {'are' if len(claim.left_out) > 1 else 'is'} left out of its claim"
+                    " (a JWT is signed, not encrypted), so a sign-in would remove"
+                    f" {'them' if len(claim.left_out) > 1 else 'it'} from the user;"
+                    " --include-secure puts secure variables in",
+                    key_path=f"{code}.variables",
+                )
+            )
+    return issues
+
+
 def warning_lines(loaded_warnings: Sequence[Issue], built: Sequence[UserClaims]) -> list[str]:
-    """The loading warnings, then per user (by usercode): each secure variable left out, each
-    login flag an identity-provider sign-in overrides. Names only, never a value."""
+    """The loading warnings, then per user (by usercode): each login flag an
+    identity-provider sign-in overrides. Names only, never a value."""
     lines = [format_issue(w) for w in loaded_warnings]
     for user in sorted(built, key=lambda u: u.usercode):
-        lines += [
-            f"warning: user {user.usercode}: secure variable {name} is left out of its claim"
-            " (a JWT is signed, not encrypted); signing in with the claim removes it from the"
-            " user, as any sync does; --include-secure puts it in"
-            for name in user.left_out
-        ]
         lines += [
             f"warning: user {user.usercode}: a sign-in through the identity provider sets"
             f" {key}: {'false' if key == 'login.password' else 'true'} whatever the claim says,"

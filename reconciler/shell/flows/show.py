@@ -1,12 +1,12 @@
 """``pisync show PLANFILE``: a saved plan, rendered without a server (the apply job prints what
 it is about to apply). The file is checked as apply checks it: against the plan schema and
 its own digest. A bundle of several servers' plans is shown as ``pisync plan`` shows a
-fleet; several bundles (the shards of a CI matrix) are joined into one, which ``--out``
+fleet; a folder of bundles (the shards of a CI matrix) is joined into one, which ``--out``
 writes (:func:`reconciler.shell.bundle.read_bundles`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from pathlib import Path
 
 from reconciler.errors import UsageError
 from reconciler.shell.bundle import is_bundle, read_bundles, write_bundle
@@ -18,13 +18,16 @@ from reconciler.shell.settings import Settings
 def show_command(
     settings: Settings,
     *,
-    planfile: str | Sequence[str],
+    planfile: str,
     fmt: str,
     brief: bool,
     out: str | None = None,
 ) -> int:
-    files = [planfile] if isinstance(planfile, str) else list(planfile)
-    if len(files) > 1 or is_bundle(files[0]):
+    folder = Path(planfile)
+    files = sorted(str(p) for p in folder.glob("*.json")) if folder.is_dir() else [planfile]
+    if folder.is_dir() and not files:
+        raise UsageError(f"{planfile} holds no *.json plan bundle")
+    if folder.is_dir() or is_bundle(files[0]):
         fleet = read_bundles(files)
         write_fleet(settings, fleet, fmt, brief=brief)
         if out:

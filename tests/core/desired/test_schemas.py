@@ -13,6 +13,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from reconciler import schemas
+from reconciler.core.model.config import LICENCE_KINDS
 from reconciler.core.model.privileges import PRIVILEGES, USER_TYPES
 from reconciler.core.model.values import GRANT_KEYS
 from reconciler.pi.wire import USER_TYPES as USER_TYPE_IDS
@@ -169,11 +170,14 @@ def test_config_schema_covers_spec_section_3() -> None:
         "users",
         "roles",
         "safety",
+        "licence",
         "plan",
         "policies",
         "fleet",
         "servers",
     }
+    assert list(props["licence"]["properties"]) == list(LICENCE_KINDS)
+    assert props["users"]["properties"]["login_claim"]["enum"] == ["usercode", "email"]
     assert props["server"]["properties"]["concurrency"]["minimum"] == 1
     assert props["server"]["properties"]["concurrency"]["maximum"] == 64
     assert props["users"]["properties"]["prune"]["enum"] == ["off", "disable", "delete", False]

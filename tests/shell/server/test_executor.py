@@ -36,7 +36,9 @@ def run(plan: Plan, handler: FunctionBackend, stop: Stop | None = None) -> Apply
             retry=RetryPolicy(initial=0.0),
         )
         async with Server(transport) as server:
-            return await execute(plan, server.api, EMPTY, secrets={}, concurrency=2, stop=stop)
+            return await execute(
+                plan, server.api, EMPTY, secrets={}, concurrency=2, stop=stop, verify=False
+            )
 
     return asyncio.run(main())
 
@@ -74,7 +76,7 @@ def test_abandoning_marks_in_flight_changes_and_the_rest_not_attempted() -> None
         plan = Plan(server="s", changes=tuple(create(c) for c in "ABCDE"))
         async with Server(transport) as server:
             task = asyncio.ensure_future(
-                execute(plan, server.api, EMPTY, secrets={}, concurrency=2, stop=stop)
+                execute(plan, server.api, EMPTY, secrets={}, concurrency=2, stop=stop, verify=False)
             )
             await started.wait()
             stop.stop.set()
