@@ -86,11 +86,12 @@ def read_bundle(path: str, *, applying: bool = True) -> FleetPlan:
     )
 
 
-def read_bundles(paths: Sequence[str], *, applying: bool = False) -> FleetPlan:
-    """One bundle, or shard bundles joined into one (each checked as :func:`read_bundle`);
-    parts that do not make one fleet's plan are refused (exit 3), saying why."""
+def read_bundles(paths: Sequence[str], *, applying: bool = False, join: bool = True) -> FleetPlan:
+    """Shard bundles joined into one (each checked as :func:`read_bundle`); parts that do
+    not make one fleet's plan are refused (exit 3), saying why (a shard missing included).
+    ``join=False``: one bundle, shown as it is (a shard alone is fine)."""
     parts = [read_bundle(p, applying=applying) for p in paths]
-    if len(parts) == 1:
+    if not join and len(parts) == 1:
         return parts[0]
     joined, problems = merge(parts)
     if joined is None:

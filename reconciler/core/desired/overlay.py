@@ -181,7 +181,7 @@ def _server_state(
         users.append(merged)
     for o in o_users.values():
         if o.marks.exclude is not None:
-            found.each(name, [_not_given(o.marks.exclude, f"user {o.usercode}", name)])
+            found.all([_not_given(o.marks.exclude, f"user {o.usercode}", name)], name)
             continue
         if o.source is not None:
             overlaid[("user", o.usercode)] = o.source
@@ -199,7 +199,7 @@ def _server_state(
         roles.append(x if ox is None else replace(x, fields={**x.fields, **ox.fields}))
     for ox in o_roles.values():
         if ox.marks.exclude is not None:
-            found.each(name, [_not_given(ox.marks.exclude, f'role "{ox.name}"', name)])
+            found.all([_not_given(ox.marks.exclude, f'role "{ox.name}"', name)], name)
             continue
         if ox.source is not None:
             overlaid[("role", ox.name.casefold())] = ox.source

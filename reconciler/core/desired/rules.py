@@ -98,7 +98,7 @@ def fleet_syntax_issues(keys: Iterable[KeyEntry]) -> list[Issue]:
     return [
         error(
             key.pos,
-            f"{key.value} is about the servers of servers: in pisync.yaml, which has none; add"
+            f"{key.value} works only with servers: in pisync.yaml, which names none; add"
             " servers: to pisync.yaml, or remove it",
             key.key_path,
         )

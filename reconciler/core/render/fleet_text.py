@@ -139,7 +139,7 @@ def why_lines(fleet: FleetPlan) -> list[str]:
     lines: list[str] = []
     reasons = reasons_by_text(fleet)
     if reasons:
-        since = f" since {printable(fleet.changed_since)}" if fleet.changed_since else ""
+        since = f" (changed since {printable(fleet.changed_since)})" if fleet.changed_since else ""
         lines.append(f"Planned because{since}:")
         lines += [f"  {printable(r)}: {', '.join(names)}" for r, names in reasons]
     if fleet.skipped:

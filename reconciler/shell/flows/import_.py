@@ -247,10 +247,13 @@ async def _import_fleet(
     root = Path(out)
     _write(root, {f.path: f.text for f in files}, CONFIG_TEMPLATE + block, force=force)
     console = make_console(no_color=settings.no_color)
+    distinct_users = len({str(d["usercode"]) for docs in users.values() for d in docs})
+    distinct_roles = len({str(d["name"]).casefold() for docs in roles.values() for d in docs})
     print_plain(
         console,
-        f"Imported {len(base_users)} users and {len(base_roles)} roles of {len(entries)} servers"
-        f" into {root} ({len(files)} files; what only some servers have is in servers/).",
+        f"Imported {distinct_users} users and {distinct_roles} roles of {len(entries)} servers"
+        f" into {root} ({len(files)} files; what is not the same on every server is in"
+        " servers/).",
     )
     if settings.quiet:
         return 0

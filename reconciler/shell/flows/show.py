@@ -28,7 +28,7 @@ def show_command(
     if folder.is_dir() and not files:
         raise UsageError(f"{planfile} holds no *.json plan bundle")
     if folder.is_dir() or is_bundle(files[0]):
-        fleet = read_bundles(files)
+        fleet = read_bundles(files, join=folder.is_dir())
         write_fleet(settings, fleet, fmt, brief=brief)
         if out:
             write_bundle(fleet, out)

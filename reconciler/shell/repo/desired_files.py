@@ -152,7 +152,9 @@ def load(
     subjects = policies_today is not None and bool(config.policies)
     with _gc_paused():
         results = _analyse_all(found, max_bytes, workers, build, store, subjects)
-        together = cross_file(results, config, whole=not partial)
+        # an invalid pisync.yaml is read as Config(): no rule that depends on it is checked
+        settled = None if has_errors(issues) else config
+        together = cross_file(results, settled, whole=not partial)
         issues += together.issues
         if policies_today is not None and subjects:
             issues += _policy_issues(results, config, policies_today)
