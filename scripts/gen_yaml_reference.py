@@ -315,7 +315,8 @@ def default_line(
         if path.startswith("servers."):
             rest = path.split(".", 2)[2] if path.count(".") >= 2 else ""
             if rest.startswith("credentials."):
-                return f"**Default:** `PISYNC_<NAME>_{key.upper()}` (NAME: the server's name in capitals)."
+                name = f"PISYNC_<NAME>_{key.upper()}"
+                return f"**Default:** `{name}` (NAME: the server's name in capitals)."
             if rest in SERVER_DEFAULTS:
                 return SERVER_DEFAULTS[rest]
             return "**Default:** the top level's."

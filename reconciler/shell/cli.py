@@ -15,7 +15,7 @@ import typer
 from typer.exceptions import TyperException
 
 from reconciler.errors import InvalidStateError, PisyncError, UsageError
-from reconciler.shell.settings import Settings
+from reconciler.shell.settings import Settings, parse_server_urls
 from reconciler.shell.usage import PisyncCommand, option_names, single_dash_hint
 
 if TYPE_CHECKING:
@@ -92,6 +92,16 @@ def main_options(
             help="API base URL, e.g. https://host:8224/pi/api/v2.",
         ),
     ] = None,
+    server_urls: Annotated[
+        str | None,
+        typer.Option(
+            "--server-urls",
+            metavar="NAME=URL...",
+            envvar="PISYNC_SERVER_URLS",
+            help="With servers: in pisync.yaml, each server's URL (what --url is for one"
+            " server): NAME=URL pairs; a server it does not name is refused.",
+        ),
+    ] = None,
     max_rps: Annotated[
         float | None,
         typer.Option(
@@ -138,6 +148,7 @@ def main_options(
         quiet=quiet,
         max_rps=max_rps,
         cache=not no_cache,
+        server_urls=None if server_urls is None else parse_server_urls(server_urls),
     )
 
 
@@ -685,6 +696,7 @@ def _exit(code: int) -> None:
 GLOBAL_OPTIONS = {
     "--config": True,
     "--url": True,
+    "--server-urls": True,
     "--max-rps": True,
     "--no-cache": False,
     "--no-color": False,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -72,6 +73,11 @@ def choose_servers(
                 "--server, --all-servers and --shard choose among the servers: of pisync.yaml,"
                 " which has none: this repository manages one server (server.url or --url)"
             )
+        if settings.server_urls is not None:
+            raise UsageError(
+                "--server-urls (or PISYNC_SERVER_URLS) gives the urls of the servers: of"
+                " pisync.yaml, which has none: use --url (or PISYNC_URL) for one server"
+            )
         return ()
     if settings.url:
         raise UsageError(
@@ -105,7 +111,24 @@ def choose_servers(
     if choice.shard is not None:
         index, count = parse_shard(choice.shard)
         entries = tuple(e for k, e in enumerate(entries) if k % count + 1 == index)
-    return entries
+    return tuple(pinned(e, settings) for e in entries)
+
+
+def pinned(entry: ServerEntry, settings: Settings) -> ServerEntry:
+    """``entry`` with its URL from ``--server-urls`` when that is given (every server must be
+    named then: a URL from pisync.yaml is what a pull request could point elsewhere)."""
+    pins = settings.server_urls
+    if pins is None:
+        return entry
+    url = pins.get(entry.name)
+    if url is None:
+        raise UsageError(
+            f"--server-urls (or PISYNC_SERVER_URLS) names no url for server {entry.name}; add"
+            f" {entry.name}=URL to it (servers.{entry.name}.url of pisync.yaml is not used"
+            " while it is set)"
+        )
+    server = replace(entry.config.server, url=url)
+    return replace(entry, url=url, config=replace(entry.config, server=server))
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -120,26 +143,56 @@ def parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
+#: One environment variable with every server's credentials, for CI (where each secret must
+#: be named in the workflow): ``{"prod": {"username": "…", "password": "…"}, …}``.
+FLEET_CREDENTIALS = "PISYNC_FLEET_CREDENTIALS"
+
+
 def server_settings(settings: Settings, entry: ServerEntry) -> Settings:
     """The settings a single-server step uses for ``entry``: its URL, and its credentials
-    under the standard names (each read from the variable its entry names, nothing else)."""
+    under the standard names (read from :data:`FLEET_CREDENTIALS` when it is set, else from
+    the variables its entry names; nothing else)."""
     env = {k: v for k, v in settings.env.items() if k not in STANDARD_CREDENTIALS.values()}
     for key, standard in STANDARD_CREDENTIALS.items():
-        value = settings.env.get(entry.credentials[key])
+        value = _credentials(entry, settings.env).get(key)
         if value:
             env[standard] = value
-    return replace(settings, url=entry.url, env=env)
+    return replace(settings, url=entry.url, env=env, server_urls=None)
 
 
 def credentials_problem(entry: ServerEntry, env: Mapping[str, str]) -> str | None:
-    """Why pisync cannot sign in to ``entry`` (its variables unset), or None."""
-    names = entry.credentials
-    if (env.get(names["username"]) and env.get(names["password"])) or env.get(names["token"]):
+    """Why pisync cannot sign in to ``entry`` (its credentials unset), or None."""
+    found = _credentials(entry, env)
+    if (found.get("username") and found.get("password")) or found.get("token"):
         return None
+    if FLEET_CREDENTIALS in env:
+        return (
+            f"no credentials for server {entry.name}: {FLEET_CREDENTIALS} has no"
+            f' "{entry.name}": {{"username": …, "password": …}} (or {{"token": …}})'
+        )
+    names = entry.credentials
     return (
         f"no credentials for server {entry.name}: set {names['username']} and"
         f" {names['password']}, or {names['token']}"
     )
+
+
+def _credentials(entry: ServerEntry, env: Mapping[str, str]) -> dict[str, str]:
+    """The credentials of ``entry`` by key (``username``, ``password``, ``token``…)."""
+    shared = env.get(FLEET_CREDENTIALS)
+    if shared is None:
+        return {k: env[v] for k, v in entry.credentials.items() if env.get(v)}
+    try:
+        every = json.loads(shared)
+    except ValueError:
+        every = None
+    mine = every.get(entry.name) if isinstance(every, dict) else None
+    if not isinstance(every, dict) or not isinstance(mine, (dict, type(None))):
+        raise UsageError(
+            f'{FLEET_CREDENTIALS} must be a JSON object: server name -> {{"username": …,'
+            ' "password": …} or {"token": …} (its content is not shown)'
+        )
+    return {k: v for k, v in (mine or {}).items() if isinstance(v, str) and v}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

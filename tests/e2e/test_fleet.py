@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import pisync
 from tests.e2e.fleet_repo import (
     SEED,
     SERVERS,
@@ -521,4 +522,37 @@ def test_fleet_syntax_in_a_repository_without_servers(tmp_path: Path) -> None:
         " which names none; add servers: to pisync.yaml, or remove it (at"
         " users[0].pisync.servers)\n"
         "2 errors in 1 of 1 file.\n",
+    )
+
+
+def test_urls_and_credentials_from_the_ci_never_from_pisync_yaml(
+    tmp_path: Path, emulator_fleet: StartFleet
+) -> None:
+    emus = emulator_fleet(*(Member(seed=SEED) for _ in SERVERS))
+    repo = fleet_repo(tmp_path, [_Fake(n) for n in SERVERS])  # pisync.yaml: hosts that fail
+    pins = " ".join(f"{n}={e.url}" for n, e in zip(SERVERS, emus, strict=True))
+    every = json.dumps({n: {"username": "admin", "password": "dashboard"} for n in SERVERS})
+    ci = {"PISYNC_SERVER_URLS": pins, "PISYNC_FLEET_CREDENTIALS": every}
+    env_only = dict(ci)
+
+    plan = pisync(["plan", "--out", "fleet.json", "-q"], cwd=repo, env=env_only)
+    applied = pisync(["apply", "fleet.json", "-q"], cwd=repo, env=env_only)
+    one_short = pisync(
+        ["plan", "-q"], cwd=repo, env={**env_only, "PISYNC_SERVER_URLS": pins.rsplit(" ", 1)[0]}
+    )
+    bad_secret = pisync(["plan"], cwd=repo, env={**env_only, "PISYNC_FLEET_CREDENTIALS": "[1"})
+
+    assert plan.code == 0, plan.all
+    assert plan.out == "Fleet: 17 to create, 0 to update, 0 to disable, 0 to delete on 3 servers.\n"
+    assert applied.code == 0, applied.all
+    assert [user(e, "OPS.LEAD") is None for e in emus] == [False, False, False]
+    assert (one_short.code, one_short.err) == (
+        64,
+        "Error: --server-urls (or PISYNC_SERVER_URLS) names no url for server staging; add"
+        " staging=URL to it (servers.staging.url of pisync.yaml is not used while it is set)\n",
+    )
+    assert (bad_secret.code, bad_secret.err) == (
+        64,
+        'Error: PISYNC_FLEET_CREDENTIALS must be a JSON object: server name -> {"username": …,'
+        ' "password": …} or {"token": …} (its content is not shown)\n',
     )

@@ -20,7 +20,7 @@ each server without changes in one line, and last the fleet's summary line::
 
     === globex: no changes.
 
-    === staging: failed: GET /users: connection refused …
+    === staging: failed: the server could not be reached …
 
     Fleet: 1 to create, 1 to update, 0 to disable, 0 to delete on 3 servers; 1 failed.
 

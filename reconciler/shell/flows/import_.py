@@ -23,7 +23,7 @@ from reconciler.core.model.config import Config, ServerEntry, credential_variabl
 from reconciler.core.model.values import LiveState
 from reconciler.errors import AuthenticationFailed, UsageError
 from reconciler.pi import wire
-from reconciler.schemas import SCHEMA_NAMES, schema_text
+from reconciler.schemas import REPOSITORY_SCHEMAS, schema_text
 from reconciler.shell.console import FleetProgress, ProgressReporter, make_console, print_plain
 from reconciler.shell.files import write_atomic
 from reconciler.shell.fleet import (
@@ -131,7 +131,7 @@ def _write(root: Path, texts: Mapping[str, str], config_text: str, *, force: boo
     """The files, the schemas, pisync.yaml and .gitignore (these two never over existing
     ones); nothing is written when a file exists, unless ``force``."""
     planned = {root / path: text for path, text in texts.items()}
-    for name in SCHEMA_NAMES:
+    for name in REPOSITORY_SCHEMAS:
         planned[root / "schemas" / name] = schema_text(name)  # as shipped, byte for byte
     config_path = root / "pisync.yaml"
     if not config_path.exists():
