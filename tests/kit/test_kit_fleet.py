@@ -1,4 +1,4 @@
-"""pisync-fleet-plan.yml: a matrix of shards that plans a fleet, and one job that joins the
+"""fleet/pisync-plan.yml: a matrix of shards that plans a fleet, and one job that joins the
 shards into one comment and one bundle. The same standards as the other workflows (GitHub's
 schema, actionlint with shellcheck, pinned actions, the pull request as data, credentials only
 in the environment's server step), every server's URL from the variable, the 256-job limit of
@@ -22,7 +22,7 @@ from reconciler.core.plans.fleet import FleetPlan, ServerPlan, bundle_digest
 from reconciler.core.plans.plan import document_digest
 from tests.core.render.test_render import access_escalation, empty
 
-FLEET = "pisync-fleet-plan.yml"
+FLEET = "fleet/pisync-plan.yml"
 
 
 def fleet_jobs() -> dict[str, dict[str, Any]]:

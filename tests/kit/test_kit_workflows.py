@@ -93,10 +93,10 @@ def test_the_kit_has_exactly_these_files() -> None:
     )
     assert files == [
         "README.md",
+        "fleet/pisync-plan.yml",
         "pisync-apply.yml",
         "pisync-drift.yml",
         "pisync-escalation.yml",
-        "pisync-fleet-plan.yml",
         "pisync-plan.yml",
         "pisync-review.yml",
         "scripts/apply_queue.py",
