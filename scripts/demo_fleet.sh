@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-state_dir=$root/.demo/fleet
+state_dir=${PISYNC_DEMO_DIR:-$root/.demo/fleet}
 rm -rf "$state_dir"
 mkdir -p "$state_dir"
 servers=(staging prod-acme prod-globex)
@@ -59,4 +59,5 @@ if [ "$code" -ne 0 ]; then
   echo "demo failed: the second plan is not empty on every server (exit $code)" >&2
   exit 1
 fi
-banner "demo complete: planned and applied 3 servers, and the re-plan is empty on every server"
+# the last line says so
+printf '\n%s==> %s%s\n' "$bold" "demo complete: planned and applied 3 servers, and the re-plan is empty on every server" "$plain"

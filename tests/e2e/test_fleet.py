@@ -476,7 +476,7 @@ def test_every_conflict_is_an_error_at_its_file_line_and_column(tmp_path: Path) 
         "users/shared-a.yaml:1:1: error: this file is matched by the top-level sources (the"
         " base) and by servers.prod-a.sources; a file belongs to one place: narrow the globs"
         " so that only one matches it\n"
-        "note: 2 server(s) checked: prod-a (4 users, 0 roles), prod-b (3 users, 0 roles)\n"
+        "note: 2 servers checked: prod-a (4 users, 0 roles), prod-b (3 users, 0 roles)\n"
         "8 errors in 3 of 5 files.\n"
     )
 

@@ -79,7 +79,8 @@ def _validate_fleet(
         note = unchecked_roles_note(sorted(unchecked))
         notes = [] if note is None else [note]
         notes.append(
-            f"{len(files.state.servers)} server(s) checked: "
+            f"{len(files.state.servers)} server{'s' if len(files.state.servers) != 1 else ''}"
+            " checked: "
             + ", ".join(
                 f"{s.name} ({len(s.desired.users)} users, {len(s.desired.roles)} roles)"
                 for s in files.state.servers
