@@ -156,9 +156,7 @@ class Bench:
                 self.one = one.wall_s
                 self.add("one server, all the users: pisync plan", one.wall_s, one,
                          f"({reads:,} requests)")  # fmt: skip
-        members = [
-            Member(seed=self.folder / f"seed-{n}.json", args=latency) for n in self.names
-        ]
+        members = [Member(seed=self.folder / f"seed-{n}.json", args=latency) for n in self.names]
         with fleet(self.tmp, members, ready_timeout=900) as emus:
             self.fleet_stages(emus, only)
 
@@ -230,8 +228,9 @@ class Bench:
 
     def table(self) -> str:
         a = self.args
+        every = a.servers * a.users_per_server
         out = [
-            f"{a.servers} servers x {a.users_per_server:,} users ({a.servers * a.users_per_server:,}"
+            f"{a.servers} servers x {a.users_per_server:,} users ({every:,}"
             f" in all), {self.expected:,} changed, {a.latency_ms} ms latency, {a.in_flight} in"
             f" flight in all; {machine()}",
             "",

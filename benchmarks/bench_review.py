@@ -1,22 +1,26 @@
-"""Benchmark: ``pisync review`` of 10,000 users, every format, and where the time goes.
+"""Benchmark: ``pisync review`` at scale, side by side with the live read it cannot avoid.
 
 Reuses the organisation ``bench_plan.py`` generates (``benchmarks/.data/plan-N-0.1/``: an
 emulator seed and desired-state YAML in files of 500 users; 10% of the users differ, so the
 review finds drift), copies its repository and adds a history by three people: grant
-metadata for 2% of the users, then a role change for 1%, each its own commit. A
-``pi-emulator`` serves the seed (``--latency-ms``, default 0: the client's own cost) and every
-command runs in a fresh wrapper process (wall time, CPU and peak RSS its own).
+metadata for 2% of the users, then a role change for 1%, each its own commit (so that tracing
+grants back through older versions has work to do). A ``pi-emulator`` serves the seed
+(``--latency-ms``, default 0: the client's own cost) and every command runs in a fresh wrapper
+process (wall time, CPU and peak RSS its own).
 
-1. ``pisync review --format F --out FILE`` for each format;
-2. in this process, the review's phases on the same inputs: git provenance (one blame per
-   file), building the review (access, drift, policies), and each renderer; and the ratio of
-   the review's own work (provenance and building) to its baseline, reading the live state
-   (the part ``pisync plan`` shares).
+1. the baseline: the live read alone (``baselines/review_read.py``: pisync's own client reading
+   every user's payload and the user count, nothing else), run before and after the reviews,
+   the two averaged, so that a machine busy with other work weighs on both sides;
+2. ``pisync review --format json --out FILE`` with the validation cache cold (the first run
+   fills it) and warm, and ``pisync review --out DIR`` (the bundle: every format, the
+   manifest), warm;
+3. the ratios of each to the baseline, and the peak RSS of each; ``--phases`` adds the
+   review's phases measured in this process (holding everything: not for 100,000).
 
 Usage::
 
     .venv/bin/python benchmarks/bench_review.py                # 10,000 users
-    .venv/bin/python benchmarks/bench_review.py --users 2000 --latency-ms 20
+    .venv/bin/python benchmarks/bench_review.py --users 100000
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_plan import generate
-from measure import PISYNC, machine, pisync_env, run_wrapped, start_emulator
+from measure import BASELINES, PISYNC, PYTHON, Run, machine, pisync_env, run_wrapped, start_emulator
 
 POLICIES = """\
 policies:
@@ -45,6 +49,7 @@ policies:
   review_interval_days: {days: 365, severity: warning}
   email_domains: {allowed: [example.com], severity: warning}
 """
+CONCURRENCY = 16
 PEOPLE = {
     "anika": ("Anika Shah", "anika@example.com", "2026-09-01T09:00:00+01:00"),
     "dev": ("Dev Patel", "dev@example.com", "2026-10-14T16:20:00+01:00"),
@@ -100,11 +105,14 @@ def phases(repo: Path, url: str) -> dict[str, float]:
     """Each phase of the review in this process, on the inputs the command had."""
     import os
 
-    from reconciler.core.review.build import build_review
-    from reconciler.core.review.formats import render_csv, render_json, render_markdown
-    from reconciler.core.review.html import render_html
+    from reconciler.core.model.values import LiveState
+    from reconciler.core.review.build import Inputs, Rows, Tally
+    from reconciler.core.review.formats import JSON, Context
+    from reconciler.shell.loop import run
     from reconciler.shell.repo.desired_state import load_desired
     from reconciler.shell.repo.provenance import history_of
+    from reconciler.shell.server.connect import open_server
+    from reconciler.shell.server.live import read_live
     from reconciler.shell.settings import Settings
 
     here = Path.cwd()
@@ -114,45 +122,57 @@ def phases(repo: Path, url: str) -> dict[str, float]:
         out: dict[str, float] = {}
         t = time.perf_counter()
         loaded = load_desired((), settings)
-        out["load the desired state"] = time.perf_counter() - t
-        from reconciler.shell.flows.review import _read
-        from reconciler.shell.loop import run
-
+        out["load the desired state (cold)"] = time.perf_counter() - t
         t = time.perf_counter()
-        live = run(_read(settings, loaded, url))
+
+        async def everyone() -> LiveState:
+            async with open_server(settings, loaded.config, url) as server:
+                return await read_live(
+                    server,
+                    payload_for=lambda code: True,
+                    concurrency=loaded.config.server.concurrency,
+                )
+
+        live = run(everyone())
         out["read the live state (every payload)"] = time.perf_counter() - t
         t = time.perf_counter()
         history = history_of(loaded.desired)
-        out["git provenance (one blame per file)"] = time.perf_counter() - t
-        t = time.perf_counter()
-        review = build_review(
-            live,
-            loaded.desired,
-            loaded.config,
+        out["git provenance (per grant)"] = time.perf_counter() - t
+        inputs = Inputs(
+            live=live,
+            desired=loaded.desired,
+            config=loaded.config,
             server=url,
             today=dt.date(2026, 11, 26),
             history=history,
         )
-        out["build the review (access, drift, policies)"] = time.perf_counter() - t
-        for name, render in (
-            ("json", render_json),
-            ("csv", render_csv),
-            ("markdown", render_markdown),
-            ("html", render_html),
-        ):
-            t = time.perf_counter()
-            text = render(review)
-            out[f"render {name} ({len(text) / 1e6:.1f} MB)"] = time.perf_counter() - t
-        out["provenance found for"] = float(len(history.changes))
+        context = Context(today=inputs.today, approvals=inputs.approvals)
+        t = time.perf_counter()
+        rows, tally = Rows(inputs), Tally(inputs)
+        size = 0
+        for row in rows:
+            tally.add(row)
+            size += len(JSON.row(row, context))
+        tally.head(rows.server_findings())
+        out[f"rows, tally and JSON rows ({size / 1e6:.0f} MB)"] = time.perf_counter() - t
         return out
     finally:
         os.chdir(here)
+
+
+def baseline(url: str, repo: Path, env: dict[str, str]) -> Run:
+    run = run_wrapped(
+        [PYTHON, str(BASELINES / "review_read.py"), url, str(CONCURRENCY)], cwd=repo, env=env
+    )
+    assert run.exit == 0, run.tail()
+    return run
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--phases", action="store_true", help="also time each phase in process")
     args = parser.parse_args()
     print(machine())
     data = generate(args.users, 0.1)
@@ -162,43 +182,53 @@ def main() -> int:
         emu = start_emulator(tmp, data / "seed.json", "--latency-ms", str(args.latency_ms))
         try:
             env = pisync_env(emu.url)
+            files = len(list((repo / "users").glob("*.yaml")))
             print(
-                f"{args.users:,} users, {len(list((repo / 'users').glob('*.yaml')))} files,"
-                f" 3 commits by 3 authors, emulator latency {args.latency_ms} ms"
+                f"{args.users:,} users, {files} files, 3 commits by 3 authors, emulator latency"
+                f" {args.latency_ms} ms, {CONCURRENCY} requests in flight"
             )
-            for fmt in ("json", "csv", "markdown", "html"):
-                out = tmp / f"review.{fmt}"
-                run = run_wrapped(
-                    [PISYNC, "review", "--format", fmt, "--out", str(out)], cwd=repo, env=env
-                )
+            before = baseline(emu.url, repo, env)
+            runs: dict[str, Run] = {}
+            bundle = tmp / "bundle"
+            commands = {
+                "review --format json (cold cache)": [
+                    *("review", "--format", "json", "--out", str(tmp / "c.json"))
+                ],
+                "review --format json (warm cache)": [
+                    *("review", "--format", "json", "--out", str(tmp / "w.json"))
+                ],
+                "review --out DIR (bundle, warm)": ["review", "--out", str(bundle)],
+            }
+            for name, command in commands.items():
+                run = run_wrapped([PISYNC, *command], cwd=repo, env=env)
                 assert run.exit == 0, run.tail()
+                runs[name] = run
+            after = baseline(emu.url, repo, env)
+            read = (before.wall_s + after.wall_s) / 2
+            print(
+                f"baseline, the live read alone: {before.wall_s:.2f} s and {after.wall_s:.2f} s"
+                f" (mean {read:.2f} s), {before.cpu_s:.2f} s and {after.cpu_s:.2f} s CPU,"
+                f" peak RSS {max(before.rss_mb, after.rss_mb):.0f} MB"
+            )
+            for name, run in runs.items():
                 print(
-                    f"pisync review --format {fmt}: {run.wall_s:.2f} s wall, {run.cpu_s:.2f} s"
-                    f" CPU, peak RSS {run.rss_mb:.0f} MB, {out.stat().st_size / 1e6:.1f} MB"
+                    f"pisync {name}: {run.wall_s:.2f} s wall ({run.wall_s / read:.2f} x the read),"
+                    f" {run.cpu_s:.2f} s CPU, peak RSS {run.rss_mb:.0f} MB"
                 )
-            report = json.loads((tmp / "review.json").read_text(encoding="utf-8"))
+            report = json.loads((bundle / "review.json").read_text(encoding="utf-8"))
             s = report["summary"]
             print(
-                f"report: {s['users']:,} users, {len(s['drifted']):,} drifted,"
-                f" {s['policy_violations']['error']:,} errors /"
+                f"report: {s['users']:,} users, {s['grants']:,} grants, {len(s['drifted']):,}"
+                f" drifted, {s['policy_violations']['error']:,} errors /"
                 f" {s['policy_violations']['warning']:,} warnings,"
-                f" {sum(1 for u in report['users'] if u['last_change']):,} with a last change"
+                f" {sum(1 for u in report['users'] if u['last_change']):,} with a last change,"
+                f" checks {[c['ok'] for c in report['manifest']['checks']]}"
             )
-            parts = phases(repo, emu.url)
-            for name, seconds in parts.items():
-                if name == "provenance found for":
-                    print(f"  {name}: {seconds:,.0f} users")
-                else:
+            sizes = {p.name: p.stat().st_size / 1e6 for p in sorted(bundle.iterdir())}
+            print("bundle: " + ", ".join(f"{n} {mb:.1f} MB" for n, mb in sizes.items()))
+            if args.phases:
+                for name, seconds in phases(repo, emu.url).items():
                     print(f"  {name}: {seconds:.2f} s")
-            # the baseline, in this process: reading the live state, which plan does too
-            read = parts["read the live state (every payload)"]
-            own = sum(
-                v for k, v in parts.items() if k.startswith(("git provenance", "build the review"))
-            )
-            print(
-                f"ratio: provenance + building the review = {own / read:.2f}x reading the live"
-                f" state ({own:.2f} s against {read:.2f} s)"
-            )
         finally:
             emu.stop()
     return 0

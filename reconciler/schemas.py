@@ -23,6 +23,7 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "claims.schema.json",
     "review.schema.json",
     "bundle.schema.json",
+    "decisions.schema.json",
 )
 #: The schemas ``pisync import`` writes into a repository, for editors and readers of its
 #: files and plans (a bundle's schema is pisync's own business).

@@ -607,22 +607,105 @@ def review(
         typer.Option("--format", metavar="FORMAT", help="markdown | csv | json | html."),
     ] = None,
     out: Annotated[
-        str | None, typer.Option("--out", metavar="FILE", help="Write the report to FILE.")
+        str | None,
+        typer.Option(
+            "--out",
+            metavar="FILE|DIR",
+            help="Write the report to FILE, or a bundle of every format with manifest.json to"
+            " DIR (a folder, or a name without a suffix).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="PREVIOUS",
+            help="Also show what changed since a previous review (its JSON or bundle).",
+        ),
+    ] = None,
+    apply_report: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--apply-report",
+            metavar="FILE",
+            help="An apply --report of this server: the outcome of earlier decisions (repeatable).",
+        ),
+    ] = None,
+    decisions_template: Annotated[
+        str | None,
+        typer.Option(
+            "--decisions-template",
+            metavar="FILE",
+            help="Also write the reviewer's worksheet, one row per grant (.csv or .json).",
+        ),
+    ] = None,
+    verify: Annotated[
+        str | None,
+        typer.Option(
+            "--verify",
+            metavar="DIR",
+            help="Re-check a stored bundle instead; exit 1 if it differs.",
+        ),
     ] = None,
     server: ServerOption = None,
     all_servers: AllServersOption = False,
 ) -> None:
-    """Access-review report: every live user's access, why, and the commit that put it there.
+    """Access-review report: every live user's grants, why, and the change that made each.
 
-    Reads the server (never writes) and the repository with its git history.
+    Reads the server (never writes), the repository with its git history and, with
+    GITHUB_TOKEN, who approved each pull request.
     """
     settings: Settings = ctx.obj
-    chosen = _format(fmt, {"markdown", "csv", "json", "html"}, settings, default="markdown")
+    chosen = None if fmt is None else _format(fmt, {"markdown", "csv", "json", "html"}, settings)
 
     def run() -> int:
-        from reconciler.shell.flows.review import review_command
+        from reconciler.shell.flows.review import ReviewOptions, review_command
 
-        return review_command(settings, fmt=chosen, out=out, servers=_choice(server, all_servers))
+        if verify is not None and (fmt or out or since or apply_report or decisions_template):
+            raise UsageError("--verify checks a bundle: give it alone")
+        options = ReviewOptions(
+            fmt=chosen,
+            out=out,
+            since=since,
+            apply_reports=tuple(apply_report or ()),
+            decisions_template=decisions_template,
+            verify=verify,
+        )
+        return review_command(settings, options, _choice(server, all_servers))
+
+    _exit(_guarded(run, settings))
+
+
+# --- revoke ------------------------------------------------------------------------------
+
+
+@app.command(cls=PisyncCommand)
+def revoke(
+    ctx: typer.Context,
+    decisions: Annotated[
+        str,
+        typer.Option(
+            "--decisions",
+            metavar="FILE",
+            help="The reviewer's worksheet (review --decisions-template), filled in.",
+        ),
+    ],
+    branch: Annotated[
+        str | None,
+        typer.Option("--branch", metavar="NAME", help="The new branch (default pisync/revoke-…)."),
+    ] = None,
+) -> None:
+    """Turn the Deny decisions of a review into YAML edits, committed on a new branch.
+
+    Removes each denied role, privilege or category from the user's entry (or disables the
+    user), keeping the files' comments and order; the commit cites every decision.
+    """
+    settings: Settings = ctx.obj
+
+    def run() -> int:
+        from reconciler.shell.flows.revoke import revoke_command
+
+        return revoke_command(settings, decisions=decisions, branch=branch)
 
     _exit(_guarded(run, settings))
 

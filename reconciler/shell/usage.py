@@ -94,7 +94,20 @@ COMMAND_EXITS: Final[Mapping[str, Mapping[int, str | None]]] = {
         130: None,
     },
     "claims": {0: "the claims were printed or written", 1: None, 3: None, 64: None, 130: None},
-    "review": {0: "the report was printed or written", 1: None, 3: None, 64: None, 130: None},
+    "review": {
+        0: "the report was printed or written, or a stored bundle checked out",
+        1: "the server could not be read, the counts did not reconcile, or the bundle differs",
+        3: None,
+        64: None,
+        130: None,
+    },
+    "revoke": {
+        0: "the revocations were committed on a new branch, or there was nothing to revoke",
+        1: None,
+        3: "a decision cannot be made in the repository; nothing was written",
+        64: "command-line usage error, or files with uncommitted changes",
+        130: None,
+    },
     "schema": {
         0: "the schemas were printed or written",
         1: "pisync failed",

@@ -25,6 +25,7 @@ USAGE = {
     "doctor": "pisync doctor [OPTIONS]",
     "claims": "pisync claims [OPTIONS] [PATH]...",
     "review": "pisync review [OPTIONS]",
+    "revoke": "pisync revoke [OPTIONS]",
     "schema": "pisync schema [OPTIONS]",
     "show-desired": "pisync show-desired [OPTIONS]",
 }

@@ -20,7 +20,7 @@ import pytest
 
 from reconciler.core.review.html import render_html
 from tests.browser import Browser, require_chromium
-from tests.core.review.test_review import scenario
+from tests.core.review.scenario import scenario
 from tests.e2e.conftest import ROOT, pisync
 from tests.gitrepo import Person, git_as
 
@@ -64,8 +64,8 @@ def test_the_table_sorts_and_filters(page: Path, tmp_path: Path) -> None:
         assert await b.evaluate(
             "document.querySelector('#users th').getAttribute('aria-sort')"
         ) == ("descending")
-        # Findings (column 11) counts: fewest first, then by usercode
-        await b.evaluate("document.querySelectorAll('#users th button')[10].click()")
+        # Findings (column 12) counts: fewest first, then by usercode
+        await b.evaluate("document.querySelectorAll('#users th button')[11].click()")
         assert await b.evaluate(CODES) == [
             "ANA",
             "EVIL",
@@ -75,7 +75,7 @@ def test_the_table_sorts_and_filters(page: Path, tmp_path: Path) -> None:
             "ADMIN",
             "CARL",
         ]
-        assert await b.evaluate("location.hash") == "#sort=10:asc"
+        assert await b.evaluate("location.hash") == "#sort=11:asc"
         await b.evaluate(
             "const q = document.getElementById('q'); q.value = 'gmail';"
             " q.dispatchEvent(new Event('input'))"
@@ -89,7 +89,7 @@ def test_the_table_sorts_and_filters(page: Path, tmp_path: Path) -> None:
             " s.dispatchEvent(new Event('change'))"
         )
         assert await b.evaluate(SHOWN) == ["BEN", "STRAY", "ADMIN", "CARL"]
-        assert await b.evaluate("location.hash") == "#sort=10:asc&show=findings"
+        assert await b.evaluate("location.hash") == "#sort=11:asc&show=findings"
         await b.evaluate("document.querySelector('.card[data-show=unmanaged]').click()")
         assert await b.evaluate(SHOWN) == ["STRAY", "ADMIN"]
         assert b.errors == []
@@ -119,11 +119,69 @@ def test_no_request_no_error_no_dialog_and_hostile_text_stays_text(
         assert b.errors == []
         assert b.dialogs == []
         role = await b.evaluate(
-            "document.querySelector('#users tbody tr:nth-child(5) td:nth-child(5)').textContent"
+            "document.querySelector('#users tbody tr:nth-child(5) td:nth-child(6)').textContent"
         )
         assert role == "<script>alert(1)</script>|x"
         assert await b.evaluate("document.scripts.length") == 1
         assert await b.evaluate("document.querySelectorAll('svg.chart').length") == 3
+
+    run(tmp_path, body)
+
+
+def test_the_evidence_sections_and_each_grants_change(page: Path, tmp_path: Path) -> None:
+    """The manifest, the privileged track, what changed since, the decisions and the changes
+    are on the page; each grant's tag names its change, and its title who approved it."""
+
+    async def body(b: Browser) -> None:
+        await b.open(page.as_uri())
+
+        def rows(section: str) -> str:
+            return (
+                f"Array.from(document.querySelectorAll('#{section} tbody tr'))"
+                ".map(r => Array.from(r.cells).map(c => c.textContent))"
+            )
+
+        assert await b.evaluate(rows("manifest") + ".filter(r => r.length === 3 && r[1])") == [
+            ["server count", "pass", "the server counts 7 users; its list gave 7"],
+            ["every user read is reported", "pass", "7 read, 7 reported"],
+            ["rows add up", "pass", "4 managed + 1 ignored + 2 unmanaged = 7 (reported 7)"],
+            ["declared users add up", "pass", "4 on the server + 1 missing = 5 (declared 5)"],
+            [
+                "pisync.yaml",
+                "b79606fb3afea5bd1609ed40b622142f1c98125abcfe89a76a661b0e8e343910",
+                "6",
+            ],
+            [
+                "users/team.yaml",
+                "ca8b22d0db83a22db163b560b3e4e51527e533d31d067b614a0c33c4d2df8432",
+                "4",
+            ],
+        ]
+        assert [r[0] for r in await b.evaluate(rows("privileged"))] == [
+            "ADMIN",
+            "ANA",
+            "CARL",
+            "STRAY",
+        ]
+        assert (await b.evaluate(rows("privileged")))[1][6] == "2026-02-01 Bob Stone (#12)"
+        assert await b.evaluate(rows("since") + ".map(r => r.join(' '))") == [
+            "+ ANA category:Budgets",
+            "+ ANA category:Finance",
+            "+ ANA login:external",
+            "+ ANA role:User Admins",
+            "- ANA role:Viewers",
+        ]
+        assert [r[8].split("the server")[0] for r in await b.evaluate(rows("decisions"))] == [
+            "AppliedWithUnknownFailure",
+            "AppliedSuccessfullyButObjectNotFound",
+        ]
+        assert [r[0] for r in await b.evaluate(rows("changes"))] == ["#1", "#12", "ccccccc"]
+        tag = "document.querySelector('#users tbody tr:nth-child(2) td:nth-child(6) .pr')"
+        assert await b.evaluate(tag + ".textContent") == "#12"
+        assert await b.evaluate(tag + ".title") == (
+            "Bob Stone · 2026-02-01 · bbbbbbbbbb · Give ANA user admin (#12) · approved by carol"
+        )
+        assert b.errors == []
 
     run(tmp_path, body)
 
@@ -207,9 +265,11 @@ def test_screenshot_of_the_example_review(
     shots: list[bytes] = []
 
     async def body(b: Browser) -> None:
-        await b.open(html.as_uri() + "#sort=11:desc")  # the latest changes first
+        await b.open(html.as_uri() + "#sort=12:desc")  # the latest changes first
         assert b.requests == [html.as_uri()]  # the fragment is never requested
         assert b.errors == []
+        # the privileged track and the users with each grant's change
+        await b.evaluate("document.getElementById('privileged').scrollIntoView()")
         shots.append(await b.screenshot())
 
     run(tmp_path, body)

@@ -126,21 +126,37 @@ def test_review_json_with_exact_provenance(emulator_factory: Any, repo: Path) ->
     ).validate(data)
     users = {u["usercode"]: u for u in data["users"]}
     assert list(users) == ["ADMIN", "ANA", "BEN", "STRAY"]
-    assert users["ANA"]["last_change"] == {
+    assert users["ANA"]["last_change"] == made["Review ANA's payroll access"]
+    assert {
+        "commit": users["ANA"]["last_change"],
+        **data["commits"][made["Review ANA's payroll access"]],
+    } == {
         "commit": made["Review ANA's payroll access"],
         "author": "Li Chen",
         "email": "li@example.com",
         "date": "2026-03-02T08:15:00-05:00",
         "subject": "Review ANA's payroll access",
         "pull_request": 12,  # from the merge that brought it in
+        "approvals": None,  # the forge was not asked: no token
     }
-    assert users["BEN"]["last_change"] == {
+    assert data["approvals"] == {
+        "asked": False,
+        "forge": None,
+        "note": "the approvers of pull requests were not asked for: set GITHUB_TOKEN and"
+        " GITHUB_REPOSITORY (or an origin remote on github.com) to read each pull request's"
+        " approvals from GitHub",
+    }
+    assert {
+        "commit": users["BEN"]["last_change"],
+        **data["commits"][users["BEN"]["last_change"]],
+    } == {
         "commit": made["Fix BEN's address (#4)"],
         "author": "Dev Patel",
         "email": "dev@example.com",
         "date": "2026-02-01T09:30:00+01:00",
         "subject": "Fix BEN's address (#4)",
         "pull_request": 4,
+        "approvals": None,
     }
     assert (users["STRAY"]["last_change"], users["STRAY"]["last_change_note"]) == (
         None,
@@ -193,7 +209,7 @@ def test_review_from_outside_the_repository_through_config(
     data = json.loads(r.out)
     assert data["provenance"] == {"available": True, "note": None}
     made = commits(repo)
-    assert {u["usercode"]: (u["last_change"] or {}).get("commit") for u in data["users"]} == {
+    assert {u["usercode"]: u["last_change"] for u in data["users"]} == {
         "ADMIN": None,
         "ANA": made["Review ANA's payroll access"],
         "BEN": made["Fix BEN's address (#4)"],
@@ -217,6 +233,16 @@ def test_every_format_and_no_secret_in_any(
         text = out.read_text(encoding="utf-8")
         for secret in (SECRET, LIVE_SECRET):
             assert secret not in text, fmt
+    manifest = (tmp_path / "review.manifest.csv").read_text("utf-8")  # a CSV's, beside it
+    assert manifest.startswith("name,value\nserver,http://127.0.0.1:")
+    assert "counts.reported,4\n" in manifest
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("review.")) == [
+        "review.csv",
+        "review.html",
+        "review.json",
+        "review.manifest.csv",
+        "review.markdown",
+    ]
     rows = list(csv.DictReader(io.StringIO((tmp_path / "review.csv").read_text("utf-8"))))
     assert [(r["usercode"], r["pull_request"], r["author"]) for r in rows] == [
         ("ADMIN", "", ""),

@@ -24,7 +24,7 @@ def render_json(fleet: FleetPlan) -> str:
 
 def render_summary_json(fleet: FleetPlan) -> str:
     """The fleet's summary document (module docstring)."""
-    servers = [
+    servers: list[dict[str, Any]] = [
         {
             "name": s.name,
             "url": s.url,

@@ -14,7 +14,8 @@ function here for that context, so no format escapes in its own way:
   mid-line escaped), :func:`md_fence` (a fence longer than any backtick run);
 - HTML: :func:`html_text` (element content) and :func:`html_escape` (content or a quoted
   attribute value);
-- CSV: :func:`csv_cell` (a cell a spreadsheet would run as a formula is prefixed with ``'``);
+- CSV: :func:`csv_row` (a record: formulas neutralised by :func:`csv_cell`, CR and LF
+  quoted) and :func:`csv_value` (a cell read back);
 - GitHub workflow commands (:func:`escape_data`, :func:`escape_property`), as actions/toolkit
   escapes them.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Iterable
 from typing import Final
 
 # --- terminal text ---------------------------------------------------------------------------
@@ -111,22 +113,48 @@ def html_escape(value: object) -> str:
 
 # --- CSV -------------------------------------------------------------------------------------
 
-#: A cell a spreadsheet would run as a formula starts with one of these (OWASP CSV injection).
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+#: A cell a spreadsheet would run as a formula starts with one of these (OWASP CSV injection:
+#: ``=``, ``+``, ``-``, ``@``, TAB, CR; LF too, which some spreadsheets also strip first).
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r", "\n")
+#: What :func:`csv_cell` prefixes: also before a text that starts with it, so that
+#: :func:`csv_value` can take exactly one away.
+_CSV_GUARD: Final = "'"
+_CSV_QUOTE_IF: Final = frozenset(',"\r\n')
 
 #: What one CSV cell holds before it is written.
 CsvValue = str | bool | int | None
 
 
 def csv_cell(value: CsvValue) -> str:
-    """One CSV cell: empty for None, ``true``/``false`` for a bool; a text a spreadsheet would
-    take for a formula is prefixed with ``'`` so that opening the file never runs one."""
+    """One CSV cell's text: empty for None, ``true``/``false`` for a bool; a text a
+    spreadsheet would take for a formula is prefixed with ``'`` so that opening the file never
+    runs one (and so is a text that starts with ``'``, so :func:`csv_value` reverses it)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return _CSV_GUARD + text if text.startswith((*_FORMULA_START, _CSV_GUARD)) else text
+
+
+def csv_value(cell: str) -> str:
+    """What a cell written by :func:`csv_cell` held: one guarding ``'`` taken away."""
+    if cell.startswith(_CSV_GUARD) and cell[1:].startswith((*_FORMULA_START, _CSV_GUARD)):
+        return cell[1:]
+    return cell
+
+
+def csv_row(values: Iterable[CsvValue]) -> str:
+    """One CSV record ending in ``\\n``: each cell through :func:`csv_cell`, and quoted (RFC
+    4180) when it holds a comma, a quote, a CR or an LF, so that no value can split a row.
+    (Python's ``csv`` module with ``lineterminator="\\n"`` leaves a bare CR unquoted.)"""
+    return ",".join(_csv_field(csv_cell(v)) for v in values) + "\n"
+
+
+def _csv_field(text: str) -> str:
+    if _CSV_QUOTE_IF.isdisjoint(text):
+        return text
+    return '"' + text.replace('"', '""') + '"'
 
 
 # --- GitHub workflow commands ----------------------------------------------------------------

@@ -1,31 +1,95 @@
-"""The access review as JSON (``schemas/review.schema.json``), CSV and Markdown. Pure.
+"""The review's formats, each written as a head, one piece per row and a tail, so that a
+review of 100,000 users is written as its rows are made (:class:`Format`). Pure.
 
-Secrets never appear: a secure variable is named, never valued (nor its digest).
+- ``json``: ``schemas/review.schema.json``; the head's keys first, then ``users`` with one
+  user per line (a later ``review --since`` reads it line by line);
+- ``csv``: one line per live user (:data:`CSV_COLUMNS`);
+- ``grants``: CSV, one line per grant with the commit that introduced it (:data:`GRANT_COLUMNS`);
+- ``markdown`` and ``html``: :mod:`reconciler.core.review.markdown`, :mod:`~.html`;
+- the decisions worksheet (:data:`TEMPLATE_CSV`, :data:`TEMPLATE_JSON`), one line per grant;
+- the manifest alone as CSV (:func:`manifest_csv`), for a bundle.
+
+CSV cells go through :func:`~reconciler.core.render.markup.csv_row`: a cell a spreadsheet
+would take for a formula is prefixed with ``'``, and CR/LF are quoted. Secrets never appear: a
+secure variable is named, never valued (nor its digest).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from reconciler.core.model.privileges import ESCALATING_PRIVILEGES
-from reconciler.core.model.values import Grant
-from reconciler.core.render.markup import CsvValue, csv_cell, md_code, md_text
-from reconciler.core.review.model import Review, Row
+import orjson
 
-# --- rendering: JSON, CSV, Markdown -------------------------------------------------------------
-
-
-def render_json(review: Review) -> str:
-    """The review as JSON, documented by ``schemas/review.schema.json``."""
-    return json.dumps(review.to_dict(), indent=2, ensure_ascii=False) + "\n"
+from reconciler.core.render.markup import CsvValue, csv_row
+from reconciler.core.review.decisions import COLUMNS, WORKSHEET_VERSION, template_row
+from reconciler.core.review.model import Approvals, GrantRow, Review, Row
 
 
-#: The CSV columns, in order.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Context:
+    """What a row's rendering needs beyond the row; ``memo`` keeps what a format made of a
+    grant row (one object for every user who holds that grant: made once, used by all)."""
+
+    today: dt.date
+    approvals: Approvals
+    review_id: str = ""
+    memo: dict[tuple[str, int], tuple[object, str]] = field(default_factory=dict)
+
+    def once(self, what: str, key: object, make: Callable[..., str], *args: object) -> str:
+        """``make(*args)``, once per ``what`` and object ``key`` (kept alive beside its text)."""
+        found = self.memo.get((what, id(key)))
+        if found is None:
+            found = self.memo[(what, id(key))] = (key, make(*args))
+        return found[1]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Format:
+    """A format written in three parts; ``separator`` goes between two rows' pieces."""
+
+    head: Callable[[Review], str]
+    row: Callable[[Row, Context], str]
+    tail: Callable[[Review], str]
+    separator: str = ""
+
+
+def render(fmt: Format, review: Review, review_id: str = "") -> str:
+    """A whole review in ``fmt`` (its rows held)."""
+    context = Context(
+        today=dt.date.fromisoformat(review.date), approvals=review.approvals, review_id=review_id
+    )
+    pieces = (p for p in (fmt.row(r, context) for r in review.rows) if p)
+    return fmt.head(review) + fmt.separator.join(pieces) + fmt.tail(review)
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+
+
+def _json_head(review: Review) -> str:
+    text = orjson.dumps(review.head_dict(), option=orjson.OPT_INDENT_2).decode()
+    return text[: text.rindex("}")].rstrip() + ',\n  "users": [\n'
+
+
+def _json_row(row: Row, context: Context) -> str:
+    return "    " + orjson.dumps(row.to_dict()).decode()
+
+
+def _json_tail(review: Review) -> str:
+    return "\n  ]\n}\n" if review.summary.users else "  ]\n}\n"
+
+
+JSON = Format(head=_json_head, row=_json_row, tail=_json_tail, separator=",\n")
+
+
+# --- CSV: users ----------------------------------------------------------------------------------
+
+#: The users CSV's columns, in order.
 CSV_COLUMNS: tuple[str, ...] = (
     "usercode",
+    "name",
     "type",
     "enabled",
     "expires",
@@ -36,6 +100,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "privileges",
     "direct_categories",
     "direct_privileges",
+    "privileged",
     "secure_variables",
     "reason",
     "ticket",
@@ -51,22 +116,15 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 
 
-def render_csv(review: Review) -> str:
-    """One line per live user (:data:`CSV_COLUMNS`); lists joined by ``; ``. A cell that a
-    spreadsheet would take for a formula is prefixed with ``'`` so that opening the file never
-    runs one."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in review.rows:
-        writer.writerow([csv_cell(v) for v in _csv_values(row)])
-    return out.getvalue()
+def _csv_head(review: Review) -> str:
+    return csv_row(CSV_COLUMNS)
 
 
-def _csv_values(row: Row) -> list[CsvValue]:
+def _csv_user(row: Row, context: Context) -> str:
     change = row.last_change
-    return [
+    values: list[CsvValue] = [
         row.usercode,
+        row.name,
         row.type,
         row.enabled,
         row.expires,
@@ -77,6 +135,7 @@ def _csv_values(row: Row) -> list[CsvValue]:
         "; ".join(row.privileges),
         "; ".join(row.direct_categories),
         "; ".join(row.direct_privileges),
+        "; ".join(row.privileged),
         "; ".join(row.secure_variables),
         row.grant.reason,
         row.grant.ticket,
@@ -90,107 +149,149 @@ def _csv_values(row: Row) -> list[CsvValue]:
         None if change is None else change.pull_request,
         None if row.source is None else str(row.source),
     ]
+    return csv_row(values)
 
 
-def render_markdown(review: Review) -> str:
-    """The review as Markdown: the summary first, then one table line per user."""
-    s = review.summary
-    lines = [
-        "# pisync access review",
-        "",
-        f"Server: {md_code(review.server)} · as of {review.date}"
-        + f" · {s.users} users ({s.enabled} enabled)",
-        "",
-    ]
-    if not review.provenance or review.provenance_note:
-        lines += [f"> **Provenance:** {md_text(review.provenance_note or 'not available')}", ""]
-    lines += ["## Summary", "", "| | |", "|---|---:|"]
-    lines += [
-        f"| Administrators (enabled) | {len(s.administrators)} |",
-        f"| Unmanaged users (no file declares them) | {len(s.unmanaged)} |",
-        f"| Drifted users (the server differs from the repository) | {len(s.drifted)} |",
-        f"| Declared but not on the server | {len(s.declared_missing)} |",
-        f"| Expired but still enabled | {len(s.expired_but_enabled)} |",
-        f"| Reviews overdue | {len(s.reviews_overdue)} |",
-        f"| Policy violations | {s.violations['error']} errors, {s.violations['warning']}"
-        " warnings |",
-    ]
-    lines += [f"| Access ending within {w} days | {n} |" for w, n in s.expiring.items()]
-    lines += ["", "### Users per type", "", "| Type | Users |", "|---|---:|"]
-    lines += [f"| {md_text(t)} | {n} |" for t, n in s.by_type.items()]
-    lines += ["", "### Users per role", "", "| Role | Enabled holders |", "|---|---:|"]
-    lines += [f"| {md_text(r)} | {n} |" for r, n in s.by_role.items()]
-    for title, codes in (
-        ("Administrators", s.administrators),
-        ("Unmanaged users", s.unmanaged),
-        ("Drifted users", s.drifted),
-        ("Declared but not on the server", s.declared_missing),
-        ("Expired but still enabled", s.expired_but_enabled),
-        ("Reviews overdue", s.reviews_overdue),
-    ):
-        if codes:
-            lines += ["", f"**{title}:** " + ", ".join(md_code(c) for c in codes)]
-    if review.policies:
-        lines += ["", "### Policies", ""]
-        lines += [f"Checked: {', '.join(md_code(p) for p in review.policies)}."]
-        lines += [f"- ⛔ {md_text(f.text)}" for f in review.server_findings]
-    lines += ["", "## Users", ""]
-    lines += [
-        "| User | Type | Enabled | Expires | Roles | Categories | Privileges | Managed | Drift"
-        " | Why | Findings | Last change |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    lines += [_md_row(r) for r in review.rows]
-    return "\n".join(lines) + "\n"
+def _nothing(review: Review) -> str:
+    return ""
 
 
-def _md_row(r: Row) -> str:
-    via = {
-        item: role for role, (cats, privs) in r.through_roles.items() for item in (*cats, *privs)
-    }
+CSV = Format(head=_csv_head, row=_csv_user, tail=_nothing)
 
-    def items(names: Sequence[str], direct: Sequence[str]) -> str:
-        """Each name (an escalating privilege in bold), with the role it comes through."""
-        return ", ".join(
-            (f"**{_table_code(n)}**" if n in ESCALATING_PRIVILEGES else _table_code(n))
-            + ("" if n in direct or n not in via else f" (via {md_text(via[n])})")
-            for n in names
+
+# --- CSV: one line per grant --------------------------------------------------------------------
+
+#: The grants CSV's columns, in order.
+GRANT_COLUMNS: tuple[str, ...] = (
+    "principal",
+    "resource",
+    "via",
+    "managed",
+    "commit",
+    "author",
+    "date",
+    "subject",
+    "pull_request",
+    "approvals",
+    "note",
+)
+
+
+def _grants_head(review: Review) -> str:
+    return csv_row(GRANT_COLUMNS)
+
+
+def _grants_row(row: Row, context: Context) -> str:
+    who = csv_row([row.usercode])[:-1]
+    managed = csv_row([row.managed])[:-1]
+    return "".join(
+        f"{who},{context.once('grant', g, _grant_before, g)},{managed},"
+        + context.once("change", g, _grant_after, g, context.approvals)
+        for g in row.grants
+    )
+
+
+def _grant_before(g: GrantRow) -> str:
+    """A grant's cells before the user's ``managed`` (no line end)."""
+    return csv_row([g.resource, g.via])[:-1]
+
+
+def _grant_after(g: GrantRow, approvals: Approvals) -> str:
+    """A grant's cells after the user's ``managed``, and the line end."""
+    c = g.change
+    if c is None:
+        return csv_row([None, None, None, None, None, None, g.note])
+    words = approvals.words(c.pull_request)
+    return csv_row([c.commit, c.author, c.date, c.subject, c.pull_request, words, g.note])
+
+
+GRANTS = Format(head=_grants_head, row=_grants_row, tail=_nothing)
+
+
+# --- the decisions worksheet ---------------------------------------------------------------------
+
+
+def _template_rows(row: Row, context: Context) -> Iterable[dict[str, str]]:
+    for g in row.grants:
+        yield template_row(
+            context.review_id, row.usercode, row.name, g.resource, g.via, row.managed, *_granted(g)
         )
 
-    cells = [
-        _table_code(r.usercode) + (" (super admin)" if r.super_admin else ""),
-        md_text(r.type or "unknown"),
-        "yes" if r.enabled else "**no**",
-        md_text(r.expires or "never"),
-        ", ".join(_table_code(x) for x in r.roles),
-        items(r.categories, r.direct_categories),
-        items(r.privileges, r.direct_privileges),
-        r.managed,
-        "" if r.drift is None else (", ".join(r.drift) or "none"),
-        md_text(_why(r.grant)),
-        "<br>".join(
-            f"{'⛔' if f.severity == 'error' else '⚠️'} {md_text(f.text)}" for f in r.findings
-        ),
-        md_text(_change_text(r)),
-    ]
-    return "| " + " | ".join(cells) + " |"
+
+def _template_csv_row(row: Row, context: Context) -> str:
+    who = csv_row([context.review_id, row.usercode, row.name])[:-1]
+    managed = csv_row([row.managed])[:-1]
+    return "".join(
+        f"{who},{context.once('template', g, _template_before, g)},{managed},"
+        + context.once("template-change", g, _template_after, g)
+        for g in row.grants
+    )
 
 
-def _table_code(text: str) -> str:
-    """A code span inside a table cell."""
-    return md_code(text, in_table=True)
+def _template_before(g: GrantRow) -> str:
+    """A grant's worksheet cells before ``managed`` (as :func:`template_row` has them)."""
+    cells = template_row("", "", None, g.resource, g.via, "", *_granted(g))
+    return csv_row([cells["resource"], cells["accessVia"]])[:-1]
 
 
-def _why(grant: Grant) -> str:
-    parts = [grant.reason] if grant.reason else []
-    parts += [f"{k} {v}" for k, v in (("ticket", grant.ticket), ("owner", grant.owner)) if v]
-    if grant.review_by:
-        parts.append(f"review by {grant.review_by}")
-    return "; ".join(p for p in parts if p)
+def _template_after(g: GrantRow) -> str:
+    """A grant's worksheet cells after ``managed``, and the line end."""
+    cells = template_row("", "", None, g.resource, g.via, "", *_granted(g))
+    return csv_row([cells[c] for c in COLUMNS[COLUMNS.index("grantedBy") :]])
 
 
-def _change_text(r: Row) -> str:
-    c = r.last_change
+def _granted(g: GrantRow) -> tuple[str, str]:
+    """``grantedBy`` and ``grantedIn`` of a grant's worksheet row."""
+    c = g.change
     if c is None:
-        return r.last_change_note or ""
-    return f"{c.commit[:10]} {c.author} {c.date[:10]}: {c.subject}"
+        return "", g.note or ""
+    return c.author, f"{c.tag} {c.commit[:10]} {c.date[:10]}"
+
+
+def _template_json_head(review: Review) -> str:
+    head = {
+        "format_version": WORKSHEET_VERSION,
+        "server": review.server,
+        "date": review.date,
+        "columns": list(COLUMNS),
+    }
+    text = orjson.dumps(head, option=orjson.OPT_INDENT_2).decode()
+    return text[: text.rindex("}")].rstrip() + ',\n  "decisions": [\n'
+
+
+def _template_json_row(row: Row, context: Context) -> str:
+    return ",\n".join("    " + orjson.dumps(r).decode() for r in _template_rows(row, context))
+
+
+def _template_json_tail(review: Review) -> str:
+    return "\n  ]\n}\n" if review.summary.grants else "  ]\n}\n"
+
+
+TEMPLATE_CSV = Format(head=lambda review: csv_row(COLUMNS), row=_template_csv_row, tail=_nothing)
+TEMPLATE_JSON = Format(
+    head=_template_json_head, row=_template_json_row, tail=_template_json_tail, separator=",\n"
+)
+
+
+# --- the manifest alone --------------------------------------------------------------------------
+
+
+def manifest_csv(manifest: Mapping[str, Any]) -> str:
+    """The manifest as ``name,value`` lines (nested keys joined by dots, list items by their
+    index or path)."""
+    lines = [csv_row(("name", "value"))]
+    for name, value in _flat(manifest, ""):
+        lines.append(csv_row((name, value)))
+    return "".join(lines)
+
+
+def _flat(value: Any, prefix: str) -> Iterable[tuple[str, CsvValue]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _flat(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            label = v.get("path") or v.get("name") if isinstance(v, dict) else None
+            yield from _flat(v, f"{prefix}[{label if label else i}]")
+    else:
+        yield prefix, value if isinstance(value, str | bool | int) or value is None else str(value)

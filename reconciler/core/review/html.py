@@ -6,8 +6,12 @@ names a URL — so it can be mailed, archived as evidence and opened offline yea
 
 - A summary first: counts (administrators, unmanaged, drifted, expired but enabled, reviews
   overdue, policy violations) and three bar charts: users per role, per type, and access
-  ending within the next 30/60/90 days.
-- The users' table (escalating privileges in bold red) holds every row in the HTML itself (it
+  ending within the next 30/60/90 days; then the sections of
+  :mod:`reconciler.core.review.html_sections` (the manifest, the privileged track, what
+  changed since the last review, earlier decisions) and, after the table, the changes the
+  grants came in by.
+- The users' table (escalating privileges in bold red; each grant tagged with its change,
+  whose author, date and approvals its title holds) holds every row in the HTML itself (it
   reads and prints without the script). The script only sorts (click a column heading; again to
   reverse) and filters (free text, and a choice of: with findings, drifted, unmanaged,
   administrators, access ending soon), keeping the state in the address's
@@ -21,13 +25,20 @@ the table, never data embedded in it, so a name holding ``</script>`` is just te
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Final
 
 from reconciler.core.model.privileges import ESCALATING_PRIVILEGES, USER_TYPES
 from reconciler.core.render.markup import html_escape as esc
-from reconciler.core.review.model import EXPIRY_WINDOWS, Review, Row, ends_within
+from reconciler.core.review.formats import Context, Format, render
+from reconciler.core.review.html_sections import (
+    commits_section,
+    decisions_section,
+    manifest_section,
+    privileged_section,
+    since_section,
+)
+from reconciler.core.review.model import EXPIRY_WINDOWS, Provenance, Review, Row, ends_within
 
 #: Content-Security-Policy: the page may run its own inline script and style, and fetch
 #: nothing (no image, font, script, frame or connection).
@@ -39,6 +50,7 @@ COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("Type", "text"),
     ("Enabled", "text"),
     ("Expires", "text"),
+    ("Login", "text"),
     ("Roles", "text"),
     ("Categories", "text"),
     ("Privileges", "text"),
@@ -60,8 +72,8 @@ SHOW: Final[tuple[tuple[str, str], ...]] = (
 _CHART_ITEMS: Final = 12
 
 
-def render_html(review: Review) -> str:
-    """The review as one HTML document (see the module docstring)."""
+def _head(review: Review) -> str:
+    """Everything before the first user's row."""
     s = review.summary
     title = f"Access review · {review.server} · {review.date}"
     parts = [
@@ -85,15 +97,36 @@ def render_html(review: Review) -> str:
     if not review.provenance or review.provenance_note:
         note = review.provenance_note or "not available"
         parts.append(f'<p class="note"><strong>Provenance:</strong> {esc(note)}</p>')
-    parts += ["</header>", _cards(review), _charts(review), _policies(review), _table(review)]
-    parts += [
-        "<footer>Made by <code>pisync review</code>. This file is self-contained: it makes no"
-        " network request.</footer>",
-        f"<script>{_SCRIPT}</script>",
-        "</body>",
-        "</html>",
-    ]
-    return "\n".join(parts) + "\n"
+    if not review.approvals.asked and review.approvals.note:
+        parts.append(
+            f'<p class="note"><strong>Approvals:</strong> {esc(review.approvals.note)}</p>'
+        )
+    parts += ["</header>", _cards(review), _charts(review), _policies(review)]
+    parts += [manifest_section(review), privileged_section(review), since_section(review)]
+    parts += [decisions_section(review), _table_head(review)]
+    return "\n".join(p for p in parts if p) + "\n"
+
+
+def _tail(review: Review) -> str:
+    return (
+        "\n".join(
+            [
+                "</tbody></table></section>",
+                commits_section(review),
+                "<footer>Made by <code>pisync review</code>. This file is self-contained: it makes"
+                " no network request.</footer>",
+                f"<script>{_SCRIPT}</script>",
+                "</body>",
+                "</html>",
+            ]
+        )
+        + "\n"
+    )
+
+
+def render_html(review: Review) -> str:
+    """The review as one HTML document (see the module docstring), its rows held."""
+    return render(HTML, review)
 
 
 # --- summary -------------------------------------------------------------------------------
@@ -207,9 +240,9 @@ def _policies(review: Review) -> str:
 # --- the table ------------------------------------------------------------------------------
 
 
-def _table(review: Review) -> str:
+def _table_head(review: Review) -> str:
     options = "".join(f'<option value="{v}">{esc(label)}</option>' for v, label in SHOW)
-    n = len(review.rows)
+    n = review.summary.users
     controls = (
         '<div class="controls">'
         '<label class="no-print">Filter <input id="q" type="search"'
@@ -222,17 +255,17 @@ def _table(review: Review) -> str:
         f'<th scope="col" data-kind="{kind}"><button type="button">{esc(name)}</button></th>'
         for name, kind in COLUMNS
     )
-    today = dt.date.fromisoformat(review.date)
-    body = "".join(_row(r, today) for r in review.rows)
     return (
         '<section class="users"><h2>Users</h2>'
+        + '<p class="muted">Each grant names the change that gave it its current value'
+        + " (<code>#N</code>: a pull request; a short hash: a commit); see Changes below.</p>"
         + controls
-        + f'<table id="users"><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table>'
-        + "</section>"
+        + f'<table id="users"><thead><tr>{heads}</tr></thead><tbody>'
     )
 
 
-def _row(r: Row, today: dt.date) -> str:
+def _row(r: Row, context: Context) -> str:
+    today = context.today
     flags = ["all"]
     if r.findings:
         flags.append("findings")
@@ -245,6 +278,8 @@ def _row(r: Row, today: dt.date) -> str:
     if r.enabled and ends_within(r.expires, today, max(EXPIRY_WINDOWS)):
         flags.append("expiring")
     kind = r.type or "unknown"
+    tags = _Tags(r, context)
+    logins = [g for g in r.grants if g.kind == "login"]
     type_key = str(USER_TYPES.index(kind)) if kind in USER_TYPES else "9"
     cells = [
         _td(
@@ -252,30 +287,59 @@ def _row(r: Row, today: dt.date) -> str:
             + (' <span class="tag">super admin</span>' if r.super_admin else ""),
             r.usercode,
         ),
-        _td(esc(kind), type_key + kind),
-        _td("yes" if r.enabled else '<span class="bad">no</span>', "1" if r.enabled else "0"),
+        _td(esc(kind) + tags.of("type", kind), type_key + kind),
+        _td(
+            ("yes" if r.enabled else '<span class="bad">no</span>')
+            + tags.of("enabled", "true" if r.enabled else "false"),
+            "1" if r.enabled else "0",
+        ),
         _td(esc(r.expires or "never"), r.expires or "9999-12-31"),
-        _td(_list(r.roles), "; ".join(r.roles)),
-        _td(_access(r.categories, r.direct_categories, r, 0), "; ".join(r.categories)),
-        _td(_access(r.privileges, r.direct_privileges, r, 1), "; ".join(r.privileges)),
+        _td(
+            ", ".join(f"<span>{esc(g.name)}</span>{tags.of('login', g.name)}" for g in logins),
+            " ".join(g.name for g in logins),
+        ),
+        _td(
+            ", ".join(f"<span>{esc(n)}</span>{tags.of('role', n)}" for n in r.roles),
+            "; ".join(r.roles),
+        ),
+        _td(_access(r.categories, r.direct_categories, r, 0, tags), "; ".join(r.categories)),
+        _td(_access(r.privileges, r.direct_privileges, r, 1, tags), "; ".join(r.privileges)),
         _td(esc(r.managed), r.managed),
         _td(_drift(r), "" if r.drift is None else "; ".join(r.drift) or "-"),
         _td(_why(r), r.grant.reason or r.grant.ticket or ""),
         _td(_findings(r), str(len(r.findings))),
         _td(_change(r), r.last_change.date if r.last_change else ""),
     ]
-    return f'<tr data-flags="{" ".join(flags)}">' + "".join(cells) + "</tr>"
+    return f'<tr data-flags="{" ".join(flags)}">' + "".join(cells) + "</tr>\n"
 
 
 def _td(content: str, key: str) -> str:
     return f'<td data-sort="{esc(key)}">{content}</td>'
 
 
-def _list(names: Sequence[str]) -> str:
-    return ", ".join(f"<span>{esc(n)}</span>" for n in names)
+class _Tags:
+    """Each grant's change as a small tag (its pull request or short hash), the details in
+    its title."""
+
+    def __init__(self, r: Row, context: Context) -> None:
+        self.by = {(g.kind, g.name.casefold()): g for g in r.grants}
+        self.context = context
+
+    def of(self, kind: str, name: str) -> str:
+        g = self.by.get((kind, name.casefold()))
+        if g is None or g.change is None:
+            return ""
+        return self.context.once("html-tag", g.change, self._tag, g.change)
+
+    def _tag(self, c: Provenance) -> str:
+        title = (
+            f"{c.author} · {c.date[:10]} · {c.commit[:10]} · {c.subject} ·"
+            f" {self.context.approvals.words(c.pull_request)}"
+        )
+        return f' <span class="pr" title="{esc(title)}">{esc(c.tag)}</span>'
 
 
-def _access(names: Sequence[str], direct: Sequence[str], r: Row, kind: int) -> str:
+def _access(names: Sequence[str], direct: Sequence[str], r: Row, kind: int, tags: _Tags) -> str:
     """Each name, with the roles it comes through when it is not granted directly; an
     escalating privilege stands out."""
     out = []
@@ -285,6 +349,8 @@ def _access(names: Sequence[str], direct: Sequence[str], r: Row, kind: int) -> s
         text = esc(name)
         if name not in direct and via:
             text += f' <span class="via">via {esc(", ".join(via))}</span>'
+        else:
+            text += tags.of("category" if kind == 0 else "privilege", name)
         out.append(f"<span{cls}>{text}</span>")
     return ", ".join(out)
 
@@ -358,9 +424,16 @@ tbody tr:nth-child(even) { background: var(--soft); }
   padding: 0 .45em; font-size: 11px; }
 .bad, .error { color: var(--bad); } .warning { color: var(--warn); }
 .esc { font-weight: 600; color: var(--bad); }
+.good { color: #1a7f37; }
+.pr { display: inline-block; border: 1px solid var(--line); border-radius: 4px;
+  padding: 0 .3em; font-size: 10.5px; color: var(--muted); cursor: help; }
+section table:not(#users) { width: auto; margin: .5rem 0; }
+.side { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
+table.counts td, table.facts td { padding: .15rem .45rem; }
+details { margin: .5rem 0; }
 .card[data-show] { cursor: pointer; }
-td:nth-child(10) { min-width: 9rem; } td:nth-child(11) { min-width: 11rem; }
-td:nth-child(12) { min-width: 10rem; }
+#users td:nth-child(11) { min-width: 9rem; } #users td:nth-child(12) { min-width: 11rem; }
+#users td:nth-child(13) { min-width: 10rem; }
 td .error, td .warning, .findings li { border-left: 3px solid; padding-left: .4rem;
   margin-bottom: .3rem; }
 footer { margin-top: 2rem; font-size: 12px; }
@@ -470,3 +543,5 @@ _SCRIPT: Final = """
   load();
 })();
 """
+
+HTML = Format(head=_head, row=_row, tail=_tail)

@@ -35,6 +35,7 @@ async def read_live(
     concurrency: int,
     progress: Progress | None = None,
     keep_payload: KeepPayload | None = None,
+    on_user: Callable[[LiveUser], None] | None = None,
 ) -> LiveState:
     """Everything a plan needs. ``payload_for(usercode)`` says which listed users need their
     full payload (declared users and prune candidates); ``declared`` are the usercodes the
@@ -46,10 +47,12 @@ async def read_live(
     has arrived, while the next pages are read (a listed user exists, whatever the rest of the
     list holds). Only what needs the whole list waits for it: looking up the declared users
     it left out. Any failure (the list's own end-of-list checks included) fails the read.
+    ``on_user`` is called with each user as soon as it is read (the review makes its rows
+    while the rest arrive).
     """
     await server.sign_in()  # once, before anything runs in parallel
     api = server.api
-    reads = _PayloadReads(api, progress)
+    reads = _PayloadReads(api, progress, on_user)
 
     def on_page(items: list[LiveUser | ListedUser]) -> None:
         """Each page as it arrives: a user whose payload will be read keeps only what its list
@@ -58,6 +61,8 @@ async def read_live(
         for item in items:
             if isinstance(item, LiveUser):
                 reads.users[item.usercode] = item
+                if on_user is not None:
+                    on_user(item)
             else:
                 reads.add(item.usercode, item)
 
@@ -97,9 +102,15 @@ class _PayloadReads:
     unlisted declared users), emptied by ``concurrency`` workers; each payload becomes a
     LiveUser as it arrives."""
 
-    def __init__(self, api: PiApi, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        api: PiApi,
+        progress: Progress | None,
+        on_user: Callable[[LiveUser], None] | None = None,
+    ) -> None:
         self.api = api
         self.progress = progress
+        self.on_user = on_user
         self.users: dict[str, LiveUser] = {}
         self.found: list[str] = []  # unlisted declared users that exist
         self.keep: Callable[[LiveUser], bool] | None = None
@@ -148,6 +159,8 @@ class _PayloadReads:
             self.users[code] = user
             if listed is None:
                 self.found.append(code)
+            if self.on_user is not None:
+                self.on_user(user)
         self._done += 1
         if self.progress is not None:
             self.progress(self._done, self._queued)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 
 from reconciler.core.render.markup import (
     bare,
     csv_cell,
+    csv_row,
+    csv_value,
     escape_data,
     escape_property,
     html_escape,
@@ -79,6 +84,15 @@ def test_a_formula_at_the_start_of_a_csv_cell_is_quoted() -> None:
         "",
         "true",
     ]
+
+
+def test_a_csv_record_quotes_what_could_split_it_and_reads_back_exactly() -> None:
+    values = ["plain", "a,b", 'say "hi"', "bare\rcr", "line\nfeed", "\rstarts", "'quoted", None]
+    line = csv_row(values)
+    assert line == ('plain,"a,b","say ""hi""","bare\rcr","line\nfeed","\'\rstarts",\'\'quoted,\n')
+    (cells,) = list(csv.reader(io.StringIO(line, newline="")))
+    assert [csv_value(c) for c in cells] == [*values[:-1], ""]
+    assert csv_value("'not a guard") == "'not a guard"  # only before what it guards
 
 
 def test_workflow_commands_are_escaped_as_actions_toolkit_does() -> None:
