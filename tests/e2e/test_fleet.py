@@ -556,3 +556,37 @@ def test_urls_and_credentials_from_the_ci_never_from_pisync_yaml(
         'Error: PISYNC_FLEET_CREDENTIALS must be a JSON object: server name -> {"username": …,'
         ' "password": …} or {"token": …} (its content is not shown)\n',
     )
+
+
+def test_doctor_claims_and_review_of_several_servers(
+    tmp_path: Path, emulator_fleet: StartFleet
+) -> None:
+    emus = emulator_fleet(*(Member(seed=SEED) for _ in SERVERS))
+    repo = fleet_repo(tmp_path, emus)
+    assert run(["apply", "--all-servers", "--auto-approve", "-q"], repo).code == 0
+
+    doctor = run(["doctor", "--server", "prod-*", "-q"], repo)
+    claims = run(["claims", "--all-servers", "--out", "claims.json"], repo)
+    review = run(["review", "--server", "staging", "--format", "json"], repo)
+    several = run(["review", "--all-servers"], repo)
+
+    assert doctor.code == 0, doctor.all
+    assert [line for line in doctor.out.splitlines() if line.startswith("=== ")] == [
+        "=== prod-acme",
+        "=== prod-globex",
+    ]
+    assert claims.code == 0, claims.all
+    assert claims.out == (
+        "Wrote the claims of 5 users to claims-prod-acme.json.\n"
+        "Wrote the claims of 3 users to claims-prod-globex.json.\n"
+        "Wrote the claims of 3 users to claims-staging.json.\n"
+    )
+    staging = json.loads((repo / "claims-staging.json").read_text(encoding="utf-8"))
+    assert sorted(staging["users"]) == ["OPS.LEAD", "SUPPORT.DESK", "TESTER1"]
+    assert review.code == 0, review.all
+    assert json.loads(review.out)["server"] == emus[2].url
+    assert (several.code, several.err) == (
+        64,
+        "Error: a review of 3 servers needs --out FILE (or a folder): one is written per"
+        " server, named after it\n",
+    )
