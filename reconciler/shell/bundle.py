@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from reconciler.core.desired.schema import document_problems
 from reconciler.core.model.issues import error
@@ -21,10 +19,10 @@ from reconciler.core.plans.fleet import (
     bundle_digest,
     merge,
 )
-from reconciler.errors import InvalidStateError, StalePlanError, UsageError
+from reconciler.errors import InvalidStateError, StalePlanError
 from reconciler.schemas import load_schema
 from reconciler.shell.files import write_atomic
-from reconciler.shell.planfile import plan_from_document
+from reconciler.shell.planfile import plan_from_document, read_json
 
 
 def write_bundle(fleet: FleetPlan, path: str) -> None:
@@ -46,7 +44,7 @@ def is_bundle(path: str) -> bool:
 def read_bundle(path: str, *, applying: bool = True) -> FleetPlan:
     """The bundle at ``path``, or an error that says why it cannot be used."""
     nothing = "; nothing was applied" if applying else ""
-    data = _json(path, nothing)
+    data = read_json(path, "plan bundle", nothing)
     if not isinstance(data, dict) or data.get("kind") != BUNDLE_KIND:
         raise InvalidStateError(f"{path} is not a pisync plan bundle{nothing}")
     if data.get("format_version") != BUNDLE_FORMAT_VERSION:
@@ -100,18 +98,3 @@ def read_bundles(paths: Sequence[str], *, applying: bool = False, join: bool = T
             [error(None, p) for p in problems],
         )
     return joined
-
-
-def _json(path: str, nothing: str) -> Any:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"plan bundle {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise InvalidStateError(
-            f"{path} is not a pisync plan bundle: it is not JSON ({exc}){nothing}"
-        ) from None

@@ -23,7 +23,7 @@ import asyncio
 import fnmatch
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from reconciler.core.model.config import STANDARD_CREDENTIALS, Config, ServerEntry
@@ -32,6 +32,7 @@ from reconciler.core.plans.fleet import FleetPlan, ServerPlan
 from reconciler.core.plans.plan import Plan
 from reconciler.errors import AuthenticationFailed, InvalidStateError, PisyncError, UsageError
 from reconciler.shell.console import FleetProgress
+from reconciler.shell.files import per_server_path
 from reconciler.shell.loop import run
 from reconciler.shell.planning import PlanOptions, read_and_diff
 from reconciler.shell.repo.desired_files import find_config
@@ -193,6 +194,20 @@ def _credentials(entry: ServerEntry, env: Mapping[str, str]) -> dict[str, str]:
             ' "password": …} or {"token": …} (its content is not shown)'
         )
     return {k: v for k, v in (mine or {}).items() if isinstance(v, str) and v}
+
+
+def one_by_one(
+    settings: Settings, entries: Sequence[ServerEntry], out: str | None, *, signs_in: bool = True
+) -> Iterator[tuple[ServerEntry, Settings, str | None]]:
+    """Each server with its settings and its output file (``out`` with the server's name
+    added when there are several: ``review.html`` -> ``review-prod.html``); a server whose
+    credentials are not set stops it (when the command ``signs_in``)."""
+    for entry in entries:
+        missing = credentials_problem(entry, settings.env)
+        if missing is not None and signs_in:
+            raise AuthenticationFailed(missing)
+        path = out if out is None or len(entries) == 1 else per_server_path(out, entry.name)
+        yield entry, server_settings(settings, entry), path
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

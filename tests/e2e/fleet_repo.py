@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pi_emulator.process import EmulatorProcess
 from tests.e2e.conftest import ROOT, Emulator, Result, pisync
+from tests.e2e.test_changed_since import git as git_in
 
 #: The servers of examples/fleet, in name order (the order pisync reports them in).
 SERVERS = ("prod-acme", "prod-globex", "staging")
@@ -52,16 +52,6 @@ def fleet_repo(tmp_path: Path, emus: Sequence[EmulatorProcess], *, git: bool = F
         git_in(repo, "commit", "-q", "-m", "The fleet as reviewed")
         git_in(repo, "checkout", "-q", "-b", "change")
     return repo
-
-
-def git_in(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
 
 
 def run(args: Sequence[str], repo: Path, **env: str) -> Result:

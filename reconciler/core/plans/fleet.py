@@ -17,8 +17,7 @@ from typing import Any
 
 from reconciler.core.model.digest import fingerprint
 from reconciler.core.model.issues import Issue
-from reconciler.core.model.values import SourcePos
-from reconciler.core.plans.plan import Counts, Plan
+from reconciler.core.plans.plan import Counts, Plan, _parse_pos
 
 BUNDLE_FORMAT_VERSION = 1
 BUNDLE_KIND = "bundle"
@@ -199,16 +198,7 @@ def _issue_back(data: Mapping[str, Any]) -> Issue:
     where = data.get("location")
     return Issue(
         severity="warning" if data.get("severity") == "warning" else "error",
-        pos=_pos(where) if where else None,
+        pos=_parse_pos(where) if where else None,
         message=str(data["message"]),
         key_path=str(data.get("key_path") or ""),
     )
-
-
-def _pos(text: str) -> SourcePos | None:
-    file, _, col = text.rpartition(":")
-    file, _, line = file.rpartition(":")
-    try:
-        return SourcePos(file=file, line=int(line), col=int(col))
-    except ValueError:
-        return None

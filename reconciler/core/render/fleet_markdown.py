@@ -12,7 +12,6 @@ escaped only by :mod:`reconciler.core.render.markup`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Final
 
 from reconciler.core.model.issues import format_issue
@@ -21,6 +20,7 @@ from reconciler.core.render import plan_markdown, summary
 from reconciler.core.render.fleet_text import policy_cell, reasons_by_text
 from reconciler.core.render.markup import html_text, md_code, md_text
 from reconciler.core.render.plan_markdown import MARKDOWN_LIMIT
+from reconciler.core.render.plan_markdown import _fit as fit_items
 from reconciler.core.render.sentences import plural
 
 #: A section is not started with less room than this (its summary and first lines).
@@ -97,7 +97,7 @@ def _why(fleet: FleetPlan, budget: int) -> str:
         items = [
             f"- {md_text(r)}: {', '.join(md_code(n) for n in names)}\n" for r, names in reasons
         ]
-        shown = _fit(items, budget)
+        shown = fit_items(items, budget)
         out += f"**Planned because** (changed{since}):\n\n" + "".join(items[:shown])
         if shown < len(items):
             out += f"- … {len(items) - shown} more reasons not shown\n"
@@ -124,7 +124,7 @@ def _section(server: ServerPlan, budget: int, *, brief: bool) -> str:
     if plan is None:
         body = f"**{md_text(server.status)}:** {md_text(server.error or '')}\n\n"
         items = [f"- {md_code(format_issue(i))}\n" for i in server.issues]
-        shown = _fit(items, room - len(body))
+        shown = fit_items(items, room - len(body))
         body += "".join(items[:shown])
         if shown < len(items):
             body += f"- … {len(items) - shown} more problems not shown\n"
@@ -148,12 +148,3 @@ def _more(count: int) -> str:
         f"… the details of {plural(count, 'more server')} do not fit in this comment; the"
         " bundle holds them all (pisync show BUNDLE)\n"
     )
-
-
-def _fit(items: Sequence[str], budget: int) -> int:
-    used = 0
-    for i, item in enumerate(items):
-        used += len(item)
-        if used > budget:
-            return i
-    return len(items)

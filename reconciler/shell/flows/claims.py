@@ -29,17 +29,12 @@ from reconciler.core.model.categories import ancestors_index
 from reconciler.core.model.issues import Issue, error, format_issue
 from reconciler.core.model.suggest import did_you_mean
 from reconciler.core.model.values import LiveState, UserSpec
-from reconciler.errors import AuthenticationFailed, InvalidStateError, UsageError
+from reconciler.errors import InvalidStateError, UsageError
 from reconciler.pi import claims, wire
 from reconciler.pi.claims import UserClaims
 from reconciler.shell.console import ProgressReporter, make_console
-from reconciler.shell.files import per_server_path, write_atomic
-from reconciler.shell.fleet import (
-    ServerChoice,
-    choose_servers,
-    credentials_problem,
-    server_settings,
-)
+from reconciler.shell.files import write_atomic
+from reconciler.shell.fleet import ServerChoice, choose_servers, one_by_one
 from reconciler.shell.loop import run
 from reconciler.shell.repo.desired_files import find_config, load_config
 from reconciler.shell.repo.desired_state import Loaded, load_desired
@@ -80,16 +75,7 @@ def claims_command(
             " server, named after it"
         )
     files = load_fleet(settings, lambda _: [e.name for e in entries])
-    for entry in entries:
-        mine = server_settings(settings, entry)
-        missing = credentials_problem(entry, settings.env)
-        if missing is not None and options.live:
-            raise AuthenticationFailed(missing)
-        out = (
-            options.out
-            if options.out is None or len(entries) == 1
-            else per_server_path(options.out, entry.name)
-        )
+    for entry, mine, out in one_by_one(settings, entries, options.out, signs_in=options.live):
         _claims(mine, replace(options, out=out), server_loaded(files, entry.name))
     return 0
 

@@ -33,15 +33,10 @@ from reconciler.core.review.decisions import outcomes_of
 from reconciler.core.review.formats import TEMPLATE_CSV, TEMPLATE_JSON, Context, manifest_csv
 from reconciler.core.review.manifest import ReadFacts
 from reconciler.core.review.model import Approvals, History, Review
-from reconciler.errors import AuthenticationFailed, IncompleteRead, UsageError
+from reconciler.errors import IncompleteRead, UsageError
 from reconciler.shell.console import ProgressReporter, make_console
-from reconciler.shell.files import per_server_path, write_atomic
-from reconciler.shell.fleet import (
-    ServerChoice,
-    choose_servers,
-    credentials_problem,
-    server_settings,
-)
+from reconciler.shell.files import write_atomic
+from reconciler.shell.fleet import ServerChoice, choose_servers, one_by_one
 from reconciler.shell.flows.review.evidence import (
     digest,
     origin,
@@ -116,15 +111,9 @@ def _review_fleet(
             " per server, named after it"
         )
     files = load_fleet(settings, lambda _: [e.name for e in entries])
-    for entry in entries:
-        missing = credentials_problem(entry, settings.env)
-        if missing is not None:
-            raise AuthenticationFailed(missing)
-        out = options.out
-        if out is not None and len(entries) > 1:
-            out = per_server_path(out, entry.name)
+    for entry, mine, out in one_by_one(settings, entries, options.out):
         source = (entry.config, lambda name=entry.name: server_loaded(files, name))
-        _review(server_settings(settings, entry), replace(options, out=out), source)
+        _review(mine, replace(options, out=out), source)
     return 0
 
 
