@@ -590,3 +590,35 @@ def test_doctor_claims_and_review_of_several_servers(
         "Error: a review of 3 servers needs --out FILE (or a folder): one is written per"
         " server, named after it\n",
     )
+
+
+def test_a_change_to_pisync_yaml_plans_the_servers_whose_settings_changed(
+    tmp_path: Path, emulator_fleet: StartFleet
+) -> None:
+    emus = emulator_fleet(*(Member(seed=SEED) for _ in SERVERS))
+    repo = fleet_repo(tmp_path, emus, git=True)
+    assert run(["apply", "--all-servers", "--auto-approve", "-q"], repo).code == 0
+    config = repo / "pisync.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace("safety: {max_prune_count: 2}", "safety: {max_prune_count: 3}"),
+        encoding="utf-8",
+    )
+
+    one = run(["plan", "--changed-since", "main"], repo)
+    config.write_text(text.replace("max_prune_count: 5", "max_prune_count: 6"), encoding="utf-8")
+    every = run(["plan", "--changed-since", "main", "-q"], repo)
+
+    assert one.code == 0, one.all
+    assert one.out.splitlines()[:8] == [
+        "pisync plan for 1 server:",
+        "",
+        "  server     create  update  disable  delete  guards  policy  result",
+        "  prod-acme       0       0        0       0       -  -       no changes",
+        "",
+        "Planned because (changed since main):",
+        "  pisync.yaml: servers.prod-acme changed: prod-acme",
+        "Not planned (no change since main touches it): prod-globex, staging",
+    ]
+    assert every.code == 0, every.all
+    assert every.out == "No changes. Every server (3) matches its desired state.\n"

@@ -244,3 +244,29 @@ def test_server_overrides_are_laid_over_the_top_level_key_by_key() -> None:
     }
     assert dev.credentials["username"] == "PISYNC_DEV_1_USERNAME"
     assert dev.config.safety.max_prune_count == 25
+
+
+def test_each_servers_policies_judge_its_effective_state() -> None:
+    import datetime as dt
+
+    data = {
+        "servers": {
+            "strict": {
+                "url": "https://strict.test/pi/api/v2",
+                "policies": {"mfa_required_for": {"types": ["administrator"]}},
+                "licence": {"administrators": 1},
+            },
+            "lax": {"url": "https://lax.test/pi/api/v2"},
+        }
+    }
+    two = Config.from_dict(data)
+    base = result("users/a.yaml", "users:\n  - usercode: boss\n    type: administrator\n")
+
+    state = fleet_state(two, [base], {"lax": [], "strict": []}, policies_today=dt.date(2026, 1, 1))
+
+    assert two.server_named("strict").config.licence == {"administrators": 1}
+    assert two.server_named("lax").config.licence == {}
+    assert issues(state) == [
+        "users/a.yaml:2:5: error: policy mfa_required_for: BOSS is an administrator, which"
+        " requires MFA; set login.mfa: true (server strict) (at users[BOSS])"
+    ]
