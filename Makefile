@@ -37,7 +37,7 @@ demo-fleet: install
 
 # Refresh the renderer and claims golden files on purpose (review the diff before committing).
 golden: install
-	PISYNC_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/core/render/test_render.py tests/core/review/test_review.py tests/e2e/test_claims_e2e.py
+	PISYNC_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/core/render/test_render.py tests/core/render/test_fleet_render.py tests/core/review/test_review.py tests/e2e/test_claims_e2e.py
 
 # Every benchmark at 1,000 / 10,000 / 100,000 users (about 45 minutes; SIZES=1000,10000 for a
 # quicker run, ONLY=plan,import for some); the output is kept in benchmarks/.data/bench-*.log.
