@@ -217,6 +217,8 @@ class Target:
     entry: ServerEntry
     loaded: Loaded
     reasons: tuple[str, ...] = ()
+    #: this server's ``--target`` usercodes, when they are not the command line's
+    targets: tuple[str, ...] | None = None
 
 
 async def plan_servers(
@@ -261,11 +263,14 @@ async def _plan_one(
             raise AuthenticationFailed(missing)
         secrets, unset = gather_secrets(desired_needs(loaded.desired), settings.env)
         async with open_server(mine, loaded.config, url, gate=gate) as server:
+            mine_options = (
+                options if target.targets is None else replace(options, targets=target.targets)
+            )
             plan, _ = await read_and_diff(
                 loaded,
                 server,
                 secrets,
-                options,
+                mine_options,
                 mine,
                 progress=progress.updater(entry.name),
                 unresolved=unset,
@@ -313,6 +318,8 @@ def fleet_plan(
     if options.changed_since is None:
         files = load_fleet(settings, lambda _: [e.name for e in entries])
         targets = [Target(entry=e, loaded=server_loaded(files, e.name)) for e in entries]
+        if options.targets:
+            targets, skipped = _by_target(targets, options)
     else:
         config_path = find_config(settings.config)
         changes = fleet_changes(options.changed_since, config, config_path, entries)
@@ -333,3 +340,27 @@ def fleet_plan(
         changed_since=options.changed_since,
         shard=shard,
     )
+
+
+def _by_target(
+    targets: Sequence[Target], options: PlanOptions
+) -> tuple[list[Target], list[tuple[str, str]]]:
+    """``--target`` on a fleet: each server plans the targets it declares; a server that
+    declares none is left out (when every target is declared somewhere: one declared nowhere
+    goes to every server, where it is pruned or refused as on one server)."""
+    wanted = {t.upper() for t in options.targets}
+    declared = {t.entry.name: {u.usercode for u in t.loaded.desired.users} for t in targets}
+    anywhere = set().union(*declared.values()) if declared else set()
+    if wanted - anywhere:
+        return list(targets), []
+    kept = [
+        replace(t, targets=tuple(sorted(wanted & declared[t.entry.name])))
+        for t in targets
+        if wanted & declared[t.entry.name]
+    ]
+    skipped = [
+        (t.entry.name, "it declares none of the --target users")
+        for t in targets
+        if not wanted & declared[t.entry.name]
+    ]
+    return kept, skipped

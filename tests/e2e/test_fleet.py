@@ -622,3 +622,27 @@ def test_a_change_to_pisync_yaml_plans_the_servers_whose_settings_changed(
     ]
     assert every.code == 0, every.all
     assert every.out == "No changes. Every server (3) matches its desired state.\n"
+
+
+def test_a_target_is_planned_on_the_servers_that_declare_it(
+    tmp_path: Path, emulator_fleet: StartFleet
+) -> None:
+    emus = emulator_fleet(*(Member(seed=SEED) for _ in SERVERS))
+    repo = fleet_repo(tmp_path, emus)
+
+    plan = run(["plan", "--target", "oncall", "--target", "tester1"], repo)
+
+    assert plan.code == 0, plan.all
+    assert [line for line in plan.out.splitlines() if line.startswith("  + user")] == [
+        "  + user ONCALL",
+        "  + user TESTER1",
+    ]
+    assert plan.out.splitlines()[:7] == [
+        "pisync plan for 2 servers:",
+        "",
+        "  server     create  update  disable  delete  guards  policy  result",
+        "  prod-acme       2       0        0       0       -  -       changes",
+        "  staging         2       0        0       0       -  -       changes",
+        "",
+        "Not planned (it declares none of the --target users): prod-globex",
+    ]
