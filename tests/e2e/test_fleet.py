@@ -631,7 +631,11 @@ def test_a_target_is_planned_on_the_servers_that_declare_it(
     repo = fleet_repo(tmp_path, emus)
 
     plan = run(["plan", "--target", "oncall", "--target", "tester1"], repo)
+    applied = run(["apply", "--all-servers", "--target", "tester1", "--auto-approve", "-q"], repo)
 
+    assert applied.code == 0, applied.all
+    assert [user(e, "TESTER1") is not None for e in emus] == [False, False, True]
+    assert applied.out.count("Not applied: it declares none of the --target users.") == 2
     assert plan.code == 0, plan.all
     assert [line for line in plan.out.splitlines() if line.startswith("  + user")] == [
         "  + user ONCALL",

@@ -423,6 +423,11 @@ def _apply_fleet(
     never stops the next. The exit code is the most severe of the servers'; ``--report``
     writes one report with a section per server."""
     out = make_console(no_color=settings.no_color)
+    if options.plan.paths:
+        raise UsageError(
+            "with servers: in pisync.yaml, apply covers whole servers (--server NAME, or a"
+            " bundle): give no PATH"
+        )
     saved: FleetPlan | None = None
     if options.planfile is not None:
         saved = read_bundle(options.planfile) if is_bundle(options.planfile) else None
@@ -518,6 +523,15 @@ def _apply_one(
     )
     mine = server_settings(settings, entry)
     missing = credentials_problem(entry, settings.env)
+    wanted = {t.upper() for t in options.plan.targets}
+    if wanted:  # each server applies the targets it declares, never a prune of another's
+        declared = {u.usercode for u in server_loaded(files, entry.name).desired.users}
+        if not wanted & declared:
+            print_plain(out, "Not applied: it declares none of the --target users.")
+            result.update(exit_code=0, error="it declares none of the --target users")
+            return 0, result
+        plan = replace(options.plan, targets=sorted(wanted & declared))
+        options = replace(options, plan=plan)
     try:
         if missing is not None:
             raise AuthenticationFailed(missing)
