@@ -44,7 +44,8 @@ CONFIG_DEFAULTS: dict[str, Callable[[Config], Any]] = {
     "sources": lambda c: list(c.sources),
     "server.url": lambda c: c.server.url,
     "server.timeout": lambda c: c.server.timeout,
-    "server.concurrency": lambda c: c.server.concurrency,
+    "server.concurrency": lambda c: "auto" if c.server.auto_concurrency else c.server.concurrency,
+    "server.max_concurrency": lambda c: c.server.max_concurrency,
     "server.max_requests_per_second": lambda c: c.server.max_requests_per_second,
     "server.verify_tls": lambda c: c.server.verify_tls,
     "users.prune": lambda c: str(c.users_prune),
@@ -233,6 +234,8 @@ def type_phrase(node: dict[str, Any], doc: Document, w: Writer) -> str:
         return f"[privilege name](#{PRIVILEGES_ANCHOR})"
     if "anyOf" in node and "type" not in node:
         return " or ".join(type_phrase(branch, doc, w) for branch in node["anyOf"])
+    if len(node.get("enum", ())) == 1:  # one word, e.g. concurrency's `auto`
+        return f"`{scalar(node['enum'][0])}`"
     kind = node.get("type")
     if kind is None and "enum" in node:
         return "one of the allowed values"

@@ -46,11 +46,13 @@ class Request:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reply:
-    """What the server answered: status, body bytes and the headers the transport reads."""
+    """What the server answered: status, body bytes, the headers the transport reads and
+    ``host``, the ``host:port`` that answered (for messages; "" when unknown)."""
 
     status: int
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
+    host: str = ""
 
     def json(self, what: str) -> Any:
         """The body as JSON; a body that is not JSON is an unexpected response."""

@@ -189,7 +189,9 @@ class PiApi:
             base = await self.sync_payload(change.key)
             if base is None:
                 raise PisyncError(f"{change.label} no longer exists on the server")
-        element = wire.sync_element(base, change.key, change.desired, secrets)
+        element = wire.sync_element(
+            base, change.key, change.desired, secrets, changed_variables=True
+        )
         answer = await self._json(endpoints.sync_request(element))
         if verify:
             await self._verify_user(change, element, answer)

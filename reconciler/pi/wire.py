@@ -40,6 +40,7 @@ from reconciler.core.model.values import (
     canonical_json,
 )
 from reconciler.errors import UnexpectedResponse
+from reconciler.pi.statuses import printable
 
 #: The ``userTypeId`` of each user type name of the desired state [C §2.2, S8]: the server
 #: numbers them 0 to 4 in the order SPEC §2.1 lists them (``core/model/privileges.py``).
@@ -362,9 +363,18 @@ def _names(items: Any, keys: Sequence[str], what: str) -> tuple[str, ...]:
             None,
         )
         if name is None:
-            raise WireError(f"{what}: cannot read a name from {item!r}")
+            raise WireError(f"{what}: cannot read a name from {_shape(item)}")
         out.append(name)
     return intern.names(tuple(sorted(set(out), key=lambda s: (s.casefold(), s))))
+
+
+def _shape(item: Any) -> str:
+    """What an item the adapter cannot read looks like, for a message: its kind and keys,
+    never its values (a variable's may be a secret), printable and bounded."""
+    if isinstance(item, Mapping):
+        keys = ", ".join(str(k) for k in list(item)[:20])
+        return printable(f"an object with the keys {keys}" if keys else "an empty object", 200)
+    return "null" if item is None else f"a {type(item).__name__}"
 
 
 def variables_from(items: Any) -> tuple[Variable, ...]:
@@ -372,7 +382,7 @@ def variables_from(items: Any) -> tuple[Variable, ...]:
     out = []
     for item in items or ():
         if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
-            raise WireError(f"variables: cannot read {item!r}")
+            raise WireError(f"variables: cannot read {_shape(item)}")
         value = item.get("value")
         value = "" if value is None else str(value)
         secure = item.get("isSecure", item.get("secure")) is True
@@ -389,12 +399,12 @@ def restrictions_from(items: Any) -> tuple[Restriction, ...]:
     groups: dict[tuple[str, str], set[str]] = {}
     for item in items or ():
         if not isinstance(item, Mapping):
-            raise WireError(f"restrictions: cannot read {item!r}")
+            raise WireError(f"restrictions: cannot read {_shape(item)}")
         conn = item.get("dataConnectionIdentifier", item.get("connection"))
         col = item.get("columnIdentifier", item.get("column"))
         values = item.get("values", [item.get("value")])
         if not isinstance(conn, str) or not isinstance(col, str) or not isinstance(values, list):
-            raise WireError(f"restrictions: cannot read {item!r}")
+            raise WireError(f"restrictions: cannot read {_shape(item)}")
         groups.setdefault((conn, col), set()).update(str(v) for v in values if v is not None)
     return intern.shared(
         tuple(
@@ -409,13 +419,18 @@ def sync_element(
     usercode: str,
     desired: Mapping[str, Any],
     secrets: Mapping[str, str],
+    *,
+    changed_variables: bool = False,
 ) -> dict[str, Any]:
     """The complete payload element for ``POST /users/sync``.
 
     Sync is not additive (S1; for the arrays [G §3.1]), so the element is the live payload
     (``base``) with the managed values of ``desired`` (plan JSON form) overlaid; read-only
     fields are dropped. ``secrets`` resolves ``{"env": NAME}`` variables; a missing one
-    raises KeyError (the shell checks first).
+    raises KeyError (the shell checks first). ``variables`` replaces the live ones, unless
+    ``changed_variables`` (a plan's change, which names only the variables that change):
+    then only those named are set, ``None`` removing one, and the others keep their live
+    values.
     """
     element: dict[str, Any] = (
         copy.deepcopy(dict(base))
@@ -435,6 +450,8 @@ def sync_element(
     expires = user.get("userExpirationDate")
     if isinstance(expires, str) and len(expires) > 10:  # read as a timestamp: written back
         user["userExpirationDate"] = expires[:10]  # as the date pisync writes [G U10]
+    if not changed_variables and "variables" in desired:
+        element["variables"] = []  # the variables given are all there will be
     for key, value in desired.items():
         _overlay(element, user, key, value, secrets)
     element["user"] = user
@@ -476,8 +493,16 @@ def _overlay(
         element["userRoles"] = [{"roleIdentifier": r} for r in value]  # [G U3]
     elif key == "categories":
         element["userCategories"] = [{"categoryIdentifier": c} for c in value]  # [G U4]
-    elif key == "variables":
-        element["variables"] = [_variable_out(n, v, secrets) for n, v in sorted(value.items())]
+    elif key == "variables":  # the variables named are set (None: removed), the others kept
+        kept = {
+            str(v.get("name")): v for v in element.get("variables") or () if isinstance(v, Mapping)
+        }
+        for name, v in value.items():
+            if v is None:
+                kept.pop(name, None)
+            else:
+                kept[name] = _variable_out(name, v, secrets)
+        element["variables"] = [kept[n] for n in sorted(kept)]
     elif key == "restrictions":
         element["restrictions"] = [  # [G U2] one element per value
             {

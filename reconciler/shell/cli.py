@@ -7,6 +7,7 @@ the commands so that ``pisync --help`` and shell completion stay fast.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
@@ -15,6 +16,7 @@ import typer
 from typer.exceptions import TyperException
 
 from reconciler.errors import InvalidStateError, PisyncError, UsageError
+from reconciler.shell import output
 from reconciler.shell.settings import Settings, parse_server_urls
 from reconciler.shell.usage import PisyncCommand, option_names, single_dash_hint
 
@@ -150,6 +152,9 @@ def main_options(
         cache=not no_cache,
         server_urls=None if server_urls is None else parse_server_urls(server_urls),
     )
+    output.install(ctx.obj.env)  # no secret and no workflow command from user data gets out
+    if ctx.obj.env.get("GITHUB_ACTIONS") == "true":
+        output.enable_actions()
 
 
 # --- validate ----------------------------------------------------------------------------
@@ -198,11 +203,13 @@ def _format(
     if fmt is None:
         if default is not None:
             return default
-        return "github" if settings.env.get("GITHUB_ACTIONS") == "true" else "text"
+        fmt = "github" if settings.env.get("GITHUB_ACTIONS") == "true" else "text"
     if fmt not in allowed:
         raise typer.BadParameter(
             f"{fmt!r} is not one of {', '.join(sorted(allowed))}", param_hint="--format"
         )
+    if fmt == "github":
+        output.enable_actions()
     return fmt
 
 
@@ -394,7 +401,13 @@ def apply(
     """
     settings: Settings = ctx.obj
     given = list(args or [])
-    planfile = given[0] if len(given) == 1 and given[0].endswith(".json") else None
+    plans = [a for a in given if a.endswith(".json")]
+    if plans and len(given) > 1:
+        raise UsageError(
+            f"apply takes one saved plan or desired-state paths, not both: {plans[0]} is a plan"
+            " file (.json); apply it alone (pisync apply PLANFILE), or give only PATHs"
+        )
+    planfile = plans[0] if plans else None
     if planfile is not None and (target or paths):
         raise typer.BadParameter(
             "a saved plan is applied exactly as it was made: --target and --path do not apply"
@@ -744,9 +757,9 @@ def _guarded(run: Callable[[], int], settings: Settings, fmt: str = "text") -> i
         return int(run())
     except InvalidStateError as exc:
         if exc.issues:
-            from reconciler.shell.flows.validate import invalid_state_report
+            from reconciler.shell.flows.validate import write_invalid_state
 
-            sys.stdout.write(invalid_state_report(exc, fmt))
+            write_invalid_state(exc, fmt)
         else:
             error(err, str(exc))
         return exc.exit_code
@@ -769,6 +782,8 @@ def _guarded(run: Callable[[], int], settings: Settings, fmt: str = "text") -> i
             + ("" if settings.verbose else " (run with -v for the traceback)"),
         )
         return 1
+    finally:
+        output.finish()
 
 
 def _exit(code: int) -> None:
@@ -792,6 +807,10 @@ GLOBAL_OPTIONS = {
 }
 
 
+#: Short global flags written together (``-vq``): every one of them a global option.
+_COMBINED_FLAGS = re.compile(r"-[vq]{2,}")
+
+
 def hoist_global_options(args: list[str]) -> list[str]:
     """``pisync plan -v`` as ``pisync -v plan``: global options found after the subcommand
     are moved in front of it (up to a ``--``), so they work in either place."""
@@ -806,7 +825,9 @@ def hoist_global_options(args: list[str]) -> list[str]:
             after += [arg, *rest]
             break
         name = arg.split("=", 1)[0]
-        if name in GLOBAL_OPTIONS:
+        if _COMBINED_FLAGS.fullmatch(arg):  # -vq, -qv, -vvq: only global flags combine
+            moved.append(arg)
+        elif name in GLOBAL_OPTIONS:
             moved.append(arg)
             if GLOBAL_OPTIONS[name] and "=" not in arg:
                 moved.append(next(rest, ""))
@@ -827,6 +848,14 @@ def main() -> None:
         sys.stderr.write(f"Error: {hint}\n")
         sys.exit(EXIT_USAGE)
     try:
+        code = _run_app(args)
+    finally:
+        output.finish()
+    sys.exit(code)
+
+
+def _run_app(args: list[str]) -> int:
+    try:
         code = app(args=hoist_global_options(args), standalone_mode=False, prog_name="pisync")
     except TyperException as exc:  # click usage errors live here since typer vendored click
         show = getattr(exc, "show", None)
@@ -834,11 +863,12 @@ def main() -> None:
             show()
         else:
             sys.stderr.write(f"Error: {exc}\n")
-        sys.exit(EXIT_USAGE if getattr(exc, "exit_code", 2) == 2 else getattr(exc, "exit_code", 1))
+        status = getattr(exc, "exit_code", 2)
+        return EXIT_USAGE if status == 2 else int(status)
     except UsageError as exc:
         sys.stderr.write(f"Error: {exc}\n")
-        sys.exit(EXIT_USAGE)
+        return EXIT_USAGE
     except typer.Abort:
         sys.stderr.write("Aborted.\n")
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+        return 130
+    return code if isinstance(code, int) else 0

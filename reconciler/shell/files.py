@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from reconciler.errors import UsageError
+from reconciler.shell.output import redact
 
 
 def write_atomic(path: str | Path, text: str, *, what: str = "") -> None:
@@ -20,7 +21,7 @@ def write_atomic(path: str | Path, text: str, *, what: str = "") -> None:
     tmp = target.with_name(f".{target.name}.tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(redact(text), encoding="utf-8")  # no secret leaves the process
         os.replace(tmp, target)
     except OSError as exc:
         # the same cause (a file where a folder should be…) can make the clean-up fail too

@@ -31,6 +31,7 @@ from reconciler.core.model.suggest import did_you_mean
 from reconciler.core.plans.fleet import FleetPlan, ServerPlan
 from reconciler.core.plans.plan import Plan
 from reconciler.errors import AuthenticationFailed, InvalidStateError, PisyncError, UsageError
+from reconciler.shell import output
 from reconciler.shell.console import FleetProgress
 from reconciler.shell.files import per_server_path
 from reconciler.shell.loop import run
@@ -154,8 +155,11 @@ def server_settings(settings: Settings, entry: ServerEntry) -> Settings:
     under the standard names (read from :data:`FLEET_CREDENTIALS` when it is set, else from
     the variables its entry names; nothing else)."""
     env = {k: v for k, v in settings.env.items() if k not in STANDARD_CREDENTIALS.values()}
+    found = _credentials(entry, settings.env)
+    # never printed, whatever variable they came from (servers.NAME.credentials, the JSON)
+    output.REDACTOR.add_credentials(v for k, v in found.items() if k in ("password", "token"))
     for key, standard in STANDARD_CREDENTIALS.items():
-        value = _credentials(entry, settings.env).get(key)
+        value = found.get(key)
         if value:
             env[standard] = value
     return replace(settings, url=entry.url, env=env, server_urls=None)

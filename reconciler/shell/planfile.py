@@ -1,6 +1,13 @@
-"""Saved plans (``plan --out FILE``, ``apply FILE``): written atomically, read back whole and
-checked before anything is sent — against ``schemas/plan.schema.json`` (exit 3) and against
-the plan's own digest (exit 5: the file was changed after pisync wrote it)."""
+"""Saved plans (``plan --out FILE``, ``show FILE``, ``apply FILE``): written atomically, read
+back whole and checked before anything is shown or sent — against ``schemas/plan.schema.json``
+(exit 3), against the plan's own digest (exit 5: the file was changed after pisync wrote it),
+and for parts that disagree (exit 5: a change whose values for apply are not what its field
+changes show, :mod:`reconciler.core.plans.integrity`).
+
+The digest is a check against accidental edits, not a signature: anyone can recompute it.
+What makes a forged plan harmless is that apply proves every change against the repository
+(:func:`reconciler.shell.planning.prove_saved_plan`), and that what ``show`` prints is exactly
+what apply would send."""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from typing import Any
 
 from reconciler.core.desired.schema import document_problems
 from reconciler.core.model.issues import error
+from reconciler.core.plans.integrity import disagreements
 from reconciler.core.plans.plan import FORMAT_VERSION, Plan, document_digest
 from reconciler.core.render.plan_json import render_json
 from reconciler.errors import InvalidStateError, StalePlanError, UsageError
@@ -68,4 +76,12 @@ def plan_from_document(data: Any, path: str, *, applying: bool = True) -> Plan:
             f"{path} was changed after pisync wrote it (its content does not match its"
             f" digest){nothing}. Make the plan again and review it: pisync plan --out {path}"
         )
-    return Plan.from_dict(data)
+    plan = Plan.from_dict(data)
+    problems = disagreements(plan, data)
+    if problems:
+        raise StalePlanError(
+            f"{path} is not a plan pisync wrote: its parts disagree{nothing}:\n  "
+            + "\n  ".join(problems)
+            + f"\nMake the plan again and review it: pisync plan --out {path}"
+        )
+    return plan

@@ -14,6 +14,7 @@ from reconciler.core.model.issues import Issue, error
 from reconciler.core.model.values import DesiredState, SourcePos
 from reconciler.core.plans.plan import Plan
 from reconciler.errors import InvalidStateError
+from reconciler.shell.output import note_values
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,4 +75,5 @@ def gather_secrets(
                 f" {need.env}, which is not set; set it where pisync runs",
                 f"users[{need.usercode}].variables.{need.variable}",
             )
+    note_values(values.values())  # hidden in every output from here on
     return values, list(missing.values())

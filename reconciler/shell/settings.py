@@ -73,6 +73,19 @@ def server_url(settings: Settings, config: Config) -> str:
     return url.strip().rstrip("/")
 
 
+def verify_tls(settings: Settings, config: Config) -> bool:
+    """Whether the server's TLS certificate is checked: ``PISYNC_VERIFY_TLS`` (``true`` or
+    ``false``) when set, else ``server.verify_tls``. The environment wins so that CI, which
+    sets ``PISYNC_VERIFY_TLS=true``, keeps the check on whatever a pull request's
+    ``pisync.yaml`` says."""
+    value = settings.env.get("PISYNC_VERIFY_TLS", "").strip().lower()
+    if not value:
+        return config.server.verify_tls
+    if value not in ("true", "false"):
+        raise UsageError("PISYNC_VERIFY_TLS must be true or false (or not set)")
+    return value == "true"
+
+
 def account(settings: Settings) -> Account:
     """Who pisync signs in as, for the lockout guard
     (:class:`~reconciler.core.governance.guards.Account`)."""

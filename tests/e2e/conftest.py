@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 
 from pi_emulator.process import EmulatorProcess, free_port
 
-__all__ = ["SECRET", "Emulator", "free_port", "pisync", "start_emulator"]
+__all__ = ["SECRET", "Emulator", "free_port", "log_text", "pisync", "start_emulator"]
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -106,6 +107,32 @@ class Result:
 
 
 SECRET = "s3cr3t-value-that-must-never-print"
+
+_STOP = re.compile(r"::stop-commands::([0-9a-f]{32})")
+
+
+def log_text(out: str) -> str:
+    """What a GitHub job log shows of ``out``: every ``::stop-commands::TOKEN`` block is
+    checked to be closed by its own ``::TOKEN::`` (fresh tokens, no command inside) and its
+    two lines are dropped; pisync's own commands are left as they are."""
+    shown: list[str] = []
+    token: str | None = None
+    for line in out.splitlines(keepends=True):
+        started = _STOP.fullmatch(line.rstrip("\n"))
+        if token is None and started:
+            token = started.group(1)
+            continue
+        if token is not None and line.rstrip("\n") == f"::{token}::":
+            token = None
+            continue
+        assert (
+            token is not None
+            or not line.startswith("::")
+            or line.startswith(("::error ", "::warning ", "::notice "))
+        ), f"a workflow command outside pisync's own: {line!r}"
+        shown.append(line)
+    assert token is None, "a stop-commands block is never closed"
+    return "".join(shown)
 
 
 def pisync(

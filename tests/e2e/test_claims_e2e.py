@@ -351,9 +351,13 @@ def parents_first(doc: dict[str, Any]) -> list[str]:
 
 def payload(emu: Emulator, code: str) -> Any:
     """A user's payload without ``parentId``: ids follow creation order, which differs between
-    the paths (apply creates users concurrently); the parent is compared by usercode."""
+    the paths (apply creates users concurrently); the parent is compared by usercode. Its
+    sets (roles, categories, variables) in one order: apply writes only what changes, so a
+    set that already matched keeps the order the server had; a claim sends it as declared."""
     (element,) = emu.api("GET", f"/users/syncPayload?usercode={code}")
     element["user"].pop("parentId")
+    for key in ("userRoles", "userCategories", "variables", "restrictions"):
+        element[key] = sorted(element.get(key) or (), key=lambda v: json.dumps(v, sort_keys=True))
     return element
 
 

@@ -201,3 +201,51 @@ def test_with_roles_prune_delete_validate_requires_every_role_declared(tmp_path:
         " file, and roles.prune: delete means the files declare every role; declare it under"
         " roles: (at users[0].roles[0])"
     )
+
+
+# --- issue 19, item 8: small things a person trips over ------------------------------------
+
+
+def test_an_error_in_pisync_yaml_adds_no_false_sources_error(tmp_path: Path) -> None:
+    (tmp_path / "pisync.yaml").write_text(
+        'sources: ["users/*.yaml"]\nserver: {timeout: x}\n', encoding="utf-8"
+    )
+    (tmp_path / "users").mkdir()
+    (tmp_path / "users" / "a.yaml").write_text(
+        "users:\n  - {usercode: A, forenames: A, surname: A}\n", encoding="utf-8"
+    )
+
+    r = pisync(["validate"], cwd=tmp_path)
+
+    assert r.code == 3, r.all
+    assert r.out == (
+        'pisync.yaml:2:10: error: timeout must be a number, found the text "x" (at'
+        " server.timeout)\n1 error in 1 of 2 files.\n"
+    )
+
+
+def test_a_plan_file_and_paths_together_are_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "users").mkdir()
+    (tmp_path / "plan.json").write_text("{}", encoding="utf-8")
+
+    r = pisync(["apply", "plan.json", "users/"], cwd=tmp_path)
+
+    assert (r.code, r.out) == (64, "")
+    assert r.err == (
+        "Error: apply takes one saved plan or desired-state paths, not both: plan.json is a plan"
+        " file (.json); apply it alone (pisync apply PLANFILE), or give only PATHs\n"
+    )
+
+
+@pytest.mark.parametrize("flags", [["-vq"], ["-qv"], ["-v", "-q"], ["-q", "--verbose"]])
+def test_combined_global_flags_work_after_the_command(tmp_path: Path, flags: list[str]) -> None:
+    (tmp_path / "users").mkdir()
+    (tmp_path / "users" / "a.yaml").write_text(
+        "users:\n  - {usercode: A, forenames: A, surname: A}\n", encoding="utf-8"
+    )
+
+    after = pisync(["validate", *flags], cwd=tmp_path)
+    before = pisync([*flags, "validate"], cwd=tmp_path)
+
+    assert (after.code, after.err) == (0, ""), after.all
+    assert after.out == before.out == "1 file valid: 1 user, 0 roles.\n"

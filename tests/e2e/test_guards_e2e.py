@@ -348,3 +348,88 @@ def boss_token(emu: Emulator) -> str:
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
         return str(json.loads(resp.read())["token"])
+
+
+# --- issue 19, item 7: the lockout guard reads effective access ------------------------------
+
+EDITORS = {"name": "Editors", "description": "edit users", "categories": [], "privileges": []}
+#: BOSS holds editUsers only through the role Editors
+VIA_ROLE_SEED: dict[str, Any] = {
+    "roles": [{**EDITORS, "privileges": ["editUsers"]}],
+    "users": [
+        {
+            "user": {**SEED["users"][0]["user"], "editUsers": False},
+            "userRoles": [{"roleIdentifier": "Editors"}],
+        },
+        *SEED["users"][1:],
+    ],
+}
+EDITORS_YAML = "roles:\n  - {name: Editors, description: edit users, privileges: [editUsers]}\n"
+
+
+@pytest.mark.parametrize(
+    ("desired", "message"),
+    [
+        (
+            EDITORS_YAML + declare("BOSS", BOSS=", roles: []"),
+            "the plan would remove the editUsers privilege from BOSS (held through role"
+            ' "Editors"), the account pisync signs in with',
+        ),
+        (
+            "roles:\n  - {name: Editors, description: edit users, privileges: [pdf]}\n"
+            + declare("BOSS", BOSS=", roles: [Editors]"),
+            "the plan would remove the editUsers privilege from BOSS (held through role"
+            ' "Editors"), the account pisync signs in with',
+        ),
+        (
+            EDITORS_YAML + declare("BOSS", BOSS=", roles: [Editors], expires: 2026-11-20"),
+            "the plan would make BOSS expire on 2026-11-20 (the plan is of 2026-11-26), the account"
+            " pisync signs in with",
+        ),
+    ],
+    ids=["role-removed", "privilege-leaves-the-role", "expired"],
+)
+def test_the_lockout_guard_reads_effective_access(
+    emu: Emulator, tmp_path: Path, desired: str, message: str
+) -> None:
+    emu.control("POST", "reset", VIA_ROLE_SEED)
+    emu.clear_requests()
+    case = Case(config="users: {prune: 'off'}\n", desired=desired, violation="", env=BOSS_LOGIN)
+    root = repo(tmp_path / "repo", case)
+    planfile = str(tmp_path / "plan.json")
+
+    planned = pisync(["plan", "--out", planfile], cwd=root, url=emu.url, env=BOSS_LOGIN)
+    applied = apply(["--auto-approve"], root, emu, case)
+    saved = apply([planfile], root, emu, case)
+
+    assert planned.code == 4, planned.all
+    assert f"  ! [lockout] {message}" in planned.out.splitlines()
+    assert (applied.code, applied.err) == (4, blocked_message(f"[lockout] {message}"))
+    assert (saved.code, saved.err) == (4, blocked_message(f"[lockout] {message}"))
+    assert writes(emu) == []
+
+
+def test_moving_edit_users_to_a_role_is_no_lockout(emu: Emulator, tmp_path: Path) -> None:
+    emu.control("POST", "reset", {"roles": [VIA_ROLE_SEED["roles"][0]], "users": SEED["users"]})
+    kept = "accessAccount, audit, clientExcludePasswordExpiry, editOwnPassword, logoutEnabled, pdf"
+    case = Case(
+        config="users: {prune: 'off'}\n",
+        desired=EDITORS_YAML + declare("BOSS", BOSS=f", privileges: [{kept}], roles: [Editors]"),
+        violation="",
+        env=BOSS_LOGIN,
+    )
+    root = repo(tmp_path / "repo", case)
+
+    planned = pisync(["plan"], cwd=root, url=emu.url, env=BOSS_LOGIN)
+    applied = apply(["--auto-approve"], root, emu, case)
+    again = pisync(["plan", "--detailed-exitcode"], cwd=root, url=emu.url, env=BOSS_LOGIN)
+
+    assert planned.code == 0, planned.all
+    assert "lockout" not in planned.all
+    assert applied.code == 0, applied.all
+    assert applied.out.splitlines()[-1] == (
+        "Apply complete: 0 created, 1 updated, 0 disabled, 0 deleted, 0 failed."
+    )
+    # BOSS still signs in and may sync users: pisync is not locked out
+    assert again.code == 0, again.all
+    assert again.out.endswith("\nNo changes. Panintelligence matches the desired state.\n")

@@ -161,7 +161,10 @@ def test_import_then_plan_is_empty(emulator_factory: Any, tmp_path: Path) -> Non
     changed = pisync(
         ["plan"], cwd=out, url=emu.url, env={"PISYNC_VAR_J_SMITH_DBPASSWORD": "rotated"}
     )
-    assert "variables.dbPassword: (sensitive value changed)" in changed.out
+    assert (
+        "variables.dbPassword: (sensitive value changed: env PISYNC_VAR_J_SMITH_DBPASSWORD, secure)"
+        in changed.out
+    )
     assert "rotated" not in changed.all
     assert "hunter2" not in changed.all
 

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from reconciler.schemas import load_schema
-from tests.e2e.conftest import SECRET, pisync
+from tests.e2e.conftest import SECRET, log_text, pisync
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +51,7 @@ def test_markdown_and_github_summary(
         env={"GITHUB_STEP_SUMMARY": str(summary)},
     )
     assert gh.code == 0, gh.all
-    assert gh.out.startswith("pisync will perform these actions against")
+    assert log_text(gh.out).startswith("pisync will perform these actions against")
     assert summary.read_text() == md.out
     assert SECRET not in md.out + gh.all
 

@@ -197,30 +197,6 @@ def test_a_plan_file_changed_after_it_was_written_is_refused(
     assert writes(emu) == []
 
 
-def test_an_error_inside_one_change_is_that_change_s_failure(
-    emulator_factory: Any, tmp_path: Path
-) -> None:
-    emu = emulator_factory(None)
-    root = changed_repo(tmp_path)
-    planfile, data = saved_plan(emu, root, tmp_path)
-    # schema-valid, but a role key on a user: the adapter cannot build this user's payload
-    data["changes"][1]["desired"]["description"] = "not a user key"
-    data["digest"] = document_digest(data)
-    planfile.write_text(json.dumps(data), encoding="utf-8")
-    report = tmp_path / "report.json"
-
-    applied = pisync(["apply", str(planfile), "--report", str(report)], cwd=root, url=emu.url)
-
-    assert applied.code == 6, applied.all
-    assert applied.out.splitlines() == [
-        "  ! user N2 (create) failed: unknown managed field 'description'",
-        "Apply complete: 2 created, 0 updated, 0 disabled, 0 deleted, 1 failed.",
-    ]
-    assert "Traceback" not in applied.all
-    outcomes = [(c["key"], c["outcome"]) for c in json.loads(report.read_text())["changes"]]
-    assert outcomes == [("N1", "applied"), ("N2", "failed"), ("N3", "applied")]
-
-
 # --- 6. a delete that succeeded although its answer was lost ---------------------------------
 
 

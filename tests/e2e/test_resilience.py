@@ -81,6 +81,7 @@ def make_org(
     concurrency: int = 8,
     extra_users: str = "",
     seed_roles: tuple[dict[str, Any], ...] = (),
+    extra_roles: tuple[str, ...] = (),
 ) -> Org:
     """A seed with ``updated + same`` users, and YAML that creates ``new`` users (half of them
     under a parent created in the same apply), changes the email of ``updated`` users, leaves
@@ -117,6 +118,7 @@ def make_org(
         "  - {name: Viewer, description: v, categories: [Finance], privileges: [pdf]}",
         "  - {name: Analyst, description: a, categories: [Finance],"
         " privileges: [pdf, exportToCsv]}",
+        *extra_roles,
         "users:",
     ]
     for i, code in enumerate(existing):
@@ -352,14 +354,21 @@ def test_one_failed_change_does_not_stop_the_others(emu: Emulator, tmp_path: Pat
         for i in range(2)
     )
     org = make_org(
-        tmp_path / "org", new=6, updated=3, same=2, extra_users=extra, seed_roles=(temp_role,)
+        tmp_path / "org",
+        new=6,
+        updated=3,
+        same=2,
+        extra_users=extra,
+        seed_roles=(temp_role,),
+        extra_roles=("  - {name: Temp, description: t, categories: [], privileges: []}",),
     )
     install(emu, org)
     planfile = tmp_path / "plan.json"
     planned = pisync(["plan", "--out", str(planfile)], cwd=org.root, url=emu.url)
     assert planned.code == 0, planned.all
-    # someone deletes the role between review and apply (no user holds it, so the server lets
-    # them); the two users who need it are refused by the server, the others apply
+    # someone deletes the declared role in the UI between review and apply (no user holds it,
+    # so the server lets them; the plan did not touch it, so apply does not read it again):
+    # the two users who need it are refused by the server, the others apply
     role_id = next(r["id"] for r in emu.api("GET", "/roles")["content"] if r["name"] == "Temp")
     emu.api("DELETE", f"/roles/{role_id}")
     report = tmp_path / "report.json"
@@ -590,7 +599,7 @@ def test_no_secret_value_in_any_output_or_file(emu: Emulator, tmp_path: Path) ->
     assert rotated.out == (
         f"pisync will perform these actions against {emu.url}:\n\n"
         "  ~ user VAULT\n"
-        "      ~ variables.pw: (sensitive value changed)\n\n"
+        "      ~ variables.pw: (sensitive value changed: env PISYNC_E2E_WAREHOUSE_PW, secure)\n\n"
         "Plan: 0 to create, 1 to update, 0 to disable, 0 to delete.\n"
     )
     texts = [r.all for r in [*runs, rotated]]

@@ -9,24 +9,26 @@ Only what differs from run to run is normalised: the emulator's URL and port (to
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
+import json
 import re
-import socket
 import ssl
 import subprocess
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from reconciler.core.plans.plan import document_digest
 from tests.e2e.conftest import Result, free_port, pisync
+from tests.e2e.loopback import (
+    Answer,
+    Certificates,
+    HttpServer,
+    Received,
+    SilentServer,
+    TlsHandshakeServer,
+    forward,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -99,6 +101,17 @@ def test_1_url_that_is_not_the_api(emulator_factory: Any, tmp_path: Path) -> Non
     assert_documented(r.err, port=emu.port)
 
 
+def test_1_server_that_never_answers(tmp_path: Path) -> None:
+    repo = write(
+        tmp_path, {"users/a.yaml": "users: []\n", "pisync.yaml": "server:\n  timeout: 1.5\n"}
+    )
+    with SilentServer() as silent:
+        r = pisync(["plan"], cwd=repo, url=silent.url())
+    assert (r.code, r.out) == (1, "")
+    # the page shows the default timeout; this run waits 1.5 s, not 30
+    assert_documented(r.err.replace("1.5 s", "30 s"), port=silent.port)
+
+
 def local(port: int) -> str:
     return f"http://127.0.0.1:{port}/pi/api/v2"
 
@@ -135,63 +148,45 @@ def test_2_refused_token(emulator_factory: Any, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def tls_server(tmp_path: Path) -> Iterator[int]:
-    """A TLS server on loopback with a self-signed certificate (no trusted CA signed it)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
+def certificates(tmp_path: Path) -> Certificates:
+    return Certificates(tmp_path / "certs")
+
+
+def refused(context: ssl.SSLContext, tmp_path: Path, **env: str) -> tuple[Result, int]:
+    """``pisync plan`` against a TLS server on ``localhost`` with this certificate; what it
+    printed and how many connections the server saw (a refused certificate is not retried)."""
+    with TlsHandshakeServer(context) as server:
+        repo = write(tmp_path / "repo", {"users/a.yaml": "users: []\n"})
+        r = pisync(["plan"], cwd=repo, url=server.url("localhost", "https"), env=env)
+        assert (r.code, r.out) == (1, ""), r.all
+        assert server.connections == 1
+        return r, server.port
+
+
+def test_3_self_signed_certificate(certificates: Certificates, tmp_path: Path) -> None:
+    r, port = refused(certificates.server("self", self_signed=True), tmp_path)
+    assert_documented(r.err, port=port)
+
+
+def test_3_certificate_from_an_untrusted_authority(
+    certificates: Certificates, tmp_path: Path
+) -> None:
+    r, port = refused(certificates.server("leaf"), tmp_path)
+    assert_documented(r.err, port=port)
+
+
+def test_3_certificate_for_another_host(certificates: Certificates, tmp_path: Path) -> None:
+    context = certificates.server("other", host="pi-old.example.com")
+    r, port = refused(context, tmp_path, SSL_CERT_FILE=str(certificates.ca_file))
+    assert_documented(
+        r.err.replace(f"localhost:{port}", HOST).replace("localhost", "pi.example.com")
     )
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(5)
-                # the client refuses the certificate: what this server is for
-                with contextlib.suppress(OSError, ssl.SSLError):
-                    context.wrap_socket(conn, server_side=True).close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield int(listener.getsockname()[1])
-    stop.set()
-    thread.join(5)
-    listener.close()
 
 
-def test_3_untrusted_certificate(tls_server: int, tmp_path: Path) -> None:
-    repo = write(tmp_path, {"users/a.yaml": "users: []\n"})
-    r = pisync(["plan"], cwd=repo, url=f"https://localhost:{tls_server}/pi/api/v2")
-    assert (r.code, r.out) == (1, "")
-    assert_documented(r.err, port=tls_server)
+def test_3_expired_certificate(certificates: Certificates, tmp_path: Path) -> None:
+    context = certificates.server("expired", expired=True)
+    r, port = refused(context, tmp_path, SSL_CERT_FILE=str(certificates.ca_file))
+    assert_documented(r.err, port=port)
 
 
 def test_3_https_to_a_plain_http_port(emulator_factory: Any, tmp_path: Path) -> None:
@@ -200,6 +195,7 @@ def test_3_https_to_a_plain_http_port(emulator_factory: Any, tmp_path: Path) -> 
     r = pisync(["plan"], cwd=repo, url=emu.url.replace("http://", "https://"))
     assert (r.code, r.out) == (1, "")
     assert_documented(r.err, port=emu.port)
+    assert [q["path"] for q in emu.requests()] == []  # not retried: nothing was ever sent
 
 
 # --- 4.-6. YAML problems, offline ----------------------------------------------------------
@@ -318,6 +314,31 @@ def test_9_edited_plan_file(emulator_factory: Any, tmp_path: Path) -> None:
     assert_documented(r.err, port=emu.port)
 
 
+def test_9_plan_whose_parts_disagree(emulator_factory: Any, tmp_path: Path) -> None:
+    emu = emulator_factory(SEED)
+    repo = write(tmp_path, {"users/team.yaml": "users:\n  - {usercode: U1, surname: Smith}\n"})
+    assert pisync(["plan", "--out", "plan.json"], cwd=repo, url=emu.url).code == 0
+    plan = repo / "plan.json"
+    data = json.loads(plan.read_text(encoding="utf-8"))
+    data["changes"][0]["desired"]["type"] = "administrator"
+    data["digest"] = document_digest(data)
+    plan.write_text(json.dumps(data), encoding="utf-8")
+    r = pisync(["apply", "plan.json"], cwd=repo, url=emu.url)
+    assert (r.code, r.out) == (5, "")
+    assert_documented(r.err, port=emu.port)
+
+
+def test_9_repository_changed_after_the_plan(emulator_factory: Any, tmp_path: Path) -> None:
+    emu = emulator_factory(SEED)
+    repo = write(tmp_path, {"users/team.yaml": "users:\n  - {usercode: U1, surname: Smith}\n"})
+    assert pisync(["plan", "--out", "plan.json"], cwd=repo, url=emu.url).code == 0
+    write(repo, {"users/team.yaml": "users:\n  - {usercode: U1, surname: Smyth}\n"})
+    r = pisync(["apply", "plan.json"], cwd=repo, url=emu.url)
+    assert (r.code, r.out) == (5, "")
+    assert_documented(r.err, port=emu.port)
+    assert synced(emu, "U1")[0]["user"]["surname"] == "S1"
+
+
 # --- 10. --changed-since with a ref git does not have ------------------------------------
 
 
@@ -351,6 +372,15 @@ def test_10_changed_since_outside_a_git_repository(tmp_path: Path) -> None:
 # --- other messages ----------------------------------------------------------------------
 
 
+def test_a_link_outside_the_repository(tmp_path: Path) -> None:
+    (tmp_path / "private").write_text("PISYNC_PASSWORD=x\n", encoding="utf-8")
+    repo = write(tmp_path / "repo", {"pisync.yaml": "", "users/team.yaml": "users: []\n"})
+    (repo / "users" / "secrets.yaml").symlink_to(tmp_path / "private")
+    r = pisync(["validate"], cwd=repo)
+    assert r.code == 3, r.all
+    assert_documented(r.out.splitlines()[0])
+
+
 def test_rate_limited(emulator_factory: Any, tmp_path: Path) -> None:
     emu = emulator_factory(
         SEED, "--rate-limit-rate", "1", "--retry-after", "0", "--faults-on-login", "false"
@@ -361,6 +391,32 @@ def test_rate_limited(emulator_factory: Any, tmp_path: Path) -> None:
     # roles, categories and the user list are read at once: any of them may be the one refused
     err = re.sub(r"^Error: GET /(?:roles|categories):", "Error: GET /users:", r.err, flags=re.M)
     assert_documented(err, port=emu.port, server_says=server_says)
+
+
+def test_a_redirect(tmp_path: Path) -> None:
+    moved = Answer(301, headers={"Location": "https://pi.example.com/pi/api/v2/tokens"})
+    with HttpServer(lambda got: moved) as server:
+        r = pisync(["plan"], cwd=write(tmp_path, {"users/a.yaml": "users: []\n"}), url=server.url())
+    assert (r.code, r.out) == (1, "")
+    assert_documented(r.err, port=server.port)
+
+
+def test_a_proxy_error_page(emulator_factory: Any, tmp_path: Path) -> None:
+    emu = emulator_factory(SEED)
+    upstream = forward(emu.base)
+    page = Answer(
+        502,
+        b"<html><head><title>502 Bad Gateway</title></head><body><center>nginx</center></body>",
+        {"Content-Type": "text/html"},
+    )
+
+    def proxy(got: Received) -> Answer:
+        return page if got.path.startswith("/pi/api/v2/users?") else upstream(got)
+
+    with HttpServer(proxy) as server:
+        r = pisync(["plan"], cwd=write(tmp_path, {"users/a.yaml": "users: []\n"}), url=server.url())
+    assert (r.code, r.out) == (1, "")
+    assert_documented(r.err, port=server.port)
 
 
 def test_no_server_url(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""``-v`` and ``-q`` through the real CLI: -v names every request the server saw (method, path,
-status, time; never a secret), -q prints only the summary line and errors."""
+"""``-v`` and ``-q`` through the real CLI: -v names the in-flight limit and every request the
+server saw (method, path, status, time; never a secret), -q prints only the summary line and
+errors."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ def test_v_prints_each_request_the_server_received(
     r = pisync(["plan", "-v"], cwd=example_repo, url=emu.url)
 
     assert r.code == 0, r.all
-    logged = [REQUEST_LINE.match(line) for line in r.err.splitlines()]
+    first, *requests = r.err.splitlines()
+    assert first == "in flight: at most 8 (server.concurrency)"
+    logged = [REQUEST_LINE.match(line) for line in requests]
     assert all(logged), r.err
     printed = Counter((m[1], m[2], int(m[3])) for m in logged if m)
     seen = Counter((q["method"], q["path"].removeprefix(BASE), q["status"]) for q in emu.requests())

@@ -148,10 +148,11 @@ def test_a_healthy_server_is_verified_from_the_sync_answer_with_no_read(
     r = apply_saved(emu, root)
     assert r.code == 0, r.all
     assert sorted(c[0] for c in writes(emu)) == [f"NEW{i}" for i in range(5)]
-    # the saved plan re-reads the five (absent) users once, and the account its guards check
-    # (it creates users); verification reads nothing more
+    # the saved plan re-reads the five (absent) users once, the parent they name (its
+    # plan-time checks) and the account its guards check (it creates users); verification
+    # reads nothing more
     reads = sorted(e["query"] for e in emu.requests() if e["path"] == PAYLOAD)
-    assert reads == ["usercode=ADMIN"] + [f"usercode=NEW{i}" for i in range(5)]
+    assert reads == ["usercode=ADMIN", "usercode=BWONG"] + [f"usercode=NEW{i}" for i in range(5)]
     again = pisync(["plan", "--detailed-exitcode"], cwd=root, url=emu.url)
     assert again.code == 0, again.all
 
@@ -166,7 +167,8 @@ def test_an_answer_without_the_stored_user_is_verified_with_one_read_per_write(
     assert r.code == 0, r.all
     assert len(writes(emu)) == 3
     reads = sorted(e["query"] for e in emu.requests() if e["path"] == PAYLOAD)
-    assert reads == ["usercode=ADMIN"] + [f"usercode=NEW{i}" for i in range(3) for _ in "ab"]
+    parent = ["usercode=ADMIN", "usercode=BWONG"]
+    assert reads == parent + [f"usercode=NEW{i}" for i in range(3) for _ in "ab"]
 
 
 def test_no_verify_writes_everything_even_where_the_server_stores_otherwise(

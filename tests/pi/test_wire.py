@@ -211,3 +211,27 @@ def test_roles_and_categories() -> None:
     assert wire.category({"id": "1", "description": "Finance", "parentId": None}) == Category(
         name="Finance", id="1", parent_id=None
     )
+
+
+@pytest.mark.parametrize(
+    ("read", "item", "said"),
+    [
+        (
+            wire.variables_from,
+            {"name": 5, "value": "s3cret-value", "isSecure": True},
+            "variables: cannot read an object with the keys name, value, isSecure",
+        ),
+        (
+            wire.restrictions_from,
+            {"dataConnectionIdentifier": ["x"], "value": "\x1b[31m" * 500},
+            "restrictions: cannot read an object with the keys dataConnectionIdentifier, value",
+        ),
+        (wire.variables_from, "text", "variables: cannot read a str"),
+    ],
+)
+def test_an_item_the_adapter_cannot_read_is_named_by_its_keys_never_its_values(
+    read: Any, item: Any, said: str
+) -> None:
+    with pytest.raises(wire.WireError) as exc:
+        read([item])
+    assert str(exc.value) == said

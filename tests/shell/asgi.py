@@ -23,7 +23,13 @@ class AsgiBackend:
         self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))  # type: ignore[arg-type]
 
     async def send(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        *,
+        wait: float | None = None,
     ) -> Reply:
         try:
             response = await self._client.request(method, url, headers=headers, content=body)

@@ -42,6 +42,9 @@ class FileResult:
     subjects: tuple[Subject, ...] | None = None
     #: the roles the file declares, as (name, categories, privileges) (a file without error)
     role_defs: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()
+    #: the environment variables its ``{env: NAME}`` entries name (their values are secrets
+    #: the shell hides in every output, even when the file has errors)
+    env_names: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -63,7 +66,9 @@ def analyse(
     refs: list[RoleRef] = []
     users = list(_entries(data, "users"))
     roles = list(_entries(data, "roles"))
+    env_names: set[str] = set()
     for user, path, _, _ in users:
+        env_names.update(_env_names(user))
         issues.extend(user_rules(user, path))
         keys.extend(_user_keys(user, path))
         refs.extend(_role_refs(user, path))
@@ -101,6 +106,7 @@ def analyse(
         built=build,
         subjects=views,
         role_defs=tuple(role_def_of_entry(e) for e, _, _, _ in roles) if valid else (),
+        env_names=tuple(sorted(env_names)),
     )
 
 
@@ -205,6 +211,15 @@ def fleet_keys(entry: PosDict, path: Path, owner: object) -> Iterator[KeyEntry]:
                     key_path=format_path((*path, key)),
                     owner=named,
                 )
+
+
+def _env_names(user: PosDict) -> Iterator[str]:
+    """The names the user's ``{env: NAME}`` variables read, whatever else is wrong with it."""
+    variables = user.get("variables")
+    if isinstance(variables, dict):
+        for value in variables.values():
+            if isinstance(value, dict) and isinstance(name := value.get("env"), str):
+                yield name
 
 
 def _role_refs(user: PosDict, path: Path) -> Iterator[RoleRef]:

@@ -31,7 +31,9 @@ from reconciler.core.model.values import (
 )
 from reconciler.core.yamlfile.positions import SHIFT, PackedPositions
 
-FORMAT = 3  # 2: users carry their grant metadata (meta); the policies' subjects; 3: marks
+FORMAT = (
+    4  # 2: users carry their grant metadata (meta); the policies' subjects; 3: marks; 4: env_names
+)
 
 Json = Any
 
@@ -50,6 +52,7 @@ def encode(result: FileResult) -> dict[str, Json]:
         "built": result.built,
         "subjects": None if result.subjects is None else [_subject(s) for s in result.subjects],
         "role_defs": [[n, list(c), list(p)] for n, c, p in result.role_defs],
+        "env_names": list(result.env_names),
     }
 
 
@@ -96,6 +99,7 @@ def decode(data: Mapping[str, Json], *, full: bool = True) -> FileResult:
         if data["subjects"] is None
         else tuple(_subject_back(s, file) for s in data["subjects"]),
         role_defs=tuple((str(n), tuple(c), tuple(p)) for n, c, p in data["role_defs"]),
+        env_names=tuple(str(n) for n in data["env_names"]),
     )
 
 

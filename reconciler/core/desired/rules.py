@@ -21,6 +21,7 @@ from typing import NamedTuple
 from reconciler.core.model.config import Config
 from reconciler.core.model.issues import Issue, error, warning
 from reconciler.core.model.suggest import did_you_mean, misspelling_of
+from reconciler.core.model.text import quote_value
 from reconciler.core.model.values import SourcePos
 from reconciler.core.yamlfile.keypaths import Path, format_path
 from reconciler.core.yamlfile.positions import PosDict
@@ -124,15 +125,17 @@ def duplicate_issues(keys: Iterable[KeyEntry]) -> list[Issue]:
 
 def _duplicate(later: KeyEntry, first: KeyEntry) -> Issue:
     if later.kind == "usercode":
-        message = f'duplicate usercode "{later.value.upper()}"; first declared at {first.pos}'
+        message = (
+            f"duplicate usercode {quote_value(later.value.upper())}; first declared at {first.pos}"
+        )
         return error(later.pos, message, later.key_path)
     if later.kind == "role":
-        message = f'duplicate role "{later.value}"; first declared at {first.pos}'
+        message = f"duplicate role {quote_value(later.value)}; first declared at {first.pos}"
         if first.value != later.value:
-            message += f' as "{first.value}" (role names are compared ignoring case)'
+            message += f" as {quote_value(first.value)} (role names are compared ignoring case)"
         return error(later.pos, message, later.key_path)
     by = f"{first.owner.upper()} " if first.owner is not None else ""
-    message = f'duplicate email "{later.value}"; also used by {by}at {first.pos}'
+    message = f"duplicate email {quote_value(later.value)}; also used by {by}at {first.pos}"
     return warning(later.pos, message, later.key_path)
 
 
@@ -155,6 +158,21 @@ def idp_login_issues(keys: Iterable[KeyEntry], config: Config) -> list[Issue]:
     ]
 
 
+#: Prefixes of environment variables a desired-state file may not read with ``{env: NAME}``:
+#: pisync's own settings and credentials, and the CI runner's (tokens among them).
+RESERVED_ENV_PREFIXES = ("PISYNC_", "GITHUB_", "ACTIONS_", "RUNNER_")
+#: ... except the names ``pisync import`` gives the secure variables it finds.
+IMPORTED_ENV_PREFIX = "PISYNC_VAR_"
+
+
+def reserved_env(name: str) -> bool:
+    """Whether ``{env: name}`` would read one of pisync's or the runner's own variables."""
+    upper = name.upper()
+    if upper.startswith(IMPORTED_ENV_PREFIX):
+        return False
+    return upper.startswith(RESERVED_ENV_PREFIXES) or upper == "GH_TOKEN"
+
+
 def user_rules(user: PosDict, path: Path) -> list[Issue]:
     """Rules about one user (or the config's ``defaults``): login, secure literals, parent."""
     issues = []
@@ -172,12 +190,26 @@ def user_rules(user: PosDict, path: Path) -> list[Issue]:
     variables = user.get("variables")
     if isinstance(variables, PosDict):
         for name, value in variables.items():
+            env = value.get("env") if isinstance(value, dict) else None
+            if isinstance(env, str) and reserved_env(env):
+                issues.append(
+                    error(
+                        value.value_at("env") if isinstance(value, PosDict) else None,
+                        f'variable "{name}" reads {env}, an environment variable of pisync\'s own'
+                        " or of the CI runner (PISYNC_*, GITHUB_*, ACTIONS_*, RUNNER_*): its"
+                        " value, a credential perhaps, would be sent to the server; read the"
+                        " secret from a variable of its own, e.g. {env: FINANCE_DB_PASSWORD,"
+                        " secure: true}",
+                        format_path((*path, "variables", name, "env")),
+                    )
+                )
             literal = isinstance(value, dict) and "value" in value and "env" not in value
             if literal and value.get("secure") is True:
                 issues.append(
                     error(
                         variables.key_at(name),
-                        f'variable "{name}" has a literal value marked secure: true, but secrets '
+                        f"variable {quote_value(name)} has a literal value marked secure: true,"
+                        " but secrets "
                         "never live in git: use {env: NAME, secure: true} and set NAME when you "
                         "apply",
                         format_path((*path, "variables", name)),

@@ -25,6 +25,7 @@ from reconciler.core.desired.ecma import end_anchored
 from reconciler.core.desired.schema_messages import object_name, rule, schema_message
 from reconciler.core.model.issues import Issue, error
 from reconciler.core.model.suggest import did_you_mean
+from reconciler.core.model.text import quote_value
 from reconciler.core.yamlfile.keypaths import Path, format_path, locate, where
 from reconciler.core.yamlfile.positions import PosDict
 
@@ -70,9 +71,9 @@ class SchemaChecker:
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self._fast = _fast_validator(schema)
-        self._slow = _slow_validator(schema)
         self._items: dict[str, tuple[Any, Validator]] = {}
-        for key, sub in (schema.get("properties") or {}).items():
+        properties = dict(schema.get("properties") or {})
+        for key, sub in list(properties.items()):
             items = sub.get("items") if isinstance(sub, Mapping) else None
             if sub.get("type") == "array" and isinstance(items, Mapping):
                 item_schema = {
@@ -81,16 +82,16 @@ class SchemaChecker:
                     **items,
                 }
                 self._items[key] = (_fast_validator(item_schema), _slow_validator(item_schema))
+                # the document's own check sees the list (its type, its length), not its items
+                properties[key] = {k: v for k, v in sub.items() if k != "items"}
+        self._slow = _slow_validator({**schema, "properties": properties})
 
     def check(self, data: PosDict) -> list[Issue]:
         if _fast_ok(self._fast, data):
             return []
         found: list[tuple[ValidationError, Path]] = []
-        # the document without its item lists, then each item that fails the fast check
-        shallow = {
-            k: ([] if k in self._items and isinstance(v, list) else v) for k, v in data.items()
-        }
-        found += [(e, ()) for e in self._slow.iter_errors(shallow)]
+        # the document without its items' schemas, then each item that fails the fast check
+        found += [(e, ()) for e in self._slow.iter_errors(data)]
         for key, (fast, slow) in self._items.items():
             seq = data.get(key)
             if not isinstance(seq, list):
@@ -213,9 +214,9 @@ def _unknown_keys(err: ValidationError, path: Path, root: PosDict) -> list[Issue
             continue
         hint = did_you_mean(key, known)
         if hint:
-            message = f'unknown key "{key}" {place}; did you mean "{hint}"?'
+            message = f'unknown key {quote_value(key)} {place}; did you mean "{hint}"?'
         else:
-            message = f'unknown key "{key}" {place}; allowed keys: {", ".join(known)}'
+            message = f"unknown key {quote_value(key)} {place}; allowed keys: {', '.join(known)}"
         pos, key_path = where(root, (*path, key))
         issues.append(error(pos, message, key_path))
     return issues

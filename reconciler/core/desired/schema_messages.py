@@ -13,6 +13,7 @@ from jsonschema import ValidationError
 
 from reconciler.core.desired.ecma import end_anchored
 from reconciler.core.model.suggest import did_you_mean
+from reconciler.core.model.text import quote_value
 from reconciler.core.yamlfile.keypaths import SIMPLE_KEY, Path
 
 
@@ -41,6 +42,7 @@ _SHAPE = {
     "owner": "a usercode or an email address",
     "email": "an email address like name@example.com",
     "url": "a URL that starts with https:// or http://",
+    "concurrency": "a whole number from 1 to 64, or auto",
     "env": "an environment variable name: letters, digits and _, not starting with a digit",
 }
 
@@ -98,8 +100,8 @@ def what_at(path: Path) -> str:
     last = path[-1]
     if isinstance(last, str):
         if len(path) >= 2 and path[-2] == "variables":
-            return f'variable "{last}"'
-        return last if SIMPLE_KEY.match(last) else f'"{last}"'
+            return f"variable {quote_value(last)}"
+        return last if SIMPLE_KEY.match(last) else quote_value(last)
     noun = _item_noun(path)
     if noun:
         return f"an {noun}" if noun[0] in "aeio" else f"a {noun}"  # "a user", "an entry"
@@ -134,7 +136,7 @@ def schema_message(err: ValidationError, path: Path) -> str:
         return f"{what} needs at least one of {', '.join(needed)}"
     if kind in ("anyOf", "oneOf"):
         parent = path[-2] if len(path) >= 2 else ""
-        shape = _ANYOF_SHAPE.get(str(parent)) or _branches(rule(err))
+        shape = shape or _ANYOF_SHAPE.get(str(parent)) or _branches(rule(err))
         return f"{what} must be {shape}; found {_found(value)}"
     if kind == "pattern":
         shape = shape or _item_shape(path)
@@ -222,8 +224,7 @@ def _is_yaml11_word(value: Any) -> bool:
 def show_value(value: Any) -> str:
     """A value as YAML-ish text for a message: strings quoted and shortened."""
     if isinstance(value, str):
-        text = value if len(value) <= 60 else value[:57] + "..."
-        return '"' + text.replace("\n", "\\n") + '"'
+        return quote_value(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:

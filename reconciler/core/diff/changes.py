@@ -53,7 +53,7 @@ from reconciler.core.model.values import (
 from reconciler.core.plans.compare import same
 from reconciler.core.plans.order import change_order
 from reconciler.core.plans.plan import Action, Change, Kind, Plan
-from reconciler.core.plans.values import all_changes, desired_json
+from reconciler.core.plans.values import all_changes, desired_of
 
 Secrets = Mapping[str, str]
 
@@ -96,17 +96,17 @@ def diff(
     user_changes = [
         c
         for u in users
-        if (c := _user_change(u, resolved[u.usercode], live, defaults or {})) is not None
+        if (c := user_change(u, resolved[u.usercode], live, defaults or {})) is not None
     ]
     declared = frozenset(u.usercode for u in desired.users)
     if scope.narrowed:
         user_changes += prune_users(live, declared, config, only=scope.removed)
     else:
         user_changes += prune_users(live, declared, config)
-    role_changes = _diff_roles(desired.roles, live)
+    for_roles = role_changes(desired.roles, live)
     if not scope.partial:
         pruned_roles, kept_roles = prune_roles(desired, live, config, resolved, user_changes)
-        role_changes += pruned_roles
+        for_roles += pruned_roles
         warnings += [
             f'role "{name}" is not declared but is still held by users, so roles.prune keeps'
             " it; declare it, or remove it from those users first"
@@ -115,8 +115,8 @@ def diff(
     wanted = scope.targets
     if wanted:
         user_changes = [c for c in user_changes if c.key in wanted]
-        role_changes = _roles_for_targets(role_changes, user_changes)
-    changes = change_order(role_changes + user_changes)
+        for_roles = _roles_for_targets(for_roles, (resolved[c] for c in wanted & resolved.keys()))
+    changes = change_order(for_roles + user_changes)
     notes = [] if scope.partial else _left_alone_notes(live, declared, config)
     plan = Plan(
         server=server,
@@ -144,7 +144,9 @@ def diff(
     in_scope = [u for u in users if not wanted or u.usercode in wanted]
     findings = plan_findings(in_scope, changes, live, config.policies, today=today)
     plan = replace(plan, policies=config.policies.names, findings=findings)
-    guards = check(plan, live, config, desired_objects=plan.desired_objects, account=account)
+    guards = check(
+        plan, live, config, desired_objects=plan.desired_objects, account=account, today=today
+    )
     if account is not None and (note := account.unknown_note()) is not None and changes:
         notes.append(note)
     return replace(plan, guards=tuple(guards), forced=force and bool(guards), notes=tuple(notes))
@@ -178,7 +180,7 @@ def written_users(
                 return False
             fields = resolve_user(spec, ancestors, secrets)
             one = replace(live, users={user.usercode: user})
-            return _user_change(spec, fields, one, defaults) is not None
+            return user_change(spec, fields, one, defaults) is not None
 
         return written
 
@@ -240,18 +242,22 @@ def resolve_user(
     return fields
 
 
-def _user_change(
+def user_change(
     spec: UserSpec, fields: Mapping[str, Any], live: LiveState, defaults: Mapping[str, Any]
 ) -> Change | None:
+    """The change that makes the live user match ``spec`` (its ``fields`` resolved by
+    :func:`resolve_user`), or None when they agree: a create (``defaults`` under what it
+    omits) or an update of the written fields that differ."""
     current = live.users.get(spec.usercode)
     if current is None:
         after = {**{k: v for k, v in defaults.items() if k not in fields}, **fields}
+        created = all_changes((k, None, after[k]) for k in USER_FIELDS if k in after)
         return Change(
             kind=Kind.USER,
             key=spec.usercode,
             action=Action.CREATE,
-            fields=all_changes((k, None, after[k]) for k in USER_FIELDS if k in after),
-            desired=desired_json(after),
+            fields=created,
+            desired=desired_of(created),
             source=spec.source,
         )
     record = current.record
@@ -264,12 +270,13 @@ def _user_change(
     ]
     if not changed:
         return None
+    updated = all_changes((k, current.record.get(k), fields[k]) for k in changed)
     return Change(
         kind=Kind.USER,
         key=spec.usercode,
         action=Action.UPDATE,
-        fields=all_changes((k, current.record.get(k), fields[k]) for k in changed),
-        desired=desired_json(fields),
+        fields=updated,
+        desired=desired_of(updated),
         fingerprint=live_fingerprint(current),
         live_id=current.id,
         source=spec.source,
@@ -288,7 +295,8 @@ def with_digest(v: Variable, secrets: Secrets) -> Variable:
     )
 
 
-def _diff_roles(roles: Iterable[RoleSpec], live: LiveState) -> list[Change]:
+def role_changes(roles: Iterable[RoleSpec], live: LiveState) -> list[Change]:
+    """The creates and updates that make the live roles match ``roles``."""
     out = []
     # A role's categories are compared as written: the parent rule (S2) is about a user's
     # userCategories, and adding parents to a role would widen what every holder sees.
@@ -296,13 +304,14 @@ def _diff_roles(roles: Iterable[RoleSpec], live: LiveState) -> list[Change]:
         fields = dict(spec.fields)
         current = live.roles.get(spec.name.casefold())
         if current is None:
+            created = all_changes((k, None, fields[k]) for k in ROLE_FIELDS if k in fields)
             out.append(
                 Change(
                     kind=Kind.ROLE,
                     key=spec.name,
                     action=Action.CREATE,
-                    fields=all_changes((k, None, fields[k]) for k in ROLE_FIELDS if k in fields),
-                    desired=desired_json(fields),
+                    fields=created,
+                    desired=desired_of(created),
                     source=spec.source,
                 )
             )
@@ -311,13 +320,14 @@ def _diff_roles(roles: Iterable[RoleSpec], live: LiveState) -> list[Change]:
             k for k in ROLE_FIELDS if k in fields and not same(k, fields[k], current.fields.get(k))
         ]
         if changed:
+            updated = all_changes((k, current.fields.get(k), fields[k]) for k in changed)
             out.append(
                 Change(
                     kind=Kind.ROLE,
                     key=current.name,
                     action=Action.UPDATE,
-                    fields=all_changes((k, current.fields.get(k), fields[k]) for k in changed),
-                    desired=desired_json(fields),
+                    fields=updated,
+                    desired=desired_of(updated),
                     fingerprint=role_fingerprint(current),
                     live_id=current.id,
                     source=spec.source,
@@ -326,8 +336,7 @@ def _diff_roles(roles: Iterable[RoleSpec], live: LiveState) -> list[Change]:
     return out
 
 
-def _roles_for_targets(roles: list[Change], users: list[Change]) -> list[Change]:
-    needed = {
-        r.casefold() for c in users for r in (c.desired.get("roles") or ()) if isinstance(r, str)
-    }
+def _roles_for_targets(roles: list[Change], users: Iterable[Mapping[str, Any]]) -> list[Change]:
+    """The role changes the targeted users' declared roles need (created or updated first)."""
+    needed = {str(r).casefold() for fields in users for r in fields.get("roles") or ()}
     return [r for r in roles if r.action is not Action.DELETE and r.key.casefold() in needed]

@@ -23,7 +23,7 @@ from reconciler.core.governance.guards import needs_administrators
 from reconciler.core.model.config import Config, UserPrune
 from reconciler.core.model.issues import Issue, format_issue
 from reconciler.core.model.values import Category, DesiredState, LiveState, LiveUser, UserSpec
-from reconciler.core.plans.plan import Plan
+from reconciler.core.plans.plan import Kind, Plan
 
 
 def plan_scope(
@@ -115,6 +115,16 @@ def needs_every_administrator(plan: Plan, live: LiveState, config: Config) -> bo
     delete or demote an administrator (the last-administrator guard)."""
     counting = config.policies.administrators is not None and not live.complete
     return (counting or needs_administrators(plan, live)) and not live.all_administrators
+
+
+def needs_account(plan: Plan, live: LiveState, me: str | None) -> bool:
+    """Whether a plan made from ``live`` must be made again with the whole record of the
+    account pisync signs in with (``me``), for the lockout guard: when the plan changes a
+    role (the account may hold it) and only the account's list entry, or nothing, was read."""
+    if me is None or not any(c.kind is Kind.ROLE for c in plan.changes):
+        return False
+    user = live.users.get(me)
+    return user is None or user.fingerprint is None
 
 
 def with_loading_notes(plan: Plan, notes: Sequence[str], warnings: Sequence[Issue]) -> Plan:

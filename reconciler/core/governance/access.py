@@ -46,9 +46,7 @@ def effective_access_changes(
         c.key.casefold() for c in changes if c.kind is Kind.ROLE and c.action is not Action.CREATE
     }
     user_changes = {c.key: c for c in changes if c.kind is Kind.USER}
-    deleted = frozenset(
-        c.key.casefold() for c in changes if c.kind is Kind.ROLE and c.action is Action.DELETE
-    )
+    deleted = deleted_roles(changes)
     codes = set(user_changes)
     if touched_roles:  # one pass over live users, only when a live role's definition changes
         codes |= {
@@ -78,6 +76,33 @@ def record_after(code: str, change: Change | None, live: LiveState) -> Mapping[s
     if change.action in (Action.DISABLE, Action.DELETE):
         return None
     return {**base, **change.desired}
+
+
+def privileges_through(
+    record: Mapping[str, Any] | None, defs: RoleDefs, gone: frozenset[str] = frozenset()
+) -> dict[str, tuple[str, ...]]:
+    """The effective privileges of a record: each privilege and the names of the roles that
+    bring it (empty for a privilege held directly, also when a role brings it too); none for
+    a disabled user."""
+    if record is None or record.get("enabled") is False:
+        return {}
+    out: dict[str, tuple[str, ...]] = {str(p): () for p in record.get("privileges") or ()}
+    for role in record.get("roles") or ():
+        key = str(role).casefold()
+        if key in gone or key not in defs:
+            continue
+        name, _, privileges = defs[key]
+        for p in privileges:
+            if out.get(p) != ():
+                out[p] = (*out.get(p, ()), name)
+    return out
+
+
+def deleted_roles(changes: Iterable[Change]) -> frozenset[str]:
+    """The casefolded names of the roles the plan deletes (their holders lose them)."""
+    return frozenset(
+        c.key.casefold() for c in changes if c.kind is Kind.ROLE and c.action is Action.DELETE
+    )
 
 
 def _access(

@@ -10,10 +10,18 @@ could not run.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.core.governance.access import (
+    deleted_roles,
+    live_role_defs,
+    privileges_through,
+    record_after,
+    role_defs_after,
+)
 from reconciler.core.governance.server_rules import server_rule_guards
 from reconciler.core.model.config import Config
 from reconciler.core.model.values import LiveState, LiveUser
@@ -44,8 +52,10 @@ def check(
     *,
     desired_objects: int | None,
     account: Account | None,
+    today: dt.date | None = None,
 ) -> list[Guard]:
-    """Every guard the plan trips, in a fixed order (none for a plan without changes)."""
+    """Every guard the plan trips, in a fixed order (none for a plan without changes).
+    ``today``: the plan's date (an ``expires`` on or before it locks the account out)."""
     if not plan.changes:
         return []
     out = _prune_limits(plan, config)
@@ -85,7 +95,10 @@ def check(
             )
         )
     if account is not None and account.usercode:
-        lock = _lockout(plan, account.usercode.upper(), account.source == "PISYNC_USERNAME")
+        me = account.usercode.upper()
+        lock = _lockout(
+            plan, live, me, by_password=account.source == "PISYNC_USERNAME", today=today
+        )
         if lock:
             out.append(Guard(name="lockout", message=lock, numbers={}))
     out += server_rule_guards(plan, live, config, account.usercode if account else None)
@@ -177,25 +190,59 @@ def _enabled_admin(record: Mapping[str, Any], user: LiveUser | None) -> bool:
     return admin and record.get("enabled", True) is not False
 
 
-def _lockout(plan: Plan, me: str, by_password: bool) -> str | None:
+#: The privilege the account pisync signs in with needs to sync users.
+EDIT_USERS = "editUsers"
+
+
+def _lockout(
+    plan: Plan, live: LiveState, me: str, *, by_password: bool, today: dt.date | None
+) -> str | None:
     """Why the plan would lock out ``me`` (the account pisync signs in with, by password when
-    ``by_password``), if it would."""
-    for c in plan.changes:
-        if c.kind is not Kind.USER or c.key != me:
-            continue
-        if c.action in (Action.DISABLE, Action.DELETE):
-            return f"the plan would {c.action.value} {me}, the account pisync signs in with"
-        fields = {f.path: f for f in c.fields}
-        reasons = []
-        if (f := fields.get("enabled")) is not None and f.after is False:
-            reasons.append(f"disable {me}")
-        if (f := fields.get("type")) is not None and f.before == "administrator":
-            reasons.append(f"make {me} a {f.after} instead of an administrator")
-        f = fields.get("privileges")
-        if f is not None and "editUsers" in (f.before or ()) and "editUsers" not in f.after:
-            reasons.append(f"remove the editUsers privilege from {me}")
-        if by_password and (f := fields.get("login.password")) is not None and f.after is False:
-            reasons.append(f"turn off password login for {me}")
-        if reasons:
-            return f"the plan would {' and '.join(reasons)}, the account pisync signs in with"
+    ``by_password``), if it would: read on ``me``'s effective access before and after the
+    plan (privileges held directly or through roles, as the roles will be defined), so that
+    losing a role, or a role losing ``editUsers``, counts, and moving ``editUsers`` from a
+    direct grant to a role does not."""
+    change = next((c for c in plan.changes if c.kind is Kind.USER and c.key == me), None)
+    if change is not None and change.action in (Action.DISABLE, Action.DELETE):
+        return f"the plan would {change.action.value} {me}, the account pisync signs in with"
+    if change is None and not any(c.kind is Kind.ROLE for c in plan.changes):
+        return None
+    current = live.users.get(me)
+    before: Mapping[str, Any] = current.record if current is not None else {}
+    after = record_after(me, change, live) or {}
+    reasons = []
+    if before.get("enabled") is not False and after.get("enabled") is False:
+        reasons.append(f"disable {me}")
+    if before.get("type") == "administrator" and after.get("type") != "administrator":
+        reasons.append(f"make {me} a {after.get('type')} instead of an administrator")
+    lost = None if after.get("enabled") is False else _lost_privilege(before, after, live, plan)
+    if lost is not None:
+        reasons.append(f"remove the {EDIT_USERS} privilege from {me}{lost}")
+    expires = after.get("expires") if change is not None and "expires" in change.desired else None
+    if today is not None and expires and str(expires)[:10] <= today.isoformat():
+        reasons.append(f"make {me} expire on {str(expires)[:10]} (the plan is of {today})")
+    password_off = after.get("login.password") is False
+    if by_password and password_off and before.get("login.password") is not False:
+        reasons.append(f"turn off password login for {me}")
+    if reasons:
+        return f"the plan would {' and '.join(reasons)}, the account pisync signs in with"
     return None
+
+
+def _lost_privilege(
+    before: Mapping[str, Any], after: Mapping[str, Any], live: LiveState, plan: Plan
+) -> str | None:
+    """None when ``editUsers`` is kept (or was never held); else how it was held: ``""``
+    directly, `` (held through role "X")`` through roles."""
+    before_defs = live_role_defs(live)
+    had = privileges_through(before, before_defs)
+    if EDIT_USERS not in had:
+        return None
+    after_defs = role_defs_after(before_defs, plan.changes)
+    if EDIT_USERS in privileges_through(after, after_defs, deleted_roles(plan.changes)):
+        return None
+    roles = had[EDIT_USERS]
+    if not roles:
+        return ""
+    named = ", ".join(f'"{r}"' for r in roles)
+    return f" (held through role{'s' if len(roles) > 1 else ''} {named})"

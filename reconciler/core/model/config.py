@@ -193,7 +193,13 @@ def _severity(rule: Mapping[str, Any]) -> Severity:
 class ServerConfig:
     url: str | None = None
     timeout: float = 30.0
+    #: requests in flight at most: the fixed number, or with ``concurrency: auto`` the
+    #: ceiling (``max_concurrency``) the limit may reach; also how many workers run
     concurrency: int = 8
+    #: ``concurrency: auto``: the limit starts low and follows the server's pace
+    auto_concurrency: bool = False
+    #: the most ``auto`` may reach (``concurrency`` is this with ``auto``)
+    max_concurrency: int = 32
     max_requests_per_second: float = 0.0  # 0: no cap
     verify_tls: bool = True
 
@@ -336,7 +342,9 @@ class Config:
             server=ServerConfig(
                 url=server.get("url"),
                 timeout=float(server.get("timeout", 30)),
-                concurrency=int(server.get("concurrency", 8)),
+                concurrency=_concurrency(server),
+                auto_concurrency=server.get("concurrency") == AUTO,
+                max_concurrency=int(server.get("max_concurrency", MAX_CONCURRENCY)),
                 max_requests_per_second=float(server.get("max_requests_per_second", 0)),
                 verify_tls=bool(server.get("verify_tls", True)),
             ),
@@ -379,6 +387,18 @@ def server_document(top: Mapping[str, Any], block: Mapping[str, Any]) -> dict[st
             merged[key] = {**(top.get(key) or {}), **(block[key] or {})}
     merged["server"] = {**(merged.get("server") or {}), "url": block["url"]}
     return merged
+
+
+#: ``server.concurrency: auto``, and the ceiling ``server.max_concurrency`` it defaults to.
+AUTO = "auto"
+MAX_CONCURRENCY = 32
+
+
+def _concurrency(server: Mapping[str, Any]) -> int:
+    value = server.get("concurrency", 8)
+    if value == AUTO:
+        return int(server.get("max_concurrency", MAX_CONCURRENCY))
+    return int(value)
 
 
 def _prune_word(value: object) -> str:

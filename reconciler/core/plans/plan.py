@@ -17,7 +17,9 @@ from typing import Any
 from reconciler.core.model.digest import fingerprint
 from reconciler.core.model.values import NO_GRANT, Grant, SourcePos
 
-FORMAT_VERSION = 1
+#: 2: a change's ``desired`` is derived from its fields (only what changes; variables one by
+#: one, ``None`` removing one; a secret's field shows its ``{env, secure}`` reference)
+FORMAT_VERSION = 2
 SENSITIVE = "(sensitive)"
 
 

@@ -1,6 +1,11 @@
 """Canonical field values as the plan holds them: JSON values (tuples become sorted lists,
 restrictions become objects), field-level changes (one per variable), and the managed values a
-saved plan carries for apply (secrets as ``{"env": NAME}`` references, never values)."""
+saved plan carries for apply (secrets as ``{"env": NAME}`` references, never values).
+
+A change's values for apply are derived from its field-level changes (:func:`desired_of`), so
+what a plan shows is what apply sends: a field's ``after`` is the value written, a variable's
+the value, or for a secret the reference it is read from (``{"env": NAME, "secure": bool}``).
+"""
 
 from __future__ import annotations
 
@@ -37,20 +42,12 @@ def field_changes(field: str, before: Any, after: Any) -> tuple[FieldChange, ...
         out.append(
             FieldChange(
                 path=f"variables.{name}",
-                before=_variable_shown(a, sensitive),
-                after=_variable_shown(b, sensitive),
+                before=None if a is None else SENSITIVE if sensitive else a.value,
+                after=None if b is None else _variable_ref(b),
                 sensitive=sensitive,
             )
         )
     return tuple(out)
-
-
-def _variable_shown(v: Variable | None, sensitive: bool) -> Any:
-    """A variable's value as a plan may show it: never a value when either side is secret
-    (an env value replacing a clear one would otherwise print the old secret)."""
-    if v is None:
-        return None
-    return SENSITIVE if sensitive else v.value
 
 
 def json_value(field: str, value: Any) -> Any:
@@ -67,8 +64,25 @@ def json_value(field: str, value: Any) -> Any:
     return value
 
 
+def desired_of(fields: Iterable[FieldChange]) -> dict[str, Any]:
+    """The values apply writes, from a change's field-level changes: each field's ``after``;
+    ``variables`` only those that change (``None``: removed), each the value or the secret's
+    reference."""
+    out: dict[str, Any] = {}
+    for fc in fields:
+        if fc.path.startswith(VARIABLE_PREFIX):
+            out.setdefault("variables", {})[fc.path[len(VARIABLE_PREFIX) :]] = fc.after
+        else:
+            out[fc.path] = fc.after
+    return out
+
+
+VARIABLE_PREFIX = "variables."
+
+
 def desired_json(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Managed values as saved in a plan: secrets as references, never values."""
+    """Every managed value of ``fields``, as a plan writes them: secrets as references, never
+    values (``pisync claims``: the whole payload, not a plan's changes)."""
     out: dict[str, Any] = {}
     for key, value in fields.items():
         if key == "variables":
@@ -79,6 +93,7 @@ def desired_json(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _variable_ref(v: Variable) -> Any:
+    """A variable as a plan holds it: its value, or a secret's reference (never a value)."""
     if v.env is not None:
         return {"env": v.env, "secure": v.secure}
     if v.secure:

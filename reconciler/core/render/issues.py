@@ -35,7 +35,10 @@ GitHub (:func:`render_github`): workflow commands that GitHub turns into annotat
 At most :data:`GITHUB_ANNOTATIONS_PER_SEVERITY` issues of each severity become annotations
 (GitHub shows no more per step); the rest are printed as text lines in their place, then one
 line says how many were not annotated, then the notes, then the summary line. Escaping follows
-actions/toolkit ``command.ts``.
+actions/toolkit ``command.ts``, and nothing from user data can start a command of its own
+(:func:`~reconciler.core.render.markup.neutralise_commands`); :func:`github_lines` says which
+lines are pisync's own commands, so that the shell keeps every other line out of the
+runner's reach.
 """
 
 from __future__ import annotations
@@ -50,7 +53,12 @@ from reconciler.core.model.issues import (
     format_issue,
     sort_issues,
 )
-from reconciler.core.render.markup import escape_data, escape_property
+from reconciler.core.render.markup import (
+    escape_data,
+    escape_property,
+    neutralise_commands,
+    printable,
+)
 
 #: GitHub shows at most 10 error and 10 warning annotations per step.
 GITHUB_ANNOTATIONS_PER_SEVERITY = 10
@@ -90,14 +98,20 @@ def render_text(
     """One line per issue (sorted; ``quiet``: errors only), the notes (not when ``quiet``),
     then :func:`summary_line`."""
     ordered = sort_issues(issues)
-    lines = [format_issue(i) for i in ordered if not quiet or i.severity == "error"]
+    lines = [issue_line(i) for i in ordered if not quiet or i.severity == "error"]
     lines += _note_lines(notes, quiet)
     lines.append(summary_line(ordered, stats))
     return "\n".join(lines) + "\n"
 
 
 def _note_lines(notes: Sequence[str], quiet: bool) -> list[str]:
-    return [] if quiet else [f"note: {n}" for n in notes]
+    return [] if quiet else [printable(f"note: {n}") for n in notes]
+
+
+def issue_line(issue: Issue) -> str:
+    """One issue as a line of text: ``path:line:col: severity: message (at key.path)``, every
+    non-printing character escaped (a message quoting user data cannot break the line)."""
+    return printable(format_issue(issue))
 
 
 def render_json(issues: Sequence[Issue], stats: Stats, *, notes: Sequence[str] = ()) -> str:
@@ -138,18 +152,23 @@ def github_annotation(issue: Issue) -> str:
     props = []
     if issue.pos is not None:
         props += [
-            f"file={escape_property(issue.pos.file)}",
+            f"file={escape_property(neutralise_commands(issue.pos.file))}",
             f"line={issue.pos.line}",
             f"col={issue.pos.col}",
         ]
     props.append("title=pisync")
     at = f" (at {issue.key_path})" if issue.key_path else ""
-    return f"::{issue.severity} {','.join(props)}::{escape_data(issue.message + at)}"
+    message = escape_data(neutralise_commands(issue.message + at))
+    return f"::{issue.severity} {','.join(props)}::{message}"
 
 
-def render_github(
+#: One output line: whether it is one of pisync's own workflow commands, and its text.
+GithubLine = tuple[bool, str]
+
+
+def github_lines(
     issues: Sequence[Issue], stats: Stats, *, quiet: bool = False, notes: Sequence[str] = ()
-) -> str:
+) -> list[GithubLine]:
     """Annotations for the first 10 issues of each severity, text lines for the rest.
 
     After the issues: ``N more issues were printed without annotations (GitHub shows at most
@@ -158,23 +177,35 @@ def render_github(
     """
     ordered = sort_issues(issues)
     shown = {"error": 0, "warning": 0}
-    lines = []
+    lines: list[GithubLine] = []
     plain = 0
     for issue in ordered:
         if quiet and issue.severity != "error":
             continue
         if shown[issue.severity] < GITHUB_ANNOTATIONS_PER_SEVERITY:
             shown[issue.severity] += 1
-            lines.append(github_annotation(issue))
+            lines.append((True, github_annotation(issue)))
         else:
             plain += 1
-            lines.append(format_issue(issue))
+            lines.append((False, neutralise_commands(issue_line(issue))))
     if plain:
         n = GITHUB_ANNOTATIONS_PER_SEVERITY
         lines.append(
-            f"{_plural(plain, 'more issue')} {'was' if plain == 1 else 'were'} printed without "
-            f"annotations (GitHub shows at most {n} errors and {n} warnings per step)."
+            (
+                False,
+                f"{_plural(plain, 'more issue')} {'was' if plain == 1 else 'were'} printed"
+                f" without annotations (GitHub shows at most {n} errors and {n} warnings per"
+                " step).",
+            )
         )
-    lines += _note_lines(notes, quiet)
-    lines.append(summary_line(ordered, stats))
-    return "\n".join(lines) + "\n"
+    lines += [(False, neutralise_commands(n)) for n in _note_lines(notes, quiet)]
+    lines.append((False, summary_line(ordered, stats)))
+    return lines
+
+
+def render_github(
+    issues: Sequence[Issue], stats: Stats, *, quiet: bool = False, notes: Sequence[str] = ()
+) -> str:
+    """:func:`github_lines` as text, one ``\\n``-terminated line each."""
+    lines = github_lines(issues, stats, quiet=quiet, notes=notes)
+    return "".join(line + "\n" for _, line in lines)

@@ -17,7 +17,12 @@ function here for that context, so no format escapes in its own way:
 - CSV: :func:`csv_row` (a record: formulas neutralised by :func:`csv_cell`, CR and LF
   quoted) and :func:`csv_value` (a cell read back);
 - GitHub workflow commands (:func:`escape_data`, :func:`escape_property`), as actions/toolkit
-  escapes them.
+  escapes them; and free text that must never run as one (:func:`neutralise_commands`: a line
+  that starts with ``::`` or holds ``##[`` anywhere is what the runner reads as a command).
+
+Markdown from user data never carries a live ``@mention`` (GitHub finds ``@user`` and
+``@org/team`` in the rendered text, a backslash does not stop it): :func:`md_text` breaks every
+``@`` with a zero-width joiner; code spans hold it inert.
 """
 
 from __future__ import annotations
@@ -28,22 +33,24 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
+from reconciler.core.model.text import printable
+
+__all__ = [
+    "bare",
+    "csv_cell",
+    "escape_data",
+    "escape_property",
+    "html_escape",
+    "html_text",
+    "md_code",
+    "md_fence",
+    "md_text",
+    "neutralise_commands",
+    "printable",
+    "quote",
+]
+
 # --- terminal text ---------------------------------------------------------------------------
-
-
-def printable(text: str) -> str:
-    """``text`` with every non-printing character escaped (controls, bidi, separators)."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else _escape_char(c) for c in text)
-
-
-def _escape_char(char: str) -> str:
-    code = ord(char)
-    if code > 0xFFFF:  # as JSON does: a surrogate pair
-        code -= 0x10000
-        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
-    return f"\\u{code:04x}"
 
 
 # --- names -----------------------------------------------------------------------------------
@@ -84,8 +91,15 @@ def md_code(text: str, *, in_table: bool = False) -> str:
 
 def md_text(text: str) -> str:
     """Free text (a warning, a table cell) with every meaningful punctuation mark
-    backslash-escaped: pipes, HTML and line breaks cannot break a line or a table."""
-    return "".join("\\" + c if c in _MD_SPECIAL else c for c in printable(text))
+    backslash-escaped: pipes, HTML, comments and line breaks cannot break a line or a table;
+    an ``@`` is followed by a zero-width joiner, so that no ``@user`` or ``@org/team`` becomes
+    a mention."""
+    return "".join(
+        "\\" + c if c in _MD_SPECIAL else c + _ZWJ if c == "@" else c for c in printable(text)
+    )
+
+
+_ZWJ: Final = "\u200d"
 
 
 def md_fence(text: str) -> str:
@@ -163,6 +177,22 @@ def _csv_field(text: str) -> str:
 def escape_data(text: str) -> str:
     """Escape a workflow-command message (actions/toolkit ``escapeData``)."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+_WORD_JOINER: Final = "\u2060"
+
+
+def neutralise_commands(text: str) -> str:
+    """``text`` with no line the Actions runner would read as a workflow command: a word
+    joiner (invisible) before a leading ``::`` (the runner ignores leading white space) and
+    inside every ``##[``."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        if stripped.startswith("::"):
+            line = line[: len(line) - len(stripped)] + _WORD_JOINER + stripped
+        lines[i] = line.replace("##[", "#" + _WORD_JOINER + "#[")
+    return "\n".join(lines)
 
 
 def escape_property(text: str) -> str:

@@ -3,7 +3,8 @@ the text plan and the Markdown plan's ``diff`` blocks. Pure.
 
 Values: a value that stands alone is written as JSON; inside brackets or braces names are
 written bare unless that would be ambiguous (:func:`~reconciler.core.render.markup.bare`).
-A sensitive field never shows a value.
+A sensitive field never shows a value; a secret apply will write shows where it is read from
+(``(sensitive: env DB_PW, secure)``), so that every value apply sends is on the page.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def field_rows(change: Change) -> list[FieldRow]:
 
 def _create_row(fc: FieldChange) -> FieldRow:
     if fc.sensitive:
-        return FieldRow(None, fc.path, ((_SENSITIVE_ADDED, "sensitive"),))
+        return FieldRow(None, fc.path, _written_secret(fc.after, _SENSITIVE_ADDED))
     return FieldRow(None, fc.path, ((_standalone(fc.after), None),))
 
 
@@ -116,10 +117,22 @@ def _scalar_row(fc: FieldChange) -> FieldRow:
 
 def _sensitive_row(fc: FieldChange) -> FieldRow:
     if fc.before is None:
-        return FieldRow("+", fc.path, ((_SENSITIVE_ADDED, "sensitive"),))
+        return FieldRow("+", fc.path, _written_secret(fc.after, _SENSITIVE_ADDED))
     if fc.after is None:
         return FieldRow("-", fc.path, ((_SENSITIVE_ADDED, "sensitive"),))
-    return FieldRow("~", fc.path, ((_SENSITIVE_CHANGED, "sensitive"),))
+    return FieldRow("~", fc.path, _written_secret(fc.after, _SENSITIVE_CHANGED))
+
+
+def _written_secret(after: Any, word: str) -> tuple[Segment, ...]:
+    """What apply writes where a secret is or was: the environment variable a secret is read
+    from (``(sensitive: env DB_PW, secure)``), or a clear value replacing a secret (the old
+    value is never shown)."""
+    if isinstance(after, dict) and "env" in after:
+        secure = ", secure" if after.get("secure") else ""
+        return ((f"{word[:-1]}: env {bare(str(after['env']))}{secure})", "sensitive"),)
+    if isinstance(after, dict) or after == _SENSITIVE_ADDED:
+        return ((word, "sensitive"),)
+    return ((_SENSITIVE_ADDED, "sensitive"), (" -> ", None), (_standalone(after), None))
 
 
 def _set_delta(path: str, before: list[Any], after: list[Any]) -> tuple[list[Any], list[Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from reconciler.core.model.text import quote_value
 from reconciler.core.model.values import SourcePos
 from reconciler.core.yamlfile.positions import PosDict, PosList
 
@@ -20,7 +21,7 @@ def format_path(path: Path) -> str:
         elif SIMPLE_KEY.match(part):
             out += f".{part}" if out else part
         else:
-            out += '["' + part.replace("\\", "\\\\").replace('"', '\\"') + '"]'
+            out += f"[{quote_value(part)}]"
     return out
 
 

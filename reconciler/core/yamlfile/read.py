@@ -52,6 +52,7 @@ from ruamel.yaml.events import (
 )
 
 from reconciler.core.model.issues import Issue, error
+from reconciler.core.model.text import quote_value
 from reconciler.core.model.values import SourcePos
 from reconciler.core.yamlfile.hints import syntax_issue
 from reconciler.core.yamlfile.positions import (
@@ -271,7 +272,8 @@ class _Builder:
                         first_pos = unpack(file, pos_of[value])
                         self.problem(
                             m,
-                            f'duplicate key "{value}" (first written at line {first_pos.line}, '
+                            f"duplicate key {quote_value(value)} (first written at line"
+                            f" {first_pos.line}, "
                             f"column {first_pos.col}); a key may appear once per mapping",
                         )
                     elif value == "<<" and ev.implicit[0]:
@@ -402,5 +404,4 @@ def _top_level(file: str, text: str, root: Any, *, allow_empty: bool) -> ParsedF
 
 
 def _brief(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else f'"{value}"'
-    return text if len(text) <= 40 else text[:37] + "..."
+    return quote_value(value if isinstance(value, str) else repr(value))

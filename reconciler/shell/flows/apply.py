@@ -11,18 +11,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
-from reconciler.core.governance.guards import check, needs_administrators
-from reconciler.core.governance.server_rules import account_to_read
+from reconciler.core.governance.policies import as_issue
 from reconciler.core.model.config import Config, ServerEntry
-from reconciler.core.model.digest import live_fingerprint, role_fingerprint
 from reconciler.core.model.issues import Issue, format_issue, sort_issues
-from reconciler.core.model.values import LiveRole, LiveState, LiveUser
+from reconciler.core.model.values import LiveState
 from reconciler.core.plans.fleet import FleetPlan, most_severe
-from reconciler.core.plans.plan import Action, Kind, Plan
+from reconciler.core.plans.plan import Action, Plan
 from reconciler.core.render import plan_text
 from reconciler.core.render.sentences import NO_CHANGES
 from reconciler.errors import (
@@ -52,7 +51,13 @@ from reconciler.shell.fleet import (
 from reconciler.shell.loop import run_in
 from reconciler.shell.loop import runner as loop_runner
 from reconciler.shell.planfile import read_plan_file
-from reconciler.shell.planning import PlanOptions, policy_refusal, read_and_diff
+from reconciler.shell.planning import (
+    PlanOptions,
+    policy_refusal,
+    prove_saved_plan,
+    read_and_diff,
+    touched_users,
+)
 from reconciler.shell.repo.desired_files import find_config, load_config
 from reconciler.shell.repo.desired_state import Loaded, load_desired
 from reconciler.shell.repo.fleet_files import FleetFiles, fleet_config, load_fleet, server_loaded
@@ -66,8 +71,7 @@ from reconciler.shell.server.executor import (
     execute,
     stopped_message,
 )
-from reconciler.shell.server.live import read_some, with_administrators
-from reconciler.shell.settings import Settings, account, server_url
+from reconciler.shell.settings import Settings, server_url
 from reconciler.shell.signals import exit_code, interrupts, is_interactive
 
 if TYPE_CHECKING:
@@ -124,37 +128,40 @@ class _Apply:
     def run(self) -> int:
         options = self.options
         source = self.server
+        # the desired state of the checked-out commit: a saved plan is proved against it
+        loaded = (
+            load_desired(options.plan.paths, self.settings) if source is None else source.loaded()
+        )
+        config = loaded.config
+        url = server_url(self.settings, config)
+        saved = None
         if options.planfile is not None:
-            plan = read_plan_file(options.planfile) if source is None else source.saved_plan()
-            config = (
-                load_config(find_config(self.settings.config)) if source is None else source.config
-            )
-            url = server_url(self.settings, config)
-            if plan.server.rstrip("/") != url:
+            saved = read_plan_file(options.planfile) if source is None else source.saved_plan()
+            if saved.server.rstrip("/") != url:
                 raise StalePlanError(
-                    f"the plan was made against {plan.server}, not {url}; plan again for this"
+                    f"the plan was made against {saved.server}, not {url}; plan again for this"
                     " server"
                 )
-            secrets = read_secrets(plan_needs(plan), self.settings.env)
-        else:
-            loaded = (
-                load_desired(options.plan.paths, self.settings)
-                if source is None
-                else source.loaded()
+            touched = replace(loaded.desired, users=touched_users(loaded.desired, saved))
+            secrets = read_secrets(
+                chain(plan_needs(saved), desired_needs(touched)), self.settings.env
             )
-            config = loaded.config
-            url = server_url(self.settings, config)
+            unset: list[Issue] = []
+        else:
             # unset variables are reported with the plan's other problems (read_and_diff)
             secrets, unset = gather_secrets(desired_needs(loaded.desired), self.settings.env)
         concurrency = options.parallelism or config.server.concurrency
-        server = open_server(self.settings, config, url, concurrency)
+        server = open_server(self.settings, config, url, options.parallelism)
         try:
-            if options.planfile is not None:
-                also = account_to_read(plan, account(self.settings).usercode)
-                live = run_in(self.runner, refresh(server, plan, concurrency, also=also))
-                plan = self._guarded_saved_plan(plan, live, config)
+            if saved is not None:
+                plan, live = run_in(self.runner, self._saved_plan(server, saved, loaded, secrets))
             else:
                 plan, live = run_in(self.runner, self._fresh_plan(server, loaded, secrets, unset))
+            if plan.policy_errors and saved is not None:  # the findings were not shown yet
+                raise InvalidStateError(
+                    "the saved plan breaks the policies of pisync.yaml; nothing was applied",
+                    [as_issue(f) for f in plan.policy_errors],
+                )
             if plan.policy_errors:
                 raise InvalidStateError(f"{policy_refusal(plan)}; nothing was applied")
             if plan.empty:
@@ -172,6 +179,20 @@ class _Apply:
             return self._execute(server, plan, live, secrets, concurrency)
         finally:
             run_in(self.runner, server.__aexit__(None, None, None))
+
+    async def _saved_plan(
+        self, server: Server, plan: Plan, loaded: Loaded, secrets: dict[str, str]
+    ) -> tuple[Plan, LiveState]:
+        with self.progress.task("Reading users"):
+            return await prove_saved_plan(
+                plan,
+                loaded,
+                server,
+                secrets,
+                self.settings,
+                concurrency=self.options.parallelism or loaded.config.server.concurrency,
+                force=self.options.plan.force,
+            )
 
     async def _fresh_plan(
         self, server: Server, loaded: Loaded, secrets: dict[str, str], unset: list[Issue]
@@ -197,17 +218,6 @@ class _Apply:
         (nobody confirms what they have not seen)."""
         planned = self.options.planfile is None
         return self.settings.quiet and (not planned or self.options.auto_approve)
-
-    def _guarded_saved_plan(self, plan: Plan, live: LiveState, config: Config) -> Plan:
-        """A saved plan's guards, evaluated again on what the server holds now."""
-        guards = check(
-            plan,
-            live,
-            config,
-            desired_objects=plan.desired_objects,
-            account=account(self.settings),
-        )
-        return replace(plan, guards=tuple(guards), forced=self.options.plan.force and bool(guards))
 
     def _confirm(self) -> int | None:
         """None to go on; otherwise the exit code (nothing was written)."""
@@ -304,44 +314,6 @@ def _blocked_message(plan: Plan) -> str:
         + "\n  ".join(str(g) for g in plan.guards)
         + "\nRe-run with --force if this is intended."
     )
-
-
-async def refresh(
-    server: Server, plan: Plan, concurrency: int, *, also: Collection[str] = ()
-) -> LiveState:
-    """Re-read the objects a saved plan touches, by usercode (never the whole list), and the
-    users ``also`` names (what the guards read); refuse (stale) if any touched object changed
-    since, or if a user it creates exists now."""
-    touched = {c.key for c in plan.changes if c.kind is Kind.USER} | set(also)
-    live = await read_some(server, touched, concurrency=concurrency)
-    if needs_administrators(plan, live):
-        live = await with_administrators(server, live)
-    stale = []
-    for c in plan.changes:
-        current: LiveUser | LiveRole | None = (
-            live.users.get(c.key) if c.kind is Kind.USER else live.roles.get(c.key.casefold())
-        )
-        if c.action is Action.CREATE:
-            if current is not None:
-                stale.append(f"{c.label} was created on the server since the plan was made")
-            continue
-        if current is None:
-            stale.append(f"{c.label} no longer exists on the server")
-            continue
-        now = (
-            live_fingerprint(current)
-            if isinstance(current, LiveUser)
-            else role_fingerprint(current)
-        )
-        if now != c.fingerprint:
-            stale.append(f"{c.label} changed on the server since the plan was made")
-    if stale:
-        raise StalePlanError(
-            "the saved plan is stale; nothing was applied:\n  "
-            + "\n  ".join(stale)
-            + "\nRun pisync plan again and review the new plan."
-        )
-    return live
 
 
 def _print_result(out: Console, result: ApplyResult, *, interrupted: bool) -> None:

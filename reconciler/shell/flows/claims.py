@@ -32,6 +32,7 @@ from reconciler.core.model.values import LiveState, UserSpec
 from reconciler.errors import InvalidStateError, UsageError
 from reconciler.pi import claims, wire
 from reconciler.pi.claims import UserClaims
+from reconciler.shell import output
 from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.files import write_atomic
 from reconciler.shell.fleet import ServerChoice, choose_servers, one_by_one
@@ -99,15 +100,14 @@ def _claims(settings: Settings, options: ClaimsOptions, loaded: Loaded) -> int:
     for gap in gaps:
         sys.stderr.write(format_issue(replace(gap, severity="warning")) + "\n")
     text = claims.render(claims.document(built, include_secure=options.include_secure))
-    if options.out is None:
-        sys.stdout.write(text)
-    else:
+    with output.claims_document():  # variable values are what it carries (SPEC §5a)
+        if options.out is None:
+            sys.stdout.write(text)
+            return 0
         write_atomic(options.out, text, what="the claims")
-        if not settings.quiet:
-            n = len(built)
-            sys.stdout.write(
-                f"Wrote the claims of {n} user{'s' if n != 1 else ''} to {options.out}.\n"
-            )
+    if not settings.quiet:
+        n = len(built)
+        sys.stdout.write(f"Wrote the claims of {n} user{'s' if n != 1 else ''} to {options.out}.\n")
     return 0
 
 

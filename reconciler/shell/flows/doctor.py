@@ -30,7 +30,8 @@ from reconciler.shell.fleet import (
 )
 from reconciler.shell.loop import run
 from reconciler.shell.repo.desired_files import find_config, load_config
-from reconciler.shell.server.transport import RetryPolicy, Transport
+from reconciler.shell.server.connect import transport_for
+from reconciler.shell.server.transport import RetryPolicy
 from reconciler.shell.settings import Settings, account, credentials, server_url, today
 from reconciler.shell.signals import exit_code, interrupts, is_interactive
 
@@ -66,7 +67,7 @@ def doctor_command(
             sys.stderr.write("Write check cancelled; nothing was written.\n")
             return EXIT_CANCELLED
     received: list[int] = []
-    findings = run(_doctor(settings, url, config.server.timeout, scratch, received))
+    findings = run(_doctor(settings, config, url, scratch, received))
     if fmt == "json":
         sys.stdout.write(doctor.render_json(redact_url(url), findings))
     else:
@@ -97,15 +98,16 @@ def _confirmed(url: str, usercode: str) -> bool:
 
 async def _doctor(
     settings: Settings,
+    config: Config,
     url: str,
-    request_timeout: float,
     scratch: Scratch | None,
     received: list[int],
 ) -> Findings:
     creds = credentials(settings)
     who = account(settings).usercode
-    # a probe answers quickly or says why: a couple of retries, not minutes of them
-    transport = Transport(url, creds, timeout=request_timeout, retry=RetryPolicy(attempts=2))
+    # the connection plan uses (TLS check, timeout, rate budget...); a probe answers quickly
+    # or says why: a couple of retries, not minutes of them
+    transport = transport_for(settings, config, url, retry=RetryPolicy(attempts=2))
     async with transport:
         login = Login(username=creds.username, password=creds.password, token=creds.token)
         found = await probe(transport.send_raw, url=url, login=login, account=who)
@@ -139,7 +141,7 @@ def _doctor_fleet(settings: Settings, config: Config, choice: ServerChoice, fmt:
             return missing
         mine = server_settings(settings, entry)
         url = server_url(mine, entry.config)
-        return await _doctor(mine, url, entry.config.server.timeout, None, [])
+        return await _doctor(mine, entry.config, url, None, [])
 
     async def every() -> list[Findings | str]:
         return list(await asyncio.gather(*(one(e) for e in entries)))

@@ -20,6 +20,7 @@ from reconciler.core.plans.plan import Plan
 from reconciler.core.render import fleet_markdown, plan_markdown, summary
 from reconciler.core.render.issues import github_annotation
 from reconciler.errors import InvalidStateError
+from reconciler.shell import output
 from reconciler.shell.bundle import write_bundle
 from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.fleet import ServerChoice, fleet_plan
@@ -105,7 +106,7 @@ def show_plan(settings: Settings, plan: Plan, fmt: str, *, brief: bool = False) 
     if fmt == "github":
         for finding in plan.findings:
             if finding.severity == "error" or not settings.quiet:
-                sys.stdout.write(github_annotation(as_issue(finding)) + "\n")
+                output.command(github_annotation(as_issue(finding)))
         markdown = summary.render_markdown(plan) if brief else plan_markdown.render_markdown(plan)
         _github_summary(markdown, settings.env)
 
@@ -114,7 +115,7 @@ def _github_summary(markdown: str, env: Mapping[str, str]) -> None:
     path = env.get("GITHUB_STEP_SUMMARY")
     if path:
         with open(path, "a", encoding="utf-8") as fh:
-            fh.write(markdown)
+            fh.write(output.redact(markdown))
 
 
 def _plan_fleet(
@@ -134,7 +135,7 @@ def _plan_fleet(
     if fmt == "github":
         for server in fleet.servers:
             for issue in _annotated(server):
-                sys.stdout.write(github_annotation(issue) + "\n")
+                output.command(github_annotation(issue))
         _github_summary(fleet_markdown.render_markdown(fleet, brief=brief), settings.env)
     if out:
         write_bundle(fleet, out)

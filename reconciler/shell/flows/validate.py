@@ -11,8 +11,9 @@ from reconciler.core.model.config import Config
 from reconciler.core.model.issues import Issue, Stats
 from reconciler.core.render import issues as issue_report
 from reconciler.errors import InvalidStateError, UsageError
+from reconciler.shell import output
 from reconciler.shell.fleet import ServerChoice, choose_servers
-from reconciler.shell.repo.desired_files import find_config, load, load_config
+from reconciler.shell.repo.desired_files import find_config, limits_from, load, load_config
 from reconciler.shell.repo.fleet_files import fleet_config, read_fleet
 from reconciler.shell.settings import Settings, today
 
@@ -40,16 +41,15 @@ def validate_command(
         build=False,
         cache=settings.cache,
         policies_today=today(settings.env),
+        limits=limits_from(settings.env),
     )
     note = unchecked_roles_note(result.undeclared_roles)
-    sys.stdout.write(
-        render_issues(
-            result.issues,
-            result.stats,
-            fmt,
-            quiet=settings.quiet and not strict,
-            notes=() if note is None else (note,),
-        )
+    write_issues(
+        result.issues,
+        result.stats,
+        fmt,
+        quiet=settings.quiet and not strict,
+        notes=() if note is None else (note,),
     )
     errors, warnings = issues_mod.count(result.issues)
     return 3 if errors or (strict and warnings) else 0
@@ -86,42 +86,48 @@ def _validate_fleet(
                 for s in files.state.servers
             )
         )
-    sys.stdout.write(
-        render_issues(
-            files.issues, files.stats, fmt, quiet=settings.quiet and not strict, notes=notes
-        )
-    )
+    write_issues(files.issues, files.stats, fmt, quiet=settings.quiet and not strict, notes=notes)
     errors, warnings = issues_mod.count(files.issues)
     return 3 if errors or (strict and warnings) else 0
 
 
-def render_issues(
+def write_issues(
     issues: Sequence[Issue],
     stats: Stats,
     fmt: str,
     *,
     quiet: bool = False,
     notes: Sequence[str] = (),
-) -> str:
-    """The issues in ``fmt``, with ``notes`` (what the check could not settle); ``quiet``
-    (``-q``, text and github): the errors and the summary line only (the JSON report stays
-    whole)."""
+) -> None:
+    """The issues in ``fmt`` on stdout, with ``notes`` (what the check could not settle);
+    ``quiet`` (``-q``, text and github): the errors and the summary line only (the JSON report
+    stays whole). ``github``: the annotations as pisync's own workflow commands, every other
+    line as text the runner never acts on."""
     if fmt == "json":
-        return issue_report.render_json(issues, stats, notes=notes)
-    if fmt == "github":
-        return issue_report.render_github(issues, stats, quiet=quiet, notes=notes)
-    return issue_report.render_text(issues, stats, quiet=quiet, notes=notes)
+        sys.stdout.write(issue_report.render_json(issues, stats, notes=notes))
+    elif fmt == "github":
+        write_github(issue_report.github_lines(issues, stats, quiet=quiet, notes=notes))
+    else:
+        sys.stdout.write(issue_report.render_text(issues, stats, quiet=quiet, notes=notes))
 
 
-def invalid_state_report(exc: InvalidStateError, fmt: str) -> str:
+def write_github(lines: Sequence[issue_report.GithubLine]) -> None:
+    for is_command, line in lines:
+        if is_command:
+            output.command(line)
+        else:
+            sys.stdout.write(line + "\n")
+
+
+def write_invalid_state(exc: InvalidStateError, fmt: str) -> None:
     """Issues found while loading (with file counts) or at plan time (against live state)."""
     if exc.stats is not None:
-        return render_issues(exc.issues, exc.stats, "github" if fmt == "github" else "text")
+        write_issues(exc.issues, exc.stats, "github" if fmt == "github" else "text")
+        return
     ordered = issues_mod.sort_issues(exc.issues)
-    if fmt == "github":
-        lines = [issue_report.github_annotation(i) for i in ordered]
-    else:
-        lines = [issues_mod.format_issue(i) for i in ordered]
     errors, _ = issues_mod.count(ordered)
-    lines.append(f"{errors} error{'s' if errors != 1 else ''}; nothing was planned or applied.")
-    return "\n".join(lines) + "\n"
+    last = f"{errors} error{'s' if errors != 1 else ''}; nothing was planned or applied."
+    if fmt == "github":
+        write_github([*((True, issue_report.github_annotation(i)) for i in ordered), (False, last)])
+    else:
+        sys.stdout.write("".join(issue_report.issue_line(i) + "\n" for i in ordered) + last + "\n")

@@ -6,7 +6,10 @@
   by another version of pisync (or an edited one) or under another schema.
 - Entries are JSON data (never pickles: a cache folder can come from anywhere, a restored CI
   cache or a pull request) and are read back with the same decoder the tests round-trip; an
-  entry that does not decode is ignored and replaced.
+  entry that does not decode is ignored and replaced. A cache folder that is a link, or that
+  git tracks (it came with the files), is not used at all; an entry that would hold a secret
+  is not written. A restored CI cache is trusted: restore one only across runs you trust
+  (the GitHub Actions kit turns the cache off for pull requests).
 - Safe to delete at any time; a folder that cannot be written just means no cache. The
   folder holds a ``.gitignore`` of ``*``, so git never picks it up.
 - Set ``PISYNC_CACHE=off`` (or pass ``--no-cache``) to bypass it.
@@ -18,6 +21,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import subprocess
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -27,6 +31,8 @@ import orjson
 from reconciler.core.desired.analysis import FileResult
 from reconciler.core.desired.filecodec import decode, encode
 from reconciler.schemas import schema_text
+from reconciler.shell.output import redact
+from reconciler.shell.repo.git import git
 
 CACHE_DIR = ".pisync-cache"
 
@@ -53,6 +59,14 @@ class FileCache:
 
     def __init__(self, root: Path) -> None:
         self.folder = root / CACHE_DIR / code_digest()
+        #: a cache folder that is a link (a pull request can add one) could make pisync write
+        #: outside the repository, and one that git tracks came with the files, not from an
+        #: earlier run (its entries could say anything): such a cache is not used at all
+        self.off = (
+            (root / CACHE_DIR).is_symlink()
+            or self.folder.is_symlink()
+            or _tracked(root / CACHE_DIR)
+        )
         self.hits = 0
         self.misses = 0
         self._used: set[str] = set()
@@ -66,6 +80,8 @@ class FileCache:
         ``subjects``: only one with the policies' subjects, or the built users to make them
         from)."""
         self._used.add(key)
+        if self.off:
+            return None
         try:
             data = orjson.loads((self.folder / f"{key}.json").read_bytes())
             from_users = subjects and data["subjects"] is None
@@ -84,6 +100,8 @@ class FileCache:
 
     def put(self, key: str, result: FileResult) -> None:
         self._used.add(key)
+        if self.off:
+            return
         target = self.folder / f"{key}.json"
         tmp = target.with_name(f".{key}.{os.getpid()}.tmp")
         try:
@@ -93,7 +111,10 @@ class FileCache:
                 (self.folder.parent / ".gitignore").write_text(
                     "# written by pisync: a cache, safe to delete\n*\n", encoding="utf-8"
                 )
-            tmp.write_bytes(orjson.dumps(encode(result)))
+            data = orjson.dumps(encode(result))
+            if redact(text := data.decode()) != text:
+                return  # it would hold a secret (a value an {env: …} entry reads): not kept
+            tmp.write_bytes(data)
             os.replace(tmp, target)
         except OSError:  # a read-only checkout: no cache, nothing else changes
             with contextlib.suppress(OSError):
@@ -101,6 +122,8 @@ class FileCache:
 
     def prune(self) -> None:
         """After reading every source: drop entries no file uses, and other versions' folders."""
+        if self.off:
+            return
         try:
             for entry in self.folder.glob("*.json"):
                 if entry.stem not in self._used:
@@ -110,6 +133,16 @@ class FileCache:
                     shutil.rmtree(other, ignore_errors=True)
         except OSError:
             pass
+
+
+def _tracked(folder: Path) -> bool:
+    """Whether git tracks anything in ``folder`` (False outside a repository or without git)."""
+    if not folder.is_dir():
+        return False
+    try:
+        return bool(git(folder, "ls-files", "--", ".").strip())
+    except (OSError, subprocess.CalledProcessError):
+        return False
 
 
 def enabled(env: dict[str, str] | None = None) -> bool:

@@ -28,7 +28,7 @@ import gc
 import multiprocessing
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,24 +39,70 @@ from reconciler.core.desired.analysis import FileResult, analyse, desired_state
 from reconciler.core.desired.build import config_from_document
 from reconciler.core.desired.rules import RoleRef
 from reconciler.core.desired.schema import SchemaChecker
+from reconciler.core.desired.schema_messages import show_value
 from reconciler.core.desired.validate import cross_file, validate_config
 from reconciler.core.governance.policies import desired_issues
 from reconciler.core.governance.subjects import Subject, role_defs, subject_of_spec
 from reconciler.core.model.config import Config
 from reconciler.core.model.issues import Issue, Stats, error, has_errors, sort_issues
 from reconciler.core.model.values import DesiredState, SourcePos
+from reconciler.core.yamlfile.positions import PosDict, PosList
 from reconciler.core.yamlfile.read import DEFAULT_MAX_BYTES, ParsedFile, parse_yaml
 from reconciler.errors import InvalidStateError, UsageError
 from reconciler.schemas import load_schema
+from reconciler.shell.output import note_env_values
 from reconciler.shell.repo.cache import FileCache
 from reconciler.shell.repo.cache import enabled as cache_enabled
+from reconciler.shell.repo.sources import (
+    MAX_FILES,
+    Found,
+    inside,
+    leaves,
+    leaving_link,
+    link_issue,
+    search,
+)
 
 CONFIG_NAME = "pisync.yaml"
 YAML_SUFFIXES = (".yaml", ".yml")
 #: Worker processes for large inputs (the target machine has 2 cores).
 WORKERS = 2
+#: The most users one run reads (ten times the size pisync is built for).
+MAX_USERS = 1_000_000
 #: Below this many bytes in all, starting processes costs more than it saves.
 PARALLEL_MIN_BYTES = 2_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """The most a repository may make one run read: files, and users in all."""
+
+    files: int = MAX_FILES
+    users: int = MAX_USERS
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def limits_from(env: Mapping[str, str]) -> Limits:
+    """The limits, or the operator's own (``PISYNC_MAX_FILES``, ``PISYNC_MAX_USERS``; the
+    environment of the run, never the repository's files)."""
+
+    def number(name: str, default: int) -> int:
+        raw = env.get(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise UsageError(f"{name}={raw!r} is not a whole number") from None
+        if value < 1:
+            raise UsageError(f"{name}={raw!r} must be at least 1")
+        return value
+
+    return Limits(
+        files=number("PISYNC_MAX_FILES", MAX_FILES), users=number("PISYNC_MAX_USERS", MAX_USERS)
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,6 +174,7 @@ def load(
     exactly: Sequence[Path] | None = None,
     cache: bool = True,
     policies_today: dt.date | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> LoadResult:
     """Find, parse and validate the desired state; build it when there is no error.
 
@@ -138,15 +185,23 @@ def load(
     ``cache``: reuse the analysis of unchanged files (:mod:`reconciler.shell.repo.cache`).
     ``policies_today``: check the config's ``policies:`` on what the files declare, as of
     this date (``pisync validate``), each violation an Issue at its user's entry.
+    ``limits``: the most files and users a repository may make pisync read (each an error
+    at the file past it: a hostile repository cannot make a run cost without bound).
     """
     config, issues = _read_config(config_path, max_bytes)
     base = config_path.parent if config_path is not None else Path()
     if exactly is not None:
-        found = sorted(((p, _display(p)) for p in exactly), key=lambda pair: pair[1])
+        links = [i for p in exactly if (i := leaving_link(p, base, _display(p))) is not None]
+        issues += links
+        kept = [p for p in exactly if not p.is_symlink() or inside(p, base)]
+        found = sorted(((p, _display(p)) for p in kept), key=lambda pair: pair[1])
         partial = True
     else:
-        found, looked, partial = _find_files(paths, config, base, config_path)
-        if not found:
+        found, looked, partial, problems = _find_files(
+            paths, config, base, config_path, limits.files
+        )
+        issues += problems
+        if not found and not problems:
             issues.append(error(None, f"no desired-state files found: {looked}"))
     store = FileCache(base) if cache and cache_enabled() else None
     subjects = policies_today is not None and bool(config.policies)
@@ -156,6 +211,7 @@ def load(
         settled = None if has_errors(issues) else config
         together = cross_file(results, settled, whole=not partial)
         issues += together.issues
+        issues += _too_many_users(results, limits.users)
         if policies_today is not None and subjects:
             issues += _policy_issues(results, config, policies_today)
         desired = None if has_errors(issues) or not build else desired_state(results)
@@ -180,78 +236,133 @@ def load(
 def _read_config(path: Path | None, max_bytes: int) -> tuple[Config, list[Issue]]:
     if path is None:
         return Config(), []
+    if leaving_link(path, path.parent, _display(path)) is not None:
+        return Config(), [link_issue(_display(path))]
     parsed = _read_one(path, _display(path), max_bytes, allow_empty=True)
     issues = validate_config(parsed, config_schema=load_schema("pisync-config"))
+    issues += _source_issues(parsed)
     if has_errors(issues):
         return Config(), issues
     return config_from_document(parsed), issues
+
+
+def _source_issues(parsed: ParsedFile) -> list[Issue]:
+    """A source glob that is absolute or climbs out of the folder of pisync.yaml, at its item:
+    the top level's ``sources`` and each server's (``servers.NAME.sources``)."""
+    data = parsed.data
+    if not isinstance(data, PosDict):
+        return []
+    lists: list[tuple[str, object]] = [("sources", data.get("sources"))]
+    servers = data.get("servers")
+    if isinstance(servers, PosDict):
+        lists += [
+            (f"servers.{name}.sources", entry.get("sources"))
+            for name, entry in servers.items()
+            if isinstance(entry, PosDict)
+        ]
+    return [
+        error(
+            sources.item_at(i),
+            f"the source glob {show_value(glob)} leaves the folder of pisync.yaml; pisync reads"
+            " nothing outside the repository: write globs relative to this folder, without ..",
+            f"{where}[{i}]",
+        )
+        for where, sources in lists
+        if isinstance(sources, PosList)
+        for i, glob in enumerate(sources)
+        if isinstance(glob, str) and leaves(glob)
+    ]
 
 
 # --- finding files -----------------------------------------------------------------------
 
 
 def _find_files(
-    paths: Sequence[str], config: Config, base: Path, config_path: Path | None
-) -> tuple[list[tuple[Path, str]], str, bool]:
-    """(path, display path) pairs sorted by display path, a note of where pisync looked, and
+    paths: Sequence[str], config: Config, base: Path, config_path: Path | None, limit: int
+) -> tuple[list[tuple[Path, str]], str, bool, list[Issue]]:
+    """(path, display path) pairs sorted by display path, a note of where pisync looked,
     whether the files are only a part of the desired state (PATHs that leave some of the
-    sources out)."""
-    sources = _from_sources(config.sources, base)
+    sources out), and the problems of the search (links that leave the repository, too many
+    files: :mod:`reconciler.shell.repo.sources`)."""
+    sources = search(base, config.sources, root=base, display=_display, limit=limit)
+    issues = sources.issues
     if paths:
-        candidates = _from_paths(paths)
+        named = _from_paths(paths, base, limit)
+        candidates, issues = named.files, named.issues
         folders = [p for p in paths if Path(p).is_dir()]
         looked = "no *.yaml or *.yml file in " + ", ".join(folders or paths)
+        full = named.full
     else:
-        candidates = sources
+        candidates, full = sources.files, sources.full
         origin = "the sources in pisync.yaml" if config_path is not None else "the default sources"
         where = base.resolve().as_posix()
         looked = f"no file in {where} matches {', '.join(config.sources)} ({origin})"
+    if full:
+        issues.append(_too_many(candidates[-1], limit))
+        candidates = candidates[:limit]
     skip = config_path.resolve() if config_path is not None else None
     unique = {p.resolve(): p for p in candidates if p.name != CONFIG_NAME}
     if skip is not None:
         unique.pop(skip, None)
     pairs = [(p, _display(p)) for p in unique.values()]
-    partial = bool(paths) and set(unique) != {p.resolve() for p in sources if p.name != CONFIG_NAME}
-    return sorted(pairs, key=lambda pair: pair[1]), looked, partial
+    every = {p.resolve() for p in sources.files if p.name != CONFIG_NAME}
+    partial = bool(paths) and set(unique) != every
+    return sorted(pairs, key=lambda pair: pair[1]), looked, partial, issues
 
 
-def _from_paths(paths: Sequence[str]) -> list[Path]:
-    found: list[Path] = []
+def _too_many(path: Path, limit: int) -> Issue:
+    return error(
+        SourcePos(file=_display(path), line=1, col=1),
+        f"more than {limit:,} desired-state files, the most pisync reads in one run"
+        " (PISYNC_MAX_FILES); this one is past it: merge files, or narrow the sources in"
+        " pisync.yaml",
+    )
+
+
+def _too_many_users(results: Sequence[FileResult], limit: int) -> list[Issue]:
+    """An error at the file whose users take the total past ``limit`` (files in order)."""
+    total = 0
+    for result in sorted(results, key=lambda r: r.file):
+        total += result.user_entries
+        if total > limit:
+            return [
+                error(
+                    SourcePos(file=result.file, line=1, col=1),
+                    f"more than {limit:,} users in the desired state, the most pisync reads"
+                    " in one run (PISYNC_MAX_USERS); this file takes the count past it",
+                )
+            ]
+    return []
+
+
+_YAML_GLOBS = tuple(f"**/*{suffix}" for suffix in YAML_SUFFIXES)
+
+
+def _from_paths(paths: Sequence[str], root: Path, limit: int) -> Found:
+    """The files named on the command line: a file as named (whatever its suffix), a folder
+    searched for YAML files at any depth (bounded by the repository ``root``, or by itself
+    when it lies outside)."""
+    found = Found()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found += [p for p in path.rglob("*") if _is_yaml(p, path)]
+            bound = root if inside(path, root) else path
+            more = search(path, _YAML_GLOBS, root=bound, display=_display, limit=limit)
+            found.files += more.files
+            found.issues += more.issues
+            found.full = found.full or more.full
         elif path.is_file():
-            found.append(path)  # named explicitly: read whatever its suffix
+            found.files.append(path)  # named explicitly: read whatever its suffix
         else:
             raise UsageError(f"{raw}: no such file or folder")
     return found
 
 
-def _from_sources(sources: Sequence[str], base: Path) -> list[Path]:
-    found: list[Path] = []
-    for pattern in sources:
-        try:
-            found += [p for p in base.glob(pattern) if _is_yaml(p, base, any_suffix=True)]
-        except (ValueError, NotImplementedError) as exc:  # e.g. an absolute pattern
-            raise UsageError(f"sources: cannot use the glob {pattern!r}: {exc}") from None
-    return found
-
-
-def _is_yaml(path: Path, root: Path, *, any_suffix: bool = False) -> bool:
-    if not any_suffix and path.suffix not in YAML_SUFFIXES:
-        return False
-    try:
-        parts = path.relative_to(root).parts
-    except ValueError:  # a glob that leaves the folder ("../shared/*.yaml")
-        parts = (path.name,)
-    hidden = any(part.startswith(".") and part not in (".", "..") for part in parts)
-    return not hidden and path.is_file()
-
-
 def _display(path: Path) -> str:
-    """The path relative to the current folder when it is below it, else absolute."""
-    absolute = path.resolve()
+    """The path relative to the current folder when it is below it, else absolute. Its
+    folders are resolved, its own name is not: a link is shown as itself, never as the
+    place it points to."""
+    absolute = path.absolute().parent.resolve() / path.name
     try:
         return absolute.relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
@@ -325,6 +436,7 @@ def _analyse_all(
                 continue
             hit = store.get(keys[display], built=build, subjects=subjects)
             if hit is not None:
+                note_env_values(hit.env_names)
                 results[display] = hit
                 continue
         todo.append((path, display))
@@ -337,6 +449,7 @@ def _analyse_all(
         except (OSError, RuntimeError):  # no processes here (sandbox, limits): go serial
             fresh = None
     for result in fresh if fresh is not None else _analyse_jobs(jobs):
+        note_env_values(result.env_names)  # before anything can print or cache them
         results[result.file] = result
         if store is not None and result.file in keys:
             store.put(keys[result.file], result)

@@ -17,7 +17,7 @@ from reconciler.core.model.values import DesiredState
 from reconciler.errors import InvalidStateError
 from reconciler.shell import memory
 from reconciler.shell.repo.changed_files import changes_since
-from reconciler.shell.repo.desired_files import find_config, load, load_config
+from reconciler.shell.repo.desired_files import find_config, limits_from, load, load_config
 from reconciler.shell.settings import Settings
 
 
@@ -42,7 +42,13 @@ def load_desired(
     """Load and validate the desired state (``exactly`` these files, when given); any error
     raises InvalidStateError (exit 3). Users in ``users.login_via_idp`` come with the login
     flags the server forces (:func:`~reconciler.core.desired.build.with_idp_login`)."""
-    result = load(paths, find_config(settings.config), exactly=exactly, cache=settings.cache)
+    result = load(
+        paths,
+        find_config(settings.config),
+        exactly=exactly,
+        cache=settings.cache,
+        limits=limits_from(settings.env),
+    )
     memory.release()  # what parsing freed, before the live state is read
     errors = [i for i in result.issues if i.severity == "error"]
     if errors or result.desired is None:

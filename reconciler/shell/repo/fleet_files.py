@@ -30,7 +30,9 @@ from reconciler.shell.repo.desired_files import (
     _find_files,
     _gc_paused,
     _read_config,
+    _too_many_users,
     find_config,
+    limits_from,
 )
 from reconciler.shell.repo.desired_state import Loaded
 from reconciler.shell.settings import Settings
@@ -80,19 +82,23 @@ def read_fleet(
     if has_errors(config_issues) or not config.fleet:
         return FleetFiles(config=config, config_path=config_path, issues=tuple(config_issues))
     root = config_path.parent if config_path is not None else Path()
-    base_found, looked, _ = _find_files((), config, root, config_path)
+    limits = limits_from(settings.env)
+    base_found, looked, _, problems = _find_files((), config, root, config_path, limits.files)
     places: dict[str, list[str]] = {}
     for _, display in base_found:
         places.setdefault(display, []).append("the top-level sources (the base)")
     overlay_found: dict[str, list[tuple[Path, str]]] = {}
     for entry in config.servers:
-        found, _, _ = _find_files((), replace(config, sources=entry.sources), root, config_path)
+        found, _, _, more = _find_files(
+            (), replace(config, sources=entry.sources), root, config_path, limits.files
+        )
+        problems += more
         found = found if entry.sources else []
         overlay_found[entry.name] = found
         for _, display in found:
             places.setdefault(display, []).append(f"servers.{entry.name}.sources")
-    issues = [*config_issues, *placement_issues(places)]
-    if not base_found:
+    issues = [*config_issues, *problems, *placement_issues(places)]
+    if not base_found and not problems:
         issues.append(error(None, f"no desired-state files found: {looked}"))
     store = FileCache(root) if settings.cache and cache_enabled() else None
     with _gc_paused():
@@ -107,6 +113,7 @@ def read_fleet(
         store.prune()  # every source was read: what no file uses now is stale
     issues += state.issues
     every = [*base, *(r for name in chosen for r in overlays[name])]
+    issues += _too_many_users(every, limits.users)
     return FleetFiles(
         config=config,
         config_path=config_path,

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 from reconciler.core.model.config import Config
 from reconciler.pi.messages import Request
 from reconciler.pi.operations import PiApi
-from reconciler.shell.server.transport import Transport
-from reconciler.shell.settings import Settings, credentials
+from reconciler.shell.server.transport import RetryPolicy, Transport
+from reconciler.shell.settings import Settings, credentials, verify_tls
 
 
 class Server:
@@ -45,16 +45,38 @@ def open_server(
     settings: Settings,
     config: Config,
     url: str,
-    concurrency: int | None = None,
+    parallelism: int | None = None,
     *,
     gate: asyncio.Semaphore | None = None,
 ) -> Server:
-    """The connection to ``url``; ``gate``: a bound on requests in flight shared with other
-    servers' connections (a fleet's ``fleet.max_in_flight``)."""
+    """The server connection of a command (``parallelism``: ``apply --parallelism N``);
+    ``gate``: a bound on requests in flight shared with other servers' connections (a fleet's
+    ``fleet.max_in_flight``)."""
+    return Server(transport_for(settings, config, url, parallelism=parallelism, gate=gate))
+
+
+def transport_for(
+    settings: Settings,
+    config: Config,
+    url: str,
+    *,
+    parallelism: int | None = None,
+    retry: RetryPolicy | None = None,
+    gate: asyncio.Semaphore | None = None,
+) -> Transport:
+    """The one place a connection's settings come from, for every command that talks to
+    the server (``doctor`` included): ``server.timeout``, the requests in flight
+    (``server.concurrency``, ``auto`` with ``server.max_concurrency``, or ``parallelism``),
+    the TLS check (``server.verify_tls``, ``PISYNC_VERIFY_TLS``), the rate budget
+    (``server.max_requests_per_second``, ``--max-rps``); what ``-v`` prints (each request,
+    retry and change of the in-flight limit) and the one "waiting for HOST…" line that a
+    silent server earns (not with ``-q``)."""
+    server = config.server
+    err = sys.stderr
 
     def on_retry(kind: str, detail: str) -> None:
         if settings.verbose:
-            sys.stderr.write(f"retrying after {kind}: {detail}\n")
+            err.write(f"retrying after {kind}: {detail}\n")
 
     def on_request(request: Request, status: int | None, seconds: float) -> None:
         """``-v``: the method, path, status and time of each request; ``-vv`` adds the query
@@ -63,19 +85,40 @@ def open_server(
         if settings.verbose >= 2 and request.query:
             what += "?" + urlencode(request.query)
         shown = "no answer" if status is None else str(status)
-        sys.stderr.write(f"{what} -> {shown} ({seconds * 1000:.0f} ms)\n")
+        err.write(f"{what} -> {shown} ({seconds * 1000:.0f} ms)\n")
 
+    def on_limit(new: int, old: int, why: str) -> None:
+        err.write(f"in flight: at most {new} (was {old}; {why})\n")
+
+    def on_wait(host: str, seconds: float) -> None:
+        err.write(
+            f"waiting for {host}… (no answer for {seconds:.0f} s; server.timeout is"
+            f" {server.timeout:g} s)\n"
+        )
+
+    auto = server.auto_concurrency and parallelism is None
+    concurrency = parallelism or server.concurrency
     transport = Transport(
         url,
         credentials(settings),
-        timeout=config.server.timeout,
-        concurrency=concurrency or config.server.concurrency,
-        verify_tls=config.server.verify_tls,
+        timeout=server.timeout,
+        concurrency=concurrency,
+        auto_concurrency=auto,
+        verify_tls=verify_tls(settings, config),
         max_rps=settings.max_rps
         if settings.max_rps is not None
-        else config.server.max_requests_per_second,
+        else server.max_requests_per_second,
+        retry=retry,
         on_retry=on_retry,
         on_request=on_request if settings.verbose else None,
         gate=gate,
+        on_limit=on_limit if settings.verbose else None,
+        on_wait=None if settings.quiet else on_wait,
     )
-    return Server(transport)
+    if settings.verbose:
+        if auto:
+            how = f"to start (server.concurrency: auto, up to {concurrency})"
+        else:
+            how = "(--parallelism)" if parallelism else "(server.concurrency)"
+        err.write(f"in flight: at most {transport.in_flight.limit} {how}\n")
+    return transport

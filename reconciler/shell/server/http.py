@@ -1,8 +1,10 @@
 """HTTP backends: the one place that knows an HTTP library.
 
 A :class:`Backend` sends one request and returns the answer as a
-:class:`~reconciler.pi.messages.Reply`, or raises one of the three failures below, which say
-what the retry policy needs to know: whether the request can have reached the server.
+:class:`~reconciler.pi.messages.Reply`, or raises :class:`SendFailed`, which says what the
+retry policy needs to know: whether the request can have reached the server, whether the
+server took it and said nothing, and whether trying again can help at all (a refused TLS
+certificate, :mod:`reconciler.shell.server.tls`, cannot).
 
 :class:`AiohttpBackend` is the real one. aiohttp was measured against httpx on this project's
 machine (4,000 user payload reads, 16 in flight, 20 ms latency; ``benchmarks/bench_transport.py``):
@@ -24,21 +26,35 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from reconciler.pi.messages import Reply
+from reconciler.pi.statuses import printable
+from reconciler.shell.server import tls
 
 
 class SendFailed(Exception):
     """The request was not answered. ``reached`` False: it cannot have reached the server
-    (no connection was made), so sending it again is safe even when it is not idempotent."""
+    (no connection was made), so sending it again is safe even when it is not idempotent.
+    ``no_answer``: the server took the request and said nothing within the time allowed.
+    ``final``: sending it again cannot help (a TLS certificate the client refuses)."""
 
-    def __init__(self, reason: str, *, reached: bool) -> None:
+    def __init__(
+        self, reason: str, *, reached: bool, no_answer: bool = False, final: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.reached = reached
+        self.no_answer = no_answer
+        self.final = final
 
 
 class Backend(Protocol):
     async def send(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        *,
+        wait: float | None = None,
     ) -> Reply: ...
 
     async def close(self) -> None: ...
@@ -53,6 +69,11 @@ class Limits:
     url: str = ""  # the server's base URL (to look up a proxy for it)
 
 
+#: An answer still arriving after this many times its ``wait`` is given up too (a server that
+#: trickles a byte now and then never trips the read timeout alone).
+WHOLE_ANSWER_FACTOR = 4
+
+
 def host_port(url: str) -> str:
     """``host:port`` of a URL, the port filled in from the scheme (for messages)."""
     parts = urlsplit(url)
@@ -64,11 +85,13 @@ class AiohttpBackend:
     """One ``aiohttp.ClientSession`` per run: pooled keep-alive connections, no cookies (the
     API is token-based; a session cookie would only be state to leak), proxies from the
     environment (``HTTPS_PROXY``, ``NO_PROXY``) as for any HTTP tool, TLS checked against the
-    system's certificate store."""
+    system's certificate store, and redirects never followed (the transport refuses them:
+    following one would send the request, body and all, to wherever the answer points)."""
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
         self._session: aiohttp.ClientSession | None = None
+        self._host = host_port(limits.url) if limits.url else ""
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -79,9 +102,7 @@ class AiohttpBackend:
                 connector=aiohttp.TCPConnector(
                     limit=limits.connections, ssl=limits.verify_tls, keepalive_timeout=4.0
                 ),
-                timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=limits.connect_timeout, sock_read=limits.timeout
-                ),
+                timeout=self._timeout(limits.timeout),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 # the proxy is looked up once here: aiohttp's trust_env reads the environment
                 # and ~/.netrc again on every request (in a thread: 60% of a plan's CPU)
@@ -96,6 +117,15 @@ class AiohttpBackend:
                 self._session._retry_connection = False
         return self._session
 
+    def _timeout(self, wait: float) -> aiohttp.ClientTimeout:
+        """``wait`` seconds without a byte from the server (``sock_read``: the server took the
+        request and is silent), the whole answer within a few times that (``total``)."""
+        return aiohttp.ClientTimeout(
+            total=wait * WHOLE_ANSWER_FACTOR,
+            sock_connect=self._limits.connect_timeout,
+            sock_read=wait,
+        )
+
     def _proxy(self) -> str | None:
         """The proxy for the server from the environment (HTTPS_PROXY, NO_PROXY…), if any."""
         if not self._limits.url:
@@ -106,43 +136,76 @@ class AiohttpBackend:
         return urllib.request.getproxies().get(parts.scheme)
 
     async def send(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        *,
+        wait: float | None = None,
     ) -> Reply:
+        """One request, never redirected; ``wait``: this attempt's read timeout, when not the
+        session's ``timeout``."""
         session = self._open()
         hdrs = dict(headers)
         if body is not None:
             hdrs["Content-Type"] = "application/json"
+        waited = self._limits.timeout if wait is None else wait
+        where = self._host or host_port(url)
+        # without a ``timeout`` argument the session's applies (None would mean "none at all")
+        sending = (
+            session.request(method, url, headers=hdrs, data=body, allow_redirects=False)
+            if wait is None
+            else session.request(
+                method,
+                url,
+                headers=hdrs,
+                data=body,
+                allow_redirects=False,
+                timeout=self._timeout(wait),
+            )
+        )
         try:
-            async with session.request(method, url, headers=hdrs, data=body) as response:
+            async with sending as response:
                 data = await response.read()
-                return Reply(status=response.status, body=data, headers=_headers(response))
+                return Reply(
+                    status=response.status,
+                    body=data,
+                    headers=_headers(response),
+                    host=where,
+                )
+        except aiohttp.ClientConnectorCertificateError as exc:
+            # before ClientConnectorError, of which it is a subclass (its errno 1 would read
+            # "operation not permitted")
+            problem = tls.certificate_problem(exc.certificate_error, where)
+            raise SendFailed(problem, reached=False, final=True) from None
+        except aiohttp.ClientSSLError as exc:
+            problem = tls.handshake_problem(exc.os_error, where)
+            raise SendFailed(problem, reached=False, final=True) from None
         except aiohttp.ClientConnectorDNSError:
-            raise SendFailed(f"cannot resolve the host {host_port(url)}", reached=False) from None
+            raise SendFailed(f"cannot resolve the host {where}", reached=False) from None
         except aiohttp.ClientConnectorError as exc:
             code = exc.os_error.errno
             reason = os.strerror(code).lower() if code else str(exc.os_error)
             raise SendFailed(
-                f"cannot connect to {host_port(url)} ({reason})", reached=False
+                f"cannot connect to {where} ({printable(reason, 200)})", reached=False
             ) from None
         except aiohttp.ConnectionTimeoutError:
             raise SendFailed(
-                f"cannot connect to {host_port(url)} (no answer within"
-                f" {self._limits.connect_timeout:g} s)",
+                f"cannot connect to {where} (no answer within {self._limits.connect_timeout:g} s)",
                 reached=False,
             ) from None
         except (TimeoutError, aiohttp.SocketTimeoutError):
             raise SendFailed(
-                f"{host_port(url)} did not answer within {self._limits.timeout:g} s"
-                " (server.timeout in pisync.yaml)",
-                reached=True,
+                f"no answer from {where} within {waited:g} s", reached=True, no_answer=True
             ) from None
         except aiohttp.ServerDisconnectedError:
             raise SendFailed(
-                f"{host_port(url)} closed the connection without answering", reached=True
+                f"{where} closed the connection without answering", reached=True
             ) from None
         except aiohttp.ClientError as exc:
             raise SendFailed(
-                f"network error talking to {host_port(url)}: {exc}", reached=True
+                f"network error talking to {where}: {printable(str(exc), 200)}", reached=True
             ) from None
 
     async def close(self) -> None:
@@ -152,9 +215,16 @@ class AiohttpBackend:
 
 
 def _headers(response: aiohttp.ClientResponse) -> dict[str, str]:
-    # only what the transport reads; copying every header of 100,000 answers costs
-    value = response.headers.get("Retry-After")
-    return {} if value is None else {"Retry-After": value}
+    """Only what the transport and the messages read: copying every header of 100,000
+    answers costs. ``Retry-After`` always; for an answer that is not a success, where a
+    redirect points and what kind of body it has (a proxy's HTML page)."""
+    got = response.headers
+    kept = {}
+    for name in ("Retry-After", *(() if response.status < 300 else ("Location", "Content-Type"))):
+        value = got.get(name)
+        if value is not None:
+            kept[name] = value
+    return kept
 
 
 Handler = Callable[[str, str, Mapping[str, str], bytes | None], Reply | Awaitable[Reply]]
@@ -167,7 +237,13 @@ class FunctionBackend:
         self._handler = handler
 
     async def send(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        *,
+        wait: float | None = None,
     ) -> Reply:
         answer = self._handler(method, url, headers, body)
         if isinstance(answer, Reply):

@@ -222,6 +222,16 @@ async def with_administrators(server: Server, live: LiveState) -> LiveState:
     )
 
 
+async def with_users(server: Server, live: LiveState, usercodes: Collection[str]) -> LiveState:
+    """``live`` with the whole record (the payload) of each of ``usercodes`` the server has."""
+    found = {}
+    for code in sorted(usercodes):
+        user = await server.api.read_user(code)
+        if user is not None:
+            found[code] = user
+    return replace(live, users=dict(sorted({**live.users, **found}.items())))
+
+
 async def run_workers(workers: list[Callable[[], Coroutine[Any, Any, None]]]) -> None:
     """Run workers together; the first failure cancels the others and is re-raised as is."""
     try:

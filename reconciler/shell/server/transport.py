@@ -4,15 +4,23 @@ It knows HTTP and time; what a path or a header scheme means to Panintelligence 
 :mod:`reconciler.pi.endpoints`, and which statuses are retried of :mod:`reconciler.pi.statuses`.
 Policy, with reasons:
 
-- Requests in flight are bounded by ``concurrency``; ``max_rps``
-  (``server.max_requests_per_second``) caps the rate for servers that must not be hammered,
-  every attempt counted, retries too.
+- Requests in flight are bounded by ``concurrency``, or follow the server's pace with
+  ``auto`` (:mod:`reconciler.shell.server.inflight`); ``max_rps``
+  (``server.max_requests_per_second``) caps the rate in every one-second window
+  (:mod:`reconciler.shell.server.rate`), every attempt counted, retries too.
 - Retries with exponential backoff and full jitter, bounded in attempts and in total time,
   on connection failures, timeouts and :data:`~reconciler.pi.statuses.RETRY_STATUSES` (429
   and 5xx). ``Retry-After`` is honoured (capped at 60 s) and pauses every request, because a
   429 is a server-wide signal.
 - A connection that cannot be made at all (refused, unknown host) is retried only twice,
   quickly: a server that is down should say so in a second, not after minutes of silence.
+- A server that takes a request and says nothing for ``timeout`` seconds gets two more
+  tries of :data:`QUICK_WAIT` seconds at most (a stuck connection answers on a fresh one;
+  a stuck server is not worth minutes more): the error comes within ``timeout`` plus a few
+  seconds. ``on_wait`` is told once per run when a request has had no answer for
+  :data:`WAIT_NOTICE` seconds.
+- Never retried: a redirect (any 3xx is an error naming where it pointed; the request is
+  never sent there) and a TLS failure (the same certificate comes back).
 - A request that is not idempotent is sent again only when it cannot have reached the server.
 - A refused token signs in again (once per refusal, at most :data:`MAX_RELOGINS` times per
   request); a refused ``PISYNC_TOKEN`` with no username to fall back on is an error at once.
@@ -37,17 +45,23 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlencode
 
-from aiolimiter import AsyncLimiter
-
 from reconciler.errors import AuthenticationFailed, ConnectionFailed, UnexpectedResponse
 from reconciler.pi import endpoints, statuses
 from reconciler.pi.messages import Reply, Request
-from reconciler.shell.server.http import AiohttpBackend, Backend, Limits, SendFailed
+from reconciler.shell.server.http import AiohttpBackend, Backend, Limits, SendFailed, host_port
+from reconciler.shell.server.inflight import InFlight, OnLimit
+from reconciler.shell.server.rate import RateBudget
 from reconciler.shell.settings import Credentials
 
 MAX_RELOGINS: Final = 3  # per request
 #: Attempts for a connection that cannot be made at all (refused, unknown host).
 CONNECT_ATTEMPTS: Final = 3
+#: Attempts for a request the server took and did not answer; the retries wait at most
+#: QUICK_WAIT seconds each (or ``timeout`` if shorter).
+NO_ANSWER_ATTEMPTS: Final = 3
+QUICK_WAIT: Final = 5.0
+#: Seconds without an answer before ``on_wait`` is told (once per run).
+WAIT_NOTICE: Final = 3.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,17 +103,26 @@ def counting() -> Iterator[RetryStats]:
 
 OnRetry = Callable[[str, str], None]  # (kind, detail): ("HTTP 503", "GET /users: busy")
 OnRequest = Callable[[Request, int | None, float], None]  # (request, status or None, seconds)
+OnWait = Callable[[str, float], None]  # (host:port, seconds without an answer so far)
 
 
 class _Retry(Exception):
     """One attempt failed in a way that may be retried."""
 
-    def __init__(self, why: str, *, reply: Reply | None = None, reached: bool = True) -> None:
+    def __init__(
+        self,
+        why: str,
+        *,
+        reply: Reply | None = None,
+        reached: bool = True,
+        no_answer: bool = False,
+    ) -> None:
         # ``why``: the server's words for an answer (``reply``), else the network failure
         super().__init__(why)
         self.why = why
         self.reply = reply
         self.reached = reached
+        self.no_answer = no_answer
 
 
 class Transport:
@@ -112,21 +135,28 @@ class Transport:
         *,
         timeout: float = 30.0,
         concurrency: int = 8,
+        auto_concurrency: bool = False,
         verify_tls: bool = True,
         max_rps: float = 0.0,
         retry: RetryPolicy | None = None,
         backend: Backend | None = None,
         on_retry: OnRetry | None = None,
         on_request: OnRequest | None = None,
+        on_limit: OnLimit | None = None,
+        on_wait: OnWait | None = None,
         rng: random.Random | None = None,
         gate: asyncio.Semaphore | None = None,
     ) -> None:
-        """``gate``: a bound shared with other servers' transports (a fleet's requests in
-        flight in all), taken after this server's own slot, for the send alone."""
+        """``concurrency``: the requests in flight, or with ``auto_concurrency`` the most
+        the limit may reach (it starts low and follows the server).
+        ``gate``: a bound shared with other servers' transports (a fleet's requests in flight
+        in all), taken after this server's own slot and the rate budget, for the send alone."""
         self.url = url.rstrip("/")
+        self.host = host_port(self.url)
         self._credentials = credentials
         self._token = credentials.token
         self._retry = retry or RetryPolicy()
+        self._timeout = timeout
         self._backend = backend or AiohttpBackend(
             Limits(
                 timeout=timeout,
@@ -141,16 +171,24 @@ class Transport:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._login_lock = asyncio.Lock()
         self._resume_at = 0.0  # monotonic time before which nobody sends (the 429 gate)
-        self._slots = asyncio.Semaphore(concurrency)
+        self.in_flight = InFlight(concurrency, auto=auto_concurrency, on_limit=on_limit)
+        self._rate = RateBudget(max_rps) if max_rps > 0 else None
         self._gate = gate or contextlib.nullcontext()
-        self._limiter = AsyncLimiter(max_rps, 1.0) if max_rps > 0 else None
         self._stopping = asyncio.Event()
+        self._on_wait = on_wait
+        #: request number -> since when it has had no answer (its retries included)
+        self._waiting: dict[int, float] = {}
+        self._numbered = 0
+        self._watch: asyncio.Task[None] | None = None
         self.stats = RetryStats()
 
     async def __aenter__(self) -> Transport:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         await self._backend.close()
 
     def stop(self) -> None:
@@ -230,47 +268,99 @@ class Transport:
             url += "?" + urlencode(request.query)
         body = request.json_body
         started = time.monotonic()
-        sent = 0
-        while True:
-            sent += 1
-            self._count(request, retried=False)
-            try:
-                return await self._attempt(request, url, headers, body), sent
-            except _Retry as failure:
-                if not self._may_retry(request, failure, sent, started):
-                    raise self._final(request, failure, sent) from None
-                self._count(request, retried=True)
-                if self._on_retry is not None:
-                    kind = (
-                        "network error" if failure.reply is None else f"HTTP {failure.reply.status}"
-                    )
-                    self._on_retry(kind, f"{request.what}: {failure.why}")
-                await self._pause(self._wait(failure, sent - 1))
+        sent = no_answers = 0
+        number = self._numbered = self._numbered + 1
+        try:
+            while True:
+                sent += 1
+                self._count(request, retried=False)
+                wait = None if no_answers == 0 else min(QUICK_WAIT, self._timeout)
+                try:
+                    return await self._attempt(request, url, headers, body, wait, number), sent
+                except _Retry as failure:
+                    no_answers += failure.no_answer
+                    if not self._may_retry(request, failure, sent, no_answers, started):
+                        raise self._final(request, failure, sent) from None
+                    self._count(request, retried=True)
+                    if self._on_retry is not None:
+                        kind = (
+                            "network error"
+                            if failure.reply is None
+                            else f"HTTP {failure.reply.status}"
+                        )
+                        self._on_retry(kind, f"{request.what}: {failure.why}")
+                    await self._pause(self._wait(failure, sent - 1))
+        finally:
+            self._waiting.pop(number, None)
 
     async def _attempt(
-        self, request: Request, url: str, headers: dict[str, str], body: bytes | None
+        self,
+        request: Request,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        wait: float | None,
+        number: int,
     ) -> Reply:
+        """Send once: after the 429 pause, a slot in flight and the rate budget's moment."""
         gate = self._resume_at - time.monotonic()
         if gate > 0:
             await self._pause(gate)
-        if self._limiter is not None:
-            await self._limiter.acquire()
-        started = time.monotonic()
-        async with self._slots, self._gate:
-            try:
-                reply = await self._backend.send(request.method, url, headers, body)
-            except SendFailed as exc:
-                self._log(request, None, started)
-                raise _Retry(exc.reason, reached=exc.reached) from None
-        self._log(request, reply.status, started)
-        if reply.status in statuses.RETRY_STATUSES:
+        slots = self.in_flight
+        await slots.acquire()
+        sent: float | None = None
+        ticket = None
+        try:
+            if self._rate is not None:
+                ticket = await self._rate.acquire()
+            async with self._gate:
+                sent = slots.sent()
+                self._waiting.setdefault(number, sent)
+                if self._on_wait is not None and self._watch is None:
+                    self._watch = asyncio.create_task(self._watch_for_silence(self._on_wait))
+                reply = await self._backend.send(request.method, url, headers, body, wait=wait)
+        except SendFailed as exc:
+            slots.done(sent, overload="no answer" if exc.no_answer else None, sample=exc.no_answer)
+            if not exc.no_answer:
+                self._waiting.pop(number, None)  # silence since this request was first sent
+            self._log(request, None, sent)
+            if exc.final:
+                raise ConnectionFailed(f"{request.what}: {exc.reason}") from None
+            raise _Retry(exc.reason, reached=exc.reached, no_answer=exc.no_answer) from None
+        except BaseException:
+            slots.done(sent, sample=False)
+            raise
+        finally:
+            if ticket is not None:
+                ticket.done()  # answered, failed or never sent: its second starts now
+        self._waiting.pop(number, None)
+        status = reply.status
+        overloaded = status in statuses.OVERLOAD_STATUSES
+        slots.done(sent, overload=f"HTTP {status}" if overloaded else None)
+        self._log(request, status, sent)
+        if statuses.is_redirect(status):
+            raise UnexpectedResponse(statuses.redirect_message(request, reply, url), status=status)
+        if status in statuses.RETRY_STATUSES:
             after = parse_retry_after(reply.headers.get("Retry-After"))
             if after is not None:
                 self._resume_at = max(self._resume_at, time.monotonic() + after)
             raise _Retry(statuses.error_message(reply), reply=reply)
         return reply
 
-    def _may_retry(self, request: Request, failure: _Retry, sent: int, started: float) -> bool:
+    async def _watch_for_silence(self, on_wait: OnWait) -> None:
+        """Tell ``on_wait`` once, when a request has waited :data:`WAIT_NOTICE` seconds for
+        an answer (its retries included)."""
+        while True:
+            await asyncio.sleep(WAIT_NOTICE / 6)
+            if self._waiting:
+                silent = time.monotonic() - min(self._waiting.values())
+                if silent >= WAIT_NOTICE:
+                    on_wait(self.host, silent)
+                    return
+
+    def _may_retry(
+        self, request: Request, failure: _Retry, sent: int, no_answers: int, started: float
+    ) -> bool:
         if self.stopping:
             return False
         if not failure.reached:
@@ -280,6 +370,8 @@ class Transport:
         )
         if not request.idempotent and not refused_unread:
             return False  # it may have been processed
+        if failure.no_answer and no_answers >= NO_ANSWER_ATTEMPTS:
+            return False
         return sent < self._retry.attempts and time.monotonic() - started < self._retry.total
 
     def _wait(self, failure: _Retry, retry: int) -> float:
@@ -301,7 +393,14 @@ class Transport:
         if failure.reply is not None:
             status = failure.reply.status
             return UnexpectedResponse(
-                f"{request.what}: HTTP {status}{after}: {failure.why}", status=status
+                f"{request.what}: {statuses.describe(failure.reply, after)}", status=status
+            )
+        if failure.no_answer:
+            tries = f" ({sent} attempts)" if sent > 1 else ""
+            return ConnectionFailed(
+                f"{request.what}: no answer from {self.host} within {self._timeout:g} s{tries};"
+                " the server takes requests but does not answer them: check that it is"
+                " healthy, or give it longer with server.timeout in pisync.yaml"
             )
         if not failure.reached:
             return ConnectionFailed(
@@ -321,8 +420,8 @@ class Transport:
             if mine is not None:
                 mine.attempts += 1
 
-    def _log(self, request: Request, status: int | None, started: float) -> None:
-        if self._on_request is not None:
+    def _log(self, request: Request, status: int | None, started: float | None) -> None:
+        if self._on_request is not None and started is not None:
             self._on_request(request, status, time.monotonic() - started)
 
 

@@ -178,8 +178,11 @@ def test_config_schema_covers_spec_section_3() -> None:
     }
     assert list(props["licence"]["properties"]) == list(LICENCE_KINDS)
     assert props["users"]["properties"]["login_claim"]["enum"] == ["usercode", "email"]
-    assert props["server"]["properties"]["concurrency"]["minimum"] == 1
-    assert props["server"]["properties"]["concurrency"]["maximum"] == 64
+    number, auto = props["server"]["properties"]["concurrency"]["anyOf"]
+    assert (number["minimum"], number["maximum"]) == (1, 64)
+    assert auto == {"type": "string", "enum": ["auto"]}
+    ceiling = props["server"]["properties"]["max_concurrency"]
+    assert (ceiling["minimum"], ceiling["maximum"]) == (1, 64)
     assert props["users"]["properties"]["prune"]["enum"] == ["off", "disable", "delete", False]
     assert props["roles"]["properties"]["prune"]["enum"] == ["off", "delete", False]
     assert props["plan"]["properties"]["expiring_days"]["type"] == "integer"

@@ -2,37 +2,60 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 
 from reconciler.core.governance.guards import Account, check
 from reconciler.core.model.config import Config, SafetyConfig
-from reconciler.core.model.values import LiveState, LiveUser
+from reconciler.core.model.values import LiveRole, LiveState, LiveUser
 from reconciler.core.plans.plan import Action, Change, FieldChange, Guard, Kind, Plan
 
 
 def live_user(
-    code: str, *, type_: str = "user", enabled: bool = True, sa: bool = False
+    code: str,
+    *,
+    type_: str = "user",
+    enabled: bool = True,
+    sa: bool = False,
+    privileges: tuple[str, ...] = (),
+    roles: tuple[str, ...] = (),
 ) -> LiveUser:
     return LiveUser(
         usercode=code,
         id=code.lower(),
-        record={"type": type_, "enabled": enabled},
+        record={"type": type_, "enabled": enabled, "privileges": privileges, "roles": roles},
         super_admin=sa,
     )
 
 
-def state(*users: LiveUser) -> LiveState:
-    return LiveState(users={u.usercode: u for u in users}, roles={}, categories={})
+def state(*users: LiveUser, roles: tuple[LiveRole, ...] = ()) -> LiveState:
+    return LiveState(
+        users={u.usercode: u for u in users},
+        roles={r.name.casefold(): r for r in roles},
+        categories={},
+    )
 
 
 def change(key: str, action: Action, *fields: FieldChange, **desired: Any) -> Change:
-    return Change(kind=Kind.USER, key=key, action=action, fields=fields, desired=desired)
+    """A user change; its desired values are its fields' when not given (as a plan's are)."""
+    values = desired or {f.path: f.after for f in fields}
+    return Change(kind=Kind.USER, key=key, action=action, fields=fields, desired=values)
+
+
+def role(name: str, *privileges: str) -> LiveRole:
+    return LiveRole(
+        name=name, id=name.lower(), fields={"categories": (), "privileges": tuple(privileges)}
+    )
+
+
+def role_change(name: str, **desired: Any) -> Change:
+    return Change(kind=Kind.ROLE, key=name, action=Action.UPDATE, desired=desired)
 
 
 ADMIN = live_user("ADMIN", type_="administrator", sa=True)
-BOSS = live_user("BOSS", type_="administrator")
+BOSS = live_user("BOSS", type_="administrator", privileges=("editUsers", "pdf"))
 USERS = [live_user(f"U{i:02}") for i in range(20)]
 
 
@@ -177,6 +200,78 @@ def test_another_administrator_remains() -> None:
 def test_locking_out_the_account_pisync_signs_in_with(c: Change, message: str) -> None:
     violations = run([c], state(ADMIN, BOSS, *USERS), me="boss")
     assert Guard(name="lockout", message=message) in violations
+
+
+EDITOR = role("Editors", "editUsers")
+VIA_ROLE = live_user("BOSS", type_="administrator", roles=("Editors",), privileges=("pdf",))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            [
+                change(
+                    "BOSS", Action.UPDATE, FieldChange(path="roles", before=["Editors"], after=[])
+                )
+            ],
+            "the plan would remove the editUsers privilege from BOSS (held through role"
+            ' "Editors"), the account pisync signs in with',
+        ),
+        (
+            [role_change("Editors", privileges=["pdf"])],
+            "the plan would remove the editUsers privilege from BOSS (held through role"
+            ' "Editors"), the account pisync signs in with',
+        ),
+        (
+            [Change(kind=Kind.ROLE, key="Editors", action=Action.DELETE)],
+            "the plan would remove the editUsers privilege from BOSS (held through role"
+            ' "Editors"), the account pisync signs in with',
+        ),
+        (
+            [
+                change(
+                    "BOSS",
+                    Action.UPDATE,
+                    FieldChange(path="expires", before=None, after="2026-11-26"),
+                )
+            ],
+            "the plan would make BOSS expire on 2026-11-26 (the plan is of 2026-11-26), the account"
+            " pisync signs in with",
+        ),
+    ],
+    ids=["role-removed", "privilege-leaves-role", "role-deleted", "expires"],
+)
+def test_the_lockout_guard_reads_effective_access(changes: list[Change], message: str) -> None:
+    plan = Plan(server="s", changes=tuple(changes), managed_live_users=20)
+    me = Account(usercode="BOSS", source="PISYNC_USERNAME")
+    live = state(ADMIN, VIA_ROLE, *USERS, roles=(EDITOR,))
+    guards = check(plan, live, Config(), desired_objects=5, account=me, today=dt.date(2026, 11, 26))
+    assert guards == [Guard(name="lockout", message=message)]
+
+
+def test_moving_edit_users_from_a_direct_grant_to_a_role_is_no_lockout() -> None:
+    c = change(
+        "BOSS",
+        Action.UPDATE,
+        FieldChange(path="privileges", before=["editUsers", "pdf"], after=["pdf"]),
+        FieldChange(path="roles", before=[], after=["Editors"]),
+    )
+    plan = Plan(server="s", changes=(c,), managed_live_users=20)
+    me = Account(usercode="BOSS", source="PISYNC_USERNAME")
+    live = state(ADMIN, BOSS, *USERS, roles=(EDITOR,))
+    assert check(plan, live, Config(), desired_objects=5, account=me) == []
+
+
+def test_an_expiry_after_the_plan_date_is_no_lockout() -> None:
+    c = change("BOSS", Action.UPDATE, FieldChange(path="expires", before=None, after="2026-11-27"))
+    plan = Plan(server="s", changes=(c,), managed_live_users=20)
+    me = Account(usercode="BOSS", source="PISYNC_USERNAME")
+    live = state(ADMIN, BOSS, *USERS)
+    assert (
+        check(plan, live, Config(), desired_objects=5, account=me, today=dt.date(2026, 11, 26))
+        == []
+    )
 
 
 def test_password_login_is_no_lockout_for_a_token_account() -> None:

@@ -290,7 +290,7 @@ def test_to_dict_shape() -> None:
     }
     assert list(FULL.to_document()) == [*data, "digest"]
     assert FULL.to_document()["digest"] == document_digest(data)
-    assert data["format_version"] == FORMAT_VERSION == 1
+    assert data["format_version"] == FORMAT_VERSION == 2
     assert data["summary"] == {"create": 1, "update": 1, "disable": 1, "delete": 0}
     assert data["changes"][1] == {
         "kind": "user",
@@ -311,7 +311,7 @@ def test_round_trip_through_json() -> None:
     assert Plan.from_dict(json.loads(json.dumps(FULL.to_dict()))) == FULL
 
 
-@pytest.mark.parametrize("version", [None, 0, 2, "1"])
+@pytest.mark.parametrize("version", [None, 0, 1, 3, "2"])
 def test_from_dict_refuses_other_versions(version: Any) -> None:
     data = FULL.to_dict()
     if version is None:

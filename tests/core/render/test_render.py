@@ -353,8 +353,10 @@ def expiring() -> Plan:
 
 
 def hostile() -> Plan:
-    """User data that tries to break every format: brackets, pipes, HTML, backticks…"""
+    """User data that tries to break every format: brackets, pipes, HTML, backticks, HTML
+    comments, @mentions, and lines a GitHub runner would read as workflow commands."""
     role = "Ops | <b>Admins</b> [EU] `x`"
+    commands = "##[error]x ::stop-commands::x"
     live = live_state(
         [
             luser("EVIL`|<i>", email="a@example.com"),
@@ -363,6 +365,7 @@ def hostile() -> Plan:
                 categories=("R&D, Europe",),
                 variables=(Variable(name="note", value="line1\nline2"),),
             ),
+            luser("CMD", surname="x"),
         ],
         roles=[lrole("```", description="fence")],
     )
@@ -375,9 +378,16 @@ def hostile() -> Plan:
                 roles=(role,),
                 variables=(Variable(name="note", value="\u202eevil\u202c <script>"),),
             ),
+            dataclasses.replace(
+                spec(
+                    "CMD", surname="::set-output name=x::y\n::stop-commands::x", roles=(commands,)
+                ),
+                meta=Grant(reason="@org/team and @someone: <!-- hidden --> <b>approve</b>"),
+            ),
         ),
         roles=(
             RoleSpec(name=role, fields={"description": '"quoted"\t<tab>', "categories": ("*",)}),
+            RoleSpec(name=commands, fields={"description": "::add-mask::secret"}),
         ),
     )
     plan = diff(
@@ -386,7 +396,13 @@ def hostile() -> Plan:
         Config(users_prune=UserPrune.DELETE, roles_prune=RolePrune.DELETE),
         server=URL,
     )
-    return dataclasses.replace(plan, warnings=("user `EVIL` said <script>alert(1)</script> | #1",))
+    return dataclasses.replace(
+        plan,
+        warnings=(
+            "user `EVIL` said <script>alert(1)</script> | #1",
+            "ping @org/team <!-- x --> ##[add-mask]y",
+        ),
+    )
 
 
 def many(count: int = 2_000) -> Plan:
@@ -641,7 +657,8 @@ def test_styles_mark_symbols_sensitive_values_and_warnings() -> None:
     lines = text_lines(sensitive())
     styled = {(t, s) for line in lines for t, s in line if s is not None}
     assert ("~", "update") in styled
-    assert ("(sensitive value changed)", "sensitive") in styled
+    assert ("(sensitive value changed: env DB_PASSWORD, secure)", "sensitive") in styled
+    assert ("(sensitive: env API_KEY, secure)", "sensitive") in styled
     assert ("(sensitive)", "sensitive") in styled
     escalation = text_lines(access_escalation())
     assert ("!", "warning") in {seg for line in escalation for seg in line}
@@ -656,8 +673,9 @@ def test_sensitive_values_never_rendered() -> None:
             assert hashlib.sha256(secret.encode()).hexdigest() not in out
 
 
-def test_sensitive_flag_hides_a_value_even_when_the_plan_holds_one() -> None:
-    # A plan file is data: even if one carried a value in a sensitive field, never show it.
+def test_a_sensitive_field_never_shows_its_old_value_but_shows_what_apply_writes() -> None:
+    # A plan file is data: even if one carried the old value of a secret, never show it; a
+    # clear value replacing a secret is what apply sends, so it is shown.
     change = Change(
         kind=Kind.USER,
         key="X",
@@ -665,9 +683,8 @@ def test_sensitive_flag_hides_a_value_even_when_the_plan_holds_one() -> None:
         fields=(FieldChange(path="variables.pw", before="old", after="new", sensitive=True),),
     )
     text = render_text(Plan(server=URL, changes=(change,)))
-    assert "      ~ variables.pw: (sensitive value changed)\n" in text
-    assert "old" not in text.replace("(sensitive", "")
-    assert '"new"' not in text
+    assert '      ~ variables.pw: (sensitive) -> "new"\n' in text
+    assert "old" not in text
 
 
 @pytest.mark.parametrize(
@@ -687,6 +704,21 @@ def test_sensitive_flag_hides_a_value_even_when_the_plan_holds_one() -> None:
         (
             FieldChange(path="variables.s", before=None, after=SENSITIVE, sensitive=True),
             "+ variables.s: (sensitive)",
+        ),
+        (
+            FieldChange(
+                path="variables.s", before=None, after={"env": "S", "secure": True}, sensitive=True
+            ),
+            "+ variables.s: (sensitive: env S, secure)",
+        ),
+        (
+            FieldChange(
+                path="variables.s",
+                before=SENSITIVE,
+                after={"env": "S", "secure": False},
+                sensitive=True,
+            ),
+            "~ variables.s: (sensitive value changed: env S)",
         ),
         (
             FieldChange(path="variables.s", before=SENSITIVE, after=None, sensitive=True),
@@ -1053,7 +1085,7 @@ def test_schema_is_valid_2020_12_and_described() -> None:
     assert schema["title"]
     assert schema["description"]
     assert schema["properties"]["format_version"] == {
-        "const": 1,
+        "const": 2,
         "description": schema["properties"]["format_version"]["description"],
     }
 
@@ -1079,7 +1111,7 @@ def test_big_plan_validates(validator: jsonschema.Draft202012Validator) -> None:
 @pytest.mark.parametrize(
     "mutate",
     [
-        lambda d: d.update(format_version=2),
+        lambda d: d.update(format_version=1),
         lambda d: d["changes"][0].update(fingerprint="sha256:XYZ"),
         lambda d: d["changes"][0].update(action="rename"),
         lambda d: d["changes"][0]["desired"].update(password="hunter2"),

@@ -4,6 +4,7 @@ file is never parsed again, and nothing read from the cache is trusted blindly."
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from reconciler.core.desired.schema import SchemaChecker
 from reconciler.core.yamlfile.read import parse_yaml
 from reconciler.schemas import load_schema
 from reconciler.shell.repo import desired_files as load_module
-from reconciler.shell.repo.cache import CACHE_DIR, code_digest
+from reconciler.shell.repo.cache import CACHE_DIR, FileCache, code_digest
 from reconciler.shell.repo.desired_files import load
 
 GOOD = """\
@@ -174,3 +175,18 @@ def test_a_warning_that_depends_on_the_config_follows_the_config_on_a_warm_cache
     assert warm.issues == cold.issues
     config.write_text("users: {login_via_idp: []}\n", encoding="utf-8")
     assert load([], config).issues == ()  # the file's cached analysis, the new config's rule
+
+
+def test_a_cache_that_git_tracks_or_a_linked_cache_is_not_used(tmp_path: Path) -> None:
+    # issue 19: a pull request can commit a .pisync-cache/ whose entries say anything
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    forged = tmp_path / ".pisync-cache" / "x.json"
+    forged.parent.mkdir()
+    forged.write_text("{}", encoding="utf-8")
+    assert not FileCache(tmp_path).off  # untracked: an earlier run's
+    subprocess.run(["git", "-C", str(tmp_path), "add", "-f", ".pisync-cache"], check=True)
+    assert FileCache(tmp_path).off
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / ".pisync-cache").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    assert FileCache(linked).off

@@ -128,15 +128,33 @@ def test_sources_are_relative_to_the_config_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = tmp_path / "repo"
-    write(repo / "pisync.yaml", 'sources: ["people/*.yaml", "../shared/*.yaml"]\n')
+    write(repo / "pisync.yaml", 'sources: ["people/*.yaml"]\n')
     write(repo / "people" / "a.yaml", user_file(1))
-    write(tmp_path / "shared" / "b.yaml", user_file(2))
     write(repo / "users" / "ignored.yaml", "not: [read\n")
     monkeypatch.chdir(tmp_path)
     result = load([], Path("repo/pisync.yaml"))
-    assert result.files == ("repo/people/a.yaml", "shared/b.yaml")
+    assert result.files == ("repo/people/a.yaml",)
     assert result.issues == ()
-    assert result.stats == Stats(files=3, users=6, roles=0)
+    assert result.stats == Stats(files=2, users=3, roles=0)
+
+
+def test_a_source_glob_that_leaves_the_repository_is_an_error_and_nothing_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    write(repo / "pisync.yaml", 'sources: ["people/*.yaml", "../shared/*.yaml", "/etc/*"]\n')
+    write(tmp_path / "shared" / "b.yaml", "not: [read\n")
+    monkeypatch.chdir(tmp_path)
+    result = load([], Path("repo/pisync.yaml"))
+    message = (
+        "the source glob {} leaves the folder of pisync.yaml; pisync reads nothing outside the"
+        " repository: write globs relative to this folder, without .."
+    )
+    assert [(str(i.pos), i.message) for i in result.issues if i.pos is not None] == [
+        ("repo/pisync.yaml:1:28", message.format('"../shared/*.yaml"')),
+        ("repo/pisync.yaml:1:48", message.format('"/etc/*"')),
+    ]
+    assert "shared/b.yaml" not in result.files
 
 
 def test_a_glob_that_matches_the_config_does_not_read_it(

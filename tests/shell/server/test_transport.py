@@ -403,26 +403,149 @@ def test_stop_ends_a_retry_wait_at_once() -> None:
     assert asyncio.run(main()) < 0.5
 
 
-def test_a_rate_budget_spaces_the_requests() -> None:
+def test_the_rate_budget_holds_in_the_first_second() -> None:
     seen = Seen()
     started = time.monotonic()
-    run(
-        server(lambda m, p, q: reply(200, [{"user": {"usercode": "A"}}]), seen),
-        lambda api: asyncio.gather(*(api.sync_payload("A") for _ in range(12))),
-        max_rps=20.0,
+    times: list[float] = []
+
+    def stamped(method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> Reply:
+        times.append(time.monotonic())
+        return server(lambda m, p, q: reply(200, [{"user": {"usercode": "A"}}]), seen)(
+            method, url, headers, body
+        )
+
+    run(stamped, lambda api: asyncio.gather(*(api.sync_payload("A") for _ in range(11))), max_rps=6)
+    assert len(seen.requests) == 12
+    assert sum(1 for t in times if t < started + 1.0) == 6  # not 12: no burst on top
+    assert time.monotonic() - started >= 1.0
+
+
+class Scripted:
+    """A backend that fails or answers as scripted, recording each attempt's ``wait``."""
+
+    def __init__(self, *outcomes: Reply | SendFailed) -> None:
+        self.outcomes = list(outcomes)
+        self.waits: list[float | None] = []
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        *,
+        wait: float | None = None,
+    ) -> Reply:
+        self.waits.append(wait)
+        got = self.outcomes.pop(0)
+        if isinstance(got, SendFailed):
+            raise got
+        return got
+
+    async def close(self) -> None:
+        return None
+
+
+def send_raw(backend: Scripted, request: Request, **options: Any) -> Reply:
+    async def main() -> Reply:
+        options.setdefault("retry", NO_WAIT)
+        async with Transport(URL, CREDS, backend=backend, **options) as transport:
+            return await transport.send_raw(request)
+
+    return asyncio.run(main())
+
+
+PAGE = Request(method="GET", path="/users", query=(("page", "1"),))
+
+
+def test_no_answer_is_retried_twice_quickly_then_named_with_the_timeout() -> None:
+    silence = SendFailed("no answer from pi.test:80 within 9 s", reached=True, no_answer=True)
+    backend = Scripted(silence, silence, silence, reply(200, []))
+    with pytest.raises(ConnectionFailed) as exc:
+        send_raw(backend, PAGE, timeout=9.0)
+    assert str(exc.value) == (
+        "GET /users: no answer from pi.test:80 within 9 s (3 attempts); the server takes"
+        " requests but does not answer them: check that it is healthy, or give it longer with"
+        " server.timeout in pisync.yaml"
     )
-    assert len(seen.requests) == 13
-    # 20 per second with a burst of 20 allowed: 13 requests fit in the first second...
-    assert time.monotonic() - started < 1.0
-    seen2 = Seen()
-    started = time.monotonic()
-    run(
-        server(lambda m, p, q: reply(200, [{"user": {"usercode": "A"}}]), seen2),
-        lambda api: asyncio.gather(*(api.sync_payload("A") for _ in range(9))),
-        max_rps=5.0,
+    assert backend.waits == [None, 5.0, 5.0]  # the session's timeout, then quick ones
+
+
+def test_a_quick_retry_that_is_answered_succeeds() -> None:
+    silence = SendFailed("no answer", reached=True, no_answer=True)
+    backend = Scripted(silence, reply(200, [1]))
+    assert send_raw(backend, PAGE, timeout=2.0).body == b"[1]"
+    assert backend.waits == [None, 2.0]  # never longer than server.timeout
+
+
+def test_no_answer_to_a_request_that_is_not_idempotent_is_not_retried() -> None:
+    backend = Scripted(SendFailed("no answer", reached=True, no_answer=True))
+    with pytest.raises(ConnectionFailed):
+        send_raw(backend, endpoints.create_role_request({"name": "R"}))
+    assert backend.waits == [None]
+
+
+def test_a_tls_failure_is_not_retried() -> None:
+    refused = SendFailed(
+        "the TLS certificate of pi.test:443 has expired", reached=False, final=True
     )
-    # ...but 10 at 5 per second need at least the second second
-    assert time.monotonic() - started >= 0.9
+    backend = Scripted(refused, reply(200, []))
+    with pytest.raises(ConnectionFailed) as exc:
+        send_raw(backend, PAGE)
+    assert str(exc.value) == "GET /users: the TLS certificate of pi.test:443 has expired"
+    assert len(backend.waits) == 1
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_an_error_and_not_retried(status: int) -> None:
+    elsewhere = "http://other.test/pi/api/v2/users"
+    backend = Scripted(Reply(status=status, headers={"Location": elsewhere}), reply(200, []))
+    with pytest.raises(UnexpectedResponse) as exc:
+        send_raw(backend, PAGE)
+    assert str(exc.value).startswith(
+        f"the server redirected GET /users to {elsewhere} (HTTP {status}); set PISYNC_URL to"
+        " the final address, http://other.test/pi/api/v2: "
+    )
+    assert exc.value.status == status
+    assert len(backend.waits) == 1
+
+
+def test_a_proxy_page_after_the_retries_is_its_status_and_title() -> None:
+    html = Reply(
+        status=502,
+        body=b"<html><title>502 Bad Gateway</title><body>nginx</body></html>",
+        headers={"Content-Type": "text/html"},
+        host="pi.test:80",
+    )
+    with pytest.raises(UnexpectedResponse) as exc:
+        send_raw(Scripted(html, html, html), PAGE, retry=RetryPolicy(attempts=3, initial=0.0))
+    assert str(exc.value) == (
+        "GET /users: pi.test:80 answered 502 Bad Gateway after 3 attempts (from a proxy page"
+        " titled '502 Bad Gateway')"
+    )
+
+
+def test_auto_concurrency_halves_on_a_503() -> None:
+    limits: list[tuple[int, int, str]] = []
+
+    async def main() -> int:
+        backend = Scripted(*([reply(200, [])] * 6), reply(503, {"message": "busy"}), reply(200, []))
+        transport = Transport(
+            URL,
+            CREDS,
+            backend=backend,
+            retry=NO_WAIT,
+            concurrency=16,
+            auto_concurrency=True,
+            on_limit=lambda new, old, why: limits.append((new, old, why)),
+        )
+        async with transport:
+            for _ in range(7):
+                await transport.send_raw(PAGE)
+        return transport.in_flight.limit
+
+    assert asyncio.run(main()) <= 2
+    assert (1, 2, "the server is overloaded: HTTP 503") in limits
 
 
 def test_each_request_is_reported_with_its_status_and_never_a_secret() -> None:

@@ -44,11 +44,17 @@ class Recording(AsgiBackend):
         self.events: list[str] = []
 
     async def send(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        *,
+        wait: float | None = None,
     ) -> Reply:
         what = f"{method} {url.split('/pi/api/v2', 1)[1].split('?')[0]}"
         self.events.append("start " + what)
-        reply = await super().send(method, url, headers, body)
+        reply = await super().send(method, url, headers, body, wait=wait)
         self.events.append("end " + what)
         return reply
 

@@ -1,0 +1,70 @@
+"""The output edge (issue 19): secrets hidden in every encoding pisync writes, as whole tokens,
+fast on large outputs; under GitHub Actions every block of free text inside a stop-commands
+block, every command-looking line broken, pisync's own commands outside."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+
+import pytest
+
+from reconciler.shell import output
+from reconciler.shell.output import GuardedStream, Redactor
+
+
+def test_a_secret_is_hidden_in_every_encoding_and_only_as_a_whole_token() -> None:
+    r = Redactor()
+    r.add_credentials(["pa%ss\nword", "dashboard"])
+    assert r('x pa%ss\nword y "pa%ss\\nword" pa%25ss%0Aword') == 'x *** y "***" ***'
+    assert r("dashboard dashboards my_dashboard dashboard.") == "*** dashboards my_dashboard ***."
+    r.add(["abc"])  # too short to hide: it would hide ordinary words
+    assert r("abc") == "abc"
+
+
+def test_claims_keep_variable_values_but_never_credentials() -> None:
+    r = Redactor()
+    r.add_credentials(["token-1234"])
+    r.add(["region-value"])
+    with r.credentials_only():
+        assert r("token-1234 region-value") == "*** region-value"
+    assert r("token-1234 region-value") == "*** ***"
+
+
+def test_hiding_a_large_output_is_cheap() -> None:
+    r = Redactor()
+    r.add_credentials(["dashboard-secret-pw"])
+    r.add(["db-s3cret-value-42"])
+    text = '      ~ email: "j.smith@example.com" -> "john.smith@example.com"\n' * 300_000
+    started = time.perf_counter()
+    assert r(text) is text  # nothing to hide: the same string, after one search per form
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.fixture
+def stream() -> GuardedStream:
+    output.REDACTOR.reset()
+    guarded = GuardedStream(io.StringIO())
+    guarded.actions = output._Actions()
+    return guarded
+
+
+def test_free_text_under_actions_is_one_block_and_commands_end_it(stream: GuardedStream) -> None:
+    stream.write("::set-output name=x::y\n  ::warning::z\nok ##[error]e\n")
+    stream.command("::error file=a,line=1,col=1,title=pisync::m")
+    stream.write("after")
+    stream.finish()
+    text = stream.raw.getvalue()  # type: ignore[attr-defined]
+    tokens = re.findall(r"::stop-commands::([0-9a-f]{32})\n", text)
+    assert len(tokens) == 2
+    assert tokens[0] != tokens[1]
+    assert text == (
+        f"::stop-commands::{tokens[0]}\n"
+        "\u2060::set-output name=x::y\n  \u2060::warning::z\nok #\u2060#[error]e\n"
+        f"::{tokens[0]}::\n"
+        "::error file=a,line=1,col=1,title=pisync::m\n"
+        f"::stop-commands::{tokens[1]}\n"
+        "after\n"
+        f"::{tokens[1]}::\n"
+    )
