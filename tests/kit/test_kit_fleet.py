@@ -120,6 +120,7 @@ def test_the_pull_request_is_data_and_every_url_comes_from_the_variable() -> Non
     ]
     assert plan["env"]["PISYNC_SERVER_URLS"] == "${{ vars.PISYNC_SERVER_URLS }}"
     assert plan["env"]["PISYNC_CACHE"] == "off"
+    assert plan["env"]["PISYNC_VERIFY_TLS"] == "true"
     calls = [
         line
         for job in fleet_jobs().values()
