@@ -33,3 +33,9 @@ def write_atomic(path: str | Path, text: str, *, what: str = "") -> None:
         if blocked is not None:
             reason = f"{blocked} is a file, not a folder"
         raise UsageError(f"cannot write {label}: {reason}") from None
+
+
+def per_server_path(path: str, server: str) -> str:
+    """``review.html`` for server ``prod`` -> ``review-prod.html``: one file per server."""
+    target = Path(path)
+    return str(target.with_name(f"{target.stem}-{server}{target.suffix}"))

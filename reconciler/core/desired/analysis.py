@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from reconciler.core.desired.build import role_spec, user_spec
+from reconciler.core.desired.build import VAR_KEYS, role_spec, user_spec, var_uses
 from reconciler.core.desired.rules import KeyEntry, RoleRef, user_rules
 from reconciler.core.desired.schema import SchemaChecker
 from reconciler.core.governance.subjects import Subject, role_def_of_entry, subject_of_entry
@@ -74,6 +74,7 @@ def analyse(
         refs.extend(_role_refs(user, path))
     for role, path, _, _ in roles:
         name = role.get("name")
+        keys.extend(fleet_keys(role, path, name))
         if isinstance(name, str):
             keys.append(
                 KeyEntry.at(
@@ -166,6 +167,7 @@ def _user_keys(user: PosDict, path: Path) -> Iterator[KeyEntry]:
             key_path=format_path((*path, "email")),
             owner=code if isinstance(code, str) else None,
         )
+    yield from fleet_keys(user, path, code)
     login = user.get("login")
     if isinstance(login, PosDict) and isinstance(code, str):
         for key, forced in (("password", False), ("external", True)):
@@ -177,6 +179,37 @@ def _user_keys(user: PosDict, path: Path) -> Iterator[KeyEntry]:
                     value=f"login.{key}: {'true' if value else 'false'}",
                     key_path=format_path((*path, "login", key)),
                     owner=code,
+                )
+
+
+#: The ``KeyEntry`` kind of what only a fleet (``servers:`` in pisync.yaml) may write.
+FLEET_KIND = "fleet"
+
+
+def fleet_keys(entry: PosDict, path: Path, owner: object) -> Iterator[KeyEntry]:
+    """What only a fleet may write (``pisync: servers / exclude``, ``{var: NAME}``), as keys
+    the cross-file rules report when pisync.yaml has no ``servers:``."""
+    controls = entry.get("pisync")
+    named = owner if isinstance(owner, str) else None
+    if isinstance(controls, PosDict):
+        for key in ("servers", "exclude"):
+            if key in controls:
+                yield KeyEntry.at(
+                    controls.key_at(key),
+                    kind=FLEET_KIND,
+                    value=f"pisync.{key}",
+                    key_path=format_path((*path, "pisync", key)),
+                    owner=named,
+                )
+    for key in VAR_KEYS:
+        if key in entry:
+            for use in var_uses(entry[key]):
+                yield KeyEntry.at(
+                    use.pos,
+                    kind=FLEET_KIND,
+                    value=f"{{var: {use.var}}}",
+                    key_path=format_path((*path, key)),
+                    owner=named,
                 )
 
 
