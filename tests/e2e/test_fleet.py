@@ -650,3 +650,22 @@ def test_a_target_is_planned_on_the_servers_that_declare_it(
         "",
         "Not planned (it declares none of the --target users): prod-globex",
     ]
+
+
+def test_the_fleets_bound_holds_across_its_servers(
+    tmp_path: Path, emulator_fleet: StartFleet
+) -> None:
+    """Three servers at one emulator (so that it sees every request): each may keep 8 in flight,
+    the fleet 3 in all, and the emulator never serves more than 3 at once."""
+    (emu,) = emulator_fleet(Member(seed=SEED, args=["--latency-ms", "60"]))
+    repo = fleet_repo(tmp_path, [emu, emu, emu])
+    config = repo / "pisync.yaml"
+    text = config.read_text(encoding="utf-8").replace("max_in_flight: 16", "max_in_flight: 3")
+    config.write_text(text, encoding="utf-8")
+    as_emulator(emu).control("DELETE", "stats")
+
+    r = run(["plan", "--all-servers", "-q"], repo)
+
+    assert r.code == 0, r.all
+    stats = as_emulator(emu).control("GET", "stats")
+    assert stats["peak_serving"] == 3, stats
