@@ -60,9 +60,11 @@ GROWTH = {
     "concurrency": ["concurrency, capacity 8"],
 }
 # size-independent: apply throughput by parallelism, the diff engine, the transports, auto
-# concurrency (its own sizes)
+# concurrency (its own sizes); a fleet of 50 servers x 2,000 users against one server of the
+# same 100,000
 ONCE: dict[str, tuple[str, ...]] = {
     "apply": ("bench_apply.py",),
+    "fleet": ("bench_fleet.py",),
     "diff": ("bench_diff.py",),
     "transport": ("bench_transport.py",),
     # server.concurrency: auto against fixed 1/4/8/16/32, at 1,000 and 10,000 users

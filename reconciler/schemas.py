@@ -22,8 +22,12 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "plan.schema.json",
     "claims.schema.json",
     "review.schema.json",
+    "bundle.schema.json",
     "decisions.schema.json",
 )
+#: The schemas ``pisync import`` writes into a repository, for editors and readers of its
+#: files and plans (a bundle's schema is pisync's own business).
+REPOSITORY_SCHEMAS: tuple[str, ...] = tuple(n for n in SCHEMA_NAMES if n != "bundle.schema.json")
 _SUFFIX = ".schema.json"
 
 

@@ -59,6 +59,14 @@ CONFIG_DEFAULTS: dict[str, Callable[[Config], Any]] = {
     "safety.min_users_for_percent": lambda c: c.safety.min_users_for_percent,
     **{f"licence.{kind}": (lambda c, kind=kind: c.licence.get(kind)) for kind in LICENCE_KINDS},
     "plan.expiring_days": lambda c: c.expiring_days,
+    "fleet.max_in_flight": lambda c: c.max_in_flight,
+}
+
+#: What an absent key of a server's entry (``servers.NAME.…``) means.
+SERVER_DEFAULTS: dict[str, str] = {
+    "credentials": "**Default:** `PISYNC_<NAME>_USERNAME` and so on, below.",
+    "sources": "**Default:** none: the server gets the base alone.",
+    "vars": "**Default:** none.",
 }
 
 #: User keys a new user cannot do without (the plan-time check names them too).
@@ -231,6 +239,8 @@ def type_phrase(node: dict[str, Any], doc: Document, w: Writer) -> str:
     kind = node.get("type")
     if kind is None and "enum" in node:
         return "one of the allowed values"
+    if kind is None and "const" in node:
+        kind = "boolean" if isinstance(node["const"], bool) else "string"
     kinds = kind if isinstance(kind, list) else [kind]
     words = []
     for k in kinds:
@@ -301,6 +311,18 @@ def default_line(
     if required:
         return None
     if doc.kind == "config":
+        if path == "servers":
+            return "**Default:** none: one server, `server.url` (or --url)."
+        if path == "fleet":
+            return "**Default:** `{max_in_flight: 16}`."
+        if path.startswith("servers."):
+            rest = path.split(".", 2)[2] if path.count(".") >= 2 else ""
+            if rest.startswith("credentials."):
+                name = f"PISYNC_<NAME>_{key.upper()}"
+                return f"**Default:** `{name}` (NAME: the server's name in capitals)."
+            if rest in SERVER_DEFAULTS:
+                return SERVER_DEFAULTS[rest]
+            return "**Default:** the top level's."
         if path.removeprefix("defaults.") in NEEDED_ON_CREATE:
             return "**Default:** none: then each new user's entry must write it."
         if path.startswith("defaults."):
@@ -322,6 +344,10 @@ def default_line(
         return f"**Default:** `{flow(value)}`" if value is not None else "**Default:** none."
     if path.startswith("users[].pisync.") and key in GRANT_KEYS:
         return "**Default:** none: nothing is recorded."
+    if key == "servers" and ".pisync." in path:
+        return "**Default:** none: every server gets the entry."
+    if key == "exclude" and ".pisync." in path:
+        return "**Default:** none: the server gets the entry of the base."
     if path.startswith("users[].pisync."):
         fields = {f.name: f.default for f in dataclasses.fields(UserSpec)}
         return f"**Default:** `{scalar(fields[key])}`"
@@ -391,8 +417,14 @@ def write_key(
         write_object(w, doc, child, target, level + 1)
         return anchor
     w.bullets(facts)
-    if isinstance(resolved.get("additionalProperties"), dict):
-        write_forms(w, doc, resolved["additionalProperties"])
+    extra = resolved.get("additionalProperties")
+    if isinstance(extra, dict) and is_object(doc.resolve(extra)):  # a map of objects by name
+        entry = doc.resolve(extra)
+        if entry.get("description"):
+            w.para(entry["description"])
+        write_object(w, doc, f"{path}.<name>", entry, level + 1)
+    elif isinstance(extra, dict):
+        write_forms(w, doc, extra)
     return anchor
 
 

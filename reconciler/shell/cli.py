@@ -10,15 +10,18 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.exceptions import TyperException
 
 from reconciler.errors import InvalidStateError, PisyncError, UsageError
 from reconciler.shell import output
-from reconciler.shell.settings import Settings
+from reconciler.shell.settings import Settings, parse_server_urls
 from reconciler.shell.usage import PisyncCommand, option_names, single_dash_hint
+
+if TYPE_CHECKING:
+    from reconciler.shell.fleet import ServerChoice
 
 EXIT_USAGE = 64
 SUMMARY_HELP = "Counts, guards, policies, notes, escalations and one line per change only."
@@ -27,6 +30,33 @@ TargetOption = Annotated[
     list[str] | None,
     typer.Option("--target", metavar="USERCODE", help="Only this usercode (repeatable)."),
 ]
+
+ServerOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--server",
+        metavar="NAME",
+        help="Only this server of servers: in pisync.yaml (repeatable, globs: 'prod-*').",
+    ),
+]
+AllServersOption = Annotated[
+    bool, typer.Option("--all-servers", help="Every server of servers: in pisync.yaml.")
+]
+ShardOption = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help="Only shard I of N of the chosen servers (by name), for a CI matrix.",
+    ),
+]
+
+
+def _choice(server: list[str] | None, all_servers: bool, shard: str | None = None) -> ServerChoice:
+    from reconciler.shell.fleet import ServerChoice
+
+    return ServerChoice(names=tuple(server or ()), all=all_servers, shard=shard)
+
 
 app = typer.Typer(
     name="pisync",
@@ -62,6 +92,16 @@ def main_options(
             metavar="URL",
             envvar="PISYNC_URL",
             help="API base URL, e.g. https://host:8224/pi/api/v2.",
+        ),
+    ] = None,
+    server_urls: Annotated[
+        str | None,
+        typer.Option(
+            "--server-urls",
+            metavar="NAME=URL...",
+            envvar="PISYNC_SERVER_URLS",
+            help="With servers: in pisync.yaml, each server's URL (what --url is for one"
+            " server): NAME=URL pairs; a server it does not name is refused.",
         ),
     ] = None,
     max_rps: Annotated[
@@ -110,6 +150,7 @@ def main_options(
         quiet=quiet,
         max_rps=max_rps,
         cache=not no_cache,
+        server_urls=None if server_urls is None else parse_server_urls(server_urls),
     )
     output.install(ctx.obj.env)  # no secret and no workflow command from user data gets out
     if ctx.obj.env.get("GITHUB_ACTIONS") == "true":
@@ -135,6 +176,8 @@ def validate(
         ),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too.")] = False,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
 ) -> None:
     """Check desired-state files offline (schema and cross-file rules)."""
     settings: Settings = ctx.obj
@@ -143,7 +186,13 @@ def validate(
     def run() -> int:
         from reconciler.shell.flows.validate import validate_command
 
-        return validate_command(settings, paths=paths or [], fmt=chosen, strict=strict)
+        return validate_command(
+            settings,
+            paths=paths or [],
+            fmt=chosen,
+            strict=strict,
+            servers=_choice(server, all_servers),
+        )
 
     _exit(_guarded(run, settings))
 
@@ -200,6 +249,9 @@ def plan(
     force: Annotated[
         bool, typer.Option("--force", help="Show the safety guards as overridden; exit 0.")
     ] = False,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
+    shard: ShardOption = None,
 ) -> None:
     """Read the live server and show what apply would change. Never writes to the server.
 
@@ -224,9 +276,38 @@ def plan(
             out=out,
             detailed_exitcode=detailed_exitcode,
             brief=brief,
+            servers=_choice(server, all_servers, shard),
         )
 
     _exit(_guarded(run, settings, fmt=chosen))
+
+
+# --- show-desired --------------------------------------------------------------------------
+
+
+@app.command("show-desired", cls=PisyncCommand)
+def show_desired(
+    ctx: typer.Context,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
+    fmt: Annotated[
+        str | None, typer.Option("--format", metavar="FORMAT", help="yaml | json.")
+    ] = None,
+) -> None:
+    """Print a server's effective desired state (the base with its overlay), offline.
+
+    Each entry comes under a comment naming the file and line it comes from, so a reviewer
+    sees what an overlay does.
+    """
+    settings: Settings = ctx.obj
+    chosen = _format(fmt, {"yaml", "json"}, settings, default="yaml")
+
+    def run() -> int:
+        from reconciler.shell.flows.show_desired import show_desired_command
+
+        return show_desired_command(settings, choice=_choice(server, all_servers), fmt=chosen)
+
+    _exit(_guarded(run, settings))
 
 
 # --- show --------------------------------------------------------------------------------
@@ -236,7 +317,12 @@ def plan(
 def show(
     ctx: typer.Context,
     planfile: Annotated[
-        str, typer.Argument(metavar="PLANFILE", help="A plan saved by plan --out.")
+        str,
+        typer.Argument(
+            metavar="PLANFILE",
+            help="A plan saved by plan --out, a bundle of several servers' plans, or a folder"
+            " of shard bundles (joined into one).",
+        ),
     ],
     fmt: Annotated[
         str | None,
@@ -246,15 +332,23 @@ def show(
         bool,
         typer.Option("--summary", help=SUMMARY_HELP),
     ] = False,
+    out: Annotated[
+        str | None,
+        typer.Option("--out", metavar="FILE", help="Write the bundle the PLANFILEs join into."),
+    ] = None,
 ) -> None:
-    """Render a saved plan without a server (checked as apply checks it)."""
+    """Render a saved plan without a server (checked as apply checks it).
+
+    A folder of bundles (the shards of a --shard I/N matrix) is joined into one plan of the
+    fleet, refused when a shard is missing or a server is in two; --out writes it.
+    """
     settings: Settings = ctx.obj
     chosen = _format(fmt, {"text", "markdown", "json"}, settings, default="text")
 
     def run() -> int:
         from reconciler.shell.flows.show import show_command
 
-        return show_command(settings, planfile=planfile, fmt=chosen, brief=brief)
+        return show_command(settings, planfile=planfile, fmt=chosen, brief=brief, out=out)
 
     _exit(_guarded(run, settings))
 
@@ -296,8 +390,15 @@ def apply(
         list[str] | None,
         typer.Option("--path", metavar="PATH", help="Desired-state files or folders."),
     ] = None,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
+    shard: ShardOption = None,
 ) -> None:
-    """Make the changes of a plan. Without PLANFILE: plan, show, ask (or --auto-approve)."""
+    """Make the changes of a plan. Without PLANFILE: plan, show, ask (or --auto-approve).
+
+    With servers: in pisync.yaml, PLANFILE may be a bundle (plan --all-servers --out): each
+    server's plan is applied with its own checks; one server's failure never stops another's.
+    """
     settings: Settings = ctx.obj
     given = list(args or [])
     plans = [a for a in given if a.endswith(".json")]
@@ -328,7 +429,7 @@ def apply(
             report=report,
             verify=not no_verify,
         )
-        return apply_command(settings, options)
+        return apply_command(settings, options, _choice(server, all_servers, shard))
 
     _exit(_guarded(run, settings))
 
@@ -364,8 +465,14 @@ def import_(
         bool, typer.Option("--with-roles/--no-roles", help="Also write users/roles.yaml.")
     ] = True,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
 ) -> None:
-    """Write desired-state YAML from the live server; a plan right after is empty."""
+    """Write desired-state YAML from the live server; a plan right after is empty.
+
+    With servers: in pisync.yaml: what the chosen servers share is written once (users/), each
+    server's differences in its overlay (servers/NAME/), and pisync.yaml names them.
+    """
     from reconciler.core.desired.export import Layout
 
     settings: Settings = ctx.obj
@@ -390,6 +497,7 @@ def import_(
                 exclude=exclude or [],
                 with_roles=with_roles,
                 force=force,
+                servers=_choice(server, all_servers),
             )
         )
 
@@ -410,6 +518,8 @@ def doctor(
             help="text | json (json holds no names, values or host names).",
         ),
     ] = None,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
     write_check: Annotated[
         bool,
         typer.Option(
@@ -432,7 +542,13 @@ def doctor(
     def run() -> int:
         from reconciler.shell.flows.doctor import doctor_command
 
-        return doctor_command(settings, fmt=chosen, write=write_check, yes=yes)
+        return doctor_command(
+            settings,
+            fmt=chosen,
+            write=write_check,
+            yes=yes,
+            servers=_choice(server, all_servers),
+        )
 
     _exit(_guarded(run, settings))
 
@@ -466,6 +582,8 @@ def claims(
             help="Put secure variables in (a JWT is signed, not encrypted: readable by anyone).",
         ),
     ] = False,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
     allow_incomplete: Annotated[
         bool,
         typer.Option(
@@ -494,7 +612,7 @@ def claims(
             include_secure=include_secure,
             allow_incomplete=allow_incomplete,
         )
-        return claims_command(settings, options)
+        return claims_command(settings, options, _choice(server, all_servers))
 
     _exit(_guarded(run, settings))
 
@@ -550,6 +668,8 @@ def review(
             help="Re-check a stored bundle instead; exit 1 if it differs.",
         ),
     ] = None,
+    server: ServerOption = None,
+    all_servers: AllServersOption = False,
 ) -> None:
     """Access-review report: every live user's grants, why, and the change that made each.
 
@@ -572,7 +692,7 @@ def review(
             decisions_template=decisions_template,
             verify=verify,
         )
-        return review_command(settings, options)
+        return review_command(settings, options, _choice(server, all_servers))
 
     _exit(_guarded(run, settings))
 
@@ -682,6 +802,7 @@ def _exit(code: int) -> None:
 GLOBAL_OPTIONS = {
     "--config": True,
     "--url": True,
+    "--server-urls": True,
     "--max-rps": True,
     "--no-cache": False,
     "--no-color": False,

@@ -7,7 +7,7 @@ with ``highlight=False`` and ``markup=False``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
@@ -142,3 +142,61 @@ class ProgressReporter:
     def update(self, done: int, total: int) -> None:
         if self._progress is not None:
             self._progress.update(self._task, completed=done, total=total)
+
+
+class FleetProgress:
+    """One progress line per server on stderr when it is a terminal (``plan`` of a fleet);
+    silent otherwise. A context manager around the servers' work."""
+
+    def __init__(self, console: Console | None, names: Sequence[str]) -> None:
+        self._console = console
+        self._names = list(names)
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    @classmethod
+    def for_settings(cls, settings: Any, names: Sequence[str]) -> FleetProgress:
+        """Lines on a terminal unless ``-q`` (``settings``: the global options)."""
+        console = make_console(stderr=True, no_color=settings.no_color)
+        shown = console.is_terminal and not settings.quiet
+        return cls(console if shown else None, names)
+
+    def __enter__(self) -> FleetProgress:
+        if self._console is None or not self._names:
+            return self
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        width = max(len(n) for n in self._names)
+        self._progress = Progress(
+            TextColumn(f"{{task.fields[name]:<{width}}}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=self._console,
+            transient=True,
+        )
+        self._progress.__enter__()
+        for name in self._names:
+            self._tasks[name] = self._progress.add_task(
+                "", total=None, name=name, status="reading users"
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+            self._progress = None
+
+    def updater(self, name: str) -> Callable[[int, int], None] | None:
+        """The progress callback of server ``name`` (None when nothing is shown)."""
+        if self._progress is None:
+            return None
+
+        def update(done: int, total: int) -> None:
+            self._progress.update(self._tasks[name], completed=done, total=total)
+
+        return update
+
+    def done(self, name: str, status: str) -> None:
+        if self._progress is not None:
+            self._progress.update(self._tasks[name], status=status)

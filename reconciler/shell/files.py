@@ -43,3 +43,9 @@ def write_atomic(path: str | Path, text: str | Iterable[str], *, what: str = "")
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         raise
+
+
+def per_server_path(path: str, server: str) -> str:
+    """``review.html`` for server ``prod`` -> ``review-prod.html``: one file per server."""
+    target = Path(path)
+    return str(target.with_name(f"{target.stem}-{server}{target.suffix}"))

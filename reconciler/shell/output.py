@@ -25,6 +25,7 @@ else keeps writing to ``sys.stdout`` and ``sys.stderr`` as before.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -48,7 +49,17 @@ CREDENTIALS: Final = (
     "ACTIONS_RUNTIME_TOKEN",
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
 )
+#: A fleet's credentials: each server's (``PISYNC_<NAME>_PASSWORD``, ``_TOKEN``) and all at once.
+FLEET_CREDENTIAL = re.compile(r"PISYNC_\w+_(?:PASSWORD|TOKEN)|PISYNC_FLEET_CREDENTIALS")
 MASK: Final = "***"
+
+
+def is_credential_name(name: str) -> bool:
+    """Whether the environment variable ``name`` holds a credential pisync never prints (a
+    server's custom names are added by the fleet as it reads them)."""
+    return name in CREDENTIALS or FLEET_CREDENTIAL.fullmatch(name) is not None
+
+
 #: Shorter values are not hidden (they would hide ordinary words; nobody's secret is this short).
 MIN_SECRET: Final = 4
 
@@ -329,7 +340,7 @@ def install(env: Mapping[str, str]) -> None:
     """Wrap stdout and stderr for this run and learn its credentials from ``env``."""
     REDACTOR.reset()
     REDACTOR.env = env
-    REDACTOR.add_credentials(env[n] for n in CREDENTIALS if env.get(n))
+    REDACTOR.add_credentials(env[n] for n in env if is_credential_name(n) and env[n])
     for name in ("stdout", "stderr"):
         _guarded(name).actions = None
 

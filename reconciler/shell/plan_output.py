@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import sys
 
+from reconciler.core.plans.fleet import FleetPlan
 from reconciler.core.plans.plan import Plan
-from reconciler.core.render import plan_json, plan_markdown, plan_text, summary
+from reconciler.core.render import (
+    fleet_json,
+    fleet_markdown,
+    fleet_text,
+    plan_json,
+    plan_markdown,
+    plan_text,
+    summary,
+)
 from reconciler.shell.console import make_console, print_segments
 from reconciler.shell.settings import Settings
 
@@ -27,3 +36,17 @@ def write_plan(settings: Settings, plan: Plan, fmt: str, *, brief: bool) -> None
     else:
         console = make_console(no_color=settings.no_color)
         print_segments(console, plan_text.iter_text_lines(plan))
+
+
+def write_fleet(settings: Settings, fleet: FleetPlan, fmt: str, *, brief: bool) -> None:
+    """A fleet's plan on stdout in ``fmt`` (text, markdown, json), as :func:`write_plan`."""
+    if settings.quiet and fmt == "text":
+        sys.stdout.write(fleet_text.quiet_line(fleet) + "\n")
+    elif fmt == "json":
+        render = fleet_json.render_summary_json if brief else fleet_json.render_json
+        sys.stdout.write(render(fleet))
+    elif fmt == "markdown":
+        sys.stdout.write(fleet_markdown.render_markdown(fleet, brief=brief))
+    else:
+        lines = fleet_text.fleet_lines(fleet, brief=brief)
+        print_segments(make_console(no_color=settings.no_color), lines)

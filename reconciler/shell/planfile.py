@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from reconciler.core.desired.schema import document_problems
 from reconciler.core.model.issues import error
@@ -33,24 +34,37 @@ def read_plan_file(path: str, *, applying: bool = True) -> Plan:
     """The saved plan at ``path``, or an error that says why it cannot be used (``applying``:
     for apply, whose errors add that nothing was applied)."""
     nothing = "; nothing was applied" if applying else ""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"plan file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read the plan file {path}: {exc}") from None
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise InvalidStateError(
-            f"{path} is not a pisync plan file: it is not JSON ({exc}){nothing}"
-        ) from None
+    data = read_json(path, "plan file", nothing)
     if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
         version = data.get("format_version") if isinstance(data, dict) else None
         raise InvalidStateError(
             f"{path} is not a pisync plan file of format_version {FORMAT_VERSION} (found"
             f" {version!r}); make it again with this pisync: pisync plan --out {path}"
         )
+    return plan_from_document(data, path, applying=applying)
+
+
+def read_json(path: str, what: str, nothing: str) -> Any:
+    """The JSON document in the file at ``path`` (a ``what``: "plan file", "plan bundle"),
+    or a usage error (no such file, unreadable) or an invalid-state error (not JSON)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the {what} {path}: {exc}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InvalidStateError(
+            f"{path} is not a pisync {what}: it is not JSON ({exc}){nothing}"
+        ) from None
+
+
+def plan_from_document(data: Any, path: str, *, applying: bool = True) -> Plan:
+    """A saved plan's document (a file's, or one server's in a bundle), checked against
+    the plan schema and its own digest; ``path`` names it in the errors."""
+    nothing = "; nothing was applied" if applying else ""
     problems = document_problems(load_schema("plan"), data)
     if problems:
         raise InvalidStateError(

@@ -28,6 +28,9 @@ class Settings:
     quiet: bool = False
     max_rps: float | None = None  # --max-rps: overrides server.max_requests_per_second
     cache: bool = True  # --no-cache: parse every file (the validation cache is not used)
+    #: --server-urls / PISYNC_SERVER_URLS: the URL of each server of a fleet, by name, from
+    #: the one who runs pisync (CI), never from pisync.yaml (a pull request may change that)
+    server_urls: Mapping[str, str] | None = None
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
@@ -47,6 +50,11 @@ class Credentials:
 def server_url(settings: Settings, config: Config) -> str:
     """``--url`` / ``PISYNC_URL``, else ``server.url``; a usage error when there is none or it
     is not an ``http(s)://host…`` URL (said at once, not after retries)."""
+    if settings.server_urls is not None:
+        raise UsageError(
+            "--server-urls (or PISYNC_SERVER_URLS) gives the urls of the servers: of"
+            " pisync.yaml, which has none: use --url (or PISYNC_URL) for one server"
+        )
     url = settings.url or config.server.url
     if not url:
         raise UsageError(
@@ -107,3 +115,19 @@ def today(env: Mapping[str, str]) -> dt.date:
         return dt.date.fromisoformat(pinned)
     except ValueError:
         raise UsageError(f"PISYNC_TODAY={pinned!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_server_urls(text: str) -> dict[str, str]:
+    """``--server-urls``: ``NAME=URL`` pairs separated by spaces, commas or new lines."""
+    pins: dict[str, str] = {}
+    for item in text.replace(",", " ").split():
+        name, sep, url = item.partition("=")
+        if not sep or not name or not url:
+            raise UsageError(
+                f"--server-urls (or PISYNC_SERVER_URLS): {item!r} is not NAME=URL; write e.g."
+                " prod=https://prod.example.com/pi/api/v2 staging=https://…"
+            )
+        if name in pins:
+            raise UsageError(f"--server-urls (or PISYNC_SERVER_URLS) names {name} twice")
+        pins[name] = url
+    return pins

@@ -61,6 +61,13 @@ COMMAND_EXITS: Final[Mapping[str, Mapping[int, str | None]]] = {
         64: None,
         130: None,
     },
+    "show-desired": {
+        0: "the desired state was printed",
+        1: "pisync failed",
+        3: "invalid desired state or configuration (every problem is listed)",
+        64: None,
+        130: None,
+    },
     "apply": {
         0: "every change was applied, or there was nothing to do",
         1: "runtime error, or the answer at the prompt was no",

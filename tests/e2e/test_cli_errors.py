@@ -104,7 +104,7 @@ users:
     roles: [Ghost]
     categories: [Nowhere]
     variables:
-      token: {env: PISYNC_TEST_NOT_SET, secure: true}
+      token: {env: FINANCE_TEST_NOT_SET, secure: true}
 """
 
 
@@ -133,7 +133,7 @@ def test_every_problem_a_plan_can_know_is_reported_at_once(
         " (pisync assigns categories but does not create them); known: none"
         " (at users[X1].categories)\n"
         "users/a.yaml:9:5: error: user X1: variable token reads environment variable"
-        " PISYNC_TEST_NOT_SET, which is not set; set it where pisync runs"
+        " FINANCE_TEST_NOT_SET, which is not set; set it where pisync runs"
         " (at users[X1].variables.token)\n"
         "4 errors; nothing was planned or applied.\n"
     )

@@ -27,6 +27,7 @@ USAGE = {
     "review": "pisync review [OPTIONS]",
     "revoke": "pisync revoke [OPTIONS]",
     "schema": "pisync schema [OPTIONS]",
+    "show-desired": "pisync show-desired [OPTIONS]",
 }
 
 

@@ -249,7 +249,7 @@ def run_in_pty(args: list[str], cwd: Path, url: str, keys: bytes, prompt: bytes)
     )
     os.close(child)
     seen = b""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded machine: the prompt may take a while
     sent = False
     while time.monotonic() < deadline:
         ready, _, _ = select.select([main], [], [], 0.1)
@@ -266,7 +266,15 @@ def run_in_pty(args: list[str], cwd: Path, url: str, keys: bytes, prompt: bytes)
             sent = True
         if proc.poll() is not None and not ready:
             break
-    code = proc.wait(timeout=30)
+    try:
+        code = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # say what it showed, rather than a bare timeout
+        proc.kill()
+        proc.wait()
+        os.close(main)
+        pytest.fail(
+            f"pisync {' '.join(args)} did not end; it showed:\n{seen.decode(errors='replace')}"
+        )
     os.close(main)
     return code, seen.decode("utf-8", "replace").replace("\r\n", "\n")
 

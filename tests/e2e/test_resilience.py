@@ -52,7 +52,7 @@ CLEAR_FAULTS: dict[str, Any] = {
     "token_ttl_mode": "sliding",
     "script": [],
 }
-SECRET_ENV = "PISYNC_E2E_WAREHOUSE_PW"
+SECRET_ENV = "E2E_WAREHOUSE_PW"
 SECRET_VALUE = "hunter2-warehouse-Zq8!never-print"
 
 
@@ -599,7 +599,7 @@ def test_no_secret_value_in_any_output_or_file(emu: Emulator, tmp_path: Path) ->
     assert rotated.out == (
         f"pisync will perform these actions against {emu.url}:\n\n"
         "  ~ user VAULT\n"
-        "      ~ variables.pw: (sensitive value changed: env PISYNC_E2E_WAREHOUSE_PW, secure)\n\n"
+        "      ~ variables.pw: (sensitive value changed: env E2E_WAREHOUSE_PW, secure)\n\n"
         "Plan: 0 to create, 1 to update, 0 to disable, 0 to delete.\n"
     )
     texts = [r.all for r in [*runs, rotated]]

@@ -281,3 +281,33 @@ def test_an_invalid_repository_is_refused(emulator_factory: Any, repo: Path) -> 
     r = pisync(["review"], cwd=repo, url=emu.url)
     assert r.code == 3
     assert 'unknown key "colour"' in r.out
+
+
+def test_a_csv_cell_never_splits_its_row_or_runs_as_a_formula(
+    emulator_factory: Any, repo: Path, tmp_path: Path
+) -> None:
+    """A live user's names are anyone's data: a bare carriage return must not end the row, and
+    the text after it must not reach a spreadsheet as a formula."""
+    hostile = {"user": {"usercode": "EVIL", "forenames": "@SUM(1+1)", "surname": "X\r=1+1\n-2"}}
+    emu = emulator_factory({**SEED, "users": [*SEED["users"], hostile]})
+    out = tmp_path / "review.csv"
+
+    r = pisync(["review", "--format", "csv", "--out", str(out)], cwd=repo, url=emu.url)
+
+    assert r.code == 0, r.all
+    raw = out.read_bytes().decode("utf-8")
+    rows = list(csv.reader(io.StringIO(raw, newline="")))
+    header, body = rows[0], rows[1:]
+    assert [row[header.index("usercode")] for row in body] == [
+        "ADMIN",
+        "ANA",
+        "BEN",
+        "EVIL",
+        "STRAY",
+    ]
+    evil = dict(zip(header, body[3], strict=True))
+    assert evil["name"] == "'@SUM(1+1) X\r=1+1\n-2"  # quoted whole, its formula start broken
+    for row in body:  # no cell a spreadsheet would run
+        assert not [c for c in row if c[:1] in ("=", "+", "-", "@", "\t", "\r", "\n")], row
+    for line in raw.split("\r\n")[1:]:  # each physical line starts a row or continues a quoted cell
+        assert not line.startswith(("=", "+", "@")), line

@@ -164,6 +164,39 @@ def test_a_secret_pasted_into_the_files_never_appears_in_any_output(
     assert PASSWORD not in claims.all
 
 
+def test_a_variable_cannot_carry_pisyncs_credentials_to_the_server(
+    tmp_path: Path, emulator_factory: Any
+) -> None:
+    """A pull request that reads PISYNC_PASSWORD into a user's variable would have apply send
+    the password to the server, where the variable's readers see it: refused offline, so
+    neither plan nor apply ever reads it."""
+    emu: Emulator = emulator_factory(SEED)
+    hostile = (
+        "users:\n"
+        "  - usercode: A\n"
+        "    forenames: A\n"
+        "    surname: A\n"
+        "    variables: {x: {env: PISYNC_PASSWORD, secure: false}}\n"
+    )
+    root = repo(tmp_path / "repo", {"a.yaml": hostile})
+
+    runs = [pisync([c], cwd=root, url=emu.url, env=LOGIN) for c in ("validate", "plan")]
+    runs.append(pisync(["apply", "--auto-approve", "--force"], cwd=root, url=emu.url, env=LOGIN))
+
+    message = (
+        'users/a.yaml:5:26: error: variable "x" reads PISYNC_PASSWORD, an environment variable'
+        " of pisync's own or of the CI runner (PISYNC_*, GITHUB_*, ACTIONS_*, RUNNER_*): its"
+        " value, a credential perhaps, would be sent to the server; read the secret from a"
+        " variable of its own, e.g. {env: FINANCE_DB_PASSWORD, secure: true} (at"
+        " users[0].variables.x.env)"
+    )
+    assert [r.code for r in runs] == [3, 3, 3], [r.all for r in runs]
+    for r in runs:
+        assert message in r.all, r.all
+        assert PASSWORD not in r.all
+    assert [e["path"] for e in emu.requests() if e["method"] != "GET"] == []  # nothing written
+
+
 # --- a hostile repository's cost is bounded ---------------------------------------------------
 
 

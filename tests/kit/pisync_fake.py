@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-GLOBAL_WITH_VALUE = ("--url", "--config", "--max-rps")
+GLOBAL_WITH_VALUE = ("--url", "--server-urls", "--config", "--max-rps")
 
 
 def option(args: list[str], name: str) -> str | None:

@@ -404,3 +404,30 @@ def test_without_pisync_url_nothing_runs(
     )
     assert history.github.requests == []
     assert pisync.calls() == []
+
+
+def test_a_fleets_bundle_is_applied_with_each_servers_url_from_the_variable(
+    history: History, pisync: FakePisync, tmp_path: Path
+) -> None:
+    history.merge(11, CHANGES)
+    urls = "prod=https://prod.example.com/pi/api/v2 staging=https://staging.example.com/pi/api/v2"
+    result = run_script(
+        "apply_queue.py",
+        ["--head", history.head, "--run-url", RUN_URL, "--reports", str(tmp_path / "reports")],
+        api_url=history.github.url,
+        tmp=tmp_path,
+        env={**pisync.env(), "PISYNC_SERVER_URLS": urls},
+        cwd=history.repo,
+    )
+    assert result.code == 0, result.stderr
+    reports = tmp_path / "reports"
+    assert [c for c in pisync.calls() if "apply" in c] == [
+        [
+            "--server-urls",
+            urls,
+            "apply",
+            f"{reports}/pr11/plan.json",
+            "--report",
+            f"{reports}/apply-report-{history.merges[11]}.json",
+        ]
+    ]

@@ -363,8 +363,17 @@ def test_plan_with_an_escalation_comments_labels_uploads_and_passes(
     # pisync reads the pull request's files in pr/; nothing else runs there
     assert [e["cwd"] for e in bench.entries()][1:3] == [str(bench.workspace / "pr")] * 2
     # the read-only account of the pisync-plan environment, and only where pisync plans
-    assert bench.call_env("validate") == {"PISYNC_CACHE": "off", "PISYNC_URL": URL}
-    assert bench.call_env("plan") == {"PISYNC_CACHE": "off", "PISYNC_URL": URL, **READER}
+    assert bench.call_env("validate") == {
+        "PISYNC_CACHE": "off",
+        "PISYNC_VERIFY_TLS": "true",
+        "PISYNC_URL": URL,
+    }
+    assert bench.call_env("plan") == {
+        "PISYNC_CACHE": "off",
+        "PISYNC_VERIFY_TLS": "true",
+        "PISYNC_URL": URL,
+        **READER,
+    }
     assert "repository-level-password" not in bench.every_env()
     assert bench.uploaded == {
         f"pisync-plan-pr7-{pr.head}": {
@@ -432,7 +441,12 @@ def test_a_fork_pull_request_is_planned_like_any_other(bench: Bench, pr: PullReq
     )
     assert job.result == "success", job.steps
     assert job.outcomes == steps("ssssssssssss-")
-    assert bench.call_env("plan") == {"PISYNC_CACHE": "off", "PISYNC_URL": URL, **READER}
+    assert bench.call_env("plan") == {
+        "PISYNC_CACHE": "off",
+        "PISYNC_VERIFY_TLS": "true",
+        "PISYNC_URL": URL,
+        **READER,
+    }
     assert statuses(bench.github, pr.head)[-1][0] == "success"
     assert list(bench.uploaded) == [f"pisync-plan-pr7-{pr.head}"]
 
@@ -724,7 +738,12 @@ def test_a_push_applies_every_pending_merge_in_order(bench: Bench, history: Hist
         for n in (11, 12)
     ]
     # the write account of the pisync-apply environment
-    assert applies[0]["env"] == {"PISYNC_CACHE": "off", "PISYNC_URL": URL, **WRITER}
+    assert applies[0]["env"] == {
+        "PISYNC_CACHE": "off",
+        "PISYNC_VERIFY_TLS": "true",
+        "PISYNC_URL": URL,
+        **WRITER,
+    }
     assert "repository-level-password" not in bench.every_env()
     for n in (11, 12):
         assert bench.github.status_states(history.merges[n], APPLY) == ["pending", "success"]
@@ -772,7 +791,12 @@ def test_a_full_apply_is_planned_read_only_shown_then_applied_with_write_credent
     assert planned.result == "success", planned.steps
     assert planned.outcomes == steps("sssssss", FULL_PLAN_STEPS)
     assert bench.calls()[1] == ["--url", URL, "plan", "--out", "plan.json", "--detailed-exitcode"]
-    assert bench.call_env("plan") == {"PISYNC_CACHE": "off", "PISYNC_URL": URL, **READER}
+    assert bench.call_env("plan") == {
+        "PISYNC_CACHE": "off",
+        "PISYNC_VERIFY_TLS": "true",
+        "PISYNC_URL": URL,
+        **READER,
+    }
     assert (
         planned.summary
         == "## Full apply: the plan of the whole default branch\n\n## the whole default branch\n\n"
@@ -800,7 +824,12 @@ def test_a_full_apply_is_planned_read_only_shown_then_applied_with_write_credent
             f"{bench.runner_temp}/pisync-reports/apply-report-{head}.json",
         ]
     ]
-    assert bench.call_env("apply") == {"PISYNC_CACHE": "off", "PISYNC_URL": URL, **WRITER}
+    assert bench.call_env("apply") == {
+        "PISYNC_CACHE": "off",
+        "PISYNC_VERIFY_TLS": "true",
+        "PISYNC_URL": URL,
+        **WRITER,
+    }
     assert bench.github.status_states(head, APPLY) == ["success"]
     assert bench.uploaded[f"pisync-apply-{head}-1"] == {
         f"apply-report-{head}.json": json.dumps(REPORT) + "\n"
@@ -883,7 +912,12 @@ def test_drift_opens_the_issue_then_closes_it(bench: Bench) -> None:
         ["--version"],
         ["--url", URL, "plan", "--detailed-exitcode", "--format", "markdown"],
     ]
-    assert bench.call_env("plan") == {"PISYNC_CACHE": "off", "PISYNC_URL": URL, **READER}
+    assert bench.call_env("plan") == {
+        "PISYNC_CACHE": "off",
+        "PISYNC_VERIFY_TLS": "true",
+        "PISYNC_URL": URL,
+        **READER,
+    }
     assert job.summary == md("spec_example")
     assert [w[:2] for w in bench.github.writes()] == [("POST", f"{R}/issues")]
     issue = bench.github.issues[1]

@@ -93,6 +93,7 @@ def test_the_kit_has_exactly_these_files() -> None:
     )
     assert files == [
         "README.md",
+        "fleet/pisync-plan.yml",
         "pisync-apply.yml",
         "pisync-drift.yml",
         "pisync-escalation.yml",
@@ -351,6 +352,7 @@ def test_pisync_always_gets_the_server_from_the_variable(wf: str) -> None:
         if any(re.search(r"^\s*(pisync|python \"\$PISYNC_KIT)", r, re.M) for r in runs):
             assert job["env"]["PISYNC_URL"] == "${{ vars.PISYNC_URL }}", name
             assert job["env"]["PISYNC_CACHE"] == "off", name
+            assert job["env"]["PISYNC_VERIFY_TLS"] == "true", name  # not pisync.yaml's word
         for run in runs:
             for call in command.findall(run):
                 assert f'pisync --url "$PISYNC_URL" {call}' in run, (name, run)

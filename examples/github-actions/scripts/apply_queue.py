@@ -106,19 +106,25 @@ def git(*args: str) -> str:
     return proc.stdout
 
 
-def pisync_url() -> str:
+def pisync_url() -> list[str]:
+    """Where pisync sends the credentials: ``--url "$PISYNC_URL"``, or for a fleet (servers:
+    in pisync.yaml, the variable PISYNC_SERVER_URLS set instead) ``--server-urls``."""
+    fleet = os.environ.get("PISYNC_SERVER_URLS", "")
+    if fleet:
+        return ["--server-urls", fleet]
     url = os.environ.get("PISYNC_URL", "")
     if not url:
         raise ghkit.UsageError(
             "PISYNC_URL is not set: set the repository (or pisync-apply environment) variable "
             "PISYNC_URL to the Panintelligence API address"
         )
-    return url
+    return ["--url", url]
 
 
 def pisync_apply(planfile: Path, report: Path, force: bool) -> int:
-    """``pisync --url "$PISYNC_URL" apply PLANFILE --report REPORT``; its output goes to the log."""
-    command = ["pisync", "--url", pisync_url(), "apply", str(planfile), "--report", str(report)]
+    """``pisync --url "$PISYNC_URL" apply PLANFILE --report REPORT`` (a fleet's bundle: with
+    ``--server-urls``); its output goes to the log."""
+    command = ["pisync", *pisync_url(), "apply", str(planfile), "--report", str(report)]
     if force:
         command.append("--force")
     env = ghkit.pisync_environment()

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from reconciler.core.desired.build import role_spec, user_spec
+from reconciler.core.desired.build import VAR_KEYS, role_spec, user_spec, var_uses
 from reconciler.core.desired.rules import KeyEntry, RoleRef, user_rules
 from reconciler.core.desired.schema import SchemaChecker
 from reconciler.core.governance.subjects import Subject, role_def_of_entry, subject_of_entry
 from reconciler.core.model.issues import Issue, has_errors
 from reconciler.core.model.values import DesiredState, RoleSpec, UserSpec
-from reconciler.core.yamlfile.keypaths import Path
+from reconciler.core.yamlfile.keypaths import Path, format_path
 from reconciler.core.yamlfile.positions import SHIFT, PosDict, PosList, line_col
 from reconciler.core.yamlfile.read import ParsedFile
 
@@ -72,8 +72,9 @@ def analyse(
         issues.extend(user_rules(user, path))
         _user_keys(user, i, keys)
         _role_refs(user, i, refs)
-    for role, _, _, i in roles:
+    for role, path, _, i in roles:
         name = role.get("name")
+        keys.extend(fleet_keys(role, path, name))
         if isinstance(name, str):
             line, col = line_col(role.key_packed("name"))
             keys.append(KeyEntry("role", name, role.file, line, col, f"roles[{i}].name"))
@@ -158,6 +159,7 @@ def _user_keys(user: PosDict, index: int, out: list[KeyEntry]) -> None:
         line, col = line_col(user.key_packed("email"))
         owner = code if isinstance(code, str) else None
         out.append(KeyEntry("email", email, file, line, col, f"users[{index}].email", owner))
+    out.extend(fleet_keys(user, ("users", index), code))
     login = user.get("login")
     if isinstance(login, PosDict) and isinstance(code, str):
         for key, forced in (("password", False), ("external", True)):
@@ -174,6 +176,37 @@ def _user_keys(user: PosDict, index: int, out: list[KeyEntry]) -> None:
                         f"users[{index}].login.{key}",
                         code,
                     )
+                )
+
+
+#: The ``KeyEntry`` kind of what only a fleet (``servers:`` in pisync.yaml) may write.
+FLEET_KIND = "fleet"
+
+
+def fleet_keys(entry: PosDict, path: Path, owner: object) -> Iterator[KeyEntry]:
+    """What only a fleet may write (``pisync: servers / exclude``, ``{var: NAME}``), as keys
+    the cross-file rules report when pisync.yaml has no ``servers:``."""
+    controls = entry.get("pisync")
+    named = owner if isinstance(owner, str) else None
+    if isinstance(controls, PosDict):
+        for key in ("servers", "exclude"):
+            if key in controls:
+                yield KeyEntry.at(
+                    controls.key_at(key),
+                    kind=FLEET_KIND,
+                    value=f"pisync.{key}",
+                    key_path=format_path((*path, "pisync", key)),
+                    owner=named,
+                )
+    for key in VAR_KEYS:
+        if key in entry:
+            for use in var_uses(entry[key]):
+                yield KeyEntry.at(
+                    use.pos,
+                    kind=FLEET_KIND,
+                    value=f"{{var: {use.var}}}",
+                    key_path=format_path((*path, key)),
+                    owner=named,
                 )
 
 

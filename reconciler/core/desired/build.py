@@ -32,12 +32,16 @@ from typing import Any
 from reconciler.core.model import intern
 from reconciler.core.model.config import Config
 from reconciler.core.model.values import (
+    GRANT_KEYS,
+    NO_MARKS,
     USER_FIELDS,
     DesiredState,
+    Marks,
     Restriction,
     RoleSpec,
     UserSpec,
     Variable,
+    VarUse,
     grant_of,
 )
 from reconciler.core.yamlfile.positions import PackedPositions, PosDict, PosList
@@ -141,7 +145,71 @@ def user_spec(entry: PosDict, seq: PosList, index: int) -> UserSpec:
         prune=controls.get("prune", True) is not False,
         ignore=controls.get("ignore", False) is True,
         meta=grant_of(controls),
+        marks=_marks(entry, controls, _USER_CONTROLS),
     )
+
+
+#: The ``pisync:`` keys that are a user's own settings (not about the servers of a fleet).
+_USER_CONTROLS = frozenset({"prune", "ignore", *GRANT_KEYS})
+#: The keys whose values may hold ``{var: NAME}``.
+VAR_KEYS: tuple[str, ...] = ("variables", "restrictions")
+
+
+def _marks(entry: PosDict, controls: Any, own: frozenset[str]) -> Marks:
+    """What the entry says about the servers of a fleet (:class:`Marks`); :data:`NO_MARKS`
+    for nearly every entry, which says nothing of them."""
+    uses = [u for key in VAR_KEYS if key in entry for u in var_uses(entry[key], key)]
+    if not uses and not controls:
+        return NO_MARKS
+    servers = controls.get("servers") if isinstance(controls, PosDict) else None
+    marks = Marks(
+        servers=tuple(servers) if isinstance(servers, PosList) else (),
+        servers_at=tuple(servers.item_pos) if isinstance(servers, PosList) else (),
+        exclude=controls.key_at("exclude")
+        if isinstance(controls, PosDict) and "exclude" in controls
+        else None,
+        controls=any(k in own for k in controls),
+        templates={k: _plain(entry[k]) for k in VAR_KEYS if k in entry and var_uses(entry[k])},
+        var_uses=tuple(uses),
+    )
+    return marks if marks else NO_MARKS
+
+
+def var_uses(value: Any, key: str = "") -> list[VarUse]:
+    """Every ``{var: NAME}`` in the value of user key ``key``, with its place."""
+    found: list[VarUse] = []
+    if isinstance(value, PosDict):
+        if "var" in value and isinstance(value["var"], str):
+            return [VarUse(var=value["var"], key=key, pos=value.value_at("var"))]
+        for item in value.values():
+            found += var_uses(item, key)
+    elif isinstance(value, PosList):
+        for item in value:
+            found += var_uses(item, key)
+    return found
+
+
+def var_placeholder(name: str) -> str:
+    """What a ``{var: NAME}`` reads as before a server's value is put in (never planned: a
+    fleet resolves it per server, and a repository without ``servers:`` may not hold one)."""
+    return f"{{var: {name}}}"
+
+
+def resolved(value: Any, values: Mapping[str, str]) -> Any:
+    """A key's written value (plain) with each ``{var: NAME}`` replaced by ``values[NAME]``
+    (a name ``values`` lacks stays a placeholder: the caller reports it)."""
+    if isinstance(value, Mapping):
+        if set(value) == {"var"} and isinstance(value["var"], str):
+            return values.get(value["var"], var_placeholder(value["var"]))
+        return {k: resolved(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolved(v, values) for v in value]
+    return value
+
+
+def built_key(key: str, value: Any) -> Any:
+    """The canonical value of user key ``key`` (one of :data:`VAR_KEYS`) as written."""
+    return _variables(value) if key == "variables" else _restrictions(value)
 
 
 #: The keys whose position a UserSpec keeps (plan-time messages point at them).
@@ -185,7 +253,9 @@ def role_spec(entry: PosDict, seq: PosList, index: int) -> RoleSpec:
         fields["categories"] = _names(entry["categories"])
     if "privileges" in entry:
         fields["privileges"] = _privileges(entry["privileges"])
-    return RoleSpec(name=entry["name"], fields=fields, source=seq.item_at(index))
+    controls = entry.get("pisync") or {}
+    marks = _marks(entry, controls, frozenset()) if controls else NO_MARKS
+    return RoleSpec(name=entry["name"], fields=fields, source=seq.item_at(index), marks=marks)
 
 
 def _upper(value: str) -> str:
@@ -250,8 +320,11 @@ def _variables_made(values: Mapping[str, Any]) -> tuple[Variable, ...]:
     for name, spec in values.items():
         if isinstance(spec, Mapping) and "env" in spec:
             out.append(Variable(name=name, env=spec["env"], secure=bool(spec.get("secure"))))
+        elif isinstance(spec, Mapping) and "var" in spec:
+            out.append(Variable(name=name, value=_text(spec)))
         elif isinstance(spec, Mapping):
-            out.append(Variable(name=name, value=spec["value"], secure=bool(spec.get("secure"))))
+            value = _text(spec["value"])
+            out.append(Variable(name=name, value=value, secure=bool(spec.get("secure"))))
         else:
             out.append(Variable(name=name, value=spec))
     return intern.shared(tuple(intern.shared(v) for v in sorted(out, key=lambda v: v.name)))
@@ -262,11 +335,18 @@ def _restrictions(values: Iterable[Mapping[str, Any]]) -> tuple[Restriction, ...
         Restriction(
             connection=r["connection"],
             column=r["column"],
-            values=tuple(sorted(set(r["values"]))),
+            values=tuple(sorted({_text(v) for v in r["values"]})),
         )
         for r in values
     }
     return intern.shared(tuple(intern.shared(r) for r in sorted(found)))
+
+
+def _text(value: Any) -> str:
+    """A string value, or the placeholder of a ``{var: NAME}`` not resolved yet."""
+    if isinstance(value, Mapping):
+        return var_placeholder(str(value.get("var")))
+    return str(value)
 
 
 # How each canonical field is read: (field, None for the entry or "login", key, conversion);
@@ -289,6 +369,11 @@ _STEPS: tuple[tuple[str, str | None, str, Callable[[Any], Any] | None], ...] = t
     else (name, None, name, _CONVERSIONS.get(name))
     for name in USER_FIELDS
 )
+
+
+def plain(value: Any) -> Any:
+    """A document read with positions as plain dicts and lists (for comparing documents)."""
+    return _plain(value)
 
 
 def _plain(value: Any) -> Any:

@@ -79,26 +79,21 @@ def export(
     ``skip`` are usercodes never exported (e.g. the super admin); a ``parent`` equal to
     ``default_parent`` (the account that would create the user) is omitted too.
     """
-    if default_parent:
-        defaults = {**defaults, "parent": default_parent.upper()}
-    skipped = {s.upper() for s in skip}
-    ancestors = {
-        key: frozenset(n.casefold() for n in names)
-        for key, names in ancestors_index(live.categories).items()
-    }
-    users = [
-        u
-        for code, u in sorted(live.users.items())
-        if code not in skipped and _selected(code, include, exclude)
-    ]
-    secrets: list[tuple[str, str, str]] = []
-    docs = [(u, user_document(u, defaults, ancestors, secrets)) for u in users]
-    layout = default_layout(len(users)) if layout is None else layout
-    roles = sorted(live.roles.values(), key=lambda r: r.name.casefold()) if with_roles else []
+    made = export_documents(
+        live,
+        defaults=defaults,
+        include=include,
+        exclude=exclude,
+        skip=skip,
+        default_parent=default_parent,
+    )
+    docs = [(str(d["usercode"]), d) for d in made.users]
+    roles = made.roles if with_roles else ()
+    layout = default_layout(len(docs)) if layout is None else layout
     # the roles file's name is taken first: a user whose usercode is ROLES gets another one
     files = []
     if roles:
-        body = {"roles": [role_document(r) for r in roles]}
+        body = {"roles": list(roles)}
         files.append(ExportFile(path=ROLES_FILE, text=_dump(body, header, depth=1)))
     files += [
         ExportFile(path=path, text=_dump({"users": [d for _, d in group]}, header, depth=1))
@@ -106,10 +101,48 @@ def export(
     ]
     return Export(
         files=tuple(sorted(files, key=lambda f: f.path)),
-        secret_env=tuple(secrets),
-        users=len(users),
+        secret_env=made.secret_env,
+        users=len(docs),
         roles=len(roles),
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Documents:
+    """The entries an import writes, before they are put in files."""
+
+    users: tuple[dict[str, Any], ...]
+    roles: tuple[dict[str, Any], ...]
+    secret_env: tuple[tuple[str, str, str], ...]
+
+
+def export_documents(
+    live: LiveState,
+    *,
+    defaults: Mapping[str, Any],
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    skip: Iterable[str] = (),
+    default_parent: str | None = None,
+) -> Documents:
+    """The user and role entries :func:`export` writes (as :func:`export` chooses them)."""
+    if default_parent:
+        defaults = {**defaults, "parent": default_parent.upper()}
+    skipped = {s.upper() for s in skip}
+    ancestors = {
+        key: frozenset(n.casefold() for n in names)
+        for key, names in ancestors_index(live.categories).items()
+    }
+    secrets: list[tuple[str, str, str]] = []
+    users = tuple(
+        user_document(u, defaults, ancestors, secrets)
+        for code, u in sorted(live.users.items())
+        if code not in skipped and _selected(code, include, exclude)
+    )
+    roles = tuple(
+        role_document(r) for r in sorted(live.roles.values(), key=lambda r: r.name.casefold())
+    )
+    return Documents(users=users, roles=roles, secret_env=tuple(secrets))
 
 
 def user_document(
@@ -208,18 +241,18 @@ def _selected(code: str, include: Sequence[str], exclude: Sequence[str]) -> bool
 
 
 def _group(
-    docs: list[tuple[LiveUser, dict[str, Any]]], layout: Layout, *, taken: Iterable[str]
-) -> list[tuple[str, list[tuple[LiveUser, dict[str, Any]]]]]:
+    docs: list[tuple[str, dict[str, Any]]], layout: Layout, *, taken: Iterable[str]
+) -> list[tuple[str, list[tuple[str, dict[str, Any]]]]]:
     """Files of users by layout; no name equals another or one in ``taken``, ignoring case
     (two usercodes that differ only in unsafe characters or in case, a user called ROLES)."""
     names = _Names(taken)
     if layout is Layout.SINGLE:
         return [(names.unique("users"), docs)] if docs else []
     if layout is Layout.PER_USER:
-        return sorted((names.unique(file_stem(u.usercode)), [(u, d)]) for u, d in docs)
+        return sorted((names.unique(file_stem(u)), [(u, d)]) for u, d in docs)
     if layout is Layout.PER_LETTER:
         return _per_letter(docs, names)
-    groups: dict[str, list[tuple[LiveUser, dict[str, Any]]]] = {}
+    groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     paths: dict[str, str] = {}
     for u, d in docs:
         roles = d.get("roles") or []
@@ -231,14 +264,14 @@ def _group(
 
 
 def _per_letter(
-    docs: list[tuple[LiveUser, dict[str, Any]]], names: _Names
-) -> list[tuple[str, list[tuple[LiveUser, dict[str, Any]]]]]:
+    docs: list[tuple[str, dict[str, Any]]], names: _Names
+) -> list[tuple[str, list[tuple[str, dict[str, Any]]]]]:
     """Users by the first character of their file-safe usercode, in usercode order, at most
     :data:`LETTER_FILE_USERS` a file: ``users/j.yaml``, or ``users/u-001.yaml``,
     ``users/u-002.yaml``… for a letter with more."""
-    letters: dict[str, list[tuple[LiveUser, dict[str, Any]]]] = {}
+    letters: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for u, d in docs:
-        letters.setdefault(file_stem(u.usercode)[0], []).append((u, d))
+        letters.setdefault(file_stem(u)[0], []).append((u, d))
     out = []
     for letter, group in sorted(letters.items()):
         parts = [group[i : i + LETTER_FILE_USERS] for i in range(0, len(group), LETTER_FILE_USERS)]

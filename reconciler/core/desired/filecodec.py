@@ -18,17 +18,22 @@ from reconciler.core.model.issues import Issue
 from reconciler.core.model.values import (
     GRANT_KEYS,
     NO_GRANT,
+    NO_MARKS,
     SET_FIELDS,
     Grant,
+    Marks,
     Restriction,
     RoleSpec,
     SourcePos,
     UserSpec,
     Variable,
+    VarUse,
 )
 from reconciler.core.yamlfile.positions import SHIFT, PackedPositions
 
-FORMAT = 3  # 2: users carry their grant metadata (meta); the policies' subjects; 3: env_names
+FORMAT = (
+    4  # 2: users carry their grant metadata (meta); the policies' subjects; 3: marks; 4: env_names
+)
 
 Json = Any
 
@@ -126,6 +131,7 @@ def _user(user: UserSpec) -> dict[str, Json]:
         "prune": user.prune,
         "ignore": user.ignore,
         "meta": [user.meta.get(k) for k in GRANT_KEYS] if user.meta else None,
+        "marks": _marks(user.marks),
     }
 
 
@@ -145,6 +151,40 @@ def _user_back(data: Mapping[str, Json], file: str) -> UserSpec:
         prune=bool(data["prune"]),
         ignore=bool(data["ignore"]),
         meta=_grant_back(data["meta"]),
+        marks=_marks_back(data["marks"], file),
+    )
+
+
+def _marks(marks: Marks) -> Json:
+    if not marks:
+        return None
+    return {
+        "servers": [
+            [s, p.line, p.col] for s, p in zip(marks.servers, marks.servers_at, strict=True)
+        ],
+        "exclude": _pos(marks.exclude) if marks.exclude else None,
+        "controls": marks.controls,
+        "templates": dict(marks.templates),
+        "var_uses": [[u.var, u.key, u.pos.line, u.pos.col] for u in marks.var_uses],
+    }
+
+
+def _marks_back(data: Json, file: str) -> Marks:
+    if data is None:
+        return NO_MARKS
+    exclude = data["exclude"]
+    return Marks(
+        servers=tuple(str(s) for s, _, _ in data["servers"]),
+        servers_at=tuple(
+            SourcePos(file=file, line=int(a), col=int(b)) for _, a, b in data["servers"]
+        ),
+        exclude=None if exclude is None else SourcePos(file=file, line=exclude[0], col=exclude[1]),
+        controls=bool(data["controls"]),
+        templates=dict(data["templates"]),
+        var_uses=tuple(
+            VarUse(var=str(v), key=str(k), pos=SourcePos(file=file, line=int(a), col=int(b)))
+            for v, k, a, b in data["var_uses"]
+        ),
     )
 
 
@@ -221,6 +261,7 @@ def _role(role: RoleSpec) -> dict[str, Json]:
         "name": role.name,
         "fields": {k: list(v) if isinstance(v, tuple) else v for k, v in role.fields.items()},
         "source": _pos(role.source),
+        "marks": _marks(role.marks),
     }
 
 
@@ -231,4 +272,5 @@ def _role_back(data: Mapping[str, Json], file: str) -> RoleSpec:
         name=str(data["name"]),
         fields=fields,
         source=None if line is None else SourcePos(file=file, line=line, col=col),
+        marks=_marks_back(data["marks"], file),
     )

@@ -37,7 +37,9 @@ class KeyEntry(NamedTuple):
     five times faster than a frozen dataclass (a warm cache makes 200,000 at 100,000 users).
     """
 
-    kind: str  # "usercode", "role", "email", or "login" (a flag the IdP would override)
+    #: "usercode", "role", "email", "login" (a flag the IdP would override), or "fleet" (what
+    #: only a repository with ``servers:`` may write: ``pisync.servers``, ``{var: NAME}``…)
+    kind: str
     value: str  # as written ("login": the key and value, e.g. "login.password: true")
     file: str
     line: int
@@ -87,14 +89,33 @@ class RoleRef(NamedTuple):
         return cls(role, usercode, pos.file, pos.line, pos.col, key_path)
 
 
+#: The kinds of :class:`KeyEntry` whose values must be unique.
+_UNIQUE = frozenset({"usercode", "role", "email"})
+
+
+def fleet_syntax_issues(keys: Iterable[KeyEntry]) -> list[Issue]:
+    """What only a fleet may write, in a repository whose pisync.yaml has no ``servers:``
+    (``keys`` of kind ``fleet``): an error each, saying what it needs."""
+    return [
+        error(
+            key.pos,
+            f"{key.value} works only with servers: in pisync.yaml, which names none; add"
+            " servers: to pisync.yaml, or remove it",
+            key.key_path,
+        )
+        for key in keys
+        if key.kind == "fleet"
+    ]
+
+
 def duplicate_issues(keys: Iterable[KeyEntry]) -> list[Issue]:
     """Repeated usercodes (errors), role names (errors) and emails (warnings), each reported
     at its later occurrence naming the first; ``keys`` in file order, then line."""
     first: dict[tuple[str, str], KeyEntry] = {}
     issues = []
     for key in keys:
-        if key.kind == "login":
-            continue  # not a value that must be unique (idp_login_issues)
+        if key.kind not in _UNIQUE:
+            continue  # not a value that must be unique (a login flag, fleet syntax)
         folded = key.value.upper() if key.kind == "usercode" else key.value.casefold()
         seen = first.setdefault((key.kind, folded), key)
         if seen is not key:
@@ -137,6 +158,21 @@ def idp_login_issues(keys: Iterable[KeyEntry], config: Config) -> list[Issue]:
     ]
 
 
+#: Prefixes of environment variables a desired-state file may not read with ``{env: NAME}``:
+#: pisync's own settings and credentials, and the CI runner's (tokens among them).
+RESERVED_ENV_PREFIXES = ("PISYNC_", "GITHUB_", "ACTIONS_", "RUNNER_")
+#: ... except the names ``pisync import`` gives the secure variables it finds.
+IMPORTED_ENV_PREFIX = "PISYNC_VAR_"
+
+
+def reserved_env(name: str) -> bool:
+    """Whether ``{env: name}`` would read one of pisync's or the runner's own variables."""
+    upper = name.upper()
+    if upper.startswith(IMPORTED_ENV_PREFIX):
+        return False
+    return upper.startswith(RESERVED_ENV_PREFIXES) or upper == "GH_TOKEN"
+
+
 def user_rules(user: PosDict, path: Path) -> list[Issue]:
     """Rules about one user (or the config's ``defaults``): login, secure literals, parent."""
     issues = []
@@ -154,6 +190,19 @@ def user_rules(user: PosDict, path: Path) -> list[Issue]:
     variables = user.get("variables")
     if isinstance(variables, PosDict):
         for name, value in variables.items():
+            env = value.get("env") if isinstance(value, dict) else None
+            if isinstance(env, str) and reserved_env(env):
+                issues.append(
+                    error(
+                        value.value_at("env") if isinstance(value, PosDict) else None,
+                        f'variable "{name}" reads {env}, an environment variable of pisync\'s own'
+                        " or of the CI runner (PISYNC_*, GITHUB_*, ACTIONS_*, RUNNER_*): its"
+                        " value, a credential perhaps, would be sent to the server; read the"
+                        " secret from a variable of its own, e.g. {env: FINANCE_DB_PASSWORD,"
+                        " secure: true}",
+                        format_path((*path, "variables", name, "env")),
+                    )
+                )
             literal = isinstance(value, dict) and "value" in value and "env" not in value
             if literal and value.get("secure") is True:
                 issues.append(

@@ -16,16 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core.desired.analysis import FileResult, analyse, undeclared_refs
+from reconciler.core.desired.build import VAR_KEYS, var_uses
 from reconciler.core.desired.rules import (
     RoleRef,
     duplicate_issues,
+    fleet_syntax_issues,
     idp_login_issues,
     role_ref_issues,
     user_rules,
 )
 from reconciler.core.desired.schema import SchemaChecker
 from reconciler.core.model.config import Config, RolePrune
-from reconciler.core.model.issues import Issue, sort_issues
+from reconciler.core.model.issues import Issue, error, sort_issues
 from reconciler.core.yamlfile.positions import PosDict
 from reconciler.core.yamlfile.read import ParsedFile
 
@@ -62,6 +64,8 @@ def cross_file(
     issues += duplicate_issues(k for r in ordered for k in r.keys)
     if config is not None:
         issues += idp_login_issues((k for r in ordered for k in r.keys), config)
+    if config is not None and not config.fleet:
+        issues += fleet_syntax_issues(k for r in ordered for k in r.keys)
     every = whole and config is not None and config.roles_prune is RolePrune.DELETE
     wrong, unchecked = role_ref_issues(
         undeclared_refs(ordered),
@@ -79,4 +83,21 @@ def validate_config(parsed: ParsedFile, *, config_schema: Mapping[str, Any]) -> 
         defaults = parsed.data.get("defaults")
         if isinstance(defaults, PosDict):
             issues.extend(user_rules(defaults, ("defaults",)))
+            issues.extend(defaults_var_issues(defaults))
     return sort_issues(issues)
+
+
+def defaults_var_issues(defaults: PosDict) -> list[Issue]:
+    """A ``{var: NAME}`` in ``defaults:``: the defaults are every server's, so they hold plain
+    values (a value per server goes in the users' entries, where each server puts its own)."""
+    return [
+        error(
+            use.pos,
+            f"defaults cannot hold {{var: {use.var}}}: defaults are the same on every server;"
+            " write the value here, or write {var: " + use.var + "} in the users' entries",
+            "defaults",
+        )
+        for key in VAR_KEYS
+        if key in defaults
+        for use in var_uses(defaults[key])
+    ]

@@ -3,6 +3,10 @@
 Built by :func:`Config.from_dict` from a document that already passed
 ``schemas/pisync-config.schema.json``; every key has a default, so an absent file is
 ``Config()``.
+
+With ``servers:`` (a fleet), each :class:`ServerEntry` carries its own effective
+:class:`Config`: the top level with the server's blocks laid over it (:func:`server_document`
+says how, key by key), so everything that plans one server reads one ``Config`` as before.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import fnmatch
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -207,6 +211,44 @@ class SafetyConfig:
     min_users_for_percent: int = 10
 
 
+#: The blocks a server of ``servers:`` may set for itself, laid over the top level's key by
+#: key (``policies``: policy by policy, each one replaced whole).
+SERVER_OVERRIDES: tuple[str, ...] = ("server", "users", "roles", "safety", "policies", "licence")
+#: The credentials a server's entry names, each an environment variable (never a value).
+CREDENTIAL_KEYS: tuple[str, ...] = ("username", "password", "token", "account")
+#: What pisync reads for a server without ``servers:``: the same four, by these names.
+STANDARD_CREDENTIALS: Mapping[str, str] = {
+    "username": "PISYNC_USERNAME",
+    "password": "PISYNC_PASSWORD",
+    "token": "PISYNC_TOKEN",
+    "account": "PISYNC_ACCOUNT",
+}
+DEFAULT_MAX_IN_FLIGHT = 16
+
+
+def credential_variable(server: str, key: str) -> str:
+    """The default environment variable of a server's credential: ``PISYNC_<NAME>_<KEY>``,
+    the name upper-cased with every other character than a letter or digit as ``_``."""
+    return f"PISYNC_{re.sub(r'[^A-Z0-9]', '_', server.upper())}_{key.upper()}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerEntry:
+    """One server of ``servers:``: its name, where its own files are, where its credentials
+    come from (environment variable names), its named values and its effective config."""
+
+    name: str
+    url: str
+    #: the server's overlay files: globs relative to pisync.yaml (none: the base alone)
+    sources: tuple[str, ...] = ()
+    #: credential -> the environment variable that holds it (:data:`CREDENTIAL_KEYS`)
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    #: named values desired state refers to with ``{var: NAME}``
+    vars: Mapping[str, str] = field(default_factory=dict)
+    #: the top level with this server's blocks laid over it (``servers`` empty)
+    config: Config = field(default_factory=lambda: Config())
+
+
 #: The kinds a licence counts (``licence:`` of pisync.yaml): enabled users of each type, lite
 #: users whatever their type (not in their type's count), and all enabled users.
 LICENCE_KINDS: tuple[str, ...] = (
@@ -239,10 +281,56 @@ class Config:
     policies: Policies = field(default_factory=Policies)
     #: ``licence:`` caps by kind (:data:`LICENCE_KINDS`); empty: no licence is checked
     licence: Mapping[str, int] = field(default_factory=dict)
+    #: ``servers:`` in name order (empty: one server, as pisync has always planned)
+    servers: tuple[ServerEntry, ...] = ()
+    #: ``fleet.max_in_flight``: requests in flight across all servers at once
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+
+    @property
+    def fleet(self) -> bool:
+        """``servers:`` names the servers (a fleet), rather than one server."""
+        return bool(self.servers)
+
+    def server_named(self, name: str) -> ServerEntry:
+        """The entry of server ``name`` (``KeyError`` when there is none)."""
+        for entry in self.servers:
+            if entry.name == name:
+                return entry
+        raise KeyError(name)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Config:
         """Build from a schema-valid ``pisync.yaml`` mapping (missing keys take defaults)."""
+        blocks = data.get("servers") or {}
+        top = cls._one(data)
+        if not blocks:
+            return top
+        fleet = data.get("fleet") or {}
+        servers = tuple(
+            ServerEntry(
+                name=name,
+                url=str(block["url"]),
+                sources=tuple(block.get("sources") or ()),
+                credentials={
+                    key: str((block.get("credentials") or {}).get(key))
+                    if (block.get("credentials") or {}).get(key)
+                    else credential_variable(name, key)
+                    for key in CREDENTIAL_KEYS
+                },
+                vars={str(k): str(v) for k, v in (block.get("vars") or {}).items()},
+                config=cls._one(server_document(data, block)),
+            )
+            for name, block in sorted(blocks.items())
+        )
+        return replace(
+            top,
+            servers=servers,
+            max_in_flight=int(fleet.get("max_in_flight", DEFAULT_MAX_IN_FLIGHT)),
+        )
+
+    @classmethod
+    def _one(cls, data: Mapping[str, Any]) -> Config:
+        """One server's configuration from its document (``servers`` not read)."""
         server = data.get("server") or {}
         users = data.get("users") or {}
         roles = data.get("roles") or {}
@@ -286,6 +374,19 @@ class Config:
     def is_login_via_idp(self, usercode: str) -> bool:
         """The user signs in through the identity provider (``users.login_via_idp``)."""
         return _matches(usercode, self.login_via_idp)
+
+
+def server_document(top: Mapping[str, Any], block: Mapping[str, Any]) -> dict[str, Any]:
+    """The configuration document one server of a fleet plans with: the top level, with each
+    of the server's :data:`SERVER_OVERRIDES` blocks laid over the top level's key by key (a
+    key the server writes replaces the top level's whole value; ``policies``: each policy the
+    server names replaces that policy whole), and its ``url`` as ``server.url``."""
+    merged = {k: v for k, v in top.items() if k not in ("servers", "fleet")}
+    for key in SERVER_OVERRIDES:
+        if key in block:
+            merged[key] = {**(top.get(key) or {}), **(block[key] or {})}
+    merged["server"] = {**(merged.get("server") or {}), "url": block["url"]}
+    return merged
 
 
 #: ``server.concurrency: auto``, and the ceiling ``server.max_concurrency`` it defaults to.

@@ -181,6 +181,42 @@ def grant_of(controls: Mapping[str, Any]) -> Grant:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VarUse:
+    """A ``{var: NAME}`` in an entry: which value of a server it stands for, and where."""
+
+    var: str
+    key: str  # the user key it is in (``variables``, ``restrictions``)
+    pos: SourcePos
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Marks:
+    """What an entry says about the servers of a fleet (``servers:`` in pisync.yaml): which
+    servers get it, that a server leaves it out, the ``{var: NAME}`` values it holds.
+
+    Nearly every entry says none of it and shares :data:`NO_MARKS`. ``templates`` keeps, for
+    each key holding a ``{var: NAME}`` (``variables``, ``restrictions``), the key's value as
+    written, so that each server's values can be put in before the key is built; ``controls``:
+    the entry writes ``pisync:`` settings of its own (``prune``, ``ignore``, the why), which an
+    overlay's entry replaces whole.
+    """
+
+    servers: tuple[str, ...] = ()  # ``pisync.servers``: names or globs
+    servers_at: tuple[SourcePos, ...] = ()  # where each of ``servers`` is written
+    exclude: SourcePos | None = None  # where ``pisync.exclude: true`` is written
+    controls: bool = False
+    templates: Mapping[str, Any] = field(default_factory=dict)
+    var_uses: tuple[VarUse, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.servers or self.exclude or self.controls or self.var_uses)
+
+
+#: The marks of an entry that says nothing about servers (nearly all of them).
+NO_MARKS = Marks()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UserSpec:
     """One declared user: its managed fields, why it has them, and where it was declared."""
 
@@ -192,6 +228,9 @@ class UserSpec:
     prune: bool = True
     ignore: bool = False
     meta: Grant = NO_GRANT
+    #: what the entry says about the servers of a fleet (:class:`Marks`): where the user
+    #: goes, not what it is, so two specs of the same user compare equal whatever it says
+    marks: Marks = field(default=NO_MARKS, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -199,6 +238,7 @@ class RoleSpec:
     name: str
     fields: Mapping[str, Any]  # managed role fields (description, categories, privileges)
     source: SourcePos | None = None
+    marks: Marks = field(default=NO_MARKS, compare=False)  # as UserSpec.marks
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -29,14 +29,17 @@ from reconciler.core.model.categories import ancestors_index
 from reconciler.core.model.issues import Issue, error, format_issue
 from reconciler.core.model.suggest import did_you_mean
 from reconciler.core.model.values import LiveState, UserSpec
-from reconciler.errors import InvalidStateError
+from reconciler.errors import InvalidStateError, UsageError
 from reconciler.pi import claims, wire
 from reconciler.pi.claims import UserClaims
 from reconciler.shell import output
 from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.files import write_atomic
+from reconciler.shell.fleet import ServerChoice, choose_servers, one_by_one
 from reconciler.shell.loop import run
+from reconciler.shell.repo.desired_files import find_config, load_config
 from reconciler.shell.repo.desired_state import Loaded, load_desired
+from reconciler.shell.repo.fleet_files import fleet_config, load_fleet, server_loaded
 from reconciler.shell.secrets import desired_needs, gather_secrets
 from reconciler.shell.server.connect import open_server
 from reconciler.shell.server.live import read_some
@@ -53,9 +56,32 @@ class ClaimsOptions:
     allow_incomplete: bool = False
 
 
-def claims_command(settings: Settings, options: ClaimsOptions) -> int:
-    """Print (or write ``--out``) the claims document; exit 0."""
-    loaded = load_desired(options.paths, settings)
+def claims_command(
+    settings: Settings, options: ClaimsOptions, servers: ServerChoice | None = None
+) -> int:
+    """Print (or write ``--out``) the claims document; exit 0. With ``servers:`` in
+    pisync.yaml, each chosen server's (its effective desired state): with several, ``--out
+    FILE`` writes one file each, its name with the server's (``claims-prod.json``)."""
+    choice = servers or ServerChoice()
+    config = fleet_config(settings)
+    if config is None and not choice.given:
+        return _claims(settings, options, load_desired(options.paths, settings))
+    config = config or load_config(find_config(settings.config))
+    entries = choose_servers(config, choice, settings, command="claims", default_all=False)
+    if options.paths:
+        raise UsageError("with servers: in pisync.yaml, claims covers whole servers: give no PATH")
+    if len(entries) > 1 and options.out is None:
+        raise UsageError(
+            f"the claims of {len(entries)} servers need --out FILE: one file is written per"
+            " server, named after it"
+        )
+    files = load_fleet(settings, lambda _: [e.name for e in entries])
+    for entry, mine, out in one_by_one(settings, entries, options.out, signs_in=options.live):
+        _claims(mine, replace(options, out=out), server_loaded(files, entry.name))
+    return 0
+
+
+def _claims(settings: Settings, options: ClaimsOptions, loaded: Loaded) -> int:
     users = chosen_users(loaded, options.targets)
     desired = replace(loaded.desired, users=users)
     needs = desired_needs(desired, secure=options.include_secure)

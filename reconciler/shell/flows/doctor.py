@@ -12,15 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import secrets
 import sys
 
 from reconciler.core.model.checks import Findings
-from reconciler.core.model.config import Config
+from reconciler.core.model.config import Config, ServerEntry
 from reconciler.core.render import doctor
 from reconciler.errors import UsageError
 from reconciler.pi.probe import Login, probe, redact_url
 from reconciler.pi.write_check import PREFIX, Scratch, write_check
+from reconciler.shell.fleet import (
+    ServerChoice,
+    choose_servers,
+    credentials_problem,
+    server_settings,
+)
 from reconciler.shell.loop import run
 from reconciler.shell.repo.desired_files import find_config, load_config
 from reconciler.shell.server.connect import transport_for
@@ -31,8 +38,23 @@ from reconciler.shell.signals import exit_code, interrupts, is_interactive
 EXIT_CANCELLED = 1
 
 
-def doctor_command(settings: Settings, *, fmt: str, write: bool = False, yes: bool = False) -> int:
+def doctor_command(
+    settings: Settings,
+    *,
+    fmt: str,
+    write: bool = False,
+    yes: bool = False,
+    servers: ServerChoice | None = None,
+) -> int:
     config = load_config(find_config(settings.config))
+    choice = servers or ServerChoice()
+    if config.fleet or choice.given:
+        if write:
+            raise UsageError(
+                "--write-check writes to one server at a time: run pisync doctor --write-check"
+                " with --url set to that server's url, in a folder without servers:"
+            )
+        return _doctor_fleet(settings, config, choice, fmt)
     url = server_url(settings, config)
     scratch = None
     if write:
@@ -106,3 +128,40 @@ async def _doctor(
     if received and stopped is None:
         stopped = "Interrupted: the write check did not finish (the scratch user was removed)."
     return Findings(checks=found.checks + written.checks, stopped=stopped)
+
+
+def _doctor_fleet(settings: Settings, config: Config, choice: ServerChoice, fmt: str) -> int:
+    """Each chosen server probed (at once), reported one after the other; exit 1 when an
+    assumption does not hold on any of them, or one could not be checked."""
+    entries = choose_servers(config, choice, settings, command="doctor", default_all=False)
+
+    async def one(entry: ServerEntry) -> Findings | str:
+        missing = credentials_problem(entry, settings.env)
+        if missing is not None:
+            return missing
+        mine = server_settings(settings, entry)
+        url = server_url(mine, entry.config)
+        return await _doctor(mine, entry.config, url, None, [])
+
+    async def every() -> list[Findings | str]:
+        return list(await asyncio.gather(*(one(e) for e in entries)))
+
+    ok = True
+    docs = []
+    for entry, found in zip(entries, run(every()), strict=True):
+        if isinstance(found, str):
+            ok = False
+            docs.append({"server_name": entry.name, "error": found})
+            if fmt != "json":
+                sys.stdout.write(f"=== {entry.name}: {found}\n\n")
+            continue
+        ok = ok and found.passed
+        if fmt == "json":
+            doc = json.loads(doctor.render_json(redact_url(entry.url), found))
+            docs.append({"server_name": entry.name, **doc})
+        else:
+            sys.stdout.write(f"=== {entry.name}\n")
+            sys.stdout.write(doctor.render_text(entry.url, found, quiet=settings.quiet) + "\n")
+    if fmt == "json":
+        sys.stdout.write(json.dumps({"servers": docs}, indent=2) + "\n")
+    return 0 if ok else 1

@@ -10,19 +10,27 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 
 from reconciler.core.governance.policies import as_issue
+from reconciler.core.model.config import Config
+from reconciler.core.model.issues import Issue
+from reconciler.core.plans.fleet import ServerPlan
 from reconciler.core.plans.plan import Plan
-from reconciler.core.render import plan_markdown, summary
+from reconciler.core.render import fleet_markdown, plan_markdown, summary
 from reconciler.core.render.issues import github_annotation
 from reconciler.errors import InvalidStateError
 from reconciler.shell import output
+from reconciler.shell.bundle import write_bundle
 from reconciler.shell.console import ProgressReporter, make_console
+from reconciler.shell.fleet import ServerChoice, fleet_plan
 from reconciler.shell.loop import run
-from reconciler.shell.plan_output import write_plan
+from reconciler.shell.plan_output import write_fleet, write_plan
 from reconciler.shell.planfile import write_plan_file
 from reconciler.shell.planning import PlanOptions, policy_refusal, read_and_diff
+from reconciler.shell.repo.desired_files import find_config, load_config
 from reconciler.shell.repo.desired_state import load_changed
+from reconciler.shell.repo.fleet_files import fleet_config
 from reconciler.shell.secrets import desired_needs, gather_secrets
 from reconciler.shell.server.connect import open_server
 from reconciler.shell.settings import Settings, server_url
@@ -40,7 +48,13 @@ def plan_command(
     out: str | None,
     detailed_exitcode: bool,
     brief: bool = False,
+    servers: ServerChoice | None = None,
 ) -> int:
+    choice = servers or ServerChoice()
+    config = fleet_config(settings)
+    if config is not None or choice.given:
+        config = config or load_config(find_config(settings.config))
+        return _plan_fleet(settings, config, options, choice, fmt, out, detailed_exitcode, brief)
     plan = run(_plan(settings, options))
     show_plan(settings, plan, fmt, brief=brief)
     if plan.policy_errors:
@@ -102,3 +116,54 @@ def _github_summary(markdown: str, env: Mapping[str, str]) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(output.redact(markdown))
+
+
+def _plan_fleet(
+    settings: Settings,
+    config: Config,
+    options: PlanOptions,
+    choice: ServerChoice,
+    fmt: str,
+    out: str | None,
+    detailed_exitcode: bool,
+    brief: bool,
+) -> int:
+    """The plans of several servers: one table, a section per server, one bundle (``--out``);
+    the exit code is the most severe of the servers'."""
+    fleet = fleet_plan(settings, config, options, choice, detailed_exitcode=detailed_exitcode)
+    write_fleet(settings, fleet, "text" if fmt == "github" else fmt, brief=brief)
+    if fmt == "github":
+        for server in fleet.servers:
+            for issue in _annotated(server):
+                output.command(github_annotation(issue))
+        _github_summary(fleet_markdown.render_markdown(fleet, brief=brief), settings.env)
+    if out:
+        write_bundle(fleet, out)
+    for server in fleet.servers:
+        why = _trouble(server)
+        if why is not None:
+            sys.stderr.write(f"Error: server {server.name}: {why}\n")
+    return fleet.exit_code
+
+
+def _trouble(server: ServerPlan) -> str | None:
+    """What is wrong with a server's plan, in one line (None: nothing)."""
+    plan = server.plan
+    if plan is None:
+        return server.error
+    if plan.policy_errors:
+        return policy_refusal(plan)
+    if plan.blocked:
+        return (
+            "pisync apply would refuse its plan: it trips the safety guard(s) listed above;"
+            " re-run with --force if this is intended"
+        )
+    return None
+
+
+def _annotated(server: ServerPlan) -> list[Issue]:
+    """A server's problems and policy findings as annotations, each naming the server."""
+    found = list(server.issues)
+    if server.plan is not None:
+        found += [as_issue(f) for f in server.plan.findings]
+    return [replace(i, message=f"server {server.name}: {i.message}") for i in found]

@@ -46,7 +46,7 @@ from reconciler.core.governance.subjects import Subject, role_defs, subject_of_s
 from reconciler.core.model.config import Config
 from reconciler.core.model.issues import Issue, Stats, error, has_errors, sort_issues
 from reconciler.core.model.values import DesiredState, SourcePos
-from reconciler.core.yamlfile.positions import PosList
+from reconciler.core.yamlfile.positions import PosDict, PosList
 from reconciler.core.yamlfile.read import DEFAULT_MAX_BYTES, ParsedFile, parse_yaml
 from reconciler.errors import InvalidStateError, UsageError
 from reconciler.schemas import load_schema
@@ -207,7 +207,9 @@ def load(
     subjects = policies_today is not None and bool(config.policies)
     with _gc_paused():
         results = _analyse_all(found, max_bytes, workers, build, store, subjects)
-        together = cross_file(results, config, whole=not partial)
+        # an invalid pisync.yaml is read as Config(): no rule that depends on it is checked
+        settled = None if has_errors(issues) else config
+        together = cross_file(results, settled, whole=not partial)
         issues += together.issues
         issues += _too_many_users(results, limits.users)
         if policies_today is not None and subjects:
@@ -245,17 +247,28 @@ def _read_config(path: Path | None, max_bytes: int) -> tuple[Config, list[Issue]
 
 
 def _source_issues(parsed: ParsedFile) -> list[Issue]:
-    """A source glob that is absolute or climbs out of the folder of pisync.yaml, at its item."""
-    sources = parsed.data.get("sources") if parsed.data is not None else None
-    if not isinstance(sources, PosList):
+    """A source glob that is absolute or climbs out of the folder of pisync.yaml, at its item:
+    the top level's ``sources`` and each server's (``servers.NAME.sources``)."""
+    data = parsed.data
+    if not isinstance(data, PosDict):
         return []
+    lists: list[tuple[str, object]] = [("sources", data.get("sources"))]
+    servers = data.get("servers")
+    if isinstance(servers, PosDict):
+        lists += [
+            (f"servers.{name}.sources", entry.get("sources"))
+            for name, entry in servers.items()
+            if isinstance(entry, PosDict)
+        ]
     return [
         error(
             sources.item_at(i),
             f"the source glob {show_value(glob)} leaves the folder of pisync.yaml; pisync reads"
             " nothing outside the repository: write globs relative to this folder, without ..",
-            f"sources[{i}]",
+            f"{where}[{i}]",
         )
+        for where, sources in lists
+        if isinstance(sources, PosList)
         for i, glob in enumerate(sources)
         if isinstance(glob, str) and leaves(glob)
     ]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from urllib.parse import urlencode
 
@@ -41,10 +42,17 @@ class Server:
 
 
 def open_server(
-    settings: Settings, config: Config, url: str, parallelism: int | None = None
+    settings: Settings,
+    config: Config,
+    url: str,
+    parallelism: int | None = None,
+    *,
+    gate: asyncio.Semaphore | None = None,
 ) -> Server:
-    """The server connection of a command (``parallelism``: ``apply --parallelism N``)."""
-    return Server(transport_for(settings, config, url, parallelism=parallelism))
+    """The server connection of a command (``parallelism``: ``apply --parallelism N``);
+    ``gate``: a bound on requests in flight shared with other servers' connections (a fleet's
+    ``fleet.max_in_flight``)."""
+    return Server(transport_for(settings, config, url, parallelism=parallelism, gate=gate))
 
 
 def transport_for(
@@ -54,6 +62,7 @@ def transport_for(
     *,
     parallelism: int | None = None,
     retry: RetryPolicy | None = None,
+    gate: asyncio.Semaphore | None = None,
 ) -> Transport:
     """The one place a connection's settings come from, for every command that talks to
     the server (``doctor`` included): ``server.timeout``, the requests in flight
@@ -102,6 +111,7 @@ def transport_for(
         retry=retry,
         on_retry=on_retry,
         on_request=on_request if settings.verbose else None,
+        gate=gate,
         on_limit=on_limit if settings.verbose else None,
         on_wait=None if settings.quiet else on_wait,
     )

@@ -145,9 +145,12 @@ class Transport:
         on_limit: OnLimit | None = None,
         on_wait: OnWait | None = None,
         rng: random.Random | None = None,
+        gate: asyncio.Semaphore | None = None,
     ) -> None:
         """``concurrency``: the requests in flight, or with ``auto_concurrency`` the most
-        the limit may reach (it starts low and follows the server)."""
+        the limit may reach (it starts low and follows the server).
+        ``gate``: a bound shared with other servers' transports (a fleet's requests in flight
+        in all), taken after this server's own slot and the rate budget, for the send alone."""
         self.url = url.rstrip("/")
         self.host = host_port(self.url)
         self._credentials = credentials
@@ -170,6 +173,7 @@ class Transport:
         self._resume_at = 0.0  # monotonic time before which nobody sends (the 429 gate)
         self.in_flight = InFlight(concurrency, auto=auto_concurrency, on_limit=on_limit)
         self._rate = RateBudget(max_rps) if max_rps > 0 else None
+        self._gate = gate or contextlib.nullcontext()
         self._stopping = asyncio.Event()
         self._on_wait = on_wait
         #: request number -> since when it has had no answer (its retries included)
@@ -309,11 +313,12 @@ class Transport:
         try:
             if self._rate is not None:
                 ticket = await self._rate.acquire()
-            sent = slots.sent()
-            self._waiting.setdefault(number, sent)
-            if self._on_wait is not None and self._watch is None:
-                self._watch = asyncio.create_task(self._watch_for_silence(self._on_wait))
-            reply = await self._backend.send(request.method, url, headers, body, wait=wait)
+            async with self._gate:
+                sent = slots.sent()
+                self._waiting.setdefault(number, sent)
+                if self._on_wait is not None and self._watch is None:
+                    self._watch = asyncio.create_task(self._watch_for_silence(self._on_wait))
+                reply = await self._backend.send(request.method, url, headers, body, wait=wait)
         except SendFailed as exc:
             slots.done(sent, overload="no answer" if exc.no_answer else None, sample=exc.no_answer)
             if not exc.no_answer:

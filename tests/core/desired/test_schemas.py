@@ -173,6 +173,8 @@ def test_config_schema_covers_spec_section_3() -> None:
         "licence",
         "plan",
         "policies",
+        "fleet",
+        "servers",
     }
     assert list(props["licence"]["properties"]) == list(LICENCE_KINDS)
     assert props["users"]["properties"]["login_claim"]["enum"] == ["usercode", "email"]

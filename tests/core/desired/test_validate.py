@@ -1095,3 +1095,31 @@ def test_property_escaping_covers_colons() -> None:
     assert render_github([issue], Stats(files=1)).splitlines()[0] == (
         "::error file=C%3A/x%2Cy.yaml,line=1,col=1,title=pisync::m"
     )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["PISYNC_PASSWORD", "PISYNC_PROD_TOKEN", "GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "GH_TOKEN"],
+)
+def test_a_variable_never_reads_pisyncs_or_the_runners_own_environment(name: str) -> None:
+    issues = check(
+        ("users/a.yaml", one_user(f"    variables:\n      x: {{env: {name}, secure: true}}\n"))
+    )
+    assert flat(issues) == [
+        (
+            "users/a.yaml",
+            4,
+            16,
+            "error",
+            f'variable "x" reads {name}, an environment variable of pisync\'s own or of the CI'
+            " runner (PISYNC_*, GITHUB_*, ACTIONS_*, RUNNER_*): its value, a credential perhaps,"
+            " would be sent to the server; read the secret from a variable of its own, e.g."
+            " {env: FINANCE_DB_PASSWORD, secure: true}",
+            "users[0].variables.x.env",
+        )
+    ]
+
+
+def test_the_names_import_gives_secure_variables_are_not_reserved() -> None:
+    text = one_user("    variables:\n      x: {env: PISYNC_VAR_JSMITH_X, secure: true}\n")
+    assert check(("users/a.yaml", text)) == []

@@ -36,6 +36,7 @@ from reconciler.core.review.model import Approvals, History, Review
 from reconciler.errors import IncompleteRead, UsageError
 from reconciler.shell.console import ProgressReporter, make_console
 from reconciler.shell.files import write_atomic
+from reconciler.shell.fleet import ServerChoice, choose_servers, one_by_one
 from reconciler.shell.flows.review.evidence import (
     digest,
     origin,
@@ -63,6 +64,7 @@ from reconciler.shell.loop import run
 from reconciler.shell.repo.decisions import enacted_decisions
 from reconciler.shell.repo.desired_files import find_config, load_config
 from reconciler.shell.repo.desired_state import Loaded, load_desired
+from reconciler.shell.repo.fleet_files import fleet_config, load_fleet, server_loaded
 from reconciler.shell.repo.provenance import history_of
 from reconciler.shell.secrets import desired_needs
 from reconciler.shell.server.connect import open_server
@@ -83,16 +85,50 @@ class ReviewOptions:
     verify: str | None = None  # a bundle to check instead of reviewing
 
 
-def review_command(settings: Settings, options: ReviewOptions) -> int:
-    """Write the review (see the module docstring); exit 0."""
+def review_command(
+    settings: Settings, options: ReviewOptions, servers: ServerChoice | None = None
+) -> int:
+    """Write the review (see the module docstring); exit 0. With ``servers:`` in
+    pisync.yaml, a review of each chosen server: with several, ``--out`` is required and
+    names a file (or folder) per server, the server's name added (``review-prod.html``)."""
     if options.verify is not None:
         return verify_bundle(settings, Path(options.verify))
+    choice = servers or ServerChoice()
+    fleet = fleet_config(settings)
+    if fleet is not None or choice.given:
+        return _review_fleet(settings, options, choice, fleet)
+    return _review(settings, options, None)
+
+
+def _review_fleet(
+    settings: Settings, options: ReviewOptions, choice: ServerChoice, config: Config | None
+) -> int:
+    config = config or load_config(find_config(settings.config))
+    entries = choose_servers(config, choice, settings, command="review", default_all=False)
+    if len(entries) > 1 and options.out is None:
+        raise UsageError(
+            f"a review of {len(entries)} servers needs --out FILE (or a folder): one is written"
+            " per server, named after it"
+        )
+    files = load_fleet(settings, lambda _: [e.name for e in entries])
+    for entry, mine, out in one_by_one(settings, entries, options.out):
+        source = (entry.config, lambda name=entry.name: server_loaded(files, name))
+        _review(mine, replace(options, out=out), source)
+    return 0
+
+
+def _review(
+    settings: Settings,
+    options: ReviewOptions,
+    source: tuple[Config, Callable[[], Loaded]] | None,
+) -> int:
+    """One server's review; ``source``: a fleet's server (its config and desired state)."""
     bundle = options.out is not None and is_bundle(options.out)
     if bundle and options.fmt is not None:
         raise UsageError("--out names a folder: a bundle holds every format; give no --format")
     if bundle and options.out is not None:
         check_bundle_folder(Path(options.out))
-    config = load_config(find_config(settings.config))
+    config = load_config(find_config(settings.config)) if source is None else source[0]
     url = server_url(settings, config)
     repo = _repository(settings)
     root = repository_root(repo)
@@ -113,8 +149,9 @@ def review_command(settings: Settings, options: ReviewOptions) -> int:
     made = _Pass(base, _sinks(options, bundle), env)
     started = utc_now()
     try:
+        load = source[1] if source is not None else None
         loaded, live, count = run(
-            _read(settings, config, url, made, forge_of(env, remote_repository(repo)), repo)
+            _read(settings, config, url, made, forge_of(env, remote_repository(repo)), repo, load)
         )
         finished = utc_now()
         paths = _inputs(settings, loaded, options)
@@ -297,6 +334,7 @@ async def _read(
     made: _Pass,
     forge: Forge,
     repo: Path | None,
+    load: Callable[[], Loaded] | None = None,
 ) -> tuple[Loaded, LiveState, int | None]:
     """The desired state; every live user (each made into its row as it arrives); the
     server's own count of its users (None: it gives none).
@@ -314,7 +352,11 @@ async def _read(
     )
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(max_workers=1) as background:
-        loading = background.submit(load_desired, (), settings)
+        loading = (
+            background.submit(load_desired, (), settings)
+            if load is None
+            else background.submit(load)
+        )
 
         def trace() -> tuple[Loaded, History]:
             loaded = loading.result()
