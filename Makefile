@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,emulator]'
-	$(BIN)/python -c "from reconciler.core.yamlfile.read import c_parser_in_use as c; assert c(), 'ruamel.yaml C parser missing'"
+	$(BIN)/python -c "from reconciler.core.yamlfile.read import c_parser_in_use as c; assert c(), 'PyYAML built with libyaml (its C parser) missing'"
 	touch $(STAMP)
 
 test: install
@@ -39,9 +39,10 @@ demo-fleet: install
 golden: install
 	PISYNC_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/core/render/test_render.py tests/core/render/test_fleet_render.py tests/core/review/test_review.py tests/e2e/test_claims_e2e.py
 
-# Every benchmark at 1,000 / 10,000 / 100,000 users (about 45 minutes; SIZES=1000,10000 for a
+# Every benchmark at 1,000 / 10,000 / 100,000 users (an hour or so; SIZES=1000,10000 for a
 # quicker run, ONLY=plan,import for some); the output is kept in benchmarks/.data/bench-*.log.
 bench: install
+	$(BIN)/pip install --quiet -e '.[dev,emulator,bench]'  # what the baselines compare against
 	$(BIN)/python benchmarks/run_all.py $(if $(SIZES),--sizes $(SIZES)) $(if $(ONLY),--only $(ONLY))
 
 # Regenerate docs/yaml-reference.md from the schemas (tests/test_docs.py fails while it is stale).

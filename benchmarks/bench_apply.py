@@ -15,14 +15,17 @@ the HTTP client; ``server.concurrency`` is the number of syncPayload readers), a
 step 1 measures the same reads as the plan inside step 2. The re-plan of step 3 uses a
 second config file with concurrency 16 (it only checks; it is not timed as a result).
 
-The changes are ``--users`` creates (default 1,000: roles, categories, privileges, variables,
-some restrictions, expiry dates and secure variables) and ``--updates`` updates of seeded
-users (default 0; each changes the surname, roles, a variable and the privileges). Each
-create or update is one ``POST /users/sync``, so "changes/s" is writes per second.
+The changes come from the shared generator (``workload.py``): ``--users`` declared users the
+server does not hold (default 1,000; the organisation's managers, 1% of them, are on the
+server already, so 990 are created) and ``--updates`` it holds with another email and role.
+Each create or update is one ``POST /users/sync``, so "changes/s" is writes per second.
 
 The baseline is parallelism 1 in the same run: the table gives each level's ratio to it,
 and the latency bound (N / 20 ms, what a client with no cost of its own could reach if the
 server had none either).
+
+Its apply times (and the first level's peak RSS) go to the growth table (``growth.py``) by
+the number of changes, printed at the end.
 
 Usage::
 
@@ -40,129 +43,28 @@ from __future__ import annotations
 import argparse
 import json
 import pstats
-import random
 import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+import growth
 from measure import PISYNC, PYTHON, Run, machine, pisync_env, run_wrapped, start_emulator
-
-FORENAMES = ["John", "Mary", "Ahmed", "Li", "Olga", "Sofia", "Kwame", "Aiko", "Pedro", "Anna"]
-SURNAMES = ["Smith", "Jones", "Khan", "Wang", "Ivanova", "Garcia", "Mensah", "Sato", "Silva"]
-TYPES = ["user", "user", "user", "chart-viewer", "designer", "chart-explorer"]
-TYPE_IDS = {"administrator": 0, "designer": 1, "chart-explorer": 2, "user": 3, "chart-viewer": 4}
-CATEGORY_TREE = {
-    "Finance": ["Budgets", "Forecasts", "Payroll"],
-    "Sales": ["Sales North", "Sales South", "Sales East"],
-    "HR": ["Recruiting", "Benefits"],
-    "Operations": ["Logistics", "Facilities"],
-    "Marketing": ["Campaigns"],
-    "Support": [],
-}
-LEAF_CATEGORIES = [c for top, kids in CATEGORY_TREE.items() for c in (kids or [top])]
-PRIVILEGES = [
-    "exportToCsv", "exportToExcel", "pdf", "schedule", "saveFilters", "subscription",
-    "editCharts", "editReports", "accessAccount", "audit", "logoutEnabled", "editOwnPassword",
-]  # fmt: skip
-REGIONS = ["North", "South", "East", "West", "APAC", "UK"]
-ROLES = [f"Team {i:02d} Viewer" for i in range(12)]
-SECRET_ENV = "BENCH_WAREHOUSE_PASSWORD"
-SECRET_VALUE = "bench-secret-value"
+from workload import Workload, materialise, secret_env
 
 
-# --- data --------------------------------------------------------------------------------
-
-
-def seed_document(updates: int, rng: random.Random) -> dict[str, Any]:
-    """Categories, roles, and the users the update changes will touch."""
-    categories: list[dict[str, Any]] = []
-    for top, kids in CATEGORY_TREE.items():
-        categories.append({"name": top, "parent": None})
-        categories += [{"name": k, "parent": top} for k in kids]
-    roles = [
-        {
-            "name": r,
-            "description": f"Generated role {r}",
-            "categories": rng.sample(LEAF_CATEGORIES, 2),
-            "privileges": rng.sample(PRIVILEGES, 2),
-        }
-        for r in ROLES
-    ]
-    users = []
-    for i in range(updates):
-        code = f"UPD{i:06d}"
-        users.append(
-            {
-                "user": {
-                    "usercode": code,
-                    "forenames": rng.choice(FORENAMES),
-                    "surname": "Before",
-                    "email": f"{code.lower()}@example.com",
-                    "userTypeId": 3,
-                    "pdf": True,
-                    "exportToCsv": True,
-                },
-                "userRoles": [rng.choice(ROLES)],
-                "variables": [{"name": "region", "value": "Old", "isSecure": False}],
-            }
-        )
-    return {"categories": categories, "roles": roles, "users": users}
-
-
-def create_yaml(rng: random.Random, n: int) -> str:
-    code = f"new{n:06d}"
-    lines = [
-        f"  - usercode: {code}",
-        f"    forenames: {rng.choice(FORENAMES)}",
-        f"    surname: {rng.choice(SURNAMES)}",
-        f"    email: {code}@example.com",
-        f"    type: {rng.choice(TYPES)}",
-        f"    roles: [{', '.join(rng.sample(ROLES, rng.randint(1, 2)))}]",
-        f"    categories: [{', '.join(rng.sample(LEAF_CATEGORIES, rng.randint(1, 2)))}]",
-        f"    privileges: [{', '.join(sorted(rng.sample(PRIVILEGES, 4)))}]",
-        "    variables:",
-        f"      region: {rng.choice(REGIONS)}",
-        f'      costCentre: "{rng.randint(1000, 9999)}"',
-    ]
-    if n % 10 == 0:
-        lines.append(f"      warehousePassword: {{env: {SECRET_ENV}, secure: true}}")
-    if rng.random() < 0.3:
-        lines.append(
-            f"    restrictions: [{{connection: Sales DB, column: Region, values: "
-            f"[{rng.choice(REGIONS)}]}}]"
-        )
-    if rng.random() < 0.2:
-        lines.append(f"    expires: 2027-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}")
-    return "\n".join(lines) + "\n"
-
-
-def update_yaml(rng: random.Random, n: int) -> str:
-    """A declared seeded user with four keys changed (surname, roles, variables, privileges)."""
-    code = f"upd{n:06d}"
-    return (
-        f"  - usercode: {code}\n"
-        f"    surname: {rng.choice(SURNAMES)}\n"
-        f"    roles: [{', '.join(rng.sample(ROLES, 2))}]\n"
-        f"    privileges: [{', '.join(sorted(rng.sample(PRIVILEGES, 3)))}]\n"
-        f"    variables: {{region: {rng.choice(REGIONS)}}}\n"
+def workload(creates: int, updates: int, per_file: int) -> Workload:
+    """The shared generator's organisation: ``creates`` declared users the server does not
+    hold (less its managers, which it holds) and ``updates`` it holds differently."""
+    users = creates + updates
+    return Workload(
+        users=users,
+        new=creates / users,
+        changed=1.0 if updates else 0.0,
+        per_file=per_file,
     )
-
-
-def generate(root: Path, creates: int, updates: int, per_file: int) -> dict[str, Any]:
-    """Write the repository under ``root``; return the seed document."""
-    rng = random.Random(42)
-    seed = seed_document(updates, rng)
-    users_dir = root / "users"
-    users_dir.mkdir(parents=True)
-    for kind, count, render in (("new", creates, create_yaml), ("upd", updates, update_yaml)):
-        for f, start in enumerate(range(0, count, per_file)):
-            body = "".join(render(rng, i) for i in range(start, min(count, start + per_file)))
-            (users_dir / f"{kind}-{f:04d}.yaml").write_text("users:\n" + body, encoding="utf-8")
-    return seed
 
 
 def write_config(path: Path, concurrency: int) -> None:
@@ -217,7 +119,7 @@ def run_level(
     write_config(repo / "verify.yaml", 16)
     emu = start_emulator(tmp, seed_file, "--latency-ms", str(latency_ms))
     try:
-        env = pisync_env(emu.url, {SECRET_ENV: SECRET_VALUE})
+        env = pisync_env(emu.url, secret_env())
         plan_file = tmp / f"plan-{n}.json"
         plan = run_pisync(["plan", "--out", str(plan_file)], cwd=repo, env=env)
         planned = len(json.loads(plan_file.read_text())["changes"]) if plan_file.exists() else -1
@@ -263,7 +165,7 @@ def profile_level(
     emu = start_emulator(tmp, seed_file, "--latency-ms", str(latency_ms))
     out = tmp / f"apply-{n}.prof"
     try:
-        env = pisync_env(emu.url, {SECRET_ENV: SECRET_VALUE})
+        env = pisync_env(emu.url, secret_env())
         run = run_pisync(
             ["apply", "--auto-approve", "--parallelism", str(n)], cwd=repo, env=env, profile=out
         )
@@ -323,23 +225,23 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
-    changes = args.users + args.updates
-    if changes <= 0 or not levels:
+    if args.users + args.updates <= 0 or not levels:
         parser.error("nothing to apply")
 
     print(machine())
     tmp = Path(tempfile.mkdtemp(prefix="pisync-bench-apply-"))
     try:
+        data = materialise(workload(args.users, args.updates, args.per_file))
         repo = tmp / "repo"
-        seed = generate(repo, args.users, args.updates, args.per_file)
-        seed_file = tmp / "seed.json"
-        seed_file.write_text(json.dumps(seed), encoding="utf-8")
-        expected = 1 + len(seed["users"]) + args.users  # ADMIN + seeded + created
+        shutil.copytree(data.repo, repo, ignore=shutil.ignore_patterns(".git", ".pisync-cache"))
+        seed_file = data.seed
+        facts = data.facts
+        changes = facts.changes
+        expected = 1 + facts.on_server + facts.creates  # ADMIN + seeded + created
         print(
-            f"workload: {args.users} creates + {args.updates} updates = {changes} changes "
-            f"(one POST /users/sync each); seed {len(seed['users'])} users, {len(ROLES)} roles,"
-            f" {sum(1 + len(k) for k in CATEGORY_TREE.values())} categories; "
-            f"--latency-ms {args.latency_ms}; a fresh emulator per level; {tmp}"
+            f"workload: {facts.creates} creates + {facts.updates} updates = {changes} changes "
+            f"(one POST /users/sync each); seed {facts.on_server} users (the managers among "
+            f"them); --latency-ms {args.latency_ms}; a fresh emulator per level; {tmp}"
         )
         results: list[Level] = []
         for n in levels:
@@ -386,6 +288,14 @@ def main() -> int:
                 f"{json_s:.2f} s ({len(first.plan.stdout) / 1e6:.1f} MB of text; the "
                 f"difference, {text_s - json_s:.2f} s, is the text renderer and printing)"
             )
+        growth.record(
+            "apply",
+            changes,
+            {f"apply N={lv.parallelism} wall s": lv.apply.wall_s for lv in results}
+            | {f"apply N={lv.parallelism} peak RSS MB": lv.apply.rss_mb for lv in results[:1]},
+        )
+        print()
+        print(growth.table("apply"))
         bad = [lv for lv in results if lv.notes]
         print(
             "correctness: every re-plan empty, every apply exit 0, user counts as expected"

@@ -2,17 +2,19 @@
 serves at most K requests at once.
 
 A ``pi-emulator`` process with ``--capacity K`` (the (K+1)-th request waits) and
-``--latency-ms`` per request serves the organisation of ``bench_plan.py`` (``--sizes`` users,
-10% differing); ``pisync -v plan`` runs against it with each setting of ``server.concurrency``
-(``--levels``, default 1, 4, 8, 16, 32, and auto with the default ``max_concurrency`` 32), one
-fresh process each, ``--rounds`` times in alternating order (the median is reported). A plan
-only reads, so one emulator serves every run of a size and capacity.
+``--latency-ms`` per request serves the shared generator's organisation (``workload.py``,
+``--sizes`` users, 10% differing, as ``bench_plan.py``'s first workload); ``pisync -v plan``
+runs against it with each setting of ``server.concurrency`` (``--levels``, default 1, 4, 8,
+16, 32, and auto with the default ``max_concurrency`` 32), one fresh process each,
+``--rounds`` times in alternating order (the median is reported). A plan only reads, so one
+emulator serves every run of a size and capacity.
 
 Throughput is the emulator's count of API requests answered (``GET /_emulator/stats``) over
 the plan's wall time (start-up and the reading of the YAML included, the same for every
 setting). Each row's ratio is its throughput over the best fixed setting's, and over fixed 8
 (today's default). For auto, "settled" is the median in-flight limit it chose over the
-second half of its changes (from ``-v``).
+second half of its changes (from ``-v``). Each size's wall times (auto, fixed 8 and the best
+fixed setting) go to the growth table (``growth.py``), printed at the end.
 
 Usage::
 
@@ -31,8 +33,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_plan import generate
+import growth
 from measure import PISYNC, machine, pisync_env, run_wrapped, start_emulator
+from workload import Workload, materialise, secret_env
 
 from pi_emulator.process import EmulatorProcess
 
@@ -77,7 +80,7 @@ def one(emu: EmulatorProcess, repo: Path, level: str) -> tuple[float, float, int
     run = run_wrapped(
         [PISYNC, "--config", str(config(repo, level)), "-v", "plan"],
         cwd=repo,
-        env=pisync_env(emu.url),
+        env=pisync_env(emu.url, secret_env()),
     )
     if run.exit not in (0, 2):
         raise SystemExit(f"pisync plan at {level} exited {run.exit}:\n{run.tail()}")
@@ -88,13 +91,13 @@ def one(emu: EmulatorProcess, repo: Path, level: str) -> tuple[float, float, int
 
 
 def bench(users: int, capacity: str, args: argparse.Namespace) -> list[Row]:
-    folder = generate(users, 0.1)
-    repo = folder / "repo"
+    data = materialise(Workload(users, changed=0.10))
+    repo = data.repo
     tmp = Path(tempfile.mkdtemp(prefix="pisync-bench-concurrency-"))
     extra = ["--latency-ms", str(args.latency_ms), "--request-log-max", "0"]
     if capacity != "none":
         extra += ["--capacity", capacity]
-    emu = start_emulator(tmp, folder / "seed.json", *extra)
+    emu = start_emulator(tmp, data.seed, *extra)
     levels = [s for s in args.levels.split(",") if s]
     rows = {level: Row(level, [], [], 0, None) for level in levels}
     try:
@@ -159,8 +162,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows = bench(users, capacity, args)
             out.append(table(users, capacity, rows, args.latency_ms))
             print(out[-1], flush=True)
+            growth.record(GROWTH.format(capacity=capacity), users, figures(rows))
     print("".join(out))
+    for capacity in dict.fromkeys(c for c in args.capacities.split(",") if c):
+        print("\n" + growth.table(GROWTH.format(capacity=capacity)))
     return 0
+
+
+#: the growth table of each capacity (growth.py)
+GROWTH = "concurrency, capacity {capacity}"
+
+
+def figures(rows: list[Row]) -> dict[str, float]:
+    """The wall times the growth table follows: auto, fixed 8 and the best fixed setting."""
+    fixed = [r for r in rows if r.level != "auto"]
+    out = {f"{r.level} wall s": r.wall for r in rows if r.level in ("auto", "8")}
+    if fixed:
+        out["best fixed wall s"] = max(fixed, key=lambda r: r.rate).wall
+    return out
 
 
 if __name__ == "__main__":

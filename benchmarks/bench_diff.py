@@ -9,7 +9,8 @@ one or two fields, it times:
 3. DeepDiff only on the pairs the plain comparison already found different (the one place it
    could serve: the nested values of pairs that differ).
 
-It prints pairs per second and the ratio to (1), measured in this process.
+It prints pairs per second and the ratio to (1), measured in this process, and the growth
+table (``growth.py``: a pair counted as a user).
 
     .venv/bin/python benchmarks/bench_diff.py --pairs 20000     # needs: pip install deepdiff
 """
@@ -17,46 +18,30 @@ It prints pairs per second and the ratio to (1), measured in this process.
 from __future__ import annotations
 
 import argparse
-import random
 import time
 from typing import Any
 
-from reconciler.core.model.values import USER_FIELDS, Restriction, Variable
+import growth
+from workload import Person, Workload, element, live_copy, people, split
+
+from reconciler.core.model.values import USER_FIELDS
 from reconciler.core.plans.compare import same
 from reconciler.core.plans.values import all_changes
+from reconciler.pi.wire import live_user
 
 
-def records(n: int, seed: int = 7) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    rng = random.Random(seed)
-    pairs = []
-    for i in range(n):
-        live: dict[str, Any] = {
-            "forenames": f"First{i}",
-            "surname": f"Last{i}",
-            "email": f"user{i}@example.com",
-            "type": "user",
-            "enabled": True,
-            "lite": False,
-            "parent": "ADMIN",
-            "organisation": "Dashboard",
-            "theme": "piBerry",
-            "expires": None,
-            "login.password": False,
-            "login.external": True,
-            "login.mfa": False,
-            "privileges": ("accessAccount", "audit", "pdf"),
-            "roles": ("Finance Viewer", "Sales"),
-            "categories": ("Budgets", "Finance"),
-            "variables": (Variable(name="region", value="North"),),
-            "restrictions": (Restriction(connection="Sales DB", column="Region", values=("N",)),),
-        }
-        desired = dict(live)
-        if rng.random() < 0.10:
-            desired["email"] = f"changed{i}@example.com"
-            if rng.random() < 0.5:
-                desired["roles"] = ("Finance Viewer", "Sales", "Ops")
-        pairs.append((desired, live))
-    return pairs
+def records(n: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(desired, live) canonical records of the shared generator's ``n`` users, 10% of them
+    differing (another email, half of them a role): both read through pisync's own wire
+    mapping, as a plan reads the server."""
+    workload = Workload(users=n, changed=0.10)
+    everyone = people(workload)
+    _, changed = split(workload, everyone)
+
+    def record(p: Person) -> dict[str, Any]:
+        return dict(live_user({"usercode": p.usercode}, element(p)).record)
+
+    return [(record(p), record(live_copy(p) if p.usercode in changed else p)) for p in everyone]
 
 
 def pisync_diff(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
@@ -110,6 +95,10 @@ def main() -> None:
     for name, seconds, found in rows:
         rate = args.pairs / seconds if seconds else float("inf")
         print(f"{name:40} {seconds:8.3f} {rate:10,.0f} {seconds / base:9.1f} {found:7,}")
+    # a pair is a user's desired and live record: the growth table counts pairs as users
+    growth.record("diff", args.pairs, {f"{name} s": seconds for name, seconds, _ in rows})
+    print()
+    print(growth.table("diff"))
 
 
 if __name__ == "__main__":

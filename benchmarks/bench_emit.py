@@ -1,5 +1,6 @@
 """YAML emitters for ``pisync import``: pisync's own (``core/yamlfile/emit.py``) against ruamel's
-safe and round-trip dumpers, on the same documents, ratios from this process.
+safe and round-trip dumpers, on the same documents, ratios from this process; then the
+growth table (``growth.py``).
 
     .venv/bin/python benchmarks/bench_emit.py --users 10000
 """
@@ -11,32 +12,16 @@ import io
 import time
 from typing import Any
 
+import growth
 from ruamel.yaml import YAML
+from workload import Workload, document, people
 
 from reconciler.core.yamlfile.emit import emit
 
 
 def documents(n: int) -> dict[str, list[dict[str, Any]]]:
-    return {
-        "users": [
-            {
-                "usercode": f"U{i:06d}",
-                "forenames": "Anne-Marie",
-                "surname": "O'Neil",
-                "email": f"u{i}@example.com",
-                "type": "designer",
-                "roles": ["Finance Viewer", "Sales"],
-                "categories": ["Budgets", "Forecasts"],
-                "privileges": ["exportToCsv", "pdf"],
-                "login": {"password": False, "external": True, "mfa": True},
-                "variables": {"region": "North", "code": "yes"},
-                "restrictions": [
-                    {"connection": "Sales DB", "column": "Region", "values": ["East", "North"]}
-                ],
-            }
-            for i in range(n)
-        ]
-    }
+    """The shared generator's ``n`` users as the entries of one ``users:`` document."""
+    return {"users": [document(p) for p in people(Workload(users=n))]}
 
 
 def main() -> None:
@@ -50,13 +35,18 @@ def main() -> None:
     print(f"{args.users:,} users")
     print(f"{'emitter':28} {'seconds':>8} {'x pisync':>9}")
     print(f"{'core/yamlfile/emit.py':28} {base:8.2f} {1.0:9.1f}")
+    figures = {"pisync emit s": base}
     for typ in ("safe", "rt"):
         yaml = YAML(typ=typ)
         yaml.default_flow_style = None
         started = time.perf_counter()
         yaml.dump(body, io.StringIO())
         seconds = time.perf_counter() - started
+        figures[f"ruamel {typ} s"] = seconds
         print(f"{'ruamel YAML(typ=' + repr(typ) + ')':28} {seconds:8.2f} {seconds / base:9.1f}")
+    growth.record("emit", args.users, figures)
+    print()
+    print(growth.table("emit"))
 
 
 if __name__ == "__main__":

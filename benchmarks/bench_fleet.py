@@ -35,11 +35,23 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench_plan import PER_FILE, ROLES, TREE, element, git, user, user_yaml
 from measure import PISYNC, Run, machine, pisync_env, run_wrapped
+from workload import (
+    Person,
+    Workload,
+    element,
+    git,
+    live_copy,
+    people,
+    roles_yaml,
+    secret_env,
+    seed_document,
+    user_yaml,
+)
 
 from pi_emulator.process import EmulatorProcess, Member, fleet
 
@@ -47,15 +59,13 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / ".data"
 
 
-def seed_of(users: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "categories": [
-            *({"name": top, "parent": None} for top in TREE),
-            *({"name": c, "parent": top} for top, kids in TREE.items() for c in kids),
-        ],
-        "roles": [{"name": r, "description": r, "categories": [], "privileges": []} for r in ROLES],
-        "users": [element(u) for u in users],
-    }
+#: Users in one desired-state file (the shared generator's default).
+PER_FILE = 500
+
+
+def seed_of(live: Sequence[Person], workload: Workload) -> dict[str, Any]:
+    """An emulator's seed: the shared generator's categories and roles, and ``live``."""
+    return {**seed_document(workload, []), "users": [element(p) for p in live]}
 
 
 def name_of(index: int) -> str:
@@ -64,18 +74,21 @@ def name_of(index: int) -> str:
 
 def generate(servers: int, per_server: int, changed: float) -> Path:
     """Seeds, the fleet's repository and the one-server repository, generated once."""
-    folder = DATA / f"fleet-{servers}x{per_server}-{changed:g}"
+    folder = DATA / f"fleet-v2-{servers}x{per_server}-{changed:g}"
     if (folder / "done").exists():
         return folder
     shutil.rmtree(folder, ignore_errors=True)
     rng = random.Random(20261205)
+    workload = Workload(users=servers * per_server, changed=changed)
+    # the shared generator's people; a parent lives on another server's slice, so none here
+    everyone = [replace(p, parent=None) for p in people(workload)]
     fleet_repo, one_repo = folder / "fleet", folder / "one"
     (fleet_repo / "users").mkdir(parents=True)
     (one_repo / "users").mkdir(parents=True)
-    roles = "roles:\n" + "".join(f"  - name: {r}\n    description: {r}\n" for r in ROLES)
+    roles = roles_yaml(workload.seed)
     (fleet_repo / "users" / "roles.yaml").write_text(roles, encoding="utf-8")
     (one_repo / "users" / "roles.yaml").write_text(roles, encoding="utf-8")
-    every_live: list[dict[str, Any]] = []
+    every_live: list[Person] = []
     config = [
         'sources: ["users/**/*.yaml"]',
         "server: {concurrency: 16, timeout: 60}",
@@ -86,16 +99,18 @@ def generate(servers: int, per_server: int, changed: float) -> Path:
     expected = 0
     for s in range(servers):
         name = name_of(s)
-        desired = [user(rng, s * per_server + n) for n in range(per_server)]
+        desired = everyone[s * per_server : (s + 1) * per_server]
         live = []
-        for u in desired:
-            old = dict(u)
+        for p in desired:
             if rng.random() < changed:
-                old["email"] = "old." + u["email"]
+                live.append(live_copy(p))
                 expected += 1
-            live.append(old)
+            else:
+                live.append(p)
         every_live += live
-        (folder / f"seed-{name}.json").write_text(json.dumps(seed_of(live)), encoding="utf-8")
+        (folder / f"seed-{name}.json").write_text(
+            json.dumps(seed_of(live, workload)), encoding="utf-8"
+        )
         overlay = fleet_repo / "servers" / name
         overlay.mkdir(parents=True)
         for start in range(0, per_server, PER_FILE):
@@ -114,7 +129,9 @@ def generate(servers: int, per_server: int, changed: float) -> Path:
         "users: {prune: 'off'}\n",
         encoding="utf-8",
     )
-    (folder / "seed-one.json").write_text(json.dumps(seed_of(every_live)), encoding="utf-8")
+    (folder / "seed-one.json").write_text(
+        json.dumps(seed_of(every_live, workload)), encoding="utf-8"
+    )
     for repo in (fleet_repo, one_repo):
         git(repo, "init", "-q")
         git(repo, "add", "-A")
@@ -150,7 +167,7 @@ class Bench:
         if "one" in only:
             with fleet(self.tmp, [Member(seed=self.folder / "seed-one.json", args=latency)],
                        ready_timeout=600) as (emu,):  # fmt: skip
-                env = pisync_env(emu.url)
+                env = pisync_env(emu.url, secret_env())
                 one = self.pisync(self.folder / "one", env, "plan", "-q")
                 reads = emu.control("GET", "stats")["completed"]
                 self.one = one.wall_s
@@ -163,7 +180,7 @@ class Bench:
     def env_for(self, emus: Sequence[EmulatorProcess], count: int) -> dict[str, str]:
         pins = " ".join(f"{n}={e.url}" for n, e in zip(self.names[:count], emus, strict=False))
         every = {n: {"username": "admin", "password": "dashboard"} for n in self.names}
-        env = pisync_env("")
+        env = pisync_env("", secret_env())
         env.pop("PISYNC_URL")
         return {**env, "PISYNC_SERVER_URLS": pins, "PISYNC_FLEET_CREDENTIALS": json.dumps(every)}
 

@@ -1,20 +1,20 @@
-"""Benchmark: ``pisync import --out DIR`` of 10,000 users, then ``pisync plan`` on the result.
+"""Benchmark: ``pisync import --out DIR`` of ``--users`` users, then ``validate`` and ``plan``
+in the imported folder, and how the layout import chose validates against 200 files.
 
-A ``pi-emulator`` process is started on a free loopback port with ``--latency-ms 20`` and a
-generated seed of ``--users`` users (default 10,000) that looks like a real organisation: a
-two-level category tree, 20 roles, a manager hierarchy (``parentIdentifier``), every user
-type, 1-2 roles and 1-3 categories each, a few privileges, variables (10% with a secure
-one), data-connection restrictions (30%), expiry dates, disabled users, password logins.
-
-Measured, each command in a fresh process (so the peak RSS is its own):
+A ``pi-emulator`` process serves the shared generator's organisation (``workload.py``: every
+user on the server as the files would declare it: a category tree, 20 roles, managers, every
+non-administrator type, variables with a secure one on 10%, restrictions, expiry dates, 5%
+disabled) with ``--latency-ms`` (default 20). Measured, each command in a fresh process:
 
 1. baseline: a bare ``httpx`` client doing the same reads as the import (``GET /users`` pages
    of 500, ``/roles``, ``/categories``, then ``GET /users/syncPayload`` for every user with
    the same number of requests in flight) and nothing else: the network-and-server floor;
-2. ``pisync import --out DIR``: wall time, users/s, peak RSS, CPU; ratio to the baseline;
-3. ``pisync validate`` in the imported folder (load of the written files, offline);
+2. ``pisync import --out DIR`` (its default layout): wall time, users/s, peak RSS, CPU;
+3. ``pisync validate --no-cache`` in the imported folder; then the same users' entries, as
+   import wrote them, regrouped into 200 files (and into one file per user): the layout's
+   cost against the 200 files (target: at most 1.5 x);
 4. ``pisync plan --detailed-exitcode`` in the imported folder, with the secure variables
-   the import names (``PISYNC_VAR_<USER>_<NAME>``) set to their seeded values: it must be
+   the import names (``PISYNC_VAR_<USER>_<NAME>``) set to the seeded value: it must be
    empty (exit 0); otherwise the first 40 lines of the plan are printed.
 
 Usage::
@@ -30,17 +30,15 @@ the plan (default: pisync's own default, 8); the baseline uses the same number.
 from __future__ import annotations
 
 import argparse
-import json
 import pstats
-import random
 import re
 import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
+import growth
 from measure import (
     BASELINES,
     PISYNC,
@@ -51,119 +49,11 @@ from measure import (
     run_wrapped,
     start_emulator,
 )
+from workload import SECRET_VALUE, Workload, materialise
 
 from pi_emulator.process import EmulatorProcess as Emulator
 
 DEFAULT_CONCURRENCY = 8  # pisync's server.concurrency default
-
-FORENAMES = ["John", "Mary", "Ahmed", "Li", "Olga", "Sofia", "Kwame", "Aiko", "Pedro", "Anna",
-             "Zoë", "José", "Siobhán", "Łukasz"]  # fmt: skip
-SURNAMES = ["Smith", "Jones", "Khan", "Wang", "Ivanova", "Garcia", "Mensah", "Sato", "Silva",
-            "O'Brien", "Müller", "van der Berg"]  # fmt: skip
-TYPE_IDS = [3, 3, 3, 3, 4, 4, 2, 1, 0]
-CATEGORY_TREE = {
-    "Finance": ["Budgets", "Forecasts", "Payroll", "Tax"],
-    "Sales": ["Sales North", "Sales South", "Sales East", "Sales West"],
-    "HR": ["Recruiting", "Benefits", "Training"],
-    "Operations": ["Logistics", "Facilities", "Procurement"],
-    "Marketing": ["Campaigns", "Brand"],
-    "Support": ["Tier 1", "Tier 2"],
-    "Executive": [],
-}
-LEAVES = [(top, kid) for top, kids in CATEGORY_TREE.items() for kid in kids] + [
-    (top, None) for top, kids in CATEGORY_TREE.items() if not kids
-]
-PRIVILEGES = [
-    "exportToCsv", "exportToExcel", "exportToWord", "exportToPpt", "schedule", "scheduleToEmail",
-    "saveFilters", "applySavedFilters", "subscription", "editCharts", "editReports",
-    "collaborate", "modifyLayouts", "saveLayouts",
-]  # fmt: skip
-DEFAULT_ON = ["accessAccount", "audit", "clientExcludePasswordExpiry", "editOwnPassword",
-              "logoutEnabled", "pdf"]  # fmt: skip
-REGIONS = ["North", "South", "East", "West", "APAC", "UK", "EMEA"]
-ROLES = [f"{dept} {level}" for dept in CATEGORY_TREE for level in ("Viewer", "Analyst", "Lead")][
-    :20
-]
-CONNECTIONS = [("Sales DB", "Region"), ("Finance DW", "Cost Centre"), ("HR Mart", "Department")]
-
-
-# --- data --------------------------------------------------------------------------------
-
-
-def seed_document(users: int, seed: int = 7) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
-    """The seed, and the secure variables' values by (usercode, variable name)."""
-    rng = random.Random(seed)
-    categories: list[dict[str, Any]] = []
-    for top, kids in CATEGORY_TREE.items():
-        categories.append({"name": top, "parent": None, "helpText": f"{top} reporting"})
-        categories += [{"name": k, "parent": top} for k in kids]
-    roles = []
-    for name in ROLES:
-        top, kid = rng.choice(LEAVES)
-        roles.append(
-            {
-                "name": name,
-                "description": f"{name}: generated role",
-                "categories": [top] + ([kid] if kid else []),
-                "privileges": sorted(rng.sample(PRIVILEGES, 2)),
-            }
-        )
-    secrets: dict[tuple[str, str], str] = {}
-    managers = max(1, users // 100)
-    elements = []
-    for i in range(users):
-        code = f"USER{i:06d}" if i >= managers else f"MGR{i:04d}"
-        forenames, surname = rng.choice(FORENAMES), rng.choice(SURNAMES)
-        user: dict[str, Any] = {
-            "usercode": code,
-            "forenames": forenames,
-            "surname": surname,
-            "email": f"{code.lower()}@example.com",
-            "userTypeId": rng.choice(TYPE_IDS),
-        }
-        if i >= managers:
-            user["parentIdentifier"] = f"MGR{rng.randrange(managers):04d}"
-        for flag in rng.sample(PRIVILEGES, rng.randint(0, 4)):
-            user[flag] = True
-        if rng.random() < 0.1:
-            user[rng.choice(DEFAULT_ON)] = False
-        if rng.random() < 0.05:
-            user["clientEnabled"] = False
-        if rng.random() < 0.15:
-            user["userExpirationDate"] = f"2027-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        if rng.random() < 0.2:
-            user.update(allowPasswordLogin=True, password=f"pw-{i}")
-        if rng.random() < 0.05:
-            user["lite"] = True
-        cats: list[str] = []
-        for top, kid in rng.sample(LEAVES, rng.randint(0, 3)):
-            cats += [c for c in (top, kid) if c and c not in cats]
-        variables = [{"name": "region", "value": rng.choice(REGIONS), "isSecure": False}]
-        if rng.random() < 0.3:
-            variables.append(
-                {"name": "costCentre", "value": str(rng.randint(1000, 9999)), "isSecure": False}
-            )
-        if i % 10 == 3:
-            value = f"secret-{i}-{rng.randrange(10**6)}"
-            variables.append({"name": "warehouseKey", "value": value, "isSecure": True})
-            secrets[(code, "warehouseKey")] = value
-        restrictions = []
-        if rng.random() < 0.3:
-            conn, col = rng.choice(CONNECTIONS)
-            restrictions = [
-                {"dataConnectionIdentifier": conn, "columnIdentifier": col, "value": v}
-                for v in rng.sample(REGIONS, rng.randint(1, 2))
-            ]
-        elements.append(
-            {
-                "user": user,
-                "userRoles": [{"roleIdentifier": r} for r in rng.sample(ROLES, rng.randint(0, 2))],
-                "userCategories": [{"categoryIdentifier": c} for c in cats],
-                "variables": variables,
-                "restrictions": restrictions,
-            }
-        )
-    return {"categories": categories, "roles": roles, "users": elements}, secrets
 
 
 # --- processes ---------------------------------------------------------------------------
@@ -176,22 +66,20 @@ def pisync(args: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> Run:
 SECRET_LINE = re.compile(r"^\s+(PISYNC_VAR_\w+)\s+\(user (\S+), variable (.+)\)\s*$")
 
 
-def secret_env(
-    import_out: str, secrets: Mapping[tuple[str, str], str]
-) -> tuple[dict[str, str], list[str]]:
-    """Environment for the plan from the names the import printed; and unmatched lines."""
+def secret_env(import_out: str) -> tuple[dict[str, str], list[str]]:
+    """Environment for the plan from the names the import printed (every secure variable of
+    the generated organisation holds the same value); and the lines that did not match."""
     env: dict[str, str] = {}
     unknown: list[str] = []
     for line in import_out.splitlines():
         m = SECRET_LINE.match(line)
         if not m:
             continue
-        name, code, var = m.groups()
-        value = secrets.get((code.upper(), var))
-        if value is None:
-            unknown.append(line.strip())
+        name, _, var = m.groups()
+        if var == "warehouseKey":
+            env[name] = SECRET_VALUE
         else:
-            env[name] = value
+            unknown.append(line.strip())
     return env, unknown
 
 
@@ -214,6 +102,29 @@ def profile_import(work: Path, env: Mapping[str, str], top: int = 30) -> None:
     stats.sort_stats("tottime").print_stats(top)
 
 
+def regroup(imported: Path, target: Path, files: int) -> int:
+    """The user entries of an imported folder's files, as written, in ``files`` files under
+    ``target/users`` (``roles.yaml`` copied as is); the number of files written."""
+    entries: list[str] = []
+    for path in sorted((imported / "users").glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        if path.name == "roles.yaml":
+            (target / "users").mkdir(parents=True, exist_ok=True)
+            (target / "users" / "roles.yaml").write_text(text, encoding="utf-8")
+            continue
+        body = text.split("\nusers:\n", 1)[1]
+        entries += ["  - usercode: " + e for e in body.split("  - usercode: ")[1:]]
+    (target / "users").mkdir(parents=True, exist_ok=True)
+    shutil.copy(imported / "pisync.yaml", target / "pisync.yaml")
+    per_file = -(-len(entries) // files)
+    written = 0
+    for n, start in enumerate(range(0, len(entries), per_file)):
+        body = "users:\n" + "".join(entries[start : start + per_file])
+        (target / "users" / f"part-{n:06d}.yaml").write_text(body, encoding="utf-8")
+        written += 1
+    return written
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=10_000)
@@ -230,19 +141,19 @@ def main() -> int:
     print(machine())
     tmp = Path(tempfile.mkdtemp(prefix="pisync-bench-import-"))
     emu: Emulator | None = None
+    figures: dict[str, float] = {}
     try:
-        seed, secrets = seed_document(args.users)
-        seed_file = tmp / "seed.json"
-        seed_file.write_text(json.dumps(seed), encoding="utf-8")
+        data = materialise(Workload(users=args.users, changed=0.0))
+        seed_file = data.seed
         started = time.perf_counter()
         emu = start_emulator(tmp, seed_file, "--latency-ms", str(args.latency_ms))
         startup = time.perf_counter() - started
         users_live = int(emu.control("GET", "health")["users"])
         print(
-            f"seed: {args.users} users ({users_live} live with ADMIN), {len(seed['roles'])} roles,"
-            f" {len(seed['categories'])} categories, {len(secrets)} secure variables, "
-            f"{seed_file.stat().st_size / 1e6:.1f} MB; emulator ready in {startup:.1f} s; "
-            f"--latency-ms {args.latency_ms}; {concurrency} requests in flight; {tmp}"
+            f"seed: {args.users} users ({users_live} live with ADMIN), the shared generator's"
+            f" organisation, {seed_file.stat().st_size / 1e6:.1f} MB; emulator ready in"
+            f" {startup:.1f} s; --latency-ms {args.latency_ms}; {concurrency} requests in"
+            f" flight; {tmp}"
         )
         work = tmp / "work"
         work.mkdir()
@@ -255,7 +166,7 @@ def main() -> int:
         baseline: Run | None = None
         if not args.no_baseline:
             baseline = run_wrapped(
-                [PYTHON, str(BASELINES / "raw_reads.py"), emu.url, str(concurrency)],
+                [PYTHON, str(BASELINES / "raw_reads.py"), "httpx", emu.url, str(concurrency)],
                 cwd=work,
                 env=env,
             )
@@ -278,54 +189,94 @@ def main() -> int:
             (dest / "pisync.yaml").write_text(
                 text + f"server:\n  concurrency: {args.concurrency}\n", encoding="utf-8"
             )
-        validate = pisync(["validate"], cwd=dest, env=env)
-        plan_secrets, unknown = secret_env(imp.stdout, secrets)
+        validate = pisync(["validate", "--no-cache"], cwd=dest, env=env)
+        layouts: list[tuple[str, int, Run]] = []
+        for label, count in (("200 files", 200), ("a file per user", args.users)):
+            other = tmp / f"regrouped-{count}"
+            written = regroup(dest, other, count)
+            layouts.append((label, written, pisync(["validate", "--no-cache"], cwd=other, env=env)))
+        plan_secrets, unknown = secret_env(imp.stdout)
         plan = pisync(["plan", "--detailed-exitcode"], cwd=dest, env=env | plan_secrets)
 
         print(f"import: {summary[0] if summary else imp.stdout.splitlines()[:1]}")
         print(f"        users/ holds {files} files, {size / 1e6:.1f} MB of YAML")
         print(
             f"        {len(plan_secrets)} secure-variable environment names printed and set "
-            f"for the plan (seeded: {len(secrets)})"
-            + (f"; {len(unknown)} NOT matched: {unknown[:3]}" if unknown else "")
+            "for the plan" + (f"; {len(unknown)} NOT matched: {unknown[:3]}" if unknown else "")
         )
         print()
         floor = (args.users + 1) * args.latency_ms / 1000 / concurrency
-        head = f"{'step':<34} {'wall s':>7} {'users/s':>8} {'ratio':>7} {'CPU s':>6} {'RSS MB':>7}"
+        head = f"{'step':<44} {'wall s':>7} {'users/s':>8} {'ratio':>7} {'CPU s':>6} {'RSS MB':>7}"
         rows = [head, "-" * len(head)]
 
         def row(label: str, run: Run, ratio: str) -> str:
             return (
-                f"{label:<34} {run.wall_s:>7.2f} {args.users / run.wall_s:>8.0f} {ratio:>7}"
+                f"{label:<44} {run.wall_s:>7.2f} {args.users / run.wall_s:>8.0f} {ratio:>7}"
                 f" {run.cpu_s:>6.2f} {run.rss_mb:>7.0f}"
             )
 
         rows.append(
-            f"{'latency bound (N users x 20ms / ' + str(concurrency) + ')':<34} {floor:>7.2f}"
+            f"{'latency bound (N users x 20ms / ' + str(concurrency) + ')':<44} {floor:>7.2f}"
             f" {args.users / floor:>8.0f}"
         )
         if baseline is not None:
             rows.append(row("baseline: bare httpx, same reads", baseline, "1.00x"))
+            figures["baseline: bare httpx wall s"] = baseline.wall_s
         base_s = baseline.wall_s if baseline is not None else floor
         rows.append(row("pisync import --out DIR", imp, f"{imp.wall_s / base_s:.2f}x"))
-        rows.append(row("pisync validate (imported folder)", validate, ""))
+        reference = layouts[0][2].wall_s
+        rows.append(
+            row(
+                f"pisync validate, import's layout ({files} files)",
+                validate,
+                f"{validate.wall_s / reference:.2f}x",
+            )
+        )
+        for label, written, run in layouts:
+            rows.append(
+                row(
+                    f"pisync validate, {label} ({written + 1} files)",
+                    run,
+                    f"{run.wall_s / reference:.2f}x",
+                )
+            )
         rows.append(row("pisync plan (imported folder)", plan, f"{plan.wall_s / base_s:.2f}x"))
         print(
             "ratio = wall time over the "
             + ("bare-httpx baseline" if baseline is not None else "latency bound")
-            + " (same run, same emulator); CPU s / RSS MB = CPU time and peak RSS of the"
-            " command's own process"
+            + " (validate: over the same users in 200 files); CPU s / RSS MB = CPU time and"
+            " peak RSS of the command's own process"
         )
         print("\n".join(rows))
         print(f"emulator CPU during the import: {emu_cpu:.2f} s")
-        if validate.exit != 0:
-            print(f"validate of the imported folder FAILED (exit {validate.exit}):")
-            print("\n".join(validate.lines()[:40]))
+        ratio = validate.wall_s / reference
+        print(
+            f"target (import's own layout validates within 1.5 x the same users in 200 files):"
+            f" {'met' if ratio <= 1.5 else 'NOT met'} ({ratio:.2f} x)"
+        )
+        figures.update(
+            {
+                "import wall s": imp.wall_s,
+                "import CPU s": imp.cpu_s,
+                "import peak MB": imp.rss_mb,
+                "validate, import's layout wall s": validate.wall_s,
+                "validate, 200 files wall s": reference,
+                "validate, a file per user wall s": layouts[1][2].wall_s,
+                "plan after import wall s": plan.wall_s,
+            }
+        )
+        for label, _, run in (("import's layout", 0, validate), *layouts):
+            if run.exit != 0:
+                print(f"validate ({label}) FAILED (exit {run.exit}):")
+                print("\n".join(run.lines()[:40]))
         if plan.exit == 0:
             print("plan in the imported folder: EMPTY (exit 0), as it should be")
         else:
             print(f"plan in the imported folder: NOT EMPTY (exit {plan.exit}); first 40 lines:")
             print("\n".join(plan.lines()[:40]))
+        growth.record("import", args.users, figures)
+        print()
+        print(growth.table("import"))
         if args.profile:
             profile_import(work, env)
         return 0 if plan.exit == 0 and validate.exit == 0 and not unknown else 1

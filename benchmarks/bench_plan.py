@@ -1,32 +1,34 @@
 """Benchmark: ``pisync plan`` and ``pisync apply`` at scale, side by side with what they are
 measured against, in one run against one emulator.
 
-A seeded organisation of ``--users`` users (default 100,000; a category tree, 12 roles, 1-2
-roles and categories each, privileges, a variable, expiry dates on 30%) is generated into
-``benchmarks/.data/plan-N/`` (git-ignored): the emulator's seed, and desired-state YAML that
-agrees with it except for ``--changed`` of the users (default 10%: a new email, half of them a
-new role). A ``pi-emulator`` process serves it with ``--latency-ms`` (default 20) per request;
-every client runs ``--concurrency`` (default 16) requests in flight. Each command runs in a
-fresh wrapper process, so wall time, CPU and peak RSS are its own.
+The data is a workload of the shared generator (``workload.py``): ``--users`` declared users
+(default 100,000) of whom ``--new`` are not on the server yet (default 0; 0.5 is a first
+rollout where half are new) and ``--changed`` of the rest differ from the files (default 10%:
+a new email, half of them a new role). A ``pi-emulator`` process serves it with
+``--latency-ms`` (default 20) per request; every client runs ``--concurrency`` (default 16)
+requests in flight. Each command runs in a fresh wrapper process, so wall time, CPU and peak
+RSS are its own; the emulator counts the requests each one makes.
 
-1. ideal: the requests a plan must make, times latency, over concurrency (no client or server cost);
-2. baseline: a minimal httpx client making the same reads as the plan (the user list in pages
-   of 500, roles, categories, every user's syncPayload) and nothing else;
-3. ``pisync plan`` (its ratio to 1 and 2);
-4. ``pisync apply --auto-approve``: must write exactly the changed users (the emulator's
+1. baselines: a minimal client making the same reads as the plan (the user list in pages of
+   500, roles, categories, every declared user's syncPayload: a 404 for each user the list
+   leaves out) and nothing else, with httpx and with aiohttp (the leanest client there is);
+2. ``pisync plan``: against its ideal (the requests it made x latency ÷ concurrency: no client
+   or server cost) and against the leanest client per request;
+3. ``pisync apply --auto-approve``: must write exactly the changed users (the emulator's
    store version moves once per effective write); then, on a reset emulator, ``pisync apply
-   plan.json`` of the plan saved in 3 (what the apply job of a pull request runs: it re-reads
+   plan.json`` of the plan saved in 2 (what the apply job of a pull request runs: it re-reads
    only the users the plan changes);
-5. the emulator is reset, then a naive sync: ``POST /users/sync`` of every user's complete
-   payload, no reads, with httpx (how such a script is usually written) and with aiohttp (the
-   same client library as pisync), each against a freshly reset emulator;
-6. ``pisync plan --changed-since HEAD`` after changing 10 users in one file of the git
+4. the emulator is reset, then a naive sync: ``POST /users/sync`` of every user's complete
+   payload, no reads, with httpx (how such a script is usually written) and with aiohttp,
+   each against a freshly reset emulator;
+5. ``pisync plan --changed-since HEAD`` after changing 10 users in one file of the git
    repository: wall time and the requests it sent;
-7. ``pisync validate``: cold (no cache), warm (nothing changed), one file changed.
+6. ``pisync validate``: cold (no cache), warm (nothing changed), one file changed.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_plan.py                      # 100,000 users
+    .venv/bin/python benchmarks/bench_plan.py                      # 100,000 users, all exist
+    .venv/bin/python benchmarks/bench_plan.py --new 0.5            # half of them new
     .venv/bin/python benchmarks/bench_plan.py --users 10000 --only plan,apply
 """
 
@@ -34,226 +36,127 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
+import growth
 from measure import BASELINES, PISYNC, PYTHON, Run, machine, pisync_env, run_wrapped, start_emulator
+from workload import Workload, materialise, secret_env
 
-from reconciler.core.model.privileges import PRIVILEGES as ALL_PRIVILEGES
-
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "benchmarks" / ".data"
-PER_FILE = 500
-FORENAMES = ["John", "Mary", "Ahmed", "Li", "Olga", "Sofia", "Kwame", "Aiko", "Pedro", "Anna"]
-SURNAMES = ["Smith", "Jones", "Khan", "Wang", "Ivanova", "Garcia", "Mensah", "Sato", "Silva"]
-TYPES = {"user": 3, "chart-viewer": 4, "designer": 1, "chart-explorer": 2}
-TREE = {
-    "Finance": ["Budgets", "Forecasts", "Payroll"],
-    "Sales": ["Sales North", "Sales South", "Sales East"],
-    "HR": ["Recruiting", "Benefits"],
-    "Operations": ["Logistics", "Facilities"],
-}
-LEAVES = [c for kids in TREE.values() for c in kids]
-PARENT = {c: top for top, kids in TREE.items() for c in kids}
-ROLES = [f"Team {i:02d} Viewer" for i in range(12)]
-PRIVILEGES = ["exportToCsv", "exportToExcel", "pdf", "schedule", "saveFilters", "subscription"]
-ALWAYS = ["accessAccount", "audit", "editOwnPassword", "logoutEnabled"]
 STAGES = ("reads", "plan", "apply", "naive", "changed", "validate")
-
-
-# --- data --------------------------------------------------------------------------------
-
-
-def user(rng: random.Random, n: int) -> dict[str, Any]:
-    return {
-        "usercode": f"U{n:06d}",
-        "forenames": rng.choice(FORENAMES),
-        "surname": rng.choice(SURNAMES),
-        "email": f"u{n:06d}@example.com",
-        "type": rng.choice(list(TYPES)),
-        "roles": sorted(rng.sample(ROLES, rng.randint(1, 2))),
-        "categories": sorted(rng.sample(LEAVES, rng.randint(1, 2))),
-        "privileges": sorted(ALWAYS + rng.sample(PRIVILEGES, 2)),
-        "region": rng.choice(["North", "South", "East", "West"]),
-        "expires": f"2027-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        if rng.random() < 0.3
-        else None,
-    }
-
-
-def element(u: dict[str, Any]) -> dict[str, Any]:
-    """The complete sync payload element of a user (what the seed and a naive sync send)."""
-    cats = sorted({*u["categories"], *(PARENT[c] for c in u["categories"])})
-    return {
-        "user": {
-            "usercode": u["usercode"],
-            "forenames": u["forenames"],
-            "surname": u["surname"],
-            "email": u["email"],
-            "userTypeId": TYPES[u["type"]],
-            "allowPasswordLogin": False,
-            "allowExternalLogin": True,
-            "userExpirationDate": u["expires"],
-            **{p: p in u["privileges"] for p in ALL_PRIVILEGES},
-        },
-        "userRoles": [{"roleIdentifier": r} for r in u["roles"]],
-        "userCategories": [{"categoryIdentifier": c} for c in cats],
-        "variables": [{"name": "region", "value": u["region"], "isSecure": False}],
-        "restrictions": [],
-    }
-
-
-def user_yaml(u: dict[str, Any]) -> str:
-    lines = [
-        f"  - usercode: {u['usercode']}",
-        f"    forenames: {u['forenames']}",
-        f"    surname: {u['surname']}",
-        f"    email: {u['email']}",
-        f"    type: {u['type']}",
-        f"    roles: [{', '.join(u['roles'])}]",
-        f"    categories: [{', '.join(u['categories'])}]",
-        f"    privileges: [{', '.join(u['privileges'])}]",
-        "    login: {password: false, external: true}",
-        f"    variables: {{region: {u['region']}}}",
-    ]
-    if u["expires"]:
-        lines.append(f"    expires: {u['expires']}")
-    return "\n".join(lines) + "\n"
-
-
-def generate(users: int, changed: float) -> Path:
-    """The data for ``users`` users, generated once (seeded) and reused."""
-    folder = DATA / f"plan-{users}-{changed:g}"
-    if (folder / "done").exists():
-        return folder
-    shutil.rmtree(folder, ignore_errors=True)
-    (folder / "repo" / "users").mkdir(parents=True)
-    rng = random.Random(20261201)
-    desired = [user(rng, n) for n in range(users)]
-    live = []
-    for u in desired:
-        old = dict(u)
-        if rng.random() < changed:
-            old["email"] = "old." + u["email"]
-            if rng.random() < 0.5:
-                old["roles"] = [ROLES[0]] if u["roles"] != [ROLES[0]] else [ROLES[1]]
-        live.append(old)
-    seed = {
-        "categories": [
-            *({"name": top, "parent": None} for top in TREE),
-            *({"name": c, "parent": top} for top, kids in TREE.items() for c in kids),
-        ],
-        "roles": [{"name": r, "description": r, "categories": [], "privileges": []} for r in ROLES],
-        "users": [element(u) for u in live],
-    }
-    (folder / "seed.json").write_text(json.dumps(seed), encoding="utf-8")
-    (folder / "naive.json").write_text(json.dumps([element(u) for u in desired]), "utf-8")
-    repo = folder / "repo"
-    (repo / "pisync.yaml").write_text(
-        'sources: ["users/**/*.yaml"]\nserver: {concurrency: 16, timeout: 60}\n'
-        "users: {prune: 'off'}\n",
-        encoding="utf-8",
-    )
-    for start in range(0, users, PER_FILE):
-        body = "users:\n" + "".join(user_yaml(u) for u in desired[start : start + PER_FILE])
-        (repo / "users" / f"team-{start // PER_FILE:04d}.yaml").write_text(body, "utf-8")
-    git(repo, "init", "-q")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "desired state")
-    expected = sum(1 for a, b in zip(desired, live, strict=True) if a != b)
-    (folder / "done").write_text(str(expected), encoding="utf-8")
-    return folder
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=bench", "-c", "user.email=b@example.com", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
-# --- running -------------------------------------------------------------------------------
 
 
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.folder = generate(args.users, args.changed)
-        self.repo = self.folder / "repo"
-        self.expected = int((self.folder / "done").read_text())
+        self.workload = Workload(users=args.users, changed=args.changed, new=args.new)
+        self.data = materialise(self.workload)
+        self.repo = self.data.repo
+        self.expected = self.data.facts.changes
         self.rows: list[tuple[str, str, float, Run | None, str]] = []
+        self.figures: dict[str, float] = {}
         self.tmp = Path(tempfile.mkdtemp(prefix="pisync-bench-plan-"))
         self.emu = start_emulator(
             self.tmp,
-            self.folder / "seed.json",
+            self.data.seed,
             "--latency-ms",
             str(args.latency_ms),
             "--request-log-max",
-            "100000",
+            "1000",
         )
-        self.env = pisync_env(self.emu.url)
-        self.ideal_reads = (args.users + 1 + 2 * (-(-args.users // 500)) + 4) / args.concurrency
+        self.env = pisync_env(self.emu.url, secret_env())
 
     def version(self) -> int:
         return int(self.emu.control("GET", "health")["version"])
 
-    def script(self, name: str, *extra: str, client: str | None = None) -> Run:
-        """A baseline client (benchmarks/baselines/NAME) against the emulator."""
-        first = [] if client is None else [client]
-        return run_wrapped(
-            [
-                PYTHON,
-                str(BASELINES / name),
-                *first,
-                self.emu.url,
-                str(self.args.concurrency),
-                *extra,
-            ],
-            cwd=self.tmp,
-            env=self.env,
-        )
+    def counted(self, work: Callable[[], Run]) -> tuple[Run, int]:
+        """Run ``work`` and count the API requests the emulator served meanwhile."""
+        self.emu.control("DELETE", "stats")
+        run = work()
+        return run, int(self.emu.control("GET", "stats")["completed"])
 
-    def pisync(self, *args: str, cwd: Path | None = None) -> Run:
+    def ideal(self, requests: int) -> float:
+        return float(requests * self.args.latency_ms / 1000 / self.args.concurrency)
+
+    def script(self, name: str, *extra: str, client: str) -> Run:
+        """A baseline client (benchmarks/baselines/NAME) against the emulator."""
+        command = [PYTHON, str(BASELINES / name), client, self.emu.url, str(self.args.concurrency)]
+        run = run_wrapped([*command, *extra], cwd=self.tmp, env=self.env)
+        if run.exit != 0:
+            raise SystemExit(f"{name} {client} exited {run.exit}:\n{run.tail()}")
+        return run
+
+    def pisync(self, *args: str, cwd: Path | None = None, cold: bool = True) -> Run:
+        """``pisync ARGS`` in the repository; ``cold``: without a validation cache (a CI job
+        that keeps none), which the run then writes."""
+        if cold:
+            shutil.rmtree((cwd or self.repo) / ".pisync-cache", ignore_errors=True)
         run = run_wrapped([PISYNC, *args], cwd=cwd or self.repo, env=self.env)
         if run.exit not in (0, 2):
             raise SystemExit(f"pisync {' '.join(args)} exited {run.exit}:\n{run.tail()}")
         return run
 
-    def add(self, stage: str, label: str, run: Run | None, seconds: float, note: str = "") -> None:
+    def add(
+        self, stage: str, label: str, run: Run | None, seconds: float, note: str = "", key: str = ""
+    ) -> None:
         self.rows.append((stage, label, seconds, run, note))
         shown = f"{seconds:.1f} s" + (
             f", {run.cpu_s:.1f} s CPU, {run.rss_mb:.0f} MB" if run else ""
         )
         print(f"  {label}: {shown} {note}", flush=True)
+        if key:
+            self.figures[f"{key} wall s"] = seconds
+            if run is not None:
+                self.figures[f"{key} CPU s"] = run.cpu_s
+                self.figures[f"{key} peak MB"] = run.rss_mb
 
     def run(self) -> None:
-        lat = self.args.latency_ms / 1000
         only = set(self.args.only.split(",")) if self.args.only else set(STAGES)
-        if "reads" in only or "plan" in only:
-            self.add("plan", "ideal read time", None, self.ideal_reads * lat)
+        codes = str(self.data.codes)
+        lean: tuple[float, int] | None = None  # the leanest client: (wall s, requests)
         if "reads" in only:
-            reads = self.script("raw_reads.py")
-            self.add("plan", "minimal httpx client, same reads", reads, reads.wall_s)
+            for client in ("httpx", "aiohttp"):
+
+                def reads_of(c: str = client) -> Run:
+                    return self.script("raw_reads.py", codes, client=c)
+
+                reads, requests = self.counted(reads_of)
+                absent = json.loads(reads.stdout)["absent"]
+                self.add(
+                    "plan", f"minimal {client} client, same reads", reads, reads.wall_s,
+                    f"({requests:,} requests, {absent:,} of them absence checks; "
+                    f"{reads.wall_s / requests * 1000:.2f} ms a request)",
+                    key=f"{client} reads",
+                )  # fmt: skip
+                if client == "aiohttp":
+                    lean = (reads.wall_s, requests)
         saved = self.tmp / "plan.json"
         if "plan" in only:
-            plan = self.pisync("plan", "--out", str(saved))
+            plan, requests = self.counted(lambda: self.pisync("plan", "--out", str(saved)))
+            ideal = self.ideal(requests)
             self.add(
                 "plan",
-                "pisync plan",
-                plan,
-                plan.wall_s,
-                f"({plan.wall_s / (self.ideal_reads * lat):.2f}x ideal)",
+                "ideal read time (requests x latency ÷ in flight)",
+                None,
+                ideal,
+                f"({requests:,} requests)",
+                key="ideal",
             )
+            per_request = plan.wall_s / requests * 1000
+            against = (
+                f"; the leanest client {lean[0] / lean[1] * 1000:.2f} ms a request"
+                if lean is not None
+                else ""
+            )
+            self.add(
+                "plan", "pisync plan", plan, plan.wall_s,
+                f"({plan.wall_s / ideal:.2f}x ideal; {per_request:.2f} ms a request{against})",
+                key="plan",
+            )  # fmt: skip
         if "apply" in only:
             before = self.version()
             apply = self.pisync("apply", "--auto-approve")
@@ -262,6 +165,7 @@ class Bench:
             self.add(
                 "apply", "pisync apply --auto-approve", apply, apply.wall_s,
                 f"({writes} writes for {self.expected} changed users; {last})",
+                key="apply",
             )  # fmt: skip
             if saved.exists():  # the pull-request way: apply the reviewed plan
                 self.emu.control("POST", "reset", timeout=600)
@@ -271,12 +175,19 @@ class Bench:
                 self.add(
                     "apply", "pisync apply plan.json (the saved plan)", applied, applied.wall_s,
                     f"({writes} writes for {self.expected} changed users)",
+                    key="apply plan.json",
                 )  # fmt: skip
         if "naive" in only:
             for label in ("httpx", "aiohttp"):
                 self.emu.control("POST", "reset", timeout=600)
-                naive = self.script("naive_sync.py", str(self.folder / "naive.json"), client=label)
-                self.add("apply", f"naive sync of every user ({label})", naive, naive.wall_s)
+                naive = self.script("naive_sync.py", str(self.data.naive), client=label)
+                self.add(
+                    "apply",
+                    f"naive sync of every user ({label})",
+                    naive,
+                    naive.wall_s,
+                    key=f"naive {label}",
+                )
             self.emu.control("POST", "reset", timeout=600)
         if "changed" in only:
             self.changed_since()
@@ -284,7 +195,7 @@ class Bench:
             self.validate()
 
     def changed_since(self) -> None:
-        first = sorted((self.repo / "users").glob("*.yaml"))[0]
+        first = sorted((self.repo / "users").glob("team-*.yaml"))[0]
         original = first.read_text(encoding="utf-8")
         lines = original.splitlines(keepends=True)
         edited, n = [], 0
@@ -295,38 +206,49 @@ class Bench:
             edited.append(line)
         first.write_text("".join(edited), encoding="utf-8")
         try:
-            self.emu.control("DELETE", "requests")
-            run = self.pisync("plan", "--changed-since", "HEAD")
-            sent = len(self.emu.control("GET", "requests"))
+            run, sent = self.counted(lambda: self.pisync("plan", "--changed-since", "HEAD"))
             self.add("changed", "plan --changed-since HEAD (10 users changed)", run, run.wall_s,
                      f"({sent} requests; {run.lines()[-1]})")  # fmt: skip
         finally:
             first.write_text(original, encoding="utf-8")
 
     def validate(self) -> None:
-        shutil.rmtree(self.repo / ".pisync-cache", ignore_errors=True)
         cold = self.pisync("validate")
-        warm = self.pisync("validate")
-        files = sorted((self.repo / "users").glob("*.yaml"))
+        warm = self.pisync("validate", cold=False)
+        files = sorted((self.repo / "users").glob("team-*.yaml"))
         first = files[min(1, len(files) - 1)]  # not the file changed_since() edited, if any
         original = first.read_text(encoding="utf-8")
         first.write_text(original.replace("surname: ", "surname: Y", 1), encoding="utf-8")
         try:
-            one = self.pisync("validate")
+            one = self.pisync("validate", cold=False)
         finally:
             first.write_text(original, encoding="utf-8")
-        self.add("validate", "pisync validate (cold)", cold, cold.wall_s)
-        self.add("validate", "pisync validate (cache, nothing changed)", warm, warm.wall_s)
-        self.add("validate", "pisync validate (cache, 1 of 200 files changed)", one, one.wall_s)
+        n = self.data.facts.files
+        self.add("validate", "pisync validate (cold)", cold, cold.wall_s, key="validate cold")
+        self.add(
+            "validate",
+            "pisync validate (cache, nothing changed)",
+            warm,
+            warm.wall_s,
+            key="validate warm",
+        )
+        self.add(
+            "validate",
+            f"pisync validate (cache, 1 of {n} files changed)",
+            one,
+            one.wall_s,
+            key="validate 1 file changed",
+        )
 
     def close(self) -> None:
         self.emu.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def table(self) -> str:
+        facts = self.data.facts
         out = [
-            f"{self.args.users:,} users, {self.expected:,} changed, {self.args.latency_ms} ms"
-            f" latency, {self.args.concurrency} in flight; {machine()}",
+            f"{self.workload.label}: {facts.creates:,} to create, {facts.updates:,} to update;"
+            f" {self.args.latency_ms} ms latency, {self.args.concurrency} in flight; {machine()}",
             "",
             "| what | wall s | CPU s | peak RSS MB | note |",
             "|---|---|---|---|---|",
@@ -342,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--changed", type=float, default=0.10)
+    parser.add_argument("--new", type=float, default=0.0, help="share of users not on the server")
     parser.add_argument("--latency-ms", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--only", default="", help=f"comma-separated: {','.join(STAGES)}")
@@ -354,6 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.close()
     print()
     print(bench.table())
+    name = "plan" if not args.new else f"plan, {args.new:.0%} new"
+    growth.record(name, args.users, bench.figures)
+    print()
+    print(growth.table(name))
     print(f"\n(the whole benchmark took {time.monotonic() - started:.0f} s)")
     return 0
 

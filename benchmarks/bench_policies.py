@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
+import growth  # noqa: E402
 from bench_validate import generate  # noqa: E402
 from measure import BASELINES  # noqa: E402
 
@@ -57,7 +58,7 @@ policies:
   mfa_required_for: {types: [administrator], privileges: [editUsers, editUserAccess, editRoles]}
   administrators: {min: 2, max: 5}
   separation_of_duties:
-    - {roles: [Role 00, Role 01], reason: "four-eyes"}
+    - {roles: [Team 00 Viewer, Team 01 Viewer], reason: "four-eyes"}
   escalation_requires: {keys: [ticket, reason]}
   max_access_days: {administrator: 90, severity: warning}
   review_interval_days: {days: 180, severity: warning}
@@ -65,13 +66,18 @@ policies:
 """
 WORST = """\
 policies:
-  mfa_required_for: {types: [designer, user], privileges: [exportToCsv, editUsers]}
+  mfa_required_for:
+    types: [designer, user, chart-viewer, chart-explorer]
+    privileges: [exportToCsv, editUsers]
   administrators: {min: 2, max: 5}
   separation_of_duties:
-    - {roles: [Role 00, Role 01], reason: "four-eyes"}
-    - {roles: [Role 02, Role 03, Role 04], reason: "one of three", severity: warning}
+    - {roles: [Team 00 Viewer, Team 01 Viewer], reason: "four-eyes"}
+    - roles: [Team 02 Viewer, Team 03 Viewer, Team 04 Viewer]
+      reason: "one of three"
+      severity: warning
   escalation_requires: {keys: [ticket, reason]}
-  max_access_days: {administrator: 90, designer: 365, user: 365, severity: warning}
+  max_access_days:
+    {administrator: 90, designer: 365, user: 365, chart-viewer: 365, severity: warning}
   review_interval_days: {days: 180, severity: warning}
   email_domains: {allowed: [example.org], severity: warning}
 """
@@ -195,13 +201,14 @@ def main() -> int:
         ("typical", TYPICAL),
         ("worst", WORST),
     ):
-        path = repo / name / "pisync.yaml"
-        path.parent.mkdir(exist_ok=True)
+        path = repo.parent / "policies" / name / "pisync.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         configs[name] = path
     print(f"repository: {repo} ({args.users:,} users, {args.files} files + roles.yaml)")
 
     worst_added = 0.0
+    figures: dict[str, float] = {}
     for case in ("typical", "worst"):
         for label, cache in (("cache off", False), ("cache warm", True)):
             if cache:
@@ -254,13 +261,18 @@ def main() -> int:
             f" moving the helper's half between processes) and {warm:.2f} s to a warm one,"
             f" for {users:,.0f} users ({added / users * 1e6:.1f} us a user)"
         )
+        figures[f"{case}: added to a cold validate s"] = added + shipped
+        figures[f"{case}: added to a warm validate s"] = warm
         if case == "typical":
             worst_added = max(worst_added, added + shipped, warm)
-    ok = worst_added < 0.75
+    ok = worst_added <= 0.75
     print(
-        f"target (typical policies add well under 1 s of CPU): {'met' if ok else 'NOT met'}"
+        f"target (typical policies add <= 0.75 s of CPU): {'met' if ok else 'NOT met'}"
         f" ({worst_added:.2f} s at most)"
     )
+    growth.record("policies", args.users, figures)
+    print()
+    print(growth.table("policies"))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Benchmark: ``pisync review`` at scale, side by side with the live read it cannot avoid.
 
-Reuses the organisation ``bench_plan.py`` generates (``benchmarks/.data/plan-N-0.1/``: an
+Uses the shared generator's organisation (``workload.py``, as ``bench_plan.py`` does: an
 emulator seed and desired-state YAML in files of 500 users; 10% of the users differ, so the
 review finds drift), copies its repository and adds a history by three people: grant
 metadata for 2% of the users, then a role change for 1%, each its own commit (so that tracing
@@ -38,8 +38,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_plan import generate
+import growth
 from measure import BASELINES, PISYNC, PYTHON, Run, machine, pisync_env, run_wrapped, start_emulator
+from workload import Workload, materialise, secret_env
 
 POLICIES = """\
 policies:
@@ -175,13 +176,13 @@ def main() -> int:
     parser.add_argument("--phases", action="store_true", help="also time each phase in process")
     args = parser.parse_args()
     print(machine())
-    data = generate(args.users, 0.1)
+    data = materialise(Workload(users=args.users)).folder
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         repo = with_history(data / "repo", tmp / "repo")
         emu = start_emulator(tmp, data / "seed.json", "--latency-ms", str(args.latency_ms))
         try:
-            env = pisync_env(emu.url)
+            env = pisync_env(emu.url, secret_env())
             files = len(list((repo / "users").glob("*.yaml")))
             print(
                 f"{args.users:,} users, {files} files, 3 commits by 3 authors, emulator latency"
@@ -229,6 +230,13 @@ def main() -> int:
             if args.phases:
                 for name, seconds in phases(repo, emu.url).items():
                     print(f"  {name}: {seconds:.2f} s")
+            figures = {"baseline: the live read alone wall s": read}
+            for name, run in runs.items():
+                figures[f"{name} wall s"] = run.wall_s
+                figures[f"{name} peak MB"] = run.rss_mb
+            growth.record("review", args.users, figures)
+            print()
+            print(growth.table("review"))
         finally:
             emu.stop()
     return 0

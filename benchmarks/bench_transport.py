@@ -37,6 +37,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import growth
+from workload import Workload, seed_document
+
 # Variant name -> what it is. Order = default run order; the first is the ratio baseline.
 VARIANTS: dict[str, str] = {
     "httpx": "1  httpx.AsyncClient, default transport, params=, response.json()",
@@ -92,51 +95,8 @@ def usercode(i: int) -> str:
 
 
 def build_seed(users: int) -> dict[str, Any]:
-    """``users`` users, each with 2 roles, 2 categories and 2 variables (~1.7 KB payload)."""
-    categories = [
-        {"name": "Finance", "parent": None},
-        {"name": "Budgets", "parent": "Finance"},
-        {"name": "Sales", "parent": None},
-        {"name": "Sales North", "parent": "Sales"},
-        {"name": "HR", "parent": None},
-    ]
-    roles = [
-        {
-            "name": f"Role {r}",
-            "description": f"Benchmark role {r}",
-            "categories": ["Sales"],
-            "privileges": ["pdf"],
-        }
-        for r in range(6)
-    ]
-    return {
-        "categories": categories,
-        "roles": roles,
-        "users": [
-            {
-                "user": {
-                    "usercode": usercode(i),
-                    "forenames": f"Fore{i}",
-                    "surname": f"Surname{i}",
-                    "email": f"user{i}@example.com",
-                    "userTypeId": 3,
-                },
-                "userRoles": [
-                    {"roleIdentifier": f"Role {i % 6}"},
-                    {"roleIdentifier": f"Role {(i + 1) % 6}"},
-                ],
-                "userCategories": [
-                    {"categoryIdentifier": "Finance"},
-                    {"categoryIdentifier": "Budgets"},
-                ],
-                "variables": [
-                    {"name": "region", "value": "North", "isSecure": False},
-                    {"name": "costCentre", "value": f"CC{i % 97}", "isSecure": False},
-                ],
-            }
-            for i in range(users)
-        ],
-    }
+    """The shared generator's organisation of ``users`` users, every one on the server."""
+    return seed_document(Workload(users=users, changed=0.0))
 
 
 # --- the worker (one measured run, in its own process) ---------------------------------
@@ -524,6 +484,13 @@ def main() -> None:
                     )
         print_table(runs, args)
         print_decode(body)
+        # a timed request reads one user's payload: the growth table counts requests as users
+        growth.record(
+            "transport",
+            args.requests,
+            {f"{v} client CPU s": statistics.median(r["cpu_s"] for r in runs[v]) for v in runs},
+        )
+        print("\n" + growth.table("transport"))
         if args.json:
             args.json.write_text(
                 json.dumps(

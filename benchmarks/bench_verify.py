@@ -16,6 +16,8 @@ The target (issue: apply proves every write): verification costs at most 1.5 x t
 without it, with the same number of writes; with a payload answer it should cost close to
 nothing but the canaries (one write of each kind, alone).
 
+Every run's wall time goes to the growth table (``growth.py``), printed at the end.
+
 Usage::
 
     .venv/bin/python benchmarks/bench_verify.py                  # 10,000 users
@@ -34,6 +36,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import growth
 from measure import PISYNC, Run, machine, pisync_env, run_wrapped, start_emulator
 
 from pi_emulator.process import EmulatorProcess as Emulator
@@ -169,6 +172,17 @@ def main() -> int:
                 f"{counts['GET /users/syncPayload']:7} {ratio:10.2f}x"
             )
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        growth.record(
+            "apply verification",
+            args.users,
+            {
+                f"{answer} answer, verify {'on' if verify else 'off'} wall s": run.wall_s
+                for answer, verify, run, _, _ in rows
+            }
+            | {"plan --out wall s": plan.wall_s},
+        )
+        print()
+        print(growth.table("apply verification"))
         bad = [r for r in rows if r[2].exit != 0 or r[3]["POST /users/sync"] != changes]
         print("correctness: every apply exit 0, one write per change" if not bad else
               f"PROBLEMS: {[(r[0], r[1], r[2].exit, r[2].tail()) for r in bad]}")  # fmt: skip

@@ -25,33 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from workload import Workload, seed_document
 
 EMULATOR = str(Path(sys.executable).parent / "pi-emulator")
 API = "/pi/api/v2"
 
 
 def make_seed(count: int) -> dict[str, Any]:
-    categories = [{"name": "Region", "parent": None}] + [
-        {"name": f"Region {n}", "parent": "Region"} for n in range(10)
-    ]
-    roles = [{"name": f"Role {n}", "categories": [f"Region {n}"]} for n in range(10)]
-    users = [
-        {
-            "user": {
-                "usercode": f"user{n:06d}",
-                "forenames": f"First{n}",
-                "surname": "Load",
-                "email": f"user{n}@example.com",
-                "userTypeId": n % 5,
-                "exportToCsv": n % 2 == 0,
-            },
-            "userRoles": [f"Role {n % 10}"],
-            "userCategories": ["Region", f"Region {n % 10}"],
-            "variables": [{"name": "site", "value": f"S{n % 7}", "isSecure": False}],
-        }
-        for n in range(count)
-    ]
-    return {"categories": categories, "roles": roles, "users": users}
+    """The shared generator's organisation of ``count`` users, every one on the server."""
+    return seed_document(Workload(users=count, changed=0.0))
 
 
 def free_port() -> int:
@@ -116,7 +98,7 @@ def run(client: httpx.Client, count: int, state_path: Path) -> None:
     assert seen == count + 1, seen
     timed("GET /users?pageSize=1000 (every page)", pages)
     rng = random.Random(1)
-    codes = [f"USER{rng.randrange(count):06d}" for _ in range(300)]
+    codes = [f"U{rng.randrange(count):06d}" for _ in range(300)]
     reads: list[float] = []
     payloads = []
     for code in codes:

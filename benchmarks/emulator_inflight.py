@@ -3,13 +3,13 @@
     .venv/bin/python benchmarks/emulator_inflight.py [--users 100000] [--requests 20000]
         [--inflight 16] [--latency-ms 20] [--client httpx|aiohttp] [-- EMULATOR-ARGS...]
 
-Starts ``pi-emulator`` seeded with N users (the seed of ``perf_100k.py``) and ``--latency-ms``,
-reads every page of ``GET /users?pageSize=1000`` once, then ``--requests`` syncPayload reads
-with ``--inflight`` httpx requests in flight, and prints the startup time and the emulator's
-CPU per request (from /proc, so Linux only), and the client's. The emulator's CPU per
-request depends on how requests arrive (fewer per wake-up costs more each), so it is worth
-measuring with httpx (what pisync uses) and with aiohttp (a client that keeps up; install it
-by hand, it is not a dependency). With ``PYTHONPATH`` pointing at another checkout's
+Starts ``pi-emulator`` seeded with N users (the shared generator's, ``workload.py``) and
+``--latency-ms``, reads every page of ``GET /users?pageSize=1000`` once, then ``--requests``
+syncPayload reads with ``--inflight`` httpx requests in flight, and prints the startup time and
+the emulator's CPU per request (from /proc, so Linux only), and the client's. The emulator's
+CPU per request depends on how requests arrive (fewer per wake-up costs more each), so it is
+worth measuring with httpx (what pisync uses) and with aiohttp (a client that keeps up; install
+it by hand, it is not a dependency). With ``PYTHONPATH`` pointing at another checkout's
 ``pi_emulator`` the same command measures that one.
 """
 
@@ -106,7 +106,7 @@ async def measure(emu: EmulatorProcess, args: argparse.Namespace, client: Any) -
     used = emu.cpu_seconds() - cpu
     print(f"{pages} list pages: {time.monotonic() - started:.1f} s, "
           f"emulator CPU {used / pages * 1000:.1f} ms per page")  # fmt: skip
-    codes = [f"USER{(i * 7919) % args.users:06d}" for i in range(args.requests)]
+    codes = [f"U{(i * 7919) % args.users:06d}" for i in range(args.requests)]
     cpu, started, mine = emu.cpu_seconds(), time.monotonic(), time.process_time()
     failed = await read_payloads(client, codes, args.inflight)
     wall, used = time.monotonic() - started, emu.cpu_seconds() - cpu

@@ -1,8 +1,10 @@
 """``make bench``: every benchmark at each size, one after the other, output kept.
 
-Each benchmark generates its data on the fly (seeded, into the git-ignored
-``benchmarks/.data/``) and prints its own baseline and ratios from the same run; this only
-runs them in turn and keeps everything they print in ``benchmarks/.data/bench-<time>.log``.
+Each benchmark draws its data from the shared seeded generator (``workload.py``, into the
+git-ignored ``benchmarks/.data/``) and prints its own baseline and ratios from the same run;
+this runs them in turn, keeps everything they print in ``benchmarks/.data/bench-<time>.log``,
+and ends with each benchmark's growth table (``growth.py``): its figures at every size, the
+cost per user, and how that cost grew from the size before.
 
 Usage::
 
@@ -20,6 +22,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import growth
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / ".data"
 
@@ -27,6 +31,8 @@ DATA = HERE / ".data"
 BENCHMARKS: dict[str, tuple[str, tuple[str, ...]]] = {
     # plan, apply (fresh and saved plan) vs the naive sync, --changed-since, validate (cached)
     "plan": ("bench_plan.py", ("--users", "{n}")),
+    # the same with half of the declared users not on the server yet (a first rollout)
+    "plan-new": ("bench_plan.py", ("--users", "{n}", "--new", "0.5", "--only", "reads,plan")),
     # validate's load, phase by phase, against ruamel's safe loader and pure jsonschema
     "validate": ("bench_validate.py", ("--users", "{n}", "--cli")),
     # import of a whole organisation against a bare httpx client doing the same reads
@@ -35,6 +41,23 @@ BENCHMARKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "policies": ("bench_policies.py", ("--users", "{n}")),
     # the access review
     "review": ("bench_review.py", ("--users", "{n}")),
+    # import's YAML emitter against ruamel's
+    "emit": ("bench_emit.py", ("--users", "{n}")),
+}
+#: the growth tables each benchmark records (growth.py), by benchmark
+GROWTH = {
+    "plan": ["plan"],
+    "plan-new": ["plan, 50% new"],
+    "validate": ["validate"],
+    "import": ["import"],
+    "policies": ["policies"],
+    "review": ["review"],
+    "emit": ["emit"],
+    "verify": ["apply verification"],
+    "apply": ["apply"],
+    "diff": ["diff"],
+    "transport": ["transport"],
+    "concurrency": ["concurrency, capacity 8"],
 }
 # size-independent: apply throughput by parallelism, the diff engine, the transports, auto
 # concurrency (its own sizes); a fleet of 50 servers x 2,000 users against one server of the
@@ -46,6 +69,9 @@ ONCE: dict[str, tuple[str, ...]] = {
     "transport": ("bench_transport.py",),
     # server.concurrency: auto against fixed 1/4/8/16/32, at 1,000 and 10,000 users
     "concurrency": ("bench_concurrency.py",),
+    # apply's write verification, on and off, for both sync answers, at 10,000 users (four
+    # applies of every user: about 3 minutes there, half an hour at 100,000)
+    "verify": ("bench_verify.py",),
 }
 
 
@@ -95,6 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(took)
             out.write(took)
             out.flush()
+        for name, tables in GROWTH.items():
+            for bench in tables if name in only else ():
+                table = "\n" + growth.table(bench) + "\n"
+                sys.stdout.write(table)
+                out.write(table)
     print(f"\nEverything printed is in {log}")
     if failed:
         print(f"failed: {', '.join(failed)}")

@@ -444,8 +444,15 @@ def import_(
         str, typer.Option("--out", metavar="DIR", help="Folder to write the repository into.")
     ],
     layout: Annotated[
-        str, typer.Option("--layout", metavar="LAYOUT", help="per-user | per-role-file | single.")
-    ] = "per-user",
+        str | None,
+        typer.Option(
+            "--layout",
+            metavar="LAYOUT",
+            help="per-user | per-role-file | single | per-letter (default: a file per user"
+            " up to 1,000 users, per-letter files of up to 500 above).",
+            show_default=False,
+        ),
+    ] = None,
     include: Annotated[
         list[str] | None,
         typer.Option("--include", metavar="GLOB", help="Only usercodes matching GLOB."),
@@ -470,10 +477,11 @@ def import_(
 
     settings: Settings = ctx.obj
     try:
-        chosen = Layout(layout)
+        chosen = None if layout is None else Layout(layout)
     except ValueError:
         raise typer.BadParameter(
-            f"{layout!r} is not one of per-user, per-role-file, single", param_hint="--layout"
+            f"{layout!r} is not one of per-user, per-role-file, single, per-letter",
+            param_hint="--layout",
         ) from None
 
     def run() -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -45,8 +45,11 @@ def make_console(
 def print_segments(console: Console, lines: Iterable[tuple[tuple[str, str | None], ...]]) -> None:
     """Print renderer lines (text, style-name) segments, coloured only on a terminal."""
     if not console.is_terminal:  # plain text: no per-line rich rendering (1-4 s per 1,000s)
-        console.file.write("".join("".join(chunk for chunk, _ in line) + "\n" for line in lines))
-        console.file.flush()
+        out = console.file
+        # in batches: a large plan's lines are never all held, nor its whole text
+        for batch in batched(lines, _BATCH):
+            out.write("".join("".join(chunk for chunk, _ in line) + "\n" for line in batch))
+        out.flush()
         return
     from rich.text import Text
 
@@ -56,6 +59,24 @@ def print_segments(console: Console, lines: Iterable[tuple[tuple[str, str | None
             colour = STYLES.get(style or "") if console.is_terminal else None
             text.append(chunk, style=colour or "")
         console.print(text)
+
+
+T = TypeVar("T")
+
+#: Lines written at once when printing plain text.
+_BATCH = 2_000
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last shorter)."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def print_plain(console: Console, text: str) -> None:

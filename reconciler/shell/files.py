@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from reconciler.errors import UsageError
-from reconciler.shell.output import redact
+from reconciler.shell.output import redact, redact_stream
 
 
-def write_atomic(path: str | Path, text: str, *, what: str = "") -> None:
-    """Write ``text`` to ``path`` (folders created), all or nothing.
+def write_atomic(path: str | Path, text: str | Iterable[str], *, what: str = "") -> None:
+    """Write ``text`` to ``path`` (folders created), all or nothing; ``text`` may come in
+    pieces (a large plan is written a change at a time, never held whole).
 
     A failure raises :class:`~reconciler.errors.UsageError` naming the file (``what``, e.g.
     "the plan", says what it was) and leaves no temp file behind.
@@ -21,7 +23,11 @@ def write_atomic(path: str | Path, text: str, *, what: str = "") -> None:
     tmp = target.with_name(f".{target.name}.tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(redact(text), encoding="utf-8")  # no secret leaves the process
+        with tmp.open("w", encoding="utf-8") as out:  # no secret leaves the process
+            if isinstance(text, str):
+                out.write(redact(text))
+            else:
+                out.writelines(redact_stream(text))  # may fail half-way: no file is left then
         os.replace(tmp, target)
     except OSError as exc:
         # the same cause (a file where a folder should be…) can make the clean-up fail too
@@ -33,6 +39,10 @@ def write_atomic(path: str | Path, text: str, *, what: str = "") -> None:
         if blocked is not None:
             reason = f"{blocked} is a file, not a folder"
         raise UsageError(f"cannot write {label}: {reason}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def per_server_path(path: str, server: str) -> str:

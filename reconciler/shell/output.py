@@ -64,6 +64,10 @@ def is_credential_name(name: str) -> bool:
 MIN_SECRET: Final = 4
 
 
+#: (the environment, the credentials, the secret values) of a process: :meth:`Redactor.state`
+SecretsState = tuple[dict[str, str], frozenset[str], frozenset[str]]
+
+
 class Redactor:
     """The secrets of this run and how to hide them (see the module docstring)."""
 
@@ -75,6 +79,7 @@ class Redactor:
         self._claims = False
         self._forms: tuple[str, ...] = ()
         self._credential_forms: tuple[str, ...] = ()
+        self._encoded: tuple[bytes, ...] = ()
 
     def reset(self) -> None:
         """Forget every secret (a new run in the same process: tests)."""
@@ -93,10 +98,35 @@ class Redactor:
             self._values |= fresh
             self._compile()
 
+    @property
+    def values(self) -> frozenset[str]:
+        """The secret values known so far (credentials aside)."""
+        return frozenset(self._values)
+
+    def state(self) -> SecretsState:
+        """What another process needs to hide the same secrets (:meth:`adopt`)."""
+        return dict(self.env), frozenset(self._credentials), frozenset(self._values)
+
+    def adopt(self, state: SecretsState) -> None:
+        """Know the secrets of the process that made ``state`` (a parser process)."""
+        env, credentials, values = state
+        self.env = env
+        self._credentials, self._values = set(credentials), set(values)
+        self._compile()
+
     def _compile(self) -> None:
         """Every encoding of every value, longest first; the credentials' alone besides."""
         self._credential_forms = _forms(self._credentials)
         self._forms = _forms(self._credentials | self._values)
+        self._encoded = tuple(f.encode() for f in self._forms)
+
+    def holds(self, data: bytes) -> bool:
+        """Whether ``data`` (UTF-8) holds a secret where this redactor would hide it (a search
+        of the bytes first: most data holds none)."""
+        if not any(form in data for form in self._encoded):
+            return False
+        text = data.decode("utf-8", errors="replace")
+        return self(text) != text
 
     def __call__(self, text: str) -> str:
         for form in self._credential_forms if self._claims else self._forms:
@@ -161,10 +191,45 @@ def redact(text: str) -> str:
     return REDACTOR(text)
 
 
+#: Text a streamed output is redacted by at once, at least (cut after its last newline).
+_BLOCK = 1 << 16
+
+
+def redact_stream(pieces: Iterable[str]) -> Iterator[str]:
+    """:func:`redact` over text that comes in pieces (a plan written a change at a time),
+    never holding it whole: the pieces are joined into blocks of whole lines, each redacted
+    as a whole. A secret never spans two blocks: every form of it pisync writes into a
+    streamed output (JSON, a quoted name) escapes line breaks, so it lies within one line."""
+    held: list[str] = []
+    size = 0
+    for piece in pieces:
+        held.append(piece)
+        size += len(piece)
+        if size >= _BLOCK:
+            text = "".join(held)
+            cut = text.rfind("\n") + 1
+            if cut:
+                yield REDACTOR(text[:cut])
+                held, size = [text[cut:]], len(text) - cut
+    if held:
+        yield REDACTOR("".join(held))
+
+
 def note_env_values(names: Iterable[str]) -> None:
     """Hide the values of these environment variables (named by ``{env: …}`` entries)."""
+    REDACTOR.add(env_values(names))
+
+
+def env_values(names: Iterable[str]) -> frozenset[str]:
+    """The values of these environment variables (those set)."""
     env = REDACTOR.env
-    REDACTOR.add(env[n] for n in names if n in env)
+    return frozenset(env[n] for n in names if n in env)
+
+
+def holds_secret(data: bytes) -> bool:
+    """Whether ``data`` (UTF-8) holds a known secret where :func:`redact` would hide it (a
+    cache entry that does is not kept)."""
+    return REDACTOR.holds(data)
 
 
 def note_values(values: Iterable[str]) -> None:
@@ -215,11 +280,20 @@ class GuardedStream:
         self.actions: _Actions | None = None
 
     def write(self, text: str) -> int:
-        text = REDACTOR(text)
+        self._free(REDACTOR(text))
+        return len(text)
+
+    def _free(self, text: str) -> None:
+        """Free text, its secrets already hidden."""
         if self.actions is not None:
             text = self.actions.free(text)
         self._out(text)
-        return len(text)
+
+    def writelines(self, pieces: Iterable[str]) -> None:
+        """Write text that comes in pieces, in blocks of whole lines (:func:`redact_stream`;
+        under Actions each line is neutralised whole)."""
+        for block in redact_stream(pieces):
+            self._free(block)
 
     def command(self, line: str) -> None:
         """One of pisync's own workflow commands (an annotation): outside any block."""

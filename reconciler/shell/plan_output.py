@@ -30,11 +30,12 @@ def write_plan(settings: Settings, plan: Plan, fmt: str, *, brief: bool) -> None
         )(plan)
         sys.stdout.write(text)
     elif fmt == "json":
-        sys.stdout.write(plan_json.render_json(plan))
+        sys.stdout.writelines(plan_json.json_chunks(plan))  # a change at a time
     elif fmt == "markdown":
         sys.stdout.write(plan_markdown.render_markdown(plan))
     else:
-        print_segments(make_console(no_color=settings.no_color), plan_text.text_lines(plan))
+        console = make_console(no_color=settings.no_color)
+        print_segments(console, plan_text.iter_text_lines(plan))
 
 
 def write_fleet(settings: Settings, fleet: FleetPlan, fmt: str, *, brief: bool) -> None:

@@ -19,15 +19,15 @@ from reconciler.core.desired.schema import document_problems
 from reconciler.core.model.issues import error
 from reconciler.core.plans.integrity import disagreements
 from reconciler.core.plans.plan import FORMAT_VERSION, Plan, document_digest
-from reconciler.core.render.plan_json import render_json
+from reconciler.core.render.plan_json import json_chunks
 from reconciler.errors import InvalidStateError, StalePlanError, UsageError
 from reconciler.schemas import load_schema
 from reconciler.shell.files import write_atomic
 
 
 def write_plan_file(plan: Plan, path: str) -> None:
-    """Write the JSON plan atomically (no partial file on failure)."""
-    write_atomic(path, render_json(plan), what="the plan")
+    """Write the JSON plan atomically (no partial file on failure), a change at a time."""
+    write_atomic(path, json_chunks(plan), what="the plan")
 
 
 def read_plan_file(path: str, *, applying: bool = True) -> Plan:

@@ -15,13 +15,13 @@ policies and the guards pass again as for a fresh plan.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from reconciler.core.desired.login_claim import login_claim_issues
 from reconciler.core.desired.references import plan_time_issues, target_issues
 from reconciler.core.diff import planning
-from reconciler.core.diff.changes import diff
+from reconciler.core.diff.changes import UserDiffer, diff, user_differ
 from reconciler.core.diff.proof import unproven
 from reconciler.core.diff.prune import managed_live_count
 from reconciler.core.diff.scope import Scope
@@ -30,8 +30,15 @@ from reconciler.core.governance.policies import plan_findings
 from reconciler.core.governance.server_rules import account_to_read
 from reconciler.core.model.digest import live_fingerprint, role_fingerprint
 from reconciler.core.model.issues import Issue
-from reconciler.core.model.values import DesiredState, LiveRole, LiveState, LiveUser, UserSpec
-from reconciler.core.plans.plan import Action, Kind, Plan
+from reconciler.core.model.values import (
+    Category,
+    DesiredState,
+    LiveRole,
+    LiveState,
+    LiveUser,
+    UserSpec,
+)
+from reconciler.core.plans.plan import Action, Change, Kind, Plan
 from reconciler.errors import InvalidStateError, StalePlanError
 from reconciler.pi import wire
 from reconciler.shell.repo.desired_state import Loaded
@@ -81,6 +88,7 @@ async def read_and_diff(
     )
     in_scope = planning.users_in_scope(loaded.desired, scope)
     declared = {u.usercode for u in in_scope}
+    known: dict[str, Change | None] = {}  # each user's change, made as it is read
     if scope.partial:
         reads = planning.partial_reads(in_scope, scope, config)
         live = await read_some(
@@ -104,6 +112,10 @@ async def read_and_diff(
                 secrets=secrets,
                 for_apply=for_apply,
             ),
+            on_declared=_collect(
+                user_differ(loaded.desired, config, defaults=loaded.defaults, secrets=secrets),
+                known,
+            ),
         )
     issues = plan_time_issues(
         planning.checked_state(loaded.desired, in_scope, scope),
@@ -116,7 +128,7 @@ async def read_and_diff(
     issues += login_claim_issues(in_scope, live, config.login_claim)
     if issues:
         raise InvalidStateError("the desired state cannot be applied to this server", issues)
-    plan = _diff(loaded, live, secrets, scope, settings, options, server.url)
+    plan = _diff(loaded, live, secrets, scope, settings, options, server.url, known)
     me = account(settings).usercode
     again = False
     if planning.needs_account(plan, live, me):  # the lockout guard reads its effective access
@@ -130,6 +142,24 @@ async def read_and_diff(
     return plan, live
 
 
+def _collect(
+    differ: UserDiffer, known: dict[str, Change | None]
+) -> Callable[[Mapping[str, Category]], Callable[[str, LiveUser | None], None]]:
+    """Keep in ``known`` each declared user's change as the reader reports its live state."""
+
+    def with_categories(
+        categories: Mapping[str, Category],
+    ) -> Callable[[str, LiveUser | None], None]:
+        change_of = differ(categories)
+
+        def observe(code: str, user: LiveUser | None) -> None:
+            known[code] = change_of(code, user)
+
+        return observe
+
+    return with_categories
+
+
 def _diff(
     loaded: Loaded,
     live: LiveState,
@@ -138,6 +168,7 @@ def _diff(
     settings: Settings,
     options: PlanOptions,
     url: str,
+    known: Mapping[str, Change | None] | None = None,
 ) -> Plan:
     plan = diff(
         loaded.desired,
@@ -150,6 +181,7 @@ def _diff(
         today=today(settings.env),
         account=account(settings),
         force=options.force,
+        known=known,
     )
     return planning.with_loading_notes(plan, loaded.notes, loaded.warnings)
 

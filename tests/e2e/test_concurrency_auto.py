@@ -77,9 +77,13 @@ def test_auto_climbs_from_two_and_settles_near_the_servers_capacity(
     steps = changes(r.err)
     assert [s.limit for s in steps[:2]] == [4, 8]  # slow start: doubling while answers hold
     assert all(s.limit <= 32 for s in steps)
-    settled = [s.limit for s in steps[len(steps) // 2 :]]
-    # a few above K (the server never idles between an answer and the next request), far
-    # under the ceiling of 32; a loaded machine's noise in each answer can add a few more
+    # after slow start's overshoot (the highest limit), it settles a few above K: the server
+    # never idles between an answer and the next request (a short run may change the limit
+    # only twice after the overshoot, so the overshoot itself is not part of the median)
+    peak = max(range(len(steps)), key=lambda i: steps[i].limit)
+    settled = [s.limit for s in steps[peak + 1 :]]
+    assert settled, steps  # it came down from the overshoot
+    # (a loaded machine's noise in each answer can add a few more: far under the ceiling)
     assert capacity <= statistics.median(settled) <= 2 * capacity, settled
     assert any(s.why.startswith("answers slowed to ") for s in steps)  # it found the queue
     stats = emu.control("GET", "stats")

@@ -249,8 +249,9 @@ def run_in_pty(args: list[str], cwd: Path, url: str, keys: bytes, prompt: bytes)
     )
     os.close(child)
     seen = b""
-    deadline = time.monotonic() + 120  # a loaded machine: the prompt may take a while
+    deadline = time.monotonic() + 90  # a loaded machine: the prompt may take a while
     sent = False
+    prompted: float | None = None
     while time.monotonic() < deadline:
         ready, _, _ = select.select([main], [], [], 0.1)
         if ready:
@@ -261,7 +262,12 @@ def run_in_pty(args: list[str], cwd: Path, url: str, keys: bytes, prompt: bytes)
             if not chunk:
                 break
             seen += chunk
-        if not sent and prompt in seen:
+        if prompted is None and prompt in seen:
+            prompted = time.monotonic()
+        # type as a person does, a moment after the prompt shows: a key in the instant between
+        # the prompt's write and the read that waits for it is a race in CPython's input() (the
+        # signal trips before the read starts, and the read then waits for the next key)
+        if not sent and prompted is not None and time.monotonic() - prompted >= 0.3:
             os.write(main, keys)
             sent = True
         if proc.poll() is not None and not ready:

@@ -68,3 +68,48 @@ def test_free_text_under_actions_is_one_block_and_commands_end_it(stream: Guarde
         "after\n"
         f"::{tokens[1]}::\n"
     )
+
+
+def test_text_written_in_pieces_is_hidden_and_neutralised_by_whole_lines(
+    stream: GuardedStream,
+) -> None:
+    # a plan printed a change at a time (sys.stdout.writelines): pieces end anywhere in a line
+    output.REDACTOR.add_credentials(["dashboard-secret-pw"])
+    pieces = [
+        '{\n  "a": "dashboard-',
+        'secret-pw",\n  "b": "#',
+        "#[error]x",
+        '"\n',
+        "::warning::y\n",
+    ]
+    stream.writelines(pieces)
+    stream.finish()
+    text = stream.raw.getvalue()  # type: ignore[attr-defined]
+    token = re.findall(r"::stop-commands::([0-9a-f]{32})\n", text)[0]
+    assert text == (
+        f"::stop-commands::{token}\n"
+        '{\n  "a": "***",\n  "b": "#\u2060#[error]x"\n\u2060::warning::y\n'
+        f"::{token}::\n"
+    )
+    output.REDACTOR.reset()
+
+
+def test_a_streamed_output_is_redacted_in_blocks_of_whole_lines() -> None:
+    output.REDACTOR.reset()
+    output.REDACTOR.add_credentials(["dashboard-secret-pw"])
+    line = '    "email": "dashboard-secret-pw",\n'
+    pieces = [c for _ in range(5_000) for c in (line[:20], line[20:])]  # 180 KB in 40 pieces
+    blocks = list(output.redact_stream(pieces))
+    assert len(blocks) > 1  # never the whole text at once
+    assert all(b.endswith("\n") for b in blocks)
+    assert "".join(blocks) == '    "email": "***",\n' * 5_000
+    output.REDACTOR.reset()
+
+
+def test_bytes_hold_a_secret_only_where_it_would_be_hidden() -> None:
+    r = Redactor()
+    r.add(["db-s3cret-value-42"])
+    assert r.holds(b'{"message": "email \\"db-s3cret-value-42\\" is not valid"}')
+    assert r.holds('{"k": "Zoë db-s3cret-value-42"}'.encode())
+    assert not r.holds(b'{"k": "db-s3cret-value-42x"}')  # another word, as redact() sees it
+    assert not r.holds(b'{"k": "nothing here"}')

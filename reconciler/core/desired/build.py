@@ -23,6 +23,7 @@ Users are sorted by usercode, roles by casefolded name.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
@@ -43,7 +44,7 @@ from reconciler.core.model.values import (
     VarUse,
     grant_of,
 )
-from reconciler.core.yamlfile.positions import FieldPositions, PackedPositions, PosDict, PosList
+from reconciler.core.yamlfile.positions import PackedPositions, PosDict, PosList
 from reconciler.core.yamlfile.read import ParsedFile
 
 # Keys that are not user fields: the identity, and pisync's own per-user controls.
@@ -221,11 +222,26 @@ def key_positions(file: str, found: Mapping[str, int]) -> PackedPositions:
     return PackedPositions.of(file, POSITION_KEYS, _POSITION_INDEX, found)
 
 
+_NO_POSITIONS = array("q", [-1]) * len(POSITION_KEYS)
+
+
 def _key_positions(entry: PosDict) -> PackedPositions:
     """Where each written field's key is (``login.mfa`` at its own key), packed: the
-    document's own position tables are freed with it."""
-    view = FieldPositions(entry, skip=_NOT_FIELDS, flatten=("login",))
-    return key_positions(entry.file, {k: view.packed_at(k) for k in view})
+    document's own position tables are freed with it. (What :func:`key_positions` makes of
+    a :class:`FieldPositions` view of the entry, without the view: it runs for every user.)"""
+    packed = array("q", _NO_POSITIONS)
+    index = _POSITION_INDEX
+    for key, at in entry.packed_keys().items():
+        slot = index.get(key)
+        if slot is not None:
+            packed[slot] = at
+    login = entry.get("login")
+    if isinstance(login, PosDict):
+        for key, at in login.packed_keys().items():
+            slot = index.get("login." + key)
+            if slot is not None:
+                packed[slot] = at
+    return PackedPositions(entry.file, POSITION_KEYS, _POSITION_INDEX, packed)
 
 
 def role_spec(entry: PosDict, seq: PosList, index: int) -> RoleSpec:
@@ -248,6 +264,14 @@ def _upper(value: str) -> str:
 
 def _names(values: Sequence[str]) -> tuple[str, ...]:
     """Repeats removed ignoring case (first spelling kept); sorted by casefold, then spelling."""
+    key = ("names", *values)
+    found = _MADE.get(key)
+    if found is None:
+        found = _remember(key, _names_made(values))
+    return found  # type: ignore[no-any-return]
+
+
+def _names_made(values: Sequence[str]) -> tuple[str, ...]:
     if len(values) == 1:  # the common case, without the sort machinery
         return intern.names((values[0],))
     kept: dict[str, str] = {}
@@ -256,15 +280,42 @@ def _names(values: Sequence[str]) -> tuple[str, ...]:
     return intern.names(tuple(sorted(kept.values(), key=_name_order)))
 
 
+#: Lists users repeat (the same roles, privileges, variables), each made once: a canonical
+#: value depends on the written one alone. Bounded: it starts again past the limit.
+_MADE: dict[tuple[Any, ...], Any] = {}
+_MADE_LIMIT = 100_000
+
+
+def _remember(key: tuple[Any, ...], value: Any) -> Any:
+    if len(_MADE) >= _MADE_LIMIT:
+        _MADE.clear()
+    _MADE[key] = value
+    return value
+
+
 def _name_order(name: str) -> tuple[str, str]:
     return (name.casefold(), name)
 
 
-def _privileges(values: Iterable[str]) -> tuple[str, ...]:
-    return intern.names(tuple(sorted(set(values))))
+def _privileges(values: Sequence[str]) -> tuple[str, ...]:
+    key = ("privileges", *values)
+    found = _MADE.get(key)
+    if found is None:
+        found = _remember(key, intern.names(tuple(sorted(set(values)))))
+    return found  # type: ignore[no-any-return]
 
 
 def _variables(values: Mapping[str, Any]) -> tuple[Variable, ...]:
+    if not all(type(v) is str for v in values.values()):
+        return _variables_made(values)  # an {env:} or {value:, secure:} spec: made each time
+    key = ("variables", *values.items())
+    found = _MADE.get(key)
+    if found is None:
+        found = _remember(key, _variables_made(values))
+    return found  # type: ignore[no-any-return]
+
+
+def _variables_made(values: Mapping[str, Any]) -> tuple[Variable, ...]:
     out = []
     for name, spec in values.items():
         if isinstance(spec, Mapping) and "env" in spec:

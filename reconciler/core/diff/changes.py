@@ -70,6 +70,7 @@ def diff(
     today: dt.date | None = None,
     account: Account | None = None,
     force: bool = False,
+    known: Mapping[str, Change | None] | None = None,
 ) -> Plan:
     """Compute the plan that makes ``live`` match ``desired``, with the guards it trips.
 
@@ -93,10 +94,16 @@ def diff(
         warnings.append(_unlisted_warning(live.unlisted))
     memo: dict[tuple[str, ...], tuple[str, ...]] = {}
     resolved = {u.usercode: resolve_user(u, ancestors, secrets, memo) for u in users}
+    known = known or {}
     user_changes = [
         c
         for u in users
-        if (c := user_change(u, resolved[u.usercode], live, defaults or {})) is not None
+        if (
+            c := known[u.usercode]
+            if u.usercode in known
+            else user_change(u, resolved[u.usercode], live.users.get(u.usercode), defaults or {})
+        )
+        is not None
     ]
     declared = frozenset(u.usercode for u in desired.users)
     if scope.narrowed:
@@ -163,26 +170,56 @@ def written_users(
     declared user whose record differs, and for a prune candidate ``users.prune: disable``
     would disable. The reader keeps the payload of those only (a write is merged onto it)."""
     specs = {u.usercode: u for u in desired.users if not u.ignore}
+    differ = user_differ(desired, config, defaults=defaults, secrets=secrets)
 
     def with_categories(categories: Mapping[str, Category]) -> Callable[[LiveUser], bool]:
-        ancestors = ancestors_index(categories)
-        live = LiveState(users={}, roles={}, categories=categories)
+        change_of = differ(categories)
 
         def written(user: LiveUser) -> bool:
-            spec = specs.get(user.usercode)
-            if spec is None:
+            if user.usercode not in specs:
                 return (
                     config.users_prune is UserPrune.DISABLE
                     and in_prune_scope(user, config)
                     and user.record.get("enabled") is not False
                 )
-            if config.is_ignored(user.usercode):
-                return False
-            fields = resolve_user(spec, ancestors, secrets)
-            one = replace(live, users={user.usercode: user})
-            return user_change(spec, fields, one, defaults) is not None
+            return change_of(user.usercode, user) is not None  # None for an ignored one
 
         return written
+
+    return with_categories
+
+
+#: Given the live categories: a declared user's change, from its live state (None: absent).
+UserDiffer = Callable[[Mapping[str, Category]], Callable[[str, LiveUser | None], Change | None]]
+
+
+def user_differ(
+    desired: DesiredState, config: Config, *, defaults: Mapping[str, Any], secrets: Secrets
+) -> UserDiffer:
+    """Each declared user's change, made as soon as its live state is known (its payload
+    read, or the server's "no such user"), as :func:`diff` makes it: a plan of 100,000 users
+    diffs them while the others are still being read, and passes them to :func:`diff` as
+    ``known``. Given the live categories (a user's listed categories get their ancestors),
+    a function of (usercode, live user or None) that gives the change (None: none); a
+    usercode :func:`diff` does not diff (not declared, ignored) gives None."""
+    specs = {
+        u.usercode: u for u in desired.users if not u.ignore and not config.is_ignored(u.usercode)
+    }
+
+    def with_categories(
+        categories: Mapping[str, Category],
+    ) -> Callable[[str, LiveUser | None], Change | None]:
+        ancestors = ancestors_index(categories)
+        memo: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+        def change_of(code: str, current: LiveUser | None) -> Change | None:
+            spec = specs.get(code)
+            if spec is None:
+                return None
+            fields = resolve_user(spec, ancestors, secrets, memo)
+            return user_change(spec, fields, current, defaults)
+
+        return change_of
 
     return with_categories
 
@@ -243,12 +280,14 @@ def resolve_user(
 
 
 def user_change(
-    spec: UserSpec, fields: Mapping[str, Any], live: LiveState, defaults: Mapping[str, Any]
+    spec: UserSpec,
+    fields: Mapping[str, Any],
+    current: LiveUser | None,
+    defaults: Mapping[str, Any],
 ) -> Change | None:
-    """The change that makes the live user match ``spec`` (its ``fields`` resolved by
-    :func:`resolve_user`), or None when they agree: a create (``defaults`` under what it
-    omits) or an update of the written fields that differ."""
-    current = live.users.get(spec.usercode)
+    """The change that makes the live user ``current`` (None: the server has none) match
+    ``spec`` (its ``fields`` resolved by :func:`resolve_user`), or None when they agree: a
+    create (``defaults`` under what it omits) or an update of the written fields that differ."""
     if current is None:
         after = {**{k: v for k, v in defaults.items() if k not in fields}, **fields}
         created = all_changes((k, None, after[k]) for k in USER_FIELDS if k in after)

@@ -80,7 +80,7 @@ def rederive(
                 out.append(None)
             else:
                 fields = resolve_user(spec, ancestors, secrets)
-                out.append(user_change(spec, fields, live, defaults))
+                out.append(user_change(spec, fields, live.users.get(spec.usercode), defaults))
             continue
         role = roles.get(change.key.casefold())
         if role is not None:

@@ -162,7 +162,16 @@ def _compare(code: str, before: _Access, after: _Access, defs: RoleDefs) -> Acce
 
 
 def _names(a: Mapping[str, str], b: Mapping[str, str]) -> tuple[str, ...]:
-    return tuple(sorted((a[k] for k in a.keys() - b.keys()), key=lambda s: (s.casefold(), s)))
+    """The names of ``a`` whose keys ``b`` lacks, sorted (runs for every user a plan changes:
+    the common answers, none or one, without the sort)."""
+    keys = a.keys() - b.keys()
+    if len(keys) < 2:
+        return tuple(a[k] for k in keys)
+    return tuple(sorted((a[k] for k in keys), key=_name_order))
+
+
+def _name_order(name: str) -> tuple[str, str]:
+    return (name.casefold(), name)
 
 
 def live_role_defs(live: LiveState) -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:

@@ -42,7 +42,9 @@ class Subject(NamedTuple):
     expires: str | None = None
     mfa: bool = False
     email: str | None = None
-    privileges: frozenset[str] = frozenset()
+    #: as written or held (a tuple: the rules only ask set questions of it, and a tuple is
+    #: cheaper to build, to cache and to send between processes than a frozenset)
+    privileges: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     grant: Grant = NO_GRANT
     super_admin: bool = False
@@ -87,7 +89,7 @@ def subject_of_record(
         expires=_date_text(record.get("expires")),
         mfa=record.get("login.mfa") is True,
         email=record.get("email") or None,
-        privileges=frozenset(record.get("privileges") or ()),
+        privileges=tuple(record.get("privileges") or ()),
         roles=tuple(str(r) for r in record.get("roles") or ()),
         grant=grant,
         super_admin=super_admin,
@@ -106,30 +108,40 @@ def subject_of_entry(
     What the entry omits is not guaranteed: no ``login.mfa`` is no MFA, no ``expires`` no
     expiry, no ``type`` an unknown type, no ``enabled`` enabled.
     """
-    controls = entry.get("pisync") or {}
-    if controls.get("ignore") is True:
-        return None
-    login = entry.get("login") or {}
-    # positional: this runs once per user of a validate (a keyword call costs twice as much)
-    return Subject._make(
+    controls = entry.get("pisync")
+    grant = NO_GRANT
+    if controls:
+        if controls.get("ignore") is True:
+            return None
+        grant = grant_of(controls)
+    login = entry.get("login")
+    expires = entry.get("expires")
+    privileges = entry.get("privileges")
+    roles = entry.get("roles")
+    # positional, straight to the tuple: this runs once per user of a validate
+    return _new(
+        Subject,
         (
             str(entry["usercode"]).upper(),
             entry.get("type"),
             entry.get("enabled") is not False,
-            _date_text(entry.get("expires")),
-            login.get("mfa") is True,
+            str(expires)[:10] if expires else None,
+            login is not None and login.get("mfa") is True,
             entry.get("email"),
-            frozenset(entry.get("privileges") or ()),
-            tuple(entry.get("roles") or ()),
-            grant_of(controls),
+            tuple(privileges) if privileges else (),
+            tuple(roles) if roles else (),
+            grant,
             False,
             file,
             line,
             col,
             index,
             None,
-        )
+        ),
     )
+
+
+_new = tuple.__new__
 
 
 def subject_of_spec(spec: UserSpec, index: int) -> Subject | None:
@@ -144,7 +156,7 @@ def subject_of_spec(spec: UserSpec, index: int) -> Subject | None:
         expires=_date_text(fields.get("expires")),
         mfa=fields.get("login.mfa") is True,
         email=fields.get("email"),
-        privileges=frozenset(fields.get("privileges") or ()),
+        privileges=tuple(fields.get("privileges") or ()),
         roles=tuple(fields.get("roles") or ()),
         grant=spec.meta,
         file=None if spec.source is None else spec.source.file,

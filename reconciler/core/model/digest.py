@@ -25,6 +25,20 @@ def fingerprint_of_text(text: str) -> str:
     return "sha256:" + sha256(text)
 
 
+class Hasher:
+    """:func:`fingerprint` of an object whose canonical JSON (UTF-8) is given in pieces, in
+    order: a large one is never held whole."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+
+    def update(self, chunk: bytes) -> None:
+        self._digest.update(chunk)
+
+    def fingerprint(self) -> str:
+        return "sha256:" + self._digest.hexdigest()
+
+
 def live_fingerprint(user: LiveUser) -> str:
     """The fingerprint of what was read: the server's copy when read, else the record."""
     if user.fingerprint is not None:

@@ -345,7 +345,9 @@ class Plan:
     def empty(self) -> bool:
         return not self.changes
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, streamed: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The plan as JSON values; the lists named in ``streamed`` (``"changes"``,
+        ``"access"``) left empty, for a writer that encodes them item by item."""
         counts = self.counts
         return {
             "format_version": FORMAT_VERSION,
@@ -360,8 +362,8 @@ class Plan:
                 "disable": counts.disable,
                 "delete": counts.delete,
             },
-            "changes": [c.to_dict() for c in self.changes],
-            "access": [a.to_dict() for a in self.access],
+            "changes": [] if "changes" in streamed else [c.to_dict() for c in self.changes],
+            "access": [] if "access" in streamed else [a.to_dict() for a in self.access],
             "expiring": [e.to_dict() for e in self.expiring],
             "guards": [g.to_dict() for g in self.guards],
             "forced": self.forced,

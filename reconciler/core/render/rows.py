@@ -41,7 +41,13 @@ def _nested(value: Any) -> str:
         return "[" + ", ".join(_nested(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{bare(str(k))}: {_nested(v)}" for k, v in value.items()) + "}"
+    if value is None or value is True or value is False:
+        return _JSON_CONSTANTS[value]
     return printable(json.dumps(value, ensure_ascii=False, default=str))
+
+
+#: json.dumps of the three constants, without the call (a create lists several per user)
+_JSON_CONSTANTS: Final = {None: "null", True: "true", False: "false"}
 
 
 def _standalone(value: Any) -> str:

@@ -4,7 +4,7 @@ indentation, unclosed quotes)."""
 
 from __future__ import annotations
 
-from ruamel.yaml.error import MarkedYAMLError
+from yaml.error import MarkedYAMLError
 
 from reconciler.core.model.issues import Issue, error
 from reconciler.core.model.values import SourcePos

@@ -24,6 +24,11 @@ def unpack(file: str, packed: int) -> SourcePos:
     return SourcePos(file=file, line=(packed >> SHIFT) + 1, col=(packed & _MASK) + 1)
 
 
+def line_col(packed: int) -> tuple[int, int]:
+    """The 1-based (line, column) of a packed position, without making a SourcePos."""
+    return (packed >> SHIFT) + 1, (packed & _MASK) + 1
+
+
 class PosMap(Mapping[str, SourcePos]):
     """A read-only view ``key -> SourcePos`` over packed positions (built lazily)."""
 
@@ -77,8 +82,15 @@ class PosDict(dict[str, Any]):
 
     def key_at(self, key: str) -> SourcePos:
         """Where ``key`` is written (the mapping's own position if it has no such key)."""
-        packed = self._kpos.get(key)
-        return self.pos if packed is None else unpack(self._file, packed)
+        return unpack(self._file, self.key_packed(key))
+
+    def packed_keys(self) -> Mapping[str, int]:
+        """Each key's packed position (read-only: the mapping's own table)."""
+        return self._kpos
+
+    def key_packed(self, key: str) -> int:
+        """:meth:`key_at`, packed (for a caller that keeps the numbers)."""
+        return self._kpos.get(key, self._pos)
 
     def value_at(self, key: str) -> SourcePos:
         packed = self._vpos.get(key)

@@ -76,7 +76,7 @@ async def import_flow(
     settings: Settings,
     *,
     out: str,
-    layout: Layout,
+    layout: Layout | None,
     include: Sequence[str],
     exclude: Sequence[str],
     with_roles: bool,
@@ -174,7 +174,7 @@ async def _import_fleet(
     entries: Sequence[ServerEntry],
     *,
     out: str,
-    layout: Layout,
+    layout: Layout | None,
     include: Sequence[str],
     exclude: Sequence[str],
     with_roles: bool,
@@ -232,7 +232,7 @@ async def _import_fleet(
         overlay_users,
         overlay_roles,
         header=f"Imported from servers {names} by pisync import; edit freely.",
-        per_user=layout is not Layout.SINGLE,
+        per_user=layout is not Layout.SINGLE,  # per-letter files are a single server's layout
     )
     block = servers_block(
         [

@@ -31,7 +31,7 @@ import orjson
 from reconciler.core.desired.analysis import FileResult
 from reconciler.core.desired.filecodec import decode, encode
 from reconciler.schemas import schema_text
-from reconciler.shell.output import redact
+from reconciler.shell.output import holds_secret
 from reconciler.shell.repo.git import git
 
 CACHE_DIR = ".pisync-cache"
@@ -98,27 +98,25 @@ class FileCache:
         self.hits += 1
         return result
 
-    def put(self, key: str, result: FileResult) -> None:
+    def used(self, key: str) -> None:
+        """``key``'s entry is this run's (written by :func:`write_entry`, in whichever process
+        parsed the file): kept by :meth:`prune`."""
         self._used.add(key)
-        if self.off:
-            return
-        target = self.folder / f"{key}.json"
-        tmp = target.with_name(f".{key}.{os.getpid()}.tmp")
+
+    def entry_for(self, key: str) -> tuple[str, str] | None:
+        """Where a parser process writes ``key``'s entry (None: nowhere, the cache is off)."""
+        self._used.add(key)
+        return None if self.off else (str(self.folder), key)
+
+    def drop_if_secret(self, key: str) -> None:
+        """Remove ``key``'s entry if it holds a secret learned after it was written (a value
+        an ``{env: …}`` entry of a file read later names)."""
+        entry = self.folder / f"{key}.json"
         try:
-            if not self.folder.is_dir():
-                self.folder.mkdir(parents=True, exist_ok=True)
-                # the folder ignores itself, as .pytest_cache does: never committed by accident
-                (self.folder.parent / ".gitignore").write_text(
-                    "# written by pisync: a cache, safe to delete\n*\n", encoding="utf-8"
-                )
-            data = orjson.dumps(encode(result))
-            if redact(text := data.decode()) != text:
-                return  # it would hold a secret (a value an {env: …} entry reads): not kept
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
-        except OSError:  # a read-only checkout: no cache, nothing else changes
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
+            if holds_secret(entry.read_bytes()):
+                entry.unlink()
+        except OSError:
+            pass
 
     def prune(self) -> None:
         """After reading every source: drop entries no file uses, and other versions' folders."""
@@ -133,6 +131,29 @@ class FileCache:
                     shutil.rmtree(other, ignore_errors=True)
         except OSError:
             pass
+
+
+def write_entry(folder: Path, key: str, result: FileResult) -> None:
+    """Write one entry into the cache folder ``folder`` (any process may: the file is
+    written whole, then renamed into place), unless it would hold a secret this process
+    knows (a value an ``{env: …}`` entry reads, a credential)."""
+    target = folder / f"{key}.json"
+    tmp = target.with_name(f".{key}.{os.getpid()}.tmp")
+    try:
+        data = orjson.dumps(encode(result))
+        if holds_secret(data):
+            return  # not kept
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            # the folder ignores itself, as .pytest_cache does: never committed by accident
+            (folder.parent / ".gitignore").write_text(
+                "# written by pisync: a cache, safe to delete\n*\n", encoding="utf-8"
+            )
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    except OSError:  # a read-only checkout: no cache, nothing else changes
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _tracked(folder: Path) -> bool:

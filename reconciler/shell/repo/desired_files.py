@@ -50,8 +50,8 @@ from reconciler.core.yamlfile.positions import PosDict, PosList
 from reconciler.core.yamlfile.read import DEFAULT_MAX_BYTES, ParsedFile, parse_yaml
 from reconciler.errors import InvalidStateError, UsageError
 from reconciler.schemas import load_schema
-from reconciler.shell.output import note_env_values
-from reconciler.shell.repo.cache import FileCache
+from reconciler.shell.output import REDACTOR, SecretsState, env_values, note_env_values
+from reconciler.shell.repo.cache import FileCache, write_entry
 from reconciler.shell.repo.cache import enabled as cache_enabled
 from reconciler.shell.repo.sources import (
     MAX_FILES,
@@ -391,7 +391,8 @@ def _read_one(path: Path, display: str, max_bytes: int, *, allow_empty: bool = F
     return parse_yaml(data, display, max_bytes=max_bytes, allow_empty=allow_empty)
 
 
-Job = tuple[str, str, int, bool, bool]  # (path, display, max_bytes, build, subjects)
+#: (path, display, max_bytes, build, subjects, cache folder and key or None)
+Job = tuple[str, str, int, bool, bool, tuple[str, str] | None]
 
 
 @cache_function
@@ -401,17 +402,23 @@ def _checker() -> SchemaChecker:
 
 
 def _analyse_jobs(jobs: Sequence[Job]) -> list[FileResult]:
-    """Read, parse and analyse a chunk of files (top level, so a worker process can run it)."""
-    return [
-        analyse(
-            _read_one(Path(path), display, max_bytes), _checker(), build=build, subjects=subjects
-        )
-        for path, display, max_bytes, build, subjects in jobs
-    ]
+    """Read, parse and analyse a chunk of files (top level, so a worker process can run it),
+    each result written to the cache where the job says, by the process that made it (the
+    encoding is shared between the processes like the parsing)."""
+    results = []
+    for path, display, max_bytes, build, subjects, entry in jobs:
+        parsed = _read_one(Path(path), display, max_bytes)
+        result = analyse(parsed, _checker(), build=build, subjects=subjects)
+        note_env_values(result.env_names)  # the entry never holds the file's own secrets
+        if entry is not None:
+            write_entry(Path(entry[0]), entry[1], result)
+        results.append(result)
+    return results
 
 
-def _worker_init() -> None:
+def _worker_init(secrets: SecretsState) -> None:
     gc.disable()  # the same reason as in the parent: building many objects
+    REDACTOR.adopt(secrets)  # what the parent hides, the cache entries written here leave out
 
 
 def _analyse_all(
@@ -440,19 +447,35 @@ def _analyse_all(
                 results[display] = hit
                 continue
         todo.append((path, display))
-    jobs = [(str(path), display, max_bytes, build, subjects) for path, display in todo]
+    jobs: list[Job] = [
+        (
+            str(path),
+            display,
+            max_bytes,
+            build,
+            subjects,
+            None if store is None or display not in keys else store.entry_for(keys[display]),
+        )
+        for path, display in todo
+    ]
     n = _workers_for(todo) if workers is None else max(1, min(workers, len(jobs)))
-    fresh: list[FileResult] | None = None
+    known = REDACTOR.values  # the secrets the parser processes start with
+    made: list[FileResult] | None = None
     if n > 1:
         try:
-            fresh = _analyse_shared(jobs, n - 1)
+            made = _analyse_shared(jobs, n - 1)
         except (OSError, RuntimeError):  # no processes here (sandbox, limits): go serial
-            fresh = None
-    for result in fresh if fresh is not None else _analyse_jobs(jobs):
-        note_env_values(result.env_names)  # before anything can print or cache them
+            made = None
+    if made is None:
+        made = _analyse_jobs(jobs)
+    for result in made:
+        note_env_values(result.env_names)  # before anything can print them
         results[result.file] = result
-        if store is not None and result.file in keys:
-            store.put(keys[result.file], result)
+    if store is not None and (learned := REDACTOR.values - known):
+        # an entry written before a later file named one of its secrets may hold it
+        for result in made:
+            if result.file in keys and learned - env_values(result.env_names):
+                store.drop_if_secret(keys[result.file])
     return [results[display] for _, display in found]
 
 
@@ -491,7 +514,9 @@ def _analyse_shared(jobs: list[Job], helpers: int) -> list[FileResult]:
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     results: list[list[FileResult] | None] = [None] * len(chunks)
     context = multiprocessing.get_context(_start_method())
-    with ProcessPoolExecutor(helpers, mp_context=context, initializer=_worker_init) as pool:
+    with ProcessPoolExecutor(
+        helpers, mp_context=context, initializer=_worker_init, initargs=(REDACTOR.state(),)
+    ) as pool:
         offers = {i: pool.submit(_analyse_jobs, chunks[i]) for i in reversed(range(len(chunks)))}
         for i, chunk in enumerate(chunks):
             if not offers[i].cancel():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -36,6 +36,8 @@ async def read_live(
     progress: Progress | None = None,
     keep_payload: KeepPayload | None = None,
     on_user: Callable[[LiveUser], None] | None = None,
+    on_declared: Callable[[Mapping[str, Category]], Callable[[str, LiveUser | None], None]]
+    | None = None,
 ) -> LiveState:
     """Everything a plan needs. ``payload_for(usercode)`` says which listed users need their
     full payload (declared users and prune candidates); ``declared`` are the usercodes the
@@ -48,7 +50,9 @@ async def read_live(
     list holds). Only what needs the whole list waits for it: looking up the declared users
     it left out. Any failure (the list's own end-of-list checks included) fails the read.
     ``on_user`` is called with each user as soon as it is read (the review makes its rows
-    while the rest arrive).
+    while the rest arrive). ``on_declared``, given the categories, makes the function called
+    with each user whose payload was read and each declared user the server does not have
+    (None), as soon as that is known (the plan diffs each user while the rest arrive).
     """
     await server.sign_in()  # once, before anything runs in parallel
     api = server.api
@@ -76,6 +80,7 @@ async def read_live(
     async def categories_then_keep() -> dict[str, Category]:
         by_name = {c.name.casefold(): c for c in await api.list_categories()}
         reads.keep = None if keep_payload is None else keep_payload(by_name)
+        reads.on_declared = None if on_declared is None else on_declared(by_name)
         reads.ready.set()
         return by_name
 
@@ -114,6 +119,7 @@ class _PayloadReads:
         self.users: dict[str, LiveUser] = {}
         self.found: list[str] = []  # unlisted declared users that exist
         self.keep: Callable[[LiveUser], bool] | None = None
+        self.on_declared: Callable[[str, LiveUser | None], None] | None = None
         self.ready = asyncio.Event()  # the categories (and so ``keep``) are known
         self._queue: deque[tuple[str, ListedUser | None]] = deque()
         self._more = asyncio.Event()
@@ -161,6 +167,8 @@ class _PayloadReads:
                 self.found.append(code)
             if self.on_user is not None:
                 self.on_user(user)
+        if self.on_declared is not None:
+            self.on_declared(code, user)
         self._done += 1
         if self.progress is not None:
             self.progress(self._done, self._queued)

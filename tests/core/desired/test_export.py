@@ -8,7 +8,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.core.desired.export import Layout, env_name, export, file_stem, minimal_categories
+from reconciler.core.desired.export import (
+    Layout,
+    default_layout,
+    env_name,
+    export,
+    file_stem,
+    minimal_categories,
+)
 from reconciler.core.model.values import (
     Category,
     LiveRole,
@@ -145,6 +152,41 @@ def test_layouts_and_file_names() -> None:
         "users/sales_team.yaml",
     ]
     assert paths(Layout.SINGLE) == ["users/roles.yaml", "users/users.yaml"]
+    assert paths(Layout.PER_LETTER) == [
+        "users/a.yaml",
+        "users/b.yaml",
+        "users/roles.yaml",
+        "users/z.yaml",
+    ]
+
+
+def test_per_letter_files_hold_500_users_at_most_in_usercode_order() -> None:
+    state = live(*(user(f"U{n:04d}") for n in range(1001)), user("R1"), user("ROLES"))
+    result = export(state, defaults=NEW_USER_DEFAULTS, layout=Layout.PER_LETTER)
+    counts = {f.path: f.text.count("  - usercode: ") for f in result.files}
+    assert counts == {
+        "users/r.yaml": 2,
+        "users/u-001.yaml": 500,
+        "users/u-002.yaml": 500,
+        "users/u-003.yaml": 1,
+    }
+    first = next(f.text for f in result.files if f.path == "users/u-002.yaml")
+    assert first.split("  - usercode: ")[1].startswith("U0500\n")
+    assert "  - usercode: U0999\n" in first
+
+
+def test_the_default_layout_is_per_user_up_to_1000_users_then_per_letter() -> None:
+    assert default_layout(1) is Layout.PER_USER
+    assert default_layout(1_000) is Layout.PER_USER
+    assert default_layout(1_001) is Layout.PER_LETTER
+    small = export(live(user("AMY"), user("BOB")), defaults=NEW_USER_DEFAULTS)
+    assert [f.path for f in small.files] == ["users/amy.yaml", "users/bob.yaml"]
+    large = export(live(*(user(f"U{n:04d}") for n in range(1001))), defaults=NEW_USER_DEFAULTS)
+    assert [f.path for f in large.files] == [
+        "users/u-001.yaml",
+        "users/u-002.yaml",
+        "users/u-003.yaml",
+    ]
 
 
 def test_include_exclude_and_skip() -> None:

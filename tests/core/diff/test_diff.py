@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.core.desired.build import with_idp_login
-from reconciler.core.diff.changes import diff
+from reconciler.core.diff.changes import diff, user_differ
 from reconciler.core.diff.proof import unproven
 from reconciler.core.diff.scope import Scope
 from reconciler.core.model.config import Config, RolePrune, UserPrune
@@ -1198,6 +1198,27 @@ def test_every_plan_agrees_with_itself_and_is_proved_by_its_own_repository(
     document = json.loads(json.dumps(plan.to_document()))
     assert disagreements(Plan.from_dict(document), document) == []
     assert unproven(plan, desired, w.live, config, defaults=defaults, secrets=secrets) == []
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), config=CONFIGS)
+def test_each_user_diffed_as_its_payload_arrives_gives_the_same_plan(
+    data: st.DataObject, config: Config
+) -> None:
+    # a plan diffs each declared user as the reader reports its live state (its payload, or
+    # the server's "no such user") and hands those changes to diff(): the plan, and what
+    # apply's proof re-derives, must be exactly what diff() makes on its own
+    w = data.draw(world())
+    desired, secrets = data.draw(desired_for(w))
+    defaults = {"type": "user", "login.external": True}
+    change_of = user_differ(desired, config, defaults=defaults, secrets=secrets)(w.live.categories)
+    known = {u.usercode: change_of(u.usercode, w.live.users.get(u.usercode)) for u in desired.users}
+    alone = diff(desired, w.live, config, server=URL, secrets=secrets, defaults=defaults)
+    early = diff(
+        desired, w.live, config, server=URL, secrets=secrets, defaults=defaults, known=known
+    )
+    assert early == alone
+    assert unproven(early, desired, w.live, config, defaults=defaults, secrets=secrets) == []
 
 
 def test_user_fields_cover_the_spec_keys() -> None:

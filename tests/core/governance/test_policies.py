@@ -425,7 +425,7 @@ def test_a_subject_is_what_the_entry_writes() -> None:
         mfa=True,
         expires="2026-02-01",
         email="a@example.com",
-        privileges=frozenset({"pdf"}),
+        privileges=("pdf",),
         roles=("R",),
         grant=Grant(reason="r", ticket="T-1"),
         file=FILE,

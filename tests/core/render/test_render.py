@@ -58,6 +58,7 @@ from reconciler.core.plans.plan import (
     FieldChange,
     Kind,
     Plan,
+    document_digest,
 )
 from reconciler.core.render.plan_json import render_json
 from reconciler.core.render.plan_markdown import render_markdown
@@ -586,6 +587,16 @@ def test_markdown_golden(name: str, golden: Callable[[str, str], None]) -> None:
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_json_golden(name: str, golden: Callable[[str, str], None]) -> None:
     golden(f"{name}.json", render_json(SCENARIOS[name]()))
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_json_is_the_whole_document_indented_by_json_dumps(name: str) -> None:
+    """The JSON is written a change at a time (orjson, the digest on the way); the text is
+    exactly what json.dumps makes of the whole document, digest included."""
+    plan = SCENARIOS[name]()
+    document = plan.to_document()
+    assert render_json(plan) == json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    assert document["digest"] == document_digest(document)
 
 
 def test_markdown_truncation_golden(golden: Callable[[str, str], None]) -> None:

@@ -14,6 +14,7 @@ from reconciler.core.desired.filecodec import decode, encode
 from reconciler.core.desired.schema import SchemaChecker
 from reconciler.core.yamlfile.read import parse_yaml
 from reconciler.schemas import load_schema
+from reconciler.shell import output
 from reconciler.shell.repo import desired_files as load_module
 from reconciler.shell.repo.cache import CACHE_DIR, FileCache, code_digest
 from reconciler.shell.repo.desired_files import load
@@ -190,3 +191,33 @@ def test_a_cache_that_git_tracks_or_a_linked_cache_is_not_used(tmp_path: Path) -
     linked.mkdir()
     (linked / ".pisync-cache").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     assert FileCache(linked).off
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_no_entry_keeps_a_secret_a_later_file_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    # issue 19 item 5 and the parser processes writing the entries: users/a.yaml quotes the
+    # value of DB_PW in its messages, and only users/b.yaml (read after it) names DB_PW
+    monkeypatch.chdir(tmp_path)
+    secret = "db-s3cret-value-42"
+    (tmp_path / "users").mkdir()
+    (tmp_path / "users" / "a.yaml").write_text(
+        f"users:\n  - {{usercode: A, forenames: A, surname: A, email: {secret}}}\n"
+    )
+    (tmp_path / "users" / "b.yaml").write_text(
+        "users:\n  - {usercode: B, forenames: B, surname: B,"
+        " variables: {db: {env: DB_PW, secure: true}}}\n"
+    )
+    output.REDACTOR.reset()
+    output.REDACTOR.env = {"DB_PW": secret}
+    try:
+        result = load([], None, workers=workers)
+        assert any(secret in i.message for i in result.issues)  # the message quotes it
+        entries = list((tmp_path / CACHE_DIR).rglob("*.json"))
+        assert len(entries) == 1  # b.yaml's; a.yaml's would hold the secret: not kept
+        assert secret not in entries[0].read_text(encoding="utf-8")
+        assert load([], None, workers=workers).cache_hits == 1
+    finally:
+        output.REDACTOR.reset()
+        output.REDACTOR.env = {}
