@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -268,7 +269,7 @@ def _build(data: bytes, file: str, text: str, max_depth: int, *, pure: bool) -> 
     builder = _Builder(file, max_depth)
     try:
         if _BINDING is not None and not pure:
-            with _records():
+            with _RECORDS_LOCK, _records():
                 builder.run(_BINDING.CParser(data).get_event)
         else:
             builder.run(_pure_events(data))
@@ -283,10 +284,17 @@ def _build(data: bytes, file: str, text: str, max_depth: int, *, pure: bool) -> 
     return builder
 
 
+#: :func:`_records` swaps the binding's module-level classes: one parse at a time holds them,
+#: or a thread that ends its parse would hand another thread's parse PyYAML's own classes
+#: back in the middle of it (the review parses entries in several threads)
+_RECORDS_LOCK = threading.Lock()
+
+
 @contextmanager
 def _records() -> Iterator[None]:
     """The C binding builds :class:`_Event` records (it looks its event classes up by name in
-    its module each time); its own classes are back when the file is read."""
+    its module each time); its own classes are back when the file is read. Only under
+    :data:`_RECORDS_LOCK`."""
     assert _BINDING is not None
     saved = {name: getattr(_BINDING, name) for name in _RECORDS}
     for name, record in _RECORDS.items():
@@ -486,6 +494,8 @@ class _Builder:
                     )
             elif kind is _StreamEnd:
                 return
+            elif kind is not _Other:  # never loop on what the parser did not send as a record
+                raise AssertionError(f"unexpected YAML event {kind.__name__}")
 
 
 class _Nothing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import math
 import pickle
+import threading
 import time
 from typing import Any
 
@@ -497,3 +498,30 @@ def test_a_yaml_1_2_directive_crlf_and_a_bom_are_fine() -> None:
     assert parsed.data == {"users": [{"usercode": "a"}]}
     assert parsed.data is not None
     assert parsed.data["users"][0].pos == at(4, 5)
+
+
+def test_files_read_in_several_threads_at_once_each_read_whole() -> None:
+    """The review parses entries in several threads; the C binding's event classes are
+    module-wide, so one thread's parse must never end another's records mid-file (before the
+    lock, a parse got PyYAML's own classes back half-way and never saw its end)."""
+    text = "users:\n" + "".join(f"  - usercode: U{i}\n    roles: [A, B]\n" for i in range(200))
+    results: list[int] = []
+    failures: list[str] = []
+
+    def read_many() -> None:
+        try:
+            for _ in range(100):
+                parsed = parse_yaml(text.encode(), "users/a.yaml")
+                assert parsed.issues == ()
+                assert parsed.data is not None
+                results.append(len(parsed.data["users"]))
+        except BaseException as exc:  # reported below, whatever it is
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=read_many, daemon=True) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    assert results == [200] * 400
