@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -48,3 +49,29 @@ def exit_code(received: list[int]) -> int:
 
 def is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def confirm(question: str) -> bool:
+    """Ask ``question`` on the terminal, default no; ``KeyboardInterrupt`` on Ctrl-C, EOFError
+    when the input ends.
+
+    Not ``input()``: a Ctrl-C that reaches another of the process's threads (a worker's), or
+    arrives just before ``input()``'s read starts, sets Python's flag without waking the read,
+    and the prompt then ignores every Ctrl-C until a key comes. Waiting for the answer in short
+    ``select`` rounds gives Python a moment every 0.1 s to raise the KeyboardInterrupt, wherever
+    the signal landed.
+    """
+    while True:
+        sys.stdout.write(f"{question} [y/N]: ")
+        sys.stdout.flush()
+        while not select.select([sys.stdin], [], [], 0.1)[0]:
+            pass
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        answer = line.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        sys.stdout.write("Error: invalid input\n")

@@ -249,9 +249,8 @@ def run_in_pty(args: list[str], cwd: Path, url: str, keys: bytes, prompt: bytes)
     )
     os.close(child)
     seen = b""
-    deadline = time.monotonic() + 70  # a loaded machine: the prompt may take a while
-    sent: float | bool = False
-    prompted: float | None = None
+    deadline = time.monotonic() + 90  # a loaded machine: the prompt may take a while
+    sent = False
     while time.monotonic() < deadline:
         ready, _, _ = select.select([main], [], [], 0.1)
         if ready:
@@ -262,19 +261,11 @@ def run_in_pty(args: list[str], cwd: Path, url: str, keys: bytes, prompt: bytes)
             if not chunk:
                 break
             seen += chunk
-        if prompted is None and prompt in seen:
-            prompted = time.monotonic()
-        # type as a person does, a moment after the prompt shows: a key in the instant between
-        # the prompt's write and the read that waits for it is a race in CPython's input() (the
-        # signal trips before the read starts, and the read then waits for the next key)
-        if not sent and prompted is not None and time.monotonic() - prompted >= 0.3:
+        # the keys go the instant the prompt shows: a Ctrl-C then, before the read starts, or
+        # one that reaches another thread of the process, must still end the prompt at once
+        if not sent and prompt in seen:
             os.write(main, keys)
-            sent = time.monotonic()
-        elif sent and keys == b"\x03" and proc.poll() is None and time.monotonic() - sent > 5:
-            # still there: on a loaded machine the race above can still take the key; a
-            # person presses Ctrl-C again, and so does this
-            os.write(main, keys)
-            sent = time.monotonic()
+            sent = True
         if proc.poll() is not None and not ready:
             break
     try:

@@ -72,7 +72,7 @@ from reconciler.shell.server.executor import (
     stopped_message,
 )
 from reconciler.shell.settings import Settings, server_url
-from reconciler.shell.signals import exit_code, interrupts, is_interactive
+from reconciler.shell.signals import confirm, exit_code, interrupts, is_interactive
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -226,11 +226,9 @@ class _Apply:
                 "apply needs confirmation but there is no terminal; pass --auto-approve, or"
                 " apply a saved plan (pisync plan --out plan.json; pisync apply plan.json)"
             )
-        import typer
-
         try:
-            answer = typer.confirm("Apply these changes?", default=False)
-        except (KeyboardInterrupt, EOFError, typer.Abort):
+            answer = confirm("Apply these changes?")
+        except (KeyboardInterrupt, EOFError):
             sys.stderr.write("\nApply cancelled; nothing was changed.\n")
             return EXIT_INTERRUPTED
         if not answer:
