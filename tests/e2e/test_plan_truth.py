@@ -235,6 +235,9 @@ def run_in_pty(args: list[str], cwd: Path, url: str, keys: bytes, prompt: bytes)
     main, child = pty.openpty()
 
     def controlling_terminal() -> None:  # so that ^C on the terminal is a SIGINT, as for a person
+        # a person's shell starts pisync with SIGINT's default; a test worker may ignore SIGINT,
+        # and an ignored SIGINT is inherited (then Python never installs its handler)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
